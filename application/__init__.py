@@ -1,0 +1,1 @@
+"""Use cases: the eventsourcing application and the ports it needs."""

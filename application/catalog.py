@@ -1,0 +1,132 @@
+"""Price books and plans: publish versioned prices and markups."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
+
+from application import validation
+from application.errors import Conflict, NotFound, ValidationFailed
+from domain.catalog import Plan, PriceBook
+from domain.plans import ModelOverride
+from domain.pricing import MAX_RATES_PER_VERSION, UNITS, PriceVersion, Rate, duplicate_rate_keys
+
+if TYPE_CHECKING:
+    from application.tally import Tally
+
+BEGINNING = datetime(1970, 1, 1, tzinfo=UTC)
+MAX_PUBLISH_ATTEMPTS = 5
+
+
+class Catalog:
+    def create_price_book(self: Tally, price_book_id: str, currency: str) -> PriceBook:
+        book = PriceBook(validation.caller_id(price_book_id, "id"), validation.currency(currency))
+        try:
+            self.save(book)
+        except IntegrityError:
+            raise Conflict(f"price book {price_book_id!r} already exists") from None
+        return book
+
+    def price_book(self: Tally, price_book_id: str) -> PriceBook:
+        try:
+            return self.repository.get(PriceBook.create_id(price_book_id))  # type: ignore[no-any-return]
+        except AggregateNotFoundError:
+            raise NotFound(f"price book {price_book_id!r} does not exist") from None
+
+    def publish_price_version(
+        self: Tally, price_book_id: str, effective_from: datetime, rates: Sequence[Mapping[str, Any]], source: str
+    ) -> PriceVersion:
+        parsed = _rates(rates)
+        validation.aware(effective_from, "effective_from")
+        for _attempt in range(MAX_PUBLISH_ATTEMPTS):
+            book = self.price_book(price_book_id)
+            version = book.publish_next(effective_from, parsed, source)
+            try:
+                self.save(book)
+                return version
+            except IntegrityError:
+                continue  # another publisher took this version number; number the next
+        raise Conflict(f"price book {price_book_id!r} is being published concurrently; try again")
+
+    def create_plan(
+        self: Tally,
+        plan_id: str,
+        price_book: str,
+        markup_percent: Decimal,
+        model_overrides: Sequence[Mapping[str, Any]],
+    ) -> Plan:
+        self.price_book(price_book)
+        plan = Plan(validation.caller_id(plan_id, "id"), price_book)
+        plan.publish_next(BEGINNING, _markup(markup_percent, "markup_percent"), _overrides(model_overrides))
+        try:
+            self.save(plan)
+        except IntegrityError:
+            raise Conflict(f"plan {plan_id!r} already exists") from None
+        return plan
+
+    def plan(self: Tally, plan_id: str) -> Plan:
+        try:
+            return self.repository.get(Plan.create_id(plan_id))  # type: ignore[no-any-return]
+        except AggregateNotFoundError:
+            raise NotFound(f"plan {plan_id!r} does not exist") from None
+
+    def publish_plan_version(
+        self: Tally,
+        plan_id: str,
+        effective_from: datetime,
+        markup_percent: Decimal,
+        model_overrides: Sequence[Mapping[str, Any]],
+    ) -> Plan:
+        markup = _markup(markup_percent, "markup_percent")
+        overrides = _overrides(model_overrides)
+        validation.aware(effective_from, "effective_from")
+        for _attempt in range(MAX_PUBLISH_ATTEMPTS):
+            plan = self.plan(plan_id)
+            plan.publish_next(effective_from, markup, overrides)
+            try:
+                self.save(plan)
+                return plan
+            except IntegrityError:
+                continue
+        raise Conflict(f"plan {plan_id!r} is being published concurrently; try again")
+
+
+def _rates(rates: Sequence[Mapping[str, Any]]) -> list[Rate]:
+    if not rates or len(rates) > MAX_RATES_PER_VERSION:
+        raise ValidationFailed(f"a version has 1 to {MAX_RATES_PER_VERSION} rates", [{"loc": "rates", "msg": "count"}])
+    parsed = []
+    for index, rate in enumerate(rates):
+        loc = f"rates.{index}"
+        if rate["unit"] not in UNITS:
+            raise ValidationFailed(
+                f"{loc}.unit: unknown unit {rate['unit']!r}; known units: {', '.join(sorted(UNITS))}",
+                [{"loc": f"{loc}.unit", "msg": "unknown unit"}],
+            )
+        price = validation.amount(rate["price"], f"{loc}.price")
+        parsed.append(Rate(rate["provider"], rate["model"], rate["unit"], price, int(rate["per"])))
+    duplicates = duplicate_rate_keys(parsed)
+    if duplicates:
+        raise ValidationFailed(f"two rates for {duplicates[0]}", [{"loc": "rates", "msg": "duplicate rate"}])
+    return parsed
+
+
+def _markup(value: Decimal | str, loc: str) -> Decimal:
+    markup = validation.amount(value, loc)
+    if markup > Decimal(100_000):
+        raise ValidationFailed(f"{loc} must be at most 100000", [{"loc": loc, "msg": "out of range"}])
+    return markup
+
+
+def _overrides(overrides: Sequence[Mapping[str, Any]]) -> list[ModelOverride]:
+    parsed = [
+        ModelOverride(o["provider"], o["model"], _markup(o["markup_percent"], f"model_overrides.{i}.markup_percent"))
+        for i, o in enumerate(overrides)
+    ]
+    if len({(o.provider, o.model) for o in parsed}) != len(parsed):
+        raise ValidationFailed("two overrides for one model", [{"loc": "model_overrides", "msg": "duplicate"}])
+    return parsed

@@ -1,0 +1,120 @@
+"""Customers and their read keys."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from eventsourcing.persistence import IntegrityError
+
+from application import validation
+from application.errors import Conflict, NotFound, ValidationFailed
+from domain.customer import BILLING_MODES, Customer
+
+if TYPE_CHECKING:
+    from application.tally import Tally
+
+MAX_NET_TERMS_DAYS = 365
+MAX_NAME_LENGTH = 200
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    id: str
+    key: str
+
+
+def key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class Customers:
+    def create_customer(
+        self: Tally,
+        customer_id: str,
+        name: str,
+        currency: str,
+        plan: str,
+        billing: str,
+        net_terms_days: int,
+        stripe_customer_id: str | None,
+    ) -> Customer:
+        validation.caller_id(customer_id, "id")
+        validation.currency(currency)
+        _check_terms(name, billing, net_terms_days)
+        self._check_plan_currency(plan, currency)
+        customer = Customer(customer_id, name, currency, plan, billing, net_terms_days, stripe_customer_id)
+        try:
+            self.save(customer)
+        except IntegrityError:
+            raise Conflict(f"customer {customer_id!r} already exists") from None
+        return customer
+
+    def customer(self: Tally, customer_id: str) -> Customer:
+        self.reference.refresh()
+        try:
+            return self.reference.customers[customer_id]
+        except KeyError:
+            raise NotFound(f"customer {customer_id!r} does not exist") from None
+
+    def update_customer(
+        self: Tally, customer_id: str, name: str | None, plan: str | None, billing: str | None
+    ) -> Customer:
+        customer: Customer = self.repository.get(self.customer(customer_id).id)
+        new_name, new_plan, new_billing = name or customer.name, plan or customer.plan, billing or customer.billing
+        _check_terms(new_name, new_billing, customer.net_terms_days)
+        self._check_plan_currency(new_plan, customer.currency)
+        customer.update(new_name, new_plan, new_billing)
+        try:
+            self.save(customer)
+        except IntegrityError:
+            raise Conflict(f"customer {customer_id!r} was changed concurrently; try again") from None
+        return customer
+
+    def issue_api_key(self: Tally, customer_id: str) -> IssuedKey:
+        customer: Customer = self.repository.get(self.customer(customer_id).id)
+        issued = IssuedKey("key_" + secrets.token_hex(8), "tk_" + secrets.token_urlsafe(32))
+        customer.issue_api_key(issued.id, key_hash(issued.key))
+        self.save(customer)
+        return issued
+
+    def revoke_api_key(self: Tally, customer_id: str, key_id: str) -> None:
+        customer: Customer = self.repository.get(self.customer(customer_id).id)
+        if key_id not in customer.api_keys:
+            raise NotFound(f"api key {key_id!r} does not exist")
+        customer.revoke_api_key(key_id)
+        self.save(customer)
+
+    def customer_for_key(self: Tally, key: str) -> str | None:
+        """The customer a read key belongs to, or None."""
+        self.reference.refresh()
+        found = self.reference.customer_by_key_hash.get(key_hash(key))
+        return found[0] if found else None
+
+    def _check_plan_currency(self: Tally, plan_id: str, currency: str) -> None:
+        self.reference.refresh()
+        plan = self.reference.plans.get(plan_id)
+        if plan is None:
+            raise ValidationFailed(f"plan {plan_id!r} does not exist", [{"loc": "plan", "msg": "unknown plan"}])
+        book = self.reference.price_books[plan.price_book]
+        if book.currency != currency:
+            raise ValidationFailed(
+                f"plan {plan_id!r} prices in {book.currency}, the customer pays in {currency}: "
+                "a customer, its plan's price book and its top-ups share one currency",
+                [{"loc": "currency", "msg": "currency mismatch"}],
+            )
+
+
+def _check_terms(name: str, billing: str, net_terms_days: int) -> None:
+    if not name or len(name) > MAX_NAME_LENGTH:
+        raise ValidationFailed(f"name must be 1-{MAX_NAME_LENGTH} characters", [{"loc": "name", "msg": "length"}])
+    if billing not in BILLING_MODES:
+        raise ValidationFailed(
+            f"billing must be one of {', '.join(BILLING_MODES)}", [{"loc": "billing", "msg": "unknown mode"}]
+        )
+    if not 0 <= net_terms_days <= MAX_NET_TERMS_DAYS:
+        raise ValidationFailed(
+            f"net_terms_days must be 0-{MAX_NET_TERMS_DAYS}", [{"loc": "net_terms_days", "msg": "out of range"}]
+        )

@@ -1,0 +1,114 @@
+"""Metering: record a batch of usage events, deduplicated and rated, in one
+atomic append.
+
+Duplicates are found first with one query for the whole batch (a duplicate
+inside a multi-aggregate save would fail the whole transaction); the event
+store's unique key stays the last line of defence against a concurrent
+writer: on IntegrityError the batch is looked up again and saved without
+the ids the other writer took."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from eventsourcing.persistence import IntegrityError
+
+from application.results import UsageResult, rejected
+from application.usage_input import Rejection, UsageInput, parse_usage
+from domain.customer import Customer
+from domain.plans import plan_in_force
+from domain.pricing import version_in_force
+from domain.rating import Chargeable, rate, unpriced_units
+from domain.usage import Usage, usage_id
+
+if TYPE_CHECKING:
+    from application.tally import Tally
+
+MAX_BATCH = 1000
+MAX_SAVE_ATTEMPTS = 5
+
+
+class Metering:
+    def record_usage(self: Tally, raws: Sequence[object]) -> list[UsageResult]:
+        assert len(raws) <= MAX_BATCH, "the edge limits batches"
+        now = self.clock()
+        self.reference.refresh()
+        results: list[UsageResult | None] = [None] * len(raws)
+        pending: dict[UUID, tuple[int, UsageInput]] = {}
+        for index, parsed in enumerate(parse_usage(raw, now) for raw in raws):
+            if isinstance(parsed, Rejection):
+                results[index] = rejected(parsed.id, parsed.code, parsed.detail, parsed.loc)
+            elif parsed.customer not in self.reference.customers:
+                results[index] = rejected(parsed.id, "not_found", f"unknown customer {parsed.customer!r}", "customer")
+            else:
+                key = usage_id(parsed.customer, parsed.id)
+                if key in pending:
+                    results[index] = _repeat(parsed.id, parsed.fingerprint, pending[key][1].fingerprint)
+                else:
+                    pending[key] = (index, parsed)
+        self._append_new(pending, results)
+        assert all(result is not None for result in results), "every event gets an answer"
+        return [result for result in results if result is not None]
+
+    def _append_new(
+        self: Tally, pending: dict[UUID, tuple[int, UsageInput]], results: list[UsageResult | None]
+    ) -> None:
+        for _attempt in range(MAX_SAVE_ATTEMPTS):
+            for key, stored_fingerprint in self.usage_index.existing(list(pending)).items():
+                index, parsed = pending.pop(key)
+                results[index] = _repeat(parsed.id, parsed.fingerprint, stored_fingerprint)
+            if not pending:
+                return
+            aggregates = []
+            for index, parsed in pending.values():
+                usage, warnings = self._metered(parsed)
+                aggregates.append(usage)
+                results[index] = UsageResult(parsed.id, "accepted", warnings=warnings)
+            try:
+                self.save(*aggregates)
+                return
+            except IntegrityError:
+                continue  # another writer recorded some of these ids meanwhile
+        raise RuntimeError("usage batch could not be saved after repeated conflicts")
+
+    def _metered(self: Tally, parsed: UsageInput) -> tuple[Usage, list[str]]:
+        customer = self.reference.customers[parsed.customer]
+        rating = self._rating(parsed, customer)
+        usage = Usage(
+            customer=parsed.customer,
+            event_id=parsed.id,
+            occurred_at=parsed.occurred_at,
+            provider=parsed.provider,
+            model=parsed.model,
+            feature=parsed.feature,
+            usage=parsed.usage,
+            authorization_id=parsed.authorization_id,
+            metadata=parsed.metadata,
+            fingerprint=parsed.fingerprint,
+            rating=rating,
+        )
+        return usage, ([] if rating is not None else ["unpriced"])
+
+    def _rating(self: Tally, parsed: UsageInput, customer: Customer) -> dict[str, Any] | None:
+        plan = self.reference.plans[customer.plan]
+        book = self.reference.price_books[plan.price_book]
+        prices = version_in_force(book.versions, parsed.occurred_at)
+        terms = plan_in_force(plan.versions, parsed.occurred_at)
+        item = Chargeable(
+            parsed.customer, customer.billing, customer.currency, parsed.provider, parsed.model, parsed.usage
+        )
+        if prices is None or terms is None or unpriced_units(item, prices):
+            return None
+        return rate(item, book.price_book_id, prices, plan.plan_id, terms).as_dict()
+
+
+def _repeat(event_id: str, fingerprint: str, stored_fingerprint: str) -> UsageResult:
+    if fingerprint == stored_fingerprint:
+        return UsageResult(event_id, "duplicate")
+    return rejected(
+        event_id,
+        "conflict",
+        f"event {event_id!r} was already recorded with a different body; the first stands",
+    )

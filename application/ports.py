@@ -1,0 +1,18 @@
+"""What the application needs from the outside, as protocols. infrastructure/
+and projections/ implement them; the composition root wires them in."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Protocol
+from uuid import UUID
+
+Clock = Callable[[], datetime]
+
+
+class UsageIndex(Protocol):
+    """Finds which usage aggregates already exist, with their body fingerprints:
+    one query for a whole batch, before saving it."""
+
+    def existing(self, usage_ids: Sequence[UUID]) -> dict[UUID, str]: ...

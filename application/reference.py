@@ -1,0 +1,77 @@
+"""An in-memory copy of the reference aggregates (customers, price books,
+plans) that rating reads on the hot path.
+
+It follows the notification log, filtered to reference topics, and is
+brought up to date before each command that reads it: one cheap query when
+nothing changed. So a customer or price version created through another
+server process is seen by the next batch here."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from uuid import UUID
+
+from eventsourcing.application import Repository
+from eventsourcing.persistence import ApplicationRecorder
+from eventsourcing.utils import get_topic
+
+from domain.catalog import Plan, PriceBook
+from domain.customer import Customer
+
+REFERENCE_EVENT_CLASSES = (
+    Customer.Registered,
+    Customer.Updated,
+    Customer.ApiKeyIssued,
+    Customer.ApiKeyRevoked,
+    PriceBook.Created,
+    PriceBook.VersionPublished,
+    Plan.Created,
+    Plan.VersionPublished,
+)
+REFERENCE_TOPICS = [get_topic(cls) for cls in REFERENCE_EVENT_CLASSES]
+PAGE_SIZE = 500
+
+
+class ReferenceData:
+    def __init__(self, recorder: ApplicationRecorder, repository: Repository[UUID]) -> None:
+        self._recorder = recorder
+        self._repository = repository
+        self._position = 0
+        self._lock = threading.Lock()
+        self.customers: dict[str, Customer] = {}
+        self.price_books: dict[str, PriceBook] = {}
+        self.plans: dict[str, Plan] = {}
+        self.customer_by_key_hash: dict[str, tuple[str, str]] = {}
+
+    def refresh(self) -> None:
+        with self._lock:
+            while True:
+                page = self._recorder.select_notifications(
+                    self._position, PAGE_SIZE, topics=REFERENCE_TOPICS, inclusive_of_start=False
+                )
+                changed = {n.originator_id for n in page}
+                for originator_id in changed:
+                    self._load(originator_id)
+                if page:
+                    self._position = page[-1].id
+                if len(page) < PAGE_SIZE:
+                    return
+
+    def _load(self, originator_id: UUID) -> None:
+        aggregate = self._repository.get(originator_id)
+        loaders: dict[type, Callable[[object], None]] = {
+            Customer: self._put_customer,
+            PriceBook: lambda a: self.price_books.__setitem__(a.price_book_id, a),  # type: ignore[attr-defined]
+            Plan: lambda a: self.plans.__setitem__(a.plan_id, a),  # type: ignore[attr-defined]
+        }
+        loaders[type(aggregate)](aggregate)
+
+    def _put_customer(self, customer: object) -> None:
+        assert isinstance(customer, Customer)
+        self.customers[customer.customer_id] = customer
+        for key_hash, (owner, _) in list(self.customer_by_key_hash.items()):
+            if owner == customer.customer_id:
+                del self.customer_by_key_hash[key_hash]
+        for key_id, key_hash in customer.api_keys.items():
+            self.customer_by_key_hash[key_hash] = (customer.customer_id, key_id)

@@ -1,0 +1,137 @@
+"""Parsing one usage event from the caller. A bad event becomes a Rejection
+with a code and a detail a person can act on; it never spoils its batch."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from domain.identifiers import is_caller_id
+from domain.pricing import UNITS
+from domain.usage import fingerprint
+
+MAX_FUTURE = timedelta(minutes=5)
+MAX_QUANTITY = 10**15
+MAX_NAME_LENGTH = 200
+MAX_METADATA_KEYS = 50
+REQUIRED_FIELDS = ("id", "customer", "timestamp", "provider", "model", "usage")
+OPTIONAL_FIELDS = ("feature", "authorization_id", "metadata")
+
+
+@dataclass(frozen=True)
+class UsageInput:
+    id: str
+    customer: str
+    occurred_at: datetime
+    provider: str
+    model: str
+    feature: str | None
+    usage: dict[str, int]
+    authorization_id: str | None
+    metadata: dict[str, Any]
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class Rejection:
+    id: str | None
+    code: str
+    detail: str
+    loc: str | None = None
+
+
+def parse_usage(raw: object, now: datetime) -> UsageInput | Rejection:
+    if not isinstance(raw, Mapping):
+        return Rejection(None, "validation_error", "each event must be a JSON object")
+    event_id = raw.get("id")
+    if not isinstance(event_id, str) or not is_caller_id(event_id):
+        return Rejection(None, "validation_error", "id must be 1-128 characters of [A-Za-z0-9._:-]", "id")
+    problem = _shape_problem(raw, now)
+    if problem is not None:
+        loc, detail = problem
+        return Rejection(event_id, "validation_error", detail, loc)
+    occurred_at = _parse_time(raw["timestamp"])
+    assert occurred_at is not None
+    usage = {unit: int(quantity) for unit, quantity in sorted(raw["usage"].items())}
+    body = {
+        "customer": raw["customer"],
+        "timestamp": occurred_at.isoformat(),
+        "provider": raw["provider"],
+        "model": raw["model"],
+        "feature": raw.get("feature"),
+        "usage": usage,
+        "authorization_id": raw.get("authorization_id"),
+        "metadata": raw.get("metadata") or {},
+    }
+    return UsageInput(
+        id=event_id,
+        customer=raw["customer"],
+        occurred_at=occurred_at,
+        provider=raw["provider"],
+        model=raw["model"],
+        feature=raw.get("feature"),
+        usage=usage,
+        authorization_id=raw.get("authorization_id"),
+        metadata=dict(raw.get("metadata") or {}),
+        fingerprint=fingerprint(body),
+    )
+
+
+def _shape_problem(raw: Mapping[str, Any], now: datetime) -> tuple[str, str] | None:
+    unknown = sorted(set(raw) - set(REQUIRED_FIELDS) - set(OPTIONAL_FIELDS))
+    if unknown:
+        return unknown[0], f"unknown field {unknown[0]!r}; allowed: {', '.join(REQUIRED_FIELDS + OPTIONAL_FIELDS)}"
+    missing = [name for name in REQUIRED_FIELDS if raw.get(name) is None]
+    if missing:
+        return missing[0], f"{missing[0]} is required"
+    if not isinstance(raw["customer"], str) or not is_caller_id(raw["customer"]):
+        return "customer", "customer must be a customer id"
+    occurred_at = _parse_time(raw["timestamp"])
+    if occurred_at is None:
+        return "timestamp", "timestamp must be RFC 3339 with an offset, e.g. 2026-11-26T17:00:01Z"
+    if occurred_at > now + MAX_FUTURE:
+        return "timestamp", "timestamp is more than 5 minutes in the future"
+    for name in ("provider", "model"):
+        if not _is_name(raw[name]):
+            return name, f"{name} must be a non-empty string of at most {MAX_NAME_LENGTH} characters"
+    for name in ("feature",):
+        if raw.get(name) is not None and not _is_name(raw[name]):
+            return name, f"{name} must be a non-empty string of at most {MAX_NAME_LENGTH} characters"
+    authorization_id = raw.get("authorization_id")
+    if authorization_id is not None and (not isinstance(authorization_id, str) or not is_caller_id(authorization_id)):
+        return "authorization_id", "authorization_id must be an authorization id"
+    metadata = raw.get("metadata")
+    if metadata is not None and (not isinstance(metadata, Mapping) or len(metadata) > MAX_METADATA_KEYS):
+        return "metadata", f"metadata must be an object of at most {MAX_METADATA_KEYS} keys"
+    return _usage_problem(raw["usage"])
+
+
+def _usage_problem(usage: object) -> tuple[str, str] | None:
+    if not isinstance(usage, Mapping) or not usage:
+        return "usage", "usage must be a non-empty object of unit counts"
+    for unit, quantity in usage.items():
+        if unit not in UNITS:
+            return f"usage.{unit}", f"unknown unit {unit!r}; known units: {', '.join(sorted(UNITS))}"
+        if isinstance(quantity, bool) or not isinstance(quantity, int):
+            return f"usage.{unit}", f"{unit} must be a whole number, got {quantity!r}"
+        if quantity < 0:
+            return f"usage.{unit}", f"{unit} must not be negative, got {quantity}"
+        if quantity > MAX_QUANTITY:
+            return f"usage.{unit}", f"{unit} is over the limit of {MAX_QUANTITY}"
+    return None
+
+
+def _is_name(value: object) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= MAX_NAME_LENGTH and value.isprintable()
+
+
+def _parse_time(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None

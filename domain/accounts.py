@@ -1,0 +1,63 @@
+"""The chart of accounts. Names are colon-separated paths; the first segment
+is the account type. docs/chart-of-accounts.md explains each account."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class AccountType(str, Enum):
+    ASSET = "asset"
+    LIABILITY = "liability"
+    EQUITY = "equity"
+    REVENUE = "revenue"
+    EXPENSE = "expense"
+
+    @property
+    def is_debit_normal(self) -> bool:
+        return self in (AccountType.ASSET, AccountType.EXPENSE)
+
+
+_TYPE_BY_ROOT = {
+    "assets": AccountType.ASSET,
+    "liabilities": AccountType.LIABILITY,
+    "equity": AccountType.EQUITY,
+    "revenue": AccountType.REVENUE,
+    "expenses": AccountType.EXPENSE,
+}
+
+USAGE_REVENUE = "revenue:usage"
+GRANTS_EXPENSE = "expenses:grants"
+
+
+def account_type(account: str) -> AccountType:
+    root = account.split(":", 1)[0]
+    try:
+        return _TYPE_BY_ROOT[root]
+    except KeyError:
+        raise ValueError(f"account {account!r} is not in the chart of accounts") from None
+
+
+def wallet(customer: str) -> str:
+    """Prepaid funds the operator owes the customer (a liability)."""
+    return f"liabilities:wallet:{customer}"
+
+
+def receivable(customer: str) -> str:
+    """Usage a postpaid or invoiced customer owes the operator (an asset)."""
+    return f"assets:receivable:{customer}"
+
+
+def provider_cost(provider: str) -> str:
+    """Cost of revenue: what the model provider charges for the usage."""
+    return f"expenses:provider:{provider}"
+
+
+def provider_payable(provider: str) -> str:
+    """What the operator owes the model provider for the usage."""
+    return f"liabilities:payable:provider:{provider}"
+
+
+def customer_account(customer: str, billing: str) -> str:
+    """The account a customer's usage is charged to, by billing mode."""
+    return wallet(customer) if billing == "prepaid" else receivable(customer)

@@ -1,0 +1,70 @@
+"""The PriceBook and Plan aggregates: versioned, append-only price tables
+and markups. A version is immutable once published."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.identifiers import aggregate_id
+from domain.plans import ModelOverride, PlanVersion
+from domain.pricing import PriceVersion, Rate
+
+
+class PriceBook(Aggregate):
+    @staticmethod
+    def create_id(price_book_id: str) -> UUID:
+        return aggregate_id("price-book", price_book_id)
+
+    @event("Created")
+    def __init__(self, price_book_id: str, currency: str) -> None:
+        self.price_book_id = price_book_id
+        self.currency = currency
+        self.versions: list[PriceVersion] = []
+
+    @event("VersionPublished")
+    def publish(
+        self, number: int, effective_from: datetime, rates: list[dict[str, Any]], source: str
+    ) -> None:
+        assert number == len(self.versions) + 1, "versions are numbered in order"
+        self.versions.append(
+            PriceVersion(number, effective_from, tuple(Rate.from_dict(r) for r in rates), source)
+        )
+
+    def publish_next(self, effective_from: datetime, rates: list[Rate], source: str) -> PriceVersion:
+        self.publish(len(self.versions) + 1, effective_from, [r.as_dict() for r in rates], source)
+        return self.versions[-1]
+
+
+class Plan(Aggregate):
+    @staticmethod
+    def create_id(plan_id: str) -> UUID:
+        return aggregate_id("plan", plan_id)
+
+    @event("Created")
+    def __init__(self, plan_id: str, price_book: str) -> None:
+        self.plan_id = plan_id
+        self.price_book = price_book
+        self.versions: list[PlanVersion] = []
+
+    @event("VersionPublished")
+    def publish(
+        self,
+        number: int,
+        effective_from: datetime,
+        markup_percent: Decimal,
+        model_overrides: list[dict[str, Any]],
+    ) -> None:
+        assert number == len(self.versions) + 1, "versions are numbered in order"
+        overrides = tuple(ModelOverride.from_dict(o) for o in model_overrides)
+        self.versions.append(PlanVersion(number, effective_from, markup_percent, overrides))
+
+    def publish_next(
+        self, effective_from: datetime, markup_percent: Decimal, overrides: list[ModelOverride]
+    ) -> PlanVersion:
+        self.publish(len(self.versions) + 1, effective_from, markup_percent, [o.as_dict() for o in overrides])
+        return self.versions[-1]

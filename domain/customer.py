@@ -1,0 +1,67 @@
+"""The Customer aggregate: who is billed, in which currency, on which plan."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.identifiers import aggregate_id
+
+BILLING_MODES = ("prepaid", "postpaid", "invoice")
+
+
+class Customer(Aggregate):
+    @staticmethod
+    def create_id(customer_id: str) -> UUID:
+        return aggregate_id("customer", customer_id)
+
+    @event("Registered")
+    def __init__(
+        self,
+        customer_id: str,
+        name: str,
+        currency: str,
+        plan: str,
+        billing: str,
+        net_terms_days: int,
+        stripe_customer_id: str | None,
+    ) -> None:
+        assert billing in BILLING_MODES, billing
+        self.customer_id = customer_id
+        self.name = name
+        self.currency = currency
+        self.plan = plan
+        self.billing = billing
+        self.net_terms_days = net_terms_days
+        self.stripe_customer_id = stripe_customer_id
+        self.api_keys: dict[str, str] = {}
+
+    @event("Updated")
+    def update(self, name: str, plan: str, billing: str) -> None:
+        assert billing in BILLING_MODES, billing
+        self.name = name
+        self.plan = plan
+        self.billing = billing
+
+    @event("ApiKeyIssued")
+    def issue_api_key(self, key_id: str, key_hash: str) -> None:
+        assert key_id not in self.api_keys, "a key id is issued once"
+        self.api_keys[key_id] = key_hash
+
+    @event("ApiKeyRevoked")
+    def revoke_api_key(self, key_id: str) -> None:
+        assert key_id in self.api_keys, "only an issued key can be revoked"
+        del self.api_keys[key_id]
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "id": self.customer_id,
+            "name": self.name,
+            "currency": self.currency,
+            "plan": self.plan,
+            "billing": self.billing,
+            "net_terms_days": self.net_terms_days,
+            "stripe_customer_id": self.stripe_customer_id,
+        }

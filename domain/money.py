@@ -1,0 +1,55 @@
+"""Exact money: Decimal amounts, kept to twelve decimal places."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+
+RATED_PLACES = 12
+RATED_QUANTUM = Decimal(1).scaleb(-RATED_PLACES)
+ZERO = Decimal(0)
+CURRENCY_CODES_LENGTH = 3
+
+
+def exact(amount: Decimal) -> Decimal:
+    """Round a computed amount to the rated precision (half-even, 12 places)."""
+    if not amount.is_finite():
+        raise ValueError(f"amount {amount!r} is not a finite number")
+    return amount.quantize(RATED_QUANTUM, rounding=ROUND_HALF_EVEN)
+
+
+def parse_amount(text: str) -> Decimal:
+    """Parse a decimal string from the outside world; reject what isn't one."""
+    try:
+        amount = Decimal(text)
+    except (InvalidOperation, TypeError, ValueError):
+        raise ValueError(f"{text!r} is not a decimal number") from None
+    if not amount.is_finite():
+        raise ValueError(f"{text!r} is not a finite number")
+    return amount
+
+
+def format_amount(amount: Decimal) -> str:
+    """The canonical JSON form of an amount: plain digits, no exponent, no
+    trailing zeros ("12.5", "0.000001375", "100")."""
+    if amount == 0:
+        return "0"
+    return format(amount.normalize(), "f")
+
+
+def is_currency(code: str) -> bool:
+    return len(code) == CURRENCY_CODES_LENGTH and code.isascii() and code.isupper()
+
+
+@dataclass(frozen=True)
+class Money:
+    amount: Decimal
+    currency: str
+
+    def __post_init__(self) -> None:
+        assert isinstance(self.amount, Decimal), "money is Decimal, never float"
+        assert is_currency(self.currency), self.currency
+
+    def __add__(self, other: Money) -> Money:
+        assert other.currency == self.currency, "a sum never mixes currencies"
+        return Money(self.amount + other.amount, self.currency)

@@ -1,0 +1,55 @@
+"""The TopUp aggregate: funds credited to a prepaid wallet, one per
+(customer, top-up id)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from domain import accounts
+from domain.identifiers import aggregate_id
+from domain.journal import JournalEntry, entry
+
+
+def grant_entry(customer: str, amount: Decimal, currency: str) -> JournalEntry:
+    """Promotional funds: the operator takes the expense and owes the customer."""
+    journal = entry("grant", [(accounts.GRANTS_EXPENSE, accounts.wallet(customer), amount, currency)])
+    assert journal is not None, "a grant moves a positive amount"
+    return journal
+
+
+class TopUp(Aggregate):
+    @staticmethod
+    def create_id(customer: str, top_up_id: str) -> UUID:
+        return aggregate_id("top-up", customer, top_up_id)
+
+    @event("Granted")
+    def __init__(
+        self,
+        customer: str,
+        top_up_id: str,
+        amount: Decimal,
+        currency: str,
+        expires_at: datetime | None,
+        entry: dict[str, Any],
+    ) -> None:
+        assert amount > 0, "a top-up credits a positive amount"
+        self.customer = customer
+        self.top_up_id = top_up_id
+        self.amount = amount
+        self.currency = currency
+        self.source = "grant"
+        self.status = "succeeded"
+        self.expires_at = expires_at
+        self.entry = JournalEntry.from_dict(entry)
+
+    @classmethod
+    def grant(
+        cls, customer: str, top_up_id: str, amount: Decimal, currency: str, expires_at: datetime | None
+    ) -> TopUp:
+        journal = grant_entry(customer, amount, currency)
+        return cls(customer, top_up_id, amount, currency, expires_at, journal.as_dict())

@@ -1,0 +1,72 @@
+"""The Usage aggregate: one per (customer, event id).
+
+Its id derives from the caller's event id, so the event store's unique key
+on (originator_id, version) makes deduplication hold across batches,
+restarts and concurrent writers. The creation event carries the usage and,
+when the model is priced, its rating with the journal entry: recorded and
+rated in one atomic append, one stored row per usage event on the hot path.
+Later ratings (an unpriced model priced, a backdated correction) are further
+events on the same aggregate, never edits."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.identifiers import aggregate_id
+from domain.rating import Rating
+
+
+def usage_id(customer: str, event_id: str) -> UUID:
+    return aggregate_id("usage", customer, event_id)
+
+
+def fingerprint(body: Mapping[str, Any]) -> str:
+    """A digest of the caller's event body: the same id with another body is a
+    conflict, not a retry."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+class Usage(Aggregate):
+    @staticmethod
+    def create_id(customer: str, event_id: str) -> UUID:
+        return usage_id(customer, event_id)
+
+    @event("Recorded")
+    def __init__(
+        self,
+        customer: str,
+        event_id: str,
+        occurred_at: datetime,
+        provider: str,
+        model: str,
+        feature: str | None,
+        usage: dict[str, int],
+        authorization_id: str | None,
+        metadata: dict[str, Any],
+        fingerprint: str,
+        rating: dict[str, Any] | None,
+    ) -> None:
+        assert all(quantity >= 0 for quantity in usage.values()), "counts are never negative"
+        self.customer = customer
+        self.event_id = event_id
+        self.occurred_at = occurred_at
+        self.provider = provider
+        self.model = model
+        self.feature = feature
+        self.usage = usage
+        self.authorization_id = authorization_id
+        self.metadata = metadata
+        self.fingerprint = fingerprint
+        self.ratings: list[Rating] = [Rating.from_dict(rating)] if rating else []
+
+    @property
+    def rating(self) -> Rating | None:
+        return self.ratings[-1] if self.ratings else None

@@ -1,0 +1,2 @@
+"""Adapters: the event store's configuration, SQL databases for the read
+model, the usage index and settings."""

@@ -1,0 +1,60 @@
+"""The read model on PostgreSQL: a psycopg connection pool, NUMERIC money,
+and '?' placeholders translated to psycopg's '%s'."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from psycopg import Cursor
+from psycopg_pool import ConnectionPool
+
+from projections.database import Dialect
+
+DIALECT = Dialect(name="postgresql", numeric="NUMERIC", lock_row="FOR UPDATE")
+
+
+class _Cursor:
+    def __init__(self, cursor: Cursor[Any]) -> None:
+        self._cursor = cursor
+
+    def execute(self, statement: str, params: Sequence[Any] = ()) -> Any:
+        return self._cursor.execute(statement.replace("?", "%s"), params)  # type: ignore[arg-type]
+
+    def executemany(self, statement: str, params_seq: Sequence[Sequence[Any]]) -> Any:
+        return self._cursor.executemany(statement.replace("?", "%s"), params_seq)  # type: ignore[arg-type]
+
+    def fetchall(self) -> list[Any]:
+        return self._cursor.fetchall()
+
+    def fetchone(self) -> Any:
+        return self._cursor.fetchone()
+
+
+class PostgresDatabase:
+    dialect = DIALECT
+
+    def __init__(self, conninfo: str, schema: str, max_size: int = 10) -> None:
+        self.schema = schema
+        self.pool = ConnectionPool(
+            conninfo + f" options='-c search_path={schema}'",
+            min_size=1,
+            max_size=max_size,
+            open=True,
+            timeout=30,
+        )
+
+    @contextmanager
+    def transaction(self, *, write: bool) -> Iterator[Any]:
+        with self.pool.connection() as connection, connection.transaction(), connection.cursor() as cursor:
+            yield _Cursor(cursor)
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Any]:
+        with self.pool.connection() as connection, connection.transaction(), connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield _Cursor(cursor)
+
+    def close(self) -> None:
+        self.pool.close()

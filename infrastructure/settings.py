@@ -1,0 +1,18 @@
+"""Settings from the environment (TALLY_*), validated once at start."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///./tally.db"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TALLY_", extra="ignore")
+
+    database_url: str = DEFAULT_DATABASE_URL
+    admin_key: str | None = None
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=16 * 1024 * 1024)
+    max_batch_events: int = Field(default=1000, ge=1, le=1000)
+    follower: bool = True

@@ -1,0 +1,66 @@
+"""The composition root: settings → store → application, read model and
+follower, wired once for the server, the CLI and the tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import sql
+
+from application.ports import Clock
+from application.tally import Tally, utc_now
+from infrastructure.postgres_database import PostgresDatabase
+from infrastructure.settings import Settings
+from infrastructure.sqlite_database import SqliteDatabase
+from infrastructure.storage import Store, parse_database_url
+from infrastructure.usage_index import usage_index_for
+from projections import schema
+from projections.database import Database
+from projections.follower import Follower
+from projections.queries import LedgerQueries
+
+LIVE_PREFIX = "view_"
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: Store
+    app: Tally
+    database: Database
+    follower: Follower
+    queries: LedgerQueries
+
+    def close(self) -> None:
+        self.follower.stop()
+        self.database.close()
+        self.app.close()
+
+
+def open_database(store: Store) -> Database:
+    if store.kind == "postgresql":
+        with psycopg.connect(store.postgres_conninfo, autocommit=True) as connection:
+            connection.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(store.postgres_schema)))
+        return PostgresDatabase(store.postgres_conninfo, store.postgres_schema)
+    return SqliteDatabase(store.sqlite_path)
+
+
+def bootstrap(
+    settings: Settings | None = None,
+    *,
+    start_follower: bool = True,
+    clock: Clock = utc_now,
+    prefix: str = LIVE_PREFIX,
+) -> Services:
+    settings = settings or Settings()
+    store = parse_database_url(settings.database_url)
+    database = open_database(store)
+    app = Tally(env=store.env, usage_index=usage_index_for, clock=clock)
+    with database.transaction(write=True) as cursor:
+        schema.create(cursor, prefix, database.dialect)
+    follower = Follower(app.recorder, app.mapper.to_domain_event, database, prefix)
+    app.saved_listeners.append(follower.notify)
+    if start_follower and settings.follower:
+        follower.start()
+    return Services(settings, store, app, database, follower, LedgerQueries(database, prefix))

@@ -1,0 +1,2 @@
+"""Read models rebuilt from the event stream: followed in batches with
+exactly-once tracking, dropped and rebuilt at will."""

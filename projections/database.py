@@ -1,0 +1,56 @@
+"""The little a read model needs from a SQL database, as a protocol:
+infrastructure/ implements it for SQLite and PostgreSQL. Statements use '?'
+placeholders; the PostgreSQL adapter translates them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+class Cursor(Protocol):
+    def execute(self, statement: str, params: Sequence[Any] = ()) -> Any: ...
+
+    def executemany(self, statement: str, params_seq: Sequence[Sequence[Any]]) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+    def fetchone(self) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """What differs between the two stores: SQLite has no decimal type, so the
+    SQLite adapter registers dec_add/dec_sum functions that compute in Decimal
+    over TEXT columns; PostgreSQL uses NUMERIC."""
+
+    name: str
+    numeric: str
+    lock_row: str
+
+    def add(self, left: str, right: str) -> str:
+        return f"({left} + {right})" if self.name == "postgresql" else f"dec_add({left}, {right})"
+
+    def sum(self, expression: str) -> str:
+        return f"COALESCE(SUM({expression}), 0)" if self.name == "postgresql" else f"dec_sum({expression})"
+
+
+class Database(Protocol):
+    dialect: Dialect
+
+    def transaction(self, *, write: bool) -> AbstractContextManager[Cursor]:
+        """A transaction; write=True takes the write lock up front (SQLite
+        BEGIN IMMEDIATE), so concurrent followers serialise instead of failing."""
+        ...
+
+    def snapshot(self) -> AbstractContextManager[Cursor]:
+        """A read-only transaction that sees one consistent state."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def rows(cursor: Cursor) -> Iterator[Any]:
+    yield from cursor.fetchall()

@@ -1,0 +1,183 @@
+"""The ledger read model: journal postings, account totals, customer
+balances, daily usage rollups and the customer list, folded from a page of
+domain events into one set of changes and written in one transaction.
+
+Balances are never edited by commands: they are sums this view keeps, and
+rebuilds from the stream at will."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from domain.accounts import account_type
+from domain.customer import Customer
+from domain.journal import JournalEntry, assert_balanced
+from domain.money import ZERO
+from domain.rating import Rating
+from domain.top_up import TopUp
+from domain.usage import Usage
+from projections.database import Cursor, Dialect
+
+CUSTOMER_ACCOUNT_ROOTS = ("liabilities:wallet:", "assets:receivable:")
+
+
+def iso(moment: datetime) -> str:
+    """Fixed-width UTC text: sorts as time does, in both stores."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def customer_of(account: str) -> str | None:
+    for root in CUSTOMER_ACCOUNT_ROOTS:
+        if account.startswith(root):
+            return account[len(root) :]
+    return None
+
+
+@dataclass
+class Changes:
+    postings: list[tuple[Any, ...]] = field(default_factory=list)
+    accounts: dict[tuple[str, str], list[Decimal]] = field(default_factory=lambda: defaultdict(lambda: [ZERO, ZERO]))
+    balances: dict[tuple[str, str], list[Any]] = field(default_factory=dict)
+    usage: dict[tuple[str, str, str, str, str], list[Any]] = field(default_factory=dict)
+    customers: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
+
+
+def entries_of(event: object) -> list[JournalEntry]:
+    """The journal entries an event carries."""
+    if isinstance(event, Usage.Recorded) and event.rating and event.rating["entry"]:
+        return [Rating.from_dict(event.rating).entry]  # type: ignore[list-item]
+    if isinstance(event, TopUp.Granted):
+        return [JournalEntry.from_dict(event.entry)]
+    return []
+
+
+class LedgerView:
+    def __init__(self, prefix: str, dialect: Dialect) -> None:
+        self.prefix = prefix
+        self.dialect = dialect
+
+    def fold(self, events: Sequence[tuple[int, Any]]) -> Changes:
+        changes = Changes()
+        for position, event in events:
+            self._fold_entries(changes, position, event)
+            if isinstance(event, Usage.Recorded):
+                self._fold_usage(changes, event)
+            elif isinstance(event, (Customer.Registered, Customer.Updated)):
+                self._fold_customer(changes, position, event)
+        return changes
+
+    def _fold_entries(self, changes: Changes, position: int, event: Any) -> None:
+        seq = 0
+        cause_type = type(event).__qualname__
+        for journal in entries_of(event):
+            assert_balanced(journal.postings)  # checked when posted, and again here
+            for posting in journal.postings:
+                customer = customer_of(posting.debit) or customer_of(posting.credit)
+                changes.postings.append(
+                    (
+                        position, seq, journal.kind, cause_type, str(event.originator_id), _cause_ref(event),
+                        customer, posting.debit, posting.credit, posting.amount, posting.currency,
+                        iso(event.timestamp),
+                    )
+                )
+                seq += 1
+                changes.accounts[(posting.debit, posting.currency)][0] += posting.amount
+                changes.accounts[(posting.credit, posting.currency)][1] += posting.amount
+                self._fold_balance(changes, posting.debit, -posting.amount, posting.currency, event.timestamp)
+                self._fold_balance(changes, posting.credit, posting.amount, posting.currency, event.timestamp)
+
+    @staticmethod
+    def _fold_balance(changes: Changes, account: str, delta: Decimal, currency: str, at: datetime) -> None:
+        customer = customer_of(account)
+        if customer is None:
+            return
+        row = changes.balances.setdefault((customer, currency), [ZERO, at])
+        row[0] += delta
+        row[1] = max(row[1], at)
+
+    @staticmethod
+    def _fold_usage(changes: Changes, event: Any) -> None:
+        day = event.occurred_at.astimezone(UTC).date().isoformat()
+        key = (event.customer, day, event.provider, event.model, event.feature or "")
+        rating = event.rating
+        currency = rating["currency"] if rating else ""
+        row = changes.usage.setdefault(key, [0, 0, ZERO, ZERO, currency])
+        row[0] += 1
+        if rating is None:
+            row[1] += 1
+        else:
+            row[2] += Decimal(rating["cost"])
+            row[3] += Decimal(rating["charge"])
+            row[4] = currency
+
+    @staticmethod
+    def _fold_customer(changes: Changes, position: int, event: Any) -> None:
+        if isinstance(event, Customer.Registered):
+            row = (
+                event.customer_id, str(event.originator_id), event.name, event.currency, event.plan,
+                event.billing, "active", iso(event.timestamp), position,
+            )
+            changes.customers.append(("insert", row))
+        else:
+            changes.customers.append(("update", (event.name, event.plan, event.billing, str(event.originator_id))))
+
+    def write(self, cursor: Cursor, changes: Changes) -> None:
+        p, add = self.prefix, self.dialect.add
+        if changes.postings:
+            cursor.executemany(f"INSERT INTO {p}postings VALUES ({','.join('?' * 12)})", changes.postings)
+        if changes.accounts:
+            cursor.executemany(
+                f"INSERT INTO {p}accounts VALUES (?,?,?,?,?) ON CONFLICT (account, currency) DO UPDATE SET "
+                f"debits = {add(p + 'accounts.debits', 'excluded.debits')}, "
+                f"credits = {add(p + 'accounts.credits', 'excluded.credits')}",
+                [
+                    (account, currency, account_type(account).value, debits, credits)
+                    for (account, currency), (debits, credits) in sorted(changes.accounts.items())
+                ],
+            )
+        if changes.balances:
+            cursor.executemany(
+                f"INSERT INTO {p}balances VALUES (?,?,?,?) ON CONFLICT (customer, currency) DO UPDATE SET "
+                f"balance = {add(p + 'balances.balance', 'excluded.balance')}, updated_at = excluded.updated_at",
+                [(c, cur, delta, iso(at)) for (c, cur), (delta, at) in sorted(changes.balances.items())],
+            )
+        if changes.usage:
+            self._write_usage(cursor, changes)
+        self._write_customers(cursor, changes)
+
+    def _write_usage(self, cursor: Cursor, changes: Changes) -> None:
+        p, add = self.prefix, self.dialect.add
+        cursor.executemany(
+            f"INSERT INTO {p}usage_daily VALUES (?,?,?,?,?,?,?,?,?,?) "
+            "ON CONFLICT (customer, day, provider, model, feature) DO UPDATE SET "
+            f"events = {p}usage_daily.events + excluded.events, "
+            f"unpriced = {p}usage_daily.unpriced + excluded.unpriced, "
+            f"cost = {add(p + 'usage_daily.cost', 'excluded.cost')}, "
+            f"charge = {add(p + 'usage_daily.charge', 'excluded.charge')}, "
+            f"currency = CASE WHEN excluded.currency = '' THEN {p}usage_daily.currency ELSE excluded.currency END",
+            [
+                (*key, currency, events, unpriced, cost, charge)
+                for key, (events, unpriced, cost, charge, currency) in sorted(changes.usage.items())
+            ],
+        )
+
+    def _write_customers(self, cursor: Cursor, changes: Changes) -> None:
+        p = self.prefix
+        for operation, row in changes.customers:
+            if operation == "insert":
+                cursor.execute(f"INSERT INTO {p}customers VALUES (?,?,?,?,?,?,?,?,?)", row)
+            else:
+                cursor.execute(f"UPDATE {p}customers SET name = ?, plan = ?, billing = ? WHERE aggregate_id = ?", row)
+
+
+def _cause_ref(event: Any) -> str:
+    if isinstance(event, Usage.Recorded):
+        return f"usage:{event.customer}:{event.event_id}"
+    if isinstance(event, TopUp.Granted):
+        return f"top-up:{event.customer}:{event.top_up_id}"
+    return f"{type(event).__qualname__}:{event.originator_id}"

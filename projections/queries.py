@@ -1,0 +1,255 @@
+"""Queries answered from the read model only: never from aggregates."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from domain.accounts import account_type, receivable, wallet
+from domain.money import ZERO
+from projections.database import Cursor, Database
+from projections.ledger_view import iso
+from projections.schema import VIEW_NAME
+
+MAX_PAGE = 500
+PROJECTION_WINDOW_DAYS = 7
+
+
+def dec(value: Any) -> Decimal:
+    return value if isinstance(value, Decimal) else Decimal(str(value)) if value is not None else ZERO
+
+
+@dataclass(frozen=True)
+class AccountTotal:
+    account: str
+    type: str
+    debits: Decimal
+    credits: Decimal
+
+    @property
+    def balance(self) -> Decimal:
+        """Signed by the account's normal side: debits - credits for assets and
+        expenses, credits - debits for the rest."""
+        if account_type(self.account).is_debit_normal:
+            return self.debits - self.credits
+        return self.credits - self.debits
+
+
+@dataclass(frozen=True)
+class CurrencyTotals:
+    currency: str
+    debits: Decimal
+    credits: Decimal
+    accounts: list[AccountTotal]
+
+
+@dataclass(frozen=True)
+class Posting:
+    debit: str
+    credit: str
+    amount: Decimal
+    currency: str
+
+
+@dataclass(frozen=True)
+class Entry:
+    position: int
+    kind: str
+    cause_type: str
+    cause_id: str
+    cause_ref: str
+    customer: str | None
+    posted_at: str
+    postings: list[Posting] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ModelSpend:
+    provider: str
+    model: str
+    spend: Decimal
+    cost: Decimal
+
+
+@dataclass(frozen=True)
+class PeriodSummary:
+    start: datetime
+    end: datetime
+    spend: Decimal
+    projected_spend: Decimal
+    by_model: list[ModelSpend]
+    by_feature: list[tuple[str, Decimal]]
+    daily: list[tuple[date, Decimal]]
+
+
+class LedgerQueries:
+    def __init__(self, database: Database, prefix: str) -> None:
+        self.database = database
+        self.prefix = prefix
+        self.sum = database.dialect.sum
+
+    def position(self) -> int:
+        with self.database.transaction(write=False) as cursor:
+            cursor.execute(f"SELECT position FROM {self.prefix}tracking WHERE name = ?", (VIEW_NAME,))
+            row = cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    def balance(self, customer: str, currency: str, as_of: datetime | None = None) -> tuple[Decimal, str | None]:
+        """The customer's balance (credits minus debits on its wallet and
+        receivable) and the time of the last change it includes."""
+        p = self.prefix
+        with self.database.transaction(write=False) as cursor:
+            if as_of is None:
+                cursor.execute(
+                    f"SELECT balance, updated_at FROM {p}balances WHERE customer = ? AND currency = ?",
+                    (customer, currency),
+                )
+                row = cursor.fetchone()
+                return (dec(row[0]), row[1]) if row else (ZERO, None)
+            accounts = (wallet(customer), receivable(customer))
+            credited = self._sum_postings(cursor, "credit", accounts, customer, currency, iso(as_of))
+            debited = self._sum_postings(cursor, "debit", accounts, customer, currency, iso(as_of))
+            return credited - debited, iso(as_of)
+
+    def _sum_postings(
+        self, cursor: Cursor, side: str, accounts: tuple[str, str], customer: str, currency: str, until: str
+    ) -> Decimal:
+        cursor.execute(
+            f"SELECT {self.sum('amount')} FROM {self.prefix}postings WHERE customer = ? AND currency = ? "
+            f"AND posted_at <= ? AND {side} IN (?, ?)",
+            (customer, currency, until, *accounts),
+        )
+        return dec(cursor.fetchone()[0])
+
+    def trial_balance(self, as_of: datetime | None = None) -> list[CurrencyTotals]:
+        totals: dict[tuple[str, str], list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
+        p = self.prefix
+        with self.database.transaction(write=False) as cursor:
+            if as_of is None:
+                cursor.execute(f"SELECT account, currency, debits, credits FROM {p}accounts")
+                for account, currency, debits, credits in cursor.fetchall():
+                    totals[(account, currency)] = [dec(debits), dec(credits)]
+            else:
+                for side, column in (("debit", 0), ("credit", 1)):
+                    cursor.execute(
+                        f"SELECT {side}, currency, {self.sum('amount')} FROM {p}postings "
+                        f"WHERE posted_at <= ? GROUP BY {side}, currency",
+                        (iso(as_of),),
+                    )
+                    for account, currency, amount in cursor.fetchall():
+                        totals[(account, currency)][column] += dec(amount)
+        return _by_currency(totals)
+
+    def entries(
+        self,
+        *,
+        account: str | None = None,
+        customer: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        after: int = 0,
+        limit: int = 100,
+    ) -> list[Entry]:
+        """Journal entries in posting order, after the position `after`."""
+        assert 0 < limit <= MAX_PAGE, "pages are bounded"
+        conditions, params = ["position > ?"], [after]
+        if account is not None:
+            conditions.append("(debit = ? OR credit = ?)")
+            params += [account, account]
+        if customer is not None:
+            conditions.append("customer = ?")
+            params.append(customer)
+        if start is not None:
+            conditions.append("posted_at >= ?")
+            params.append(iso(start))
+        if end is not None:
+            conditions.append("posted_at < ?")
+            params.append(iso(end))
+        where = " AND ".join(conditions)
+        p = self.prefix
+        with self.database.transaction(write=False) as cursor:
+            cursor.execute(
+                f"SELECT position, seq, kind, cause_type, cause_id, cause_ref, customer, debit, credit, amount, "
+                f"currency, posted_at FROM {p}postings WHERE position IN "
+                f"(SELECT DISTINCT position FROM {p}postings WHERE {where} ORDER BY position LIMIT ?) "
+                "ORDER BY position, seq",
+                (*params, limit),
+            )
+            found = cursor.fetchall()
+        entries: dict[tuple[int, str], Entry] = {}
+        for position, _seq, kind, cause_type, cause_id, cause_ref, owner, debit, credit, amount, currency, at in found:
+            key = (int(position), kind)
+            if key not in entries:
+                entries[key] = Entry(int(position), kind, cause_type, cause_id, cause_ref, owner, at)
+            entries[key].postings.append(Posting(debit, credit, dec(amount), currency))
+        return list(entries.values())
+
+    def period_summary(self, customer: str, start: datetime, end: datetime, now: datetime) -> PeriodSummary:
+        p = self.prefix
+        with self.database.transaction(write=False) as cursor:
+            cursor.execute(
+                f"SELECT day, provider, model, feature, cost, charge FROM {p}usage_daily "
+                "WHERE customer = ? AND day >= ? AND day < ?",
+                (customer, start.date().isoformat(), end.date().isoformat()),
+            )
+            found = cursor.fetchall()
+        by_model: dict[tuple[str, str], list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
+        by_feature: dict[str, Decimal] = defaultdict(lambda: ZERO)
+        daily: dict[date, Decimal] = defaultdict(lambda: ZERO)
+        for day, provider, model, feature, cost, charge in found:
+            by_model[(provider, model)][0] += dec(charge)
+            by_model[(provider, model)][1] += dec(cost)
+            by_feature[feature] += dec(charge)
+            daily[date.fromisoformat(day)] += dec(charge)
+        spend = sum(daily.values(), ZERO)
+        return PeriodSummary(
+            start,
+            end,
+            spend,
+            spend + projected_extra(daily, start, end, now),
+            [ModelSpend(pr, mo, s, c) for (pr, mo), (s, c) in sorted(by_model.items())],
+            sorted(by_feature.items()),
+            sorted(daily.items()),
+        )
+
+    def customers(self, after: str = "", limit: int = 50) -> list[dict[str, Any]]:
+        assert 0 < limit <= MAX_PAGE, "pages are bounded"
+        with self.database.transaction(write=False) as cursor:
+            cursor.execute(
+                f"SELECT customer, name, currency, plan, billing, status FROM {self.prefix}customers "
+                "WHERE customer > ? ORDER BY customer LIMIT ?",
+                (after, limit),
+            )
+            names = ("id", "name", "currency", "plan", "billing", "status")
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def projected_extra(daily: dict[date, Decimal], start: datetime, end: datetime, now: datetime) -> Decimal:
+    """The average daily spend of the last seven days (or of the period so far,
+    if shorter) times the days left in the period."""
+    today = min(max(now, start), end).astimezone(UTC).date()
+    window_start = max(start.date(), today - timedelta(days=PROJECTION_WINDOW_DAYS - 1))
+    window_days = (today - window_start).days + 1
+    window_spend = sum((spend for day, spend in daily.items() if window_start <= day <= today), ZERO)
+    days_left = max((end.date() - today).days - 1, 0)
+    if window_days <= 0 or days_left == 0:
+        return ZERO
+    return window_spend / window_days * days_left
+
+
+def _by_currency(totals: dict[tuple[str, str], list[Decimal]]) -> list[CurrencyTotals]:
+    grouped: dict[str, list[AccountTotal]] = defaultdict(list)
+    for (account, currency), (debits, credits) in sorted(totals.items()):
+        grouped[currency].append(AccountTotal(account, account_type(account).value, debits, credits))
+    return [
+        CurrencyTotals(
+            currency,
+            sum((a.debits for a in accounts), ZERO),
+            sum((a.credits for a in accounts), ZERO),
+            accounts,
+        )
+        for currency, accounts in sorted(grouped.items())
+    ]

@@ -1,0 +1,67 @@
+"""The read model's tables. Every name carries a prefix, so the same schema can
+be built beside the live one (a rebuild, an audit) and swapped in."""
+
+from __future__ import annotations
+
+from projections.database import Cursor, Dialect
+
+TABLES = ("tracking", "postings", "accounts", "balances", "usage_daily", "customers")
+VIEW_NAME = "ledger"
+
+
+def create_statements(prefix: str, dialect: Dialect) -> list[str]:
+    num = dialect.numeric
+    p = prefix
+    return [
+        f"CREATE TABLE IF NOT EXISTS {p}tracking (name TEXT PRIMARY KEY, position BIGINT NOT NULL)",
+        f"""CREATE TABLE IF NOT EXISTS {p}postings (
+            position BIGINT NOT NULL, seq INTEGER NOT NULL, kind TEXT NOT NULL,
+            cause_type TEXT NOT NULL, cause_id TEXT NOT NULL, cause_ref TEXT NOT NULL,
+            customer TEXT, debit TEXT NOT NULL, credit TEXT NOT NULL,
+            amount {num} NOT NULL, currency TEXT NOT NULL, posted_at TEXT NOT NULL,
+            PRIMARY KEY (position, seq))""",
+        f"CREATE INDEX IF NOT EXISTS {p}postings_debit ON {p}postings (debit, position)",
+        f"CREATE INDEX IF NOT EXISTS {p}postings_credit ON {p}postings (credit, position)",
+        f"CREATE INDEX IF NOT EXISTS {p}postings_customer ON {p}postings (customer, position)",
+        f"CREATE INDEX IF NOT EXISTS {p}postings_posted_at ON {p}postings (posted_at)",
+        f"""CREATE TABLE IF NOT EXISTS {p}accounts (
+            account TEXT NOT NULL, currency TEXT NOT NULL, type TEXT NOT NULL,
+            debits {num} NOT NULL, credits {num} NOT NULL, PRIMARY KEY (account, currency))""",
+        f"""CREATE TABLE IF NOT EXISTS {p}balances (
+            customer TEXT NOT NULL, currency TEXT NOT NULL, balance {num} NOT NULL,
+            updated_at TEXT NOT NULL, PRIMARY KEY (customer, currency))""",
+        f"""CREATE TABLE IF NOT EXISTS {p}usage_daily (
+            customer TEXT NOT NULL, day TEXT NOT NULL, provider TEXT NOT NULL, model TEXT NOT NULL,
+            feature TEXT NOT NULL, currency TEXT NOT NULL, events BIGINT NOT NULL,
+            unpriced BIGINT NOT NULL, cost {num} NOT NULL, charge {num} NOT NULL,
+            PRIMARY KEY (customer, day, provider, model, feature))""",
+        f"""CREATE TABLE IF NOT EXISTS {p}customers (
+            customer TEXT PRIMARY KEY, aggregate_id TEXT NOT NULL UNIQUE, name TEXT NOT NULL, currency TEXT NOT NULL,
+            plan TEXT NOT NULL, billing TEXT NOT NULL, status TEXT NOT NULL,
+            created_at TEXT NOT NULL, position BIGINT NOT NULL)""",
+        f"INSERT INTO {p}tracking (name, position) VALUES ('{VIEW_NAME}', 0) ON CONFLICT (name) DO NOTHING",
+    ]
+
+
+def create(cursor: Cursor, prefix: str, dialect: Dialect) -> None:
+    for statement in create_statements(prefix, dialect):
+        cursor.execute(statement)
+
+
+def drop(cursor: Cursor, prefix: str) -> None:
+    for table in TABLES:
+        cursor.execute(f"DROP TABLE IF EXISTS {prefix}{table}")
+
+
+def rename(cursor: Cursor, source_prefix: str, target_prefix: str, dialect: Dialect) -> None:
+    """Swap a rebuilt schema into place; indexes are recreated under the new names."""
+    drop(cursor, target_prefix)
+    for table in TABLES:
+        cursor.execute(f"ALTER TABLE {source_prefix}{table} RENAME TO {target_prefix}{table}")
+    for statement in create_statements(target_prefix, dialect):
+        if statement.startswith("CREATE INDEX"):
+            cursor.execute(statement)
+    for statement in create_statements(source_prefix, dialect):
+        if statement.startswith("CREATE INDEX"):
+            index = statement.split()[5]
+            cursor.execute(f"DROP INDEX IF EXISTS {index}")
