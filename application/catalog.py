@@ -13,6 +13,7 @@ from eventsourcing.persistence import IntegrityError
 from application import validation
 from application.errors import Conflict, NotFound, ValidationFailed
 from domain.catalog import Plan, PriceBook
+from domain.identifiers import is_caller_id
 from domain.plans import ModelOverride
 from domain.pricing import MAX_RATES_PER_VERSION, UNITS, PriceVersion, Rate, duplicate_rate_keys
 
@@ -33,6 +34,8 @@ class Catalog:
         return book
 
     def price_book(self: Tally, price_book_id: str) -> PriceBook:
+        if not is_caller_id(price_book_id):
+            raise NotFound(f"price book {price_book_id!r} does not exist")
         try:
             return self.repository.get(PriceBook.create_id(price_book_id))  # type: ignore[no-any-return]
         except AggregateNotFoundError:
@@ -53,6 +56,18 @@ class Catalog:
                 continue  # another publisher took this version number; number the next
         raise Conflict(f"price book {price_book_id!r} is being published concurrently; try again")
 
+    def import_prices(
+        self: Tally, price_book_id: str, providers: Sequence[str], effective_from: datetime
+    ) -> PriceVersion:
+        """Publish a version built from the model price catalog."""
+        if not providers:
+            raise ValidationFailed("name at least one provider", [{"loc": "providers", "msg": "empty"}])
+        try:
+            rates = self.price_catalog.rates(providers, effective_from)
+        except LookupError as error:
+            raise ValidationFailed(str(error), [{"loc": "providers", "msg": "unknown provider"}]) from None
+        return self.publish_price_version(price_book_id, effective_from, rates, self.price_catalog.source())
+
     def create_plan(
         self: Tally,
         plan_id: str,
@@ -70,6 +85,8 @@ class Catalog:
         return plan
 
     def plan(self: Tally, plan_id: str) -> Plan:
+        if not is_caller_id(plan_id):
+            raise NotFound(f"plan {plan_id!r} does not exist")
         try:
             return self.repository.get(Plan.create_id(plan_id))  # type: ignore[no-any-return]
         except AggregateNotFoundError:

@@ -13,11 +13,13 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
 from application.results import UsageResult, rejected
 from application.usage_input import Rejection, UsageInput, parse_usage
 from domain.customer import Customer
+from domain.identifiers import is_caller_id
 from domain.plans import plan_in_force
 from domain.pricing import version_in_force
 from domain.rating import Chargeable, rate, unpriced_units
@@ -49,8 +51,12 @@ class Metering:
                 else:
                     pending[key] = (index, parsed)
         self._append_new(pending, results)
-        assert all(result is not None for result in results), "every event gets an answer"
-        return [result for result in results if result is not None]
+        answered = [result for result in results if result is not None]
+        assert len(answered) == len(raws), "every event gets an answer"
+        with self.counters_lock:
+            for result in answered:
+                self.counters[result.status] += 1
+        return answered
 
     def _append_new(
         self: Tally, pending: dict[UUID, tuple[int, UsageInput]], results: list[UsageResult | None]
@@ -112,3 +118,14 @@ def _repeat(event_id: str, fingerprint: str, stored_fingerprint: str) -> UsageRe
         "conflict",
         f"event {event_id!r} was already recorded with a different body; the first stands",
     )
+
+
+class MeteringQueries:
+    def find_usage(self: Tally, customer: str, event_id: str) -> Usage | None:
+        if not (is_caller_id(customer) and is_caller_id(event_id)):
+            return None
+        try:
+            found: Usage = self.repository.get(usage_id(customer, event_id))
+        except AggregateNotFoundError:
+            return None
+        return found

@@ -16,3 +16,11 @@ class UsageIndex(Protocol):
     one query for a whole batch, before saving it."""
 
     def existing(self, usage_ids: Sequence[UUID]) -> dict[UUID, str]: ...
+
+
+class PriceCatalog(Protocol):
+    """A maintained model price catalog that works offline."""
+
+    def source(self) -> str: ...
+
+    def rates(self, providers: Sequence[str], at: datetime) -> list[dict[str, object]]: ...

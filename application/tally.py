@@ -4,6 +4,7 @@ replays one history."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -15,8 +16,8 @@ from eventsourcing.utils import EnvType
 
 from application.catalog import Catalog
 from application.customers import Customers
-from application.metering import Metering
-from application.ports import Clock, UsageIndex
+from application.metering import Metering, MeteringQueries
+from application.ports import Clock, PriceCatalog, UsageIndex
 from application.reference import ReferenceData
 from application.wallets import Wallets
 
@@ -25,7 +26,7 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class Tally(Metering, Catalog, Customers, Wallets, Application[UUID]):
+class Tally(Metering, MeteringQueries, Catalog, Customers, Wallets, Application[UUID]):
     name = "tally"
 
     def __init__(
@@ -33,13 +34,17 @@ class Tally(Metering, Catalog, Customers, Wallets, Application[UUID]):
         env: EnvType | None = None,
         *,
         usage_index: Callable[[ApplicationRecorder], UsageIndex],
+        price_catalog: PriceCatalog,
         clock: Clock = utc_now,
     ) -> None:
         super().__init__(env)
         self.clock = clock
+        self.price_catalog = price_catalog
         self.usage_index = usage_index(self.recorder)
         self.reference = ReferenceData(self.recorder, self.repository)
         self.saved_listeners: list[Callable[[int], None]] = []
+        self.counters: dict[str, int] = {"accepted": 0, "duplicate": 0, "rejected": 0}
+        self.counters_lock = threading.Lock()
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
         recordings = super().save(*objs, **kwargs)

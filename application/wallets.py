@@ -12,6 +12,7 @@ from eventsourcing.persistence import IntegrityError
 
 from application import validation
 from application.errors import Conflict, NotFound, ValidationFailed
+from domain.identifiers import is_caller_id
 from domain.top_up import TopUp
 
 if TYPE_CHECKING:
@@ -55,6 +56,8 @@ class Wallets:
             return first, False
 
     def find_top_up(self: Tally, customer_id: str, top_up_id: str) -> TopUp:
+        if not (is_caller_id(customer_id) and is_caller_id(top_up_id)):
+            raise NotFound(f"top-up {top_up_id!r} does not exist")
         try:
             return self.repository.get(TopUp.create_id(customer_id, top_up_id))  # type: ignore[no-any-return]
         except AggregateNotFoundError:

@@ -11,6 +11,7 @@ from psycopg import sql
 from application.ports import Clock
 from application.tally import Tally, utc_now
 from infrastructure.postgres_database import PostgresDatabase
+from infrastructure.price_catalog import GenaiPricesCatalog
 from infrastructure.settings import Settings
 from infrastructure.sqlite_database import SqliteDatabase
 from infrastructure.storage import Store, parse_database_url
@@ -56,7 +57,7 @@ def bootstrap(
     settings = settings or Settings()
     store = parse_database_url(settings.database_url)
     database = open_database(store)
-    app = Tally(env=store.env, usage_index=usage_index_for, clock=clock)
+    app = Tally(env=store.env, usage_index=usage_index_for, price_catalog=GenaiPricesCatalog(), clock=clock)
     with database.transaction(write=True) as cursor:
         schema.create(cursor, prefix, database.dialect)
     follower = Follower(app.recorder, app.mapper.to_domain_event, database, prefix)

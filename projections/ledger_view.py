@@ -16,9 +16,9 @@ from typing import Any
 
 from domain.accounts import account_type
 from domain.customer import Customer
-from domain.journal import JournalEntry, assert_balanced
+from domain.entries import entries_of
+from domain.journal import assert_balanced
 from domain.money import ZERO
-from domain.rating import Rating
 from domain.top_up import TopUp
 from domain.usage import Usage
 from projections.database import Cursor, Dialect
@@ -45,15 +45,6 @@ class Changes:
     balances: dict[tuple[str, str], list[Any]] = field(default_factory=dict)
     usage: dict[tuple[str, str, str, str, str], list[Any]] = field(default_factory=dict)
     customers: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
-
-
-def entries_of(event: object) -> list[JournalEntry]:
-    """The journal entries an event carries."""
-    if isinstance(event, Usage.Recorded) and event.rating and event.rating["entry"]:
-        return [Rating.from_dict(event.rating).entry]  # type: ignore[list-item]
-    if isinstance(event, TopUp.Granted):
-        return [JournalEntry.from_dict(event.entry)]
-    return []
 
 
 class LedgerView:

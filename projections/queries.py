@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from domain.accounts import account_type, receivable, wallet
-from domain.money import ZERO
+from domain.money import ZERO, exact
 from projections.database import Cursor, Database
 from projections.ledger_view import iso
 from projections.schema import VIEW_NAME
@@ -209,7 +209,7 @@ class LedgerQueries:
             start,
             end,
             spend,
-            spend + projected_extra(daily, start, end, now),
+            exact(spend + projected_extra(daily, start, end, now)),
             [ModelSpend(pr, mo, s, c) for (pr, mo), (s, c) in sorted(by_model.items())],
             sorted(by_feature.items()),
             sorted(daily.items()),

@@ -1,0 +1,41 @@
+# tally: two commands — `make demo` runs it, `make test` proves it.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo serve test lint typecheck unit bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+## The demo on the embedded SQLite store: real prices, customers, a usage stream.
+demo: setup
+	TALLY_DATABASE_URL=$${TALLY_DATABASE_URL:-sqlite:///./tally-demo.db} $(BIN)/tally demo
+
+serve: setup
+	$(BIN)/tally serve --dev
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check domain application infrastructure interfaces projections
+
+typecheck: setup
+	$(BIN)/mypy
+
+## Everything CI runs: lint, types, and the whole suite on SQLite and PostgreSQL.
+test: setup lint typecheck
+	bash scripts/ensure-postgres
+	$(BIN)/pytest -q
+
+bench: setup
+	bash scripts/ensure-postgres
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache tally-demo.db*

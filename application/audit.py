@@ -1,0 +1,86 @@
+"""The auditor's check of the history itself: every stored event is read in
+order; every entry must balance, every currency's debits must equal its
+credits, and every rating must be reproduced exactly from the price and plan
+versions it names."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from domain.entries import entries_of
+from domain.journal import assert_balanced
+from domain.money import ZERO
+from domain.rating import Chargeable, Rating, rate
+from domain.usage import Usage
+
+if TYPE_CHECKING:
+    from application.tally import Tally
+
+PAGE = 2000
+
+
+@dataclass
+class HistoryReport:
+    events: int = 0
+    entries: int = 0
+    ratings_checked: int = 0
+    problems: list[str] = field(default_factory=list)
+    debits: dict[str, Decimal] = field(default_factory=lambda: defaultdict(lambda: ZERO))
+    credits: dict[str, Decimal] = field(default_factory=lambda: defaultdict(lambda: ZERO))
+
+
+def audit_history(app: Tally, progress: Callable[[int], None] | None = None) -> HistoryReport:
+    app.reference.refresh()
+    report = HistoryReport()
+    position = 0
+    while True:
+        page = app.recorder.select_notifications(position, PAGE, inclusive_of_start=False)
+        for notification in page:
+            event = app.mapper.to_domain_event(notification)
+            report.events += 1
+            _check_entries(report, notification.id, event)
+            if isinstance(event, Usage.Recorded) and event.rating:
+                _check_rating(app, report, notification.id, event)
+        if progress is not None:
+            progress(len(page))
+        if len(page) < PAGE:
+            break
+        position = page[-1].id
+    for currency in sorted(set(report.debits) | set(report.credits)):
+        if report.debits[currency] != report.credits[currency]:
+            report.problems.append(f"trial balance in {currency} is not zero")
+    return report
+
+
+def _check_entries(report: HistoryReport, position: int, event: object) -> None:
+    for journal in entries_of(event):
+        report.entries += 1
+        try:
+            assert_balanced(journal.postings)
+        except AssertionError as error:
+            report.problems.append(f"event {position}: entry does not balance: {error}")
+        for posting in journal.postings:
+            report.debits[posting.currency] += posting.amount
+            report.credits[posting.currency] += posting.amount
+
+
+def _check_rating(app: Tally, report: HistoryReport, position: int, event: Usage.Recorded) -> None:
+    stored = Rating.from_dict(event.rating)  # type: ignore[arg-type]
+    book = app.reference.price_books.get(stored.price_book)
+    plan = app.reference.plans.get(stored.plan)
+    customer = app.reference.customers.get(event.customer)
+    if book is None or plan is None or customer is None:
+        report.problems.append(f"event {position}: rating names an unknown price book, plan or customer")
+        return
+    prices = book.versions[stored.price_version - 1]
+    terms = plan.versions[stored.plan_version - 1]
+    billing = "prepaid" if stored.entry and stored.entry.postings[0].debit.startswith("liabilities:wallet:") else "postpaid"
+    item = Chargeable(event.customer, billing, stored.currency, event.provider, event.model, event.usage)
+    again = rate(item, stored.price_book, prices, stored.plan, terms)
+    report.ratings_checked += 1
+    if again != stored:
+        report.problems.append(f"event {position}: rating is not reproduced: stored {stored.charge}, again {again.charge}")

@@ -1,0 +1,102 @@
+"""tally demo: real model prices from the catalog, two plans, three customers
+(prepaid, postpaid, invoice) and a background stream of usage, so balances
+visibly move. Seeding is idempotent: a second run reuses what is there."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from application.errors import Conflict
+from application.tally import Tally
+from infrastructure.settings import Settings
+from interfaces.bootstrap import bootstrap
+
+MODELS = [
+    ("openai", "gpt-4o", "chat"),
+    ("openai", "gpt-4o-mini", "autocomplete"),
+    ("anthropic", "claude-sonnet-4-5", "agent"),
+    ("anthropic", "claude-haiku-4-5", "summaries"),
+    ("google", "gemini-2.5-flash", "search"),
+]
+CUSTOMERS = [
+    ("acme", "Acme AI", "starter", "prepaid"),
+    ("globex", "Globex Labs", "pro", "postpaid"),
+    ("initech", "Initech", "pro", "invoice"),
+]
+LOW_WALLET = Decimal("2")
+
+
+def seed(app: Tally) -> None:
+    try:
+        app.create_price_book("default", "USD")
+        start = datetime.now(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        app.import_prices("default", ["openai", "anthropic", "google"], start)
+    except Conflict:
+        return  # seeded by an earlier run
+    app.create_plan("starter", "default", Decimal("20"), [])
+    app.create_plan(
+        "pro", "default", Decimal("15"), [{"provider": "openai", "model": "gpt-4o-mini", "markup_percent": "50"}]
+    )
+    for customer_id, name, plan, billing in CUSTOMERS:
+        app.create_customer(customer_id, name, "USD", plan, billing, 30, None)
+    app.top_up("acme", "welcome-grant", "25.00", "grant", None)
+
+
+def usage_stream(app: Tally, balance: Callable[[], Decimal], rate: int, stop: threading.Event) -> None:
+    """Send `rate` events a second in one batch; refill acme's wallet when low."""
+    generator = random.Random(7)
+    sequence = 0
+    refills = 0
+    while not stop.wait(1.0):
+        batch = []
+        for _ in range(rate):
+            provider, model, feature = generator.choice(MODELS)
+            customer = generator.choice(CUSTOMERS)[0]
+            sequence += 1
+            batch.append({
+                "id": f"demo-{time.time_ns()}-{sequence}",
+                "customer": customer,
+                "timestamp": datetime.now(UTC).isoformat(),
+                "provider": provider,
+                "model": model,
+                "feature": feature,
+                "usage": {"input_tokens": generator.randint(200, 6000), "output_tokens": generator.randint(50, 1500)},
+            })
+        app.record_usage(batch)
+        if balance() < LOW_WALLET:
+            refills += 1
+            app.top_up("acme", f"demo-refill-{time.time_ns()}-{refills}", "20.00", "grant", None)
+
+
+def run_demo(
+    settings: Settings,
+    host: str,
+    port: int,
+    seconds: float,
+    rate: int,
+    announce: Callable[..., None],
+) -> None:
+    import uvicorn
+
+    from interfaces.rest.app import create_app
+
+    services = bootstrap(settings)
+    seed(services.app)
+    stop = threading.Event()
+    wallet = lambda: services.queries.balance("acme", "USD")[0]  # noqa: E731
+    streamer = threading.Thread(target=usage_stream, args=(services.app, wallet, rate, stop), daemon=True)
+    streamer.start()
+    announce(host, port, settings, show_key=True)
+    server = uvicorn.Server(uvicorn.Config(create_app(services), host=host, port=port, log_level="warning"))
+    if seconds > 0:
+        threading.Timer(seconds, lambda: setattr(server, "should_exit", True)).start()
+    try:
+        server.run()
+    finally:
+        stop.set()
+        streamer.join(timeout=5)

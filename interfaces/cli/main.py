@@ -1,0 +1,181 @@
+"""tally serve | demo | replay | audit | prices import | export ledger."""
+
+from __future__ import annotations
+
+import secrets
+import sys
+from datetime import UTC, datetime
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from application.audit import audit_history
+from application.errors import TallyError
+from infrastructure.settings import Settings
+from interfaces.bootstrap import LIVE_PREFIX, bootstrap
+from interfaces.cli.export import export_ledger
+from interfaces.cli.progress import progress_bar
+from projections import rebuild
+
+app = typer.Typer(help="tally: usage-based billing for AI products on an event-sourced ledger.", no_args_is_help=True)
+prices = typer.Typer(help="The model price catalog.", no_args_is_help=True)
+export = typer.Typer(help="Export the journal.", no_args_is_help=True)
+app.add_typer(prices, name="prices")
+app.add_typer(export, name="export")
+console = Console(stderr=True)
+
+
+def _settings(dev: bool) -> Settings:
+    settings = Settings()
+    if not settings.admin_key:
+        if not dev:
+            console.print("[red]TALLY_ADMIN_KEY is not set.[/red] Set it, or run with --dev to generate one.")
+            raise typer.Exit(2)
+        settings.admin_key = "sk_dev_" + secrets.token_urlsafe(24)
+    return settings
+
+
+@app.command()
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    dev: Annotated[bool, typer.Option(help="Generate and print an admin key when TALLY_ADMIN_KEY is unset.")] = False,
+) -> None:
+    """Start the HTTP server (REST, GraphQL, docs)."""
+    import uvicorn
+
+    from interfaces.rest.app import create_app
+
+    settings = _settings(dev)
+    services = bootstrap(settings)
+    _announce(host, port, settings, show_key=dev)
+    uvicorn.run(create_app(services), host=host, port=port, log_level="warning")
+
+
+def _announce(host: str, port: int, settings: Settings, *, show_key: bool) -> None:
+    base = f"http://{host}:{port}"
+    console.print(f"[bold]tally[/bold] on {settings.database_url}")
+    console.print(f"  REST docs  {base}/docs")
+    console.print(f"  GraphiQL   {base}/graphql")
+    console.print(f"  health     {base}/healthz")
+    if show_key:
+        console.print(f"  admin key  [bold]{settings.admin_key}[/bold]")
+
+
+@app.command()
+def demo(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    seconds: Annotated[float, typer.Option(help="Stop after this many seconds (0: run until Ctrl-C).")] = 0,
+    rate: Annotated[int, typer.Option(help="Usage events per second in the background stream.")] = 20,
+) -> None:
+    """A running server with real model prices, plans, customers and a stream of usage."""
+    from interfaces.cli.demo import run_demo
+
+    settings = _settings(dev=True)
+    run_demo(settings, host, port, seconds, rate, _announce)
+
+
+@app.command()
+def replay() -> None:
+    """Rebuild every projection from the event store, then compare it with what was there."""
+    services = bootstrap(Settings(), start_follower=False)
+    try:
+        with services.database.snapshot() as cursor:
+            before = rebuild.dump(cursor, LIVE_PREFIX)
+        total = services.app.recorder.max_notification_id() or 0
+        with progress_bar("replaying", total) as advance:
+            position = rebuild.rebuild(services.app.recorder, services.app.mapper.to_domain_event, services.database,
+                                       LIVE_PREFIX, advance)
+        with services.database.snapshot() as cursor:
+            after = rebuild.dump(cursor, LIVE_PREFIX)
+        old_position = int(before["tracking"][0][1]) if before["tracking"] else 0
+        console.print(f"rebuilt to position {position} (the view was at {old_position})")
+        if old_position == position:
+            differences = rebuild.compare(before, after)
+            for difference in differences:
+                console.print(f"[red]{difference.table}[/red]: {difference.detail}")
+            if differences:
+                raise typer.Exit(1)
+            console.print("[green]the rebuilt projections equal the ones they replaced[/green]")
+    finally:
+        services.close()
+
+
+@app.command()
+def audit() -> None:
+    """Replay into a scratch store, compare with the live projections, and check the
+    ledger: every entry balances, the trial balance is zero, every rating reproduces."""
+    services = bootstrap(Settings(), start_follower=False)
+    try:
+        services.follower.catch_up()
+        total = services.app.recorder.max_notification_id() or 0
+        with progress_bar("checking history", total) as advance:
+            report = audit_history(services.app, advance)
+        with progress_bar("replaying into scratch", total) as advance:
+            differences = rebuild.audit_views(services.app.recorder, services.app.mapper.to_domain_event,
+                                              services.database, LIVE_PREFIX, advance)
+        console.print(f"{report.events} events, {report.entries} entries, {report.ratings_checked} ratings re-checked")
+        for currency in sorted(report.debits):
+            console.print(f"  {currency}: debits {report.debits[currency]} = credits {report.credits[currency]}")
+        problems = report.problems + [f"{d.table}: {d.detail}" for d in differences]
+        for problem in problems:
+            console.print(f"[red]{problem}[/red]")
+        if problems:
+            raise typer.Exit(1)
+        console.print("[green]audit passed: the projections equal a replay and the ledger balances[/green]")
+    finally:
+        services.close()
+
+
+@prices.command("import")
+def prices_import(
+    price_book: Annotated[str, typer.Argument(help="The price book to publish into (created in USD if missing).")],
+    providers: Annotated[list[str], typer.Option("--provider", help="Providers to import.")],
+    effective_from: Annotated[datetime | None, typer.Option(help="When the version takes effect (default: now).")] = None,
+) -> None:
+    """Publish a price version from the offline model price catalog (genai-prices)."""
+    services = bootstrap(Settings(), start_follower=False)
+    try:
+        moment = (effective_from or datetime.now(UTC)).replace(tzinfo=(effective_from or datetime.now(UTC)).tzinfo or UTC)
+        try:
+            services.app.price_book(price_book)
+        except TallyError:
+            services.app.create_price_book(price_book, "USD")
+        version = services.app.import_prices(price_book, providers, moment)
+        console.print(f"published version {version.number} of {price_book}: {len(version.rates)} rates ({version.source})")
+    except TallyError as error:
+        console.print(f"[red]{error.detail}[/red]")
+        raise typer.Exit(1) from None
+    finally:
+        services.close()
+
+
+class Format(str, Enum):
+    csv = "csv"
+    jsonl = "jsonl"
+
+
+@export.command("ledger")
+def export_ledger_command(
+    format: Annotated[Format, typer.Option("--format")] = Format.csv,  # noqa: A002
+    start: Annotated[datetime | None, typer.Option("--from")] = None,
+    end: Annotated[datetime | None, typer.Option("--to")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o")] = None,
+) -> None:
+    """Write the journal (one line per posting) as CSV or JSON lines."""
+    services = bootstrap(Settings(), start_follower=False)
+    try:
+        services.follower.catch_up()
+        stream = output.open("w", newline="") if output else sys.stdout
+        count = export_ledger(services.queries, format.value, start, end, stream)
+        console.print(f"{count} postings exported")
+    finally:
+        services.close()
+
+
+def main() -> None:
+    app()

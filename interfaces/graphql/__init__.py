@@ -1,0 +1,1 @@
+"""The GraphQL API for dashboards, answered from the read model."""

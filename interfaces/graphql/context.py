@@ -1,0 +1,52 @@
+"""Who is asking: the same bearer keys as REST."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+
+from fastapi import Request
+from strawberry.fastapi import BaseContext
+
+from interfaces.bootstrap import Services
+
+
+class NotAllowed(PermissionError):
+    pass
+
+
+@dataclass
+class TallyContext(BaseContext):
+    services: Services
+    authorization: str
+
+    def __post_init__(self) -> None:
+        super().__init__()
+
+    def customer_scope(self) -> str | None:
+        """None for the admin key, the customer's id for a customer key."""
+        scheme, _, key = self.authorization.partition(" ")
+        if scheme.lower() != "bearer" or not key:
+            raise NotAllowed("unauthorized: send Authorization: Bearer <key>")
+        admin_key = self.services.settings.admin_key
+        if admin_key and hmac.compare_digest(key.encode(), admin_key.encode()):
+            return None
+        customer = self.services.app.customer_for_key(key)
+        if customer is None:
+            raise NotAllowed("unauthorized: the key is not valid")
+        return customer
+
+    def require_admin(self) -> None:
+        if self.customer_scope() is not None:
+            raise NotAllowed("forbidden: this field needs the admin key")
+
+    def may_see(self, customer: str) -> bool:
+        scope = self.customer_scope()
+        return scope is None or scope == customer
+
+
+def context_getter(services: Services):  # type: ignore[no-untyped-def]
+    async def get_context(request: Request) -> TallyContext:
+        return TallyContext(services, request.headers.get("authorization", ""))
+
+    return get_context

@@ -1,0 +1,200 @@
+"""Queries for dashboards. Every resolver reads the read model (or the
+reference cache for customer details) through the same services as REST."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import strawberry
+from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.fastapi import GraphQLRouter
+from strawberry.types import Info
+
+from application.errors import NotFound
+from interfaces.bootstrap import Services
+from interfaces.graphql import types as t
+from interfaces.graphql.context import TallyContext, context_getter
+from projections.queries import CurrencyTotals
+
+MAX_DEPTH = 8
+MAX_PAGE = 100
+
+
+def month_of(moment: datetime) -> tuple[datetime, datetime]:
+    start = moment.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    end = start.replace(year=start.year + 1, month=1) if start.month == 12 else start.replace(month=start.month + 1)
+    return start, end
+
+
+@strawberry.type
+class Customer:
+    id: strawberry.ID
+    name: str
+    currency: str
+    billing: str
+    status: str
+    plan: str
+
+    @strawberry.field
+    def balance(self, info: Info[TallyContext, None], as_of: datetime | None = None) -> t.Balance:
+        services = info.context.services
+        amount, _ = services.queries.balance(str(self.id), self.currency, as_of)
+        zero = amount - amount
+        moment = as_of or services.app.clock()
+        return t.Balance(
+            balance=t.Money.of(amount, self.currency),
+            held=t.Money.of(zero, self.currency),
+            available=t.Money.of(amount, self.currency),
+            as_of=moment,
+        )
+
+    @strawberry.field
+    def current_period(self, info: Info[TallyContext, None]) -> t.PeriodSummary:
+        services = info.context.services
+        now = services.app.clock()
+        start, end = month_of(now)
+        summary = services.queries.period_summary(str(self.id), start, end, now)
+        money = lambda amount: t.Money.of(amount, self.currency)  # noqa: E731
+        return t.PeriodSummary(
+            start=summary.start,
+            end=summary.end,
+            spend=money(summary.spend),
+            projected_spend=money(summary.projected_spend),
+            by_model=[t.SpendByModel(provider=m.provider, model=m.model, spend=money(m.spend), cost=money(m.cost))
+                      for m in summary.by_model],
+            by_feature=[t.SpendByFeature(feature=f, spend=money(s)) for f, s in summary.by_feature],
+            daily=[t.DailySpend(date=d, spend=money(s)) for d, s in summary.daily],
+        )
+
+    @strawberry.field
+    def ledger_entries(
+        self, info: Info[TallyContext, None], first: int = 50, after: str | None = None
+    ) -> t.LedgerEntryConnection:
+        return _entries(info, first, after, customer=str(self.id))
+
+
+@strawberry.type
+class CustomerEdge:
+    cursor: str
+    node: Customer
+
+
+@strawberry.type
+class CustomerConnection:
+    edges: list[CustomerEdge]
+    page_info: t.PageInfo
+
+
+@strawberry.type
+class Ledger:
+    as_of: datetime | None
+
+    @strawberry.field
+    def trial_balance(self, info: Info[TallyContext, None]) -> t.TrialBalance:
+        services = info.context.services
+        currencies = services.queries.trial_balance(self.as_of)
+        return t.TrialBalance(
+            as_of=self.as_of or services.app.clock(),
+            currencies=[_currency(c) for c in currencies],
+            balanced=all(c.debits == c.credits for c in currencies),
+        )
+
+    @strawberry.field
+    def entries(self, info: Info[TallyContext, None], first: int = 50, after: str | None = None) -> t.LedgerEntryConnection:
+        return _entries(info, first, after, customer=None)
+
+
+@strawberry.type
+class PriceBook:
+    id: strawberry.ID
+    currency: str
+    versions: int
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def customer(self, info: Info[TallyContext, None], id: strawberry.ID) -> Customer | None:  # noqa: A002
+        if not info.context.may_see(str(id)):
+            return None
+        try:
+            found = info.context.services.app.customer(str(id))
+        except NotFound:
+            return None
+        return Customer(
+            id=strawberry.ID(found.customer_id), name=found.name, currency=found.currency,
+            billing=found.billing, status="active", plan=found.plan,
+        )
+
+    @strawberry.field
+    def customers(self, info: Info[TallyContext, None], first: int = 50, after: str | None = None) -> CustomerConnection:
+        info.context.require_admin()
+        rows = info.context.services.queries.customers(after or "", max(1, min(first, MAX_PAGE)) + 1)
+        page = rows[: max(1, min(first, MAX_PAGE))]
+        edges = [
+            CustomerEdge(cursor=row["id"], node=Customer(id=strawberry.ID(row["id"]), name=row["name"],
+                         currency=row["currency"], billing=row["billing"], status=row["status"], plan=row["plan"]))
+            for row in page
+        ]
+        return CustomerConnection(
+            edges=edges, page_info=t.PageInfo(has_next_page=len(rows) > len(page), end_cursor=page[-1]["id"] if page else None)
+        )
+
+    @strawberry.field
+    def ledger(self, info: Info[TallyContext, None], as_of: datetime | None = None) -> Ledger:
+        info.context.require_admin()
+        return Ledger(as_of=as_of)
+
+    @strawberry.field
+    def price_book(self, info: Info[TallyContext, None], id: strawberry.ID) -> PriceBook | None:  # noqa: A002
+        info.context.require_admin()
+        try:
+            book = info.context.services.app.price_book(str(id))
+        except NotFound:
+            return None
+        return PriceBook(id=strawberry.ID(book.price_book_id), currency=book.currency, versions=len(book.versions))
+
+
+def _currency(totals: CurrencyTotals) -> t.CurrencyBalance:
+    money = lambda amount: t.Money.of(amount, totals.currency)  # noqa: E731
+    return t.CurrencyBalance(
+        currency=totals.currency,
+        debits=money(totals.debits),
+        credits=money(totals.credits),
+        accounts=[
+            t.AccountBalance(account=a.account, type=a.type, debits=money(a.debits), credits=money(a.credits),
+                             balance=money(a.balance))
+            for a in totals.accounts
+        ],
+    )
+
+
+def _entries(info: Info[TallyContext, None], first: int, after: str | None, customer: str | None) -> t.LedgerEntryConnection:
+    limit = max(1, min(first, MAX_PAGE))
+    start = int(after) if after and after.isdigit() and len(after) < 19 else 0
+    found = info.context.services.queries.entries(customer=customer, after=start, limit=limit + 1)
+    page = found[:limit]
+    edges = [
+        t.LedgerEntryEdge(
+            cursor=str(e.position),
+            node=t.LedgerEntry(
+                id=f"{e.position}:{e.kind}", kind=e.kind, posted_at=e.posted_at, cause_ref=e.cause_ref,
+                postings=[t.LedgerPosting(debit_account=p.debit, credit_account=p.credit,
+                                          amount=t.Money.of(p.amount, p.currency)) for p in e.postings],
+            ),
+        )
+        for e in page
+    ]
+    return t.LedgerEntryConnection(
+        edges=edges, page_info=t.PageInfo(has_next_page=len(found) > limit, end_cursor=edges[-1].cursor if edges else None)
+    )
+
+
+schema = strawberry.Schema(
+    query=Query,
+    extensions=[QueryDepthLimiter(max_depth=MAX_DEPTH), MaxTokensLimiter(max_token_count=2000), MaxAliasesLimiter(max_alias_count=20)],
+)
+
+
+def graphql_router(services: Services) -> GraphQLRouter[TallyContext, None]:
+    return GraphQLRouter(schema, context_getter=context_getter(services))

@@ -1,0 +1,117 @@
+"""GraphQL types. Money is {amount: String!, currency: String!}."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+import strawberry
+
+from domain.money import format_amount
+
+
+@strawberry.type
+class Money:
+    amount: str
+    currency: str
+
+    @staticmethod
+    def of(amount: Decimal, currency: str) -> Money:
+        return Money(amount=format_amount(amount), currency=currency)
+
+
+@strawberry.type
+class Balance:
+    balance: Money
+    held: Money
+    available: Money
+    as_of: datetime
+
+
+@strawberry.type
+class SpendByModel:
+    provider: str
+    model: str
+    spend: Money
+    cost: Money
+
+
+@strawberry.type
+class SpendByFeature:
+    feature: str
+    spend: Money
+
+
+@strawberry.type
+class DailySpend:
+    date: date
+    spend: Money
+
+
+@strawberry.type
+class PeriodSummary:
+    start: datetime
+    end: datetime
+    spend: Money
+    projected_spend: Money
+    by_model: list[SpendByModel]
+    by_feature: list[SpendByFeature]
+    daily: list[DailySpend]
+
+
+@strawberry.type
+class AccountBalance:
+    account: str
+    type: str
+    debits: Money
+    credits: Money
+    balance: Money
+
+
+@strawberry.type
+class CurrencyBalance:
+    currency: str
+    debits: Money
+    credits: Money
+    accounts: list[AccountBalance]
+
+
+@strawberry.type
+class TrialBalance:
+    as_of: datetime
+    currencies: list[CurrencyBalance]
+    balanced: bool
+
+
+@strawberry.type
+class LedgerPosting:
+    debit_account: str
+    credit_account: str
+    amount: Money
+
+
+@strawberry.type
+class LedgerEntry:
+    id: str
+    kind: str
+    posted_at: str
+    cause_ref: str
+    postings: list[LedgerPosting]
+
+
+@strawberry.type
+class LedgerEntryEdge:
+    cursor: str
+    node: LedgerEntry
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type
+class LedgerEntryConnection:
+    edges: list[LedgerEntryEdge]
+    page_info: PageInfo

@@ -1,0 +1,159 @@
+"""Domain and read-model objects as JSON-ready dicts (money as strings),
+shared by REST, the CLI and exports."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from domain.catalog import Plan, PriceBook
+from domain.customer import Customer
+from domain.money import format_amount
+from domain.pricing import PriceVersion
+from domain.rating import Rating
+from domain.top_up import TopUp
+from domain.usage import Usage
+from projections.queries import CurrencyTotals, Entry
+
+
+def money(amount: Decimal) -> str:
+    return format_amount(amount)
+
+
+def price_version(version: PriceVersion) -> dict[str, Any]:
+    return {
+        "version": version.number,
+        "effective_from": version.effective_from.isoformat(),
+        "source": version.source,
+        "rates": [
+            {"provider": r.provider, "model": r.model, "unit": r.unit, "price": money(r.price), "per": r.per}
+            for r in version.rates
+        ],
+    }
+
+
+def price_book(book: PriceBook, *, with_rates: bool = False) -> dict[str, Any]:
+    versions = []
+    for version in book.versions:
+        shown = price_version(version)
+        if not with_rates:
+            shown["rates_count"] = len(shown.pop("rates"))
+        versions.append(shown)
+    return {"id": book.price_book_id, "currency": book.currency, "versions": versions}
+
+
+def plan(found: Plan) -> dict[str, Any]:
+    current = found.versions[-1]
+    return {
+        "id": found.plan_id,
+        "price_book": found.price_book,
+        "markup_percent": money(current.markup_percent),
+        "model_overrides": [
+            {"provider": o.provider, "model": o.model, "markup_percent": money(o.markup_percent)}
+            for o in current.model_overrides
+        ],
+        "versions": [
+            {
+                "version": v.number,
+                "effective_from": v.effective_from.isoformat(),
+                "markup_percent": money(v.markup_percent),
+                "model_overrides": [
+                    {"provider": o.provider, "model": o.model, "markup_percent": money(o.markup_percent)}
+                    for o in v.model_overrides
+                ],
+            }
+            for v in found.versions
+        ],
+    }
+
+
+def customer(found: Customer) -> dict[str, Any]:
+    return {**found.summary(), "status": "active"}
+
+
+def top_up(found: TopUp) -> dict[str, Any]:
+    return {
+        "id": found.top_up_id,
+        "customer": found.customer,
+        "amount": money(found.amount),
+        "currency": found.currency,
+        "source": found.source,
+        "status": found.status,
+        "expires_at": found.expires_at.isoformat() if found.expires_at else None,
+        "created_at": found.created_on.isoformat(),
+    }
+
+
+def rating(found: Rating) -> dict[str, Any]:
+    return {
+        "price_book": found.price_book,
+        "price_version": found.price_version,
+        "plan": found.plan,
+        "plan_version": found.plan_version,
+        "markup_percent": money(found.markup_percent),
+        "currency": found.currency,
+        "cost": money(found.cost),
+        "charge": money(found.charge),
+        "lines": [
+            {"unit": l.unit, "quantity": l.quantity, "price": money(l.price), "per": l.per, "cost": money(l.cost)}
+            for l in found.lines
+        ],
+    }
+
+
+def usage(found: Usage) -> dict[str, Any]:
+    return {
+        "id": found.event_id,
+        "customer": found.customer,
+        "timestamp": found.occurred_at.isoformat(),
+        "provider": found.provider,
+        "model": found.model,
+        "feature": found.feature,
+        "usage": found.usage,
+        "authorization_id": found.authorization_id,
+        "metadata": found.metadata,
+        "recorded_at": found.created_on.isoformat(),
+        "status": "rated" if found.rating else "unpriced",
+        "rating": rating(found.rating) if found.rating else None,
+        "ratings": [rating(r) for r in found.ratings],
+    }
+
+
+def entry(found: Entry) -> dict[str, Any]:
+    return {
+        "id": f"{found.position}:{found.kind}",
+        "position": found.position,
+        "kind": found.kind,
+        "customer": found.customer,
+        "posted_at": found.posted_at,
+        "cause": {"type": found.cause_type, "id": found.cause_id, "ref": found.cause_ref},
+        "postings": [
+            {"debit_account": p.debit, "credit_account": p.credit, "amount": money(p.amount), "currency": p.currency}
+            for p in found.postings
+        ],
+    }
+
+
+def trial_balance(as_of: datetime, currencies: list[CurrencyTotals]) -> dict[str, Any]:
+    return {
+        "as_of": as_of.isoformat(),
+        "currencies": [
+            {
+                "currency": c.currency,
+                "debits": money(c.debits),
+                "credits": money(c.credits),
+                "accounts": [
+                    {
+                        "account": a.account,
+                        "type": a.type,
+                        "debits": money(a.debits),
+                        "credits": money(a.credits),
+                        "balance": money(a.balance),
+                    }
+                    for a in c.accounts
+                ],
+            }
+            for c in currencies
+        ],
+    }

@@ -1,0 +1,1 @@
+"""The REST API (contract: docs/api.md and /openapi.json)."""

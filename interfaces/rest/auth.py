@@ -1,0 +1,60 @@
+"""Bearer keys: the operator's admin key may do anything; a customer key may
+only read its own customer (anything else is 403, another customer is 404)."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from starlette.exceptions import HTTPException
+
+from interfaces.bootstrap import Services
+
+
+@dataclass(frozen=True)
+class Principal:
+    customer: str | None  # None: the operator (admin)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.customer is None
+
+    def require_admin(self) -> None:
+        if not self.is_admin:
+            raise HTTPException(403, "this operation needs the admin key")
+
+    def require_customer(self, customer: str) -> None:
+        """A customer key sees its own customer only; others do not exist for it."""
+        if not self.is_admin and self.customer != customer:
+            raise HTTPException(404, f"customer {customer!r} does not exist")
+
+
+def services(request: Request) -> Services:
+    found: Services = request.app.state.services
+    return found
+
+
+def principal(request: Request, found: Annotated[Services, Depends(services)]) -> Principal:
+    header = request.headers.get("authorization", "")
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() != "bearer" or not key:
+        raise HTTPException(401, "send Authorization: Bearer <key>", headers={"WWW-Authenticate": "Bearer"})
+    admin_key = found.settings.admin_key
+    if admin_key and hmac.compare_digest(key.encode(), admin_key.encode()):
+        return Principal(None)
+    customer = found.app.customer_for_key(key)
+    if customer is None:
+        raise HTTPException(401, "the key is not valid", headers={"WWW-Authenticate": "Bearer"})
+    return Principal(customer)
+
+
+def admin(who: Annotated[Principal, Depends(principal)]) -> Principal:
+    who.require_admin()
+    return who
+
+
+ServicesDep = Annotated[Services, Depends(services)]
+PrincipalDep = Annotated[Principal, Depends(principal)]
+AdminDep = Annotated[Principal, Depends(admin)]

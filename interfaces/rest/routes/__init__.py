@@ -1,0 +1,1 @@
+"""One router per resource; each route calls one application method."""

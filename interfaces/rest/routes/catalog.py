@@ -1,0 +1,96 @@
+"""Price books, price versions, the catalog import, and plans."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from fastapi import APIRouter
+from pydantic import Field
+from starlette.concurrency import run_in_threadpool
+
+from application.errors import NotFound, ValidationFailed
+from interfaces import presenters
+from interfaces.rest.auth import AdminDep, PrincipalDep, ServicesDep
+from interfaces.rest.schemas import (
+    PlanCreate,
+    PlanVersionCreate,
+    PriceBookCreate,
+    PriceVersionCreate,
+    Strict,
+)
+
+router = APIRouter(tags=["prices and plans"])
+
+
+class CatalogImport(Strict):
+    source: Literal["genai-prices"] = "genai-prices"
+    providers: list[str] = Field(min_length=1, max_length=50)
+    effective_from: datetime
+
+
+def _no_tiers(tiers: dict[str, Any] | None) -> None:
+    if tiers is not None:
+        raise ValidationFailed(
+            "tiered markups (graduated, volume) are not available in this release; use markup_percent "
+            "and model_overrides",
+            [{"loc": "tiers", "msg": "not supported"}],
+        )
+
+
+@router.post("/v1/price-books", status_code=201)
+def create_price_book(body: PriceBookCreate, services: ServicesDep, _: AdminDep) -> dict[str, Any]:
+    return presenters.price_book(services.app.create_price_book(body.id, body.currency))
+
+
+@router.get("/v1/price-books/{price_book_id}")
+def get_price_book(price_book_id: str, services: ServicesDep, _: AdminDep) -> dict[str, Any]:
+    return presenters.price_book(services.app.price_book(price_book_id))
+
+
+@router.post("/v1/price-books/{price_book_id}/versions", status_code=201)
+def publish_price_version(
+    price_book_id: str, body: PriceVersionCreate, services: ServicesDep, _: AdminDep
+) -> dict[str, Any]:
+    rates = [rate.model_dump() for rate in body.rates]
+    version = services.app.publish_price_version(price_book_id, body.effective_from, rates, "manual")
+    return presenters.price_version(version)
+
+
+@router.post("/v1/price-books/{price_book_id}/import", status_code=201)
+async def import_prices(price_book_id: str, body: CatalogImport, services: ServicesDep, _: AdminDep) -> dict[str, Any]:
+    version = await run_in_threadpool(
+        services.app.import_prices, price_book_id, body.providers, body.effective_from
+    )
+    shown = presenters.price_version(version)
+    shown["rates_count"] = len(shown.pop("rates"))
+    return shown
+
+
+@router.get("/v1/price-books/{price_book_id}/versions/{number}")
+def get_price_version(price_book_id: str, number: int, services: ServicesDep, _: AdminDep) -> dict[str, Any]:
+    book = services.app.price_book(price_book_id)
+    if not 1 <= number <= len(book.versions):
+        raise NotFound(f"price book {price_book_id!r} has no version {number}")
+    return presenters.price_version(book.versions[number - 1])
+
+
+@router.post("/v1/plans", status_code=201)
+def create_plan(body: PlanCreate, services: ServicesDep, _: AdminDep) -> dict[str, Any]:
+    _no_tiers(body.tiers)
+    overrides = [o.model_dump() for o in body.model_overrides]
+    return presenters.plan(services.app.create_plan(body.id, body.price_book, Decimal(body.markup_percent), overrides))
+
+
+@router.get("/v1/plans/{plan_id}")
+def get_plan(plan_id: str, services: ServicesDep, _: PrincipalDep) -> dict[str, Any]:
+    return presenters.plan(services.app.plan(plan_id))
+
+
+@router.post("/v1/plans/{plan_id}/versions", status_code=201)
+def publish_plan_version(plan_id: str, body: PlanVersionCreate, services: ServicesDep, _: AdminDep) -> dict[str, Any]:
+    _no_tiers(body.tiers)
+    overrides = [o.model_dump() for o in body.model_overrides]
+    plan = services.app.publish_plan_version(plan_id, body.effective_from, Decimal(body.markup_percent), overrides)
+    return presenters.plan(plan)

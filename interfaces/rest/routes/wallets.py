@@ -1,0 +1,49 @@
+"""Prepaid wallets: top-ups and the balance gateways read."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Response
+
+from interfaces import presenters
+from interfaces.rest.auth import AdminDep, PrincipalDep, ServicesDep
+from interfaces.rest.schemas import TopUpCreate
+
+router = APIRouter(tags=["wallets"])
+
+
+@router.post("/v1/customers/{customer_id}/top-ups", status_code=201)
+def create_top_up(
+    customer_id: str, body: TopUpCreate, services: ServicesDep, _: AdminDep, response: Response
+) -> dict[str, Any]:
+    top_up, created = services.app.top_up(customer_id, body.id, body.amount, body.source, body.expires_at)
+    if not created:
+        response.status_code = 200  # a retry: the first answer, unchanged
+    return presenters.top_up(top_up)
+
+
+@router.get("/v1/customers/{customer_id}/top-ups/{top_up_id}")
+def get_top_up(customer_id: str, top_up_id: str, services: ServicesDep, who: PrincipalDep) -> dict[str, Any]:
+    who.require_customer(customer_id)
+    return presenters.top_up(services.app.find_top_up(customer_id, top_up_id))
+
+
+@router.get("/v1/customers/{customer_id}/balance")
+def get_balance(
+    customer_id: str, services: ServicesDep, who: PrincipalDep, as_of: datetime | None = None
+) -> dict[str, Any]:
+    who.require_customer(customer_id)
+    customer = services.app.customer(customer_id)
+    moment = as_of or services.app.clock()
+    balance, _ = services.queries.balance(customer_id, customer.currency, as_of)
+    held = balance - balance  # holds arrive with authorizations; none can be open yet
+    return {
+        "customer": customer_id,
+        "balance": presenters.money(balance),
+        "held": presenters.money(held),
+        "available": presenters.money(balance - held),
+        "currency": customer.currency,
+        "as_of": moment.isoformat(),
+    }

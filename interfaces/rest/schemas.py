@@ -1,0 +1,112 @@
+"""Request and response schemas: syntax at the edge. Money is a decimal
+string; unknown keys are refused."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+CallerId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:-]{1,128}$")]
+MoneyText = Annotated[
+    str, StringConstraints(pattern=r"^[0-9]{1,16}(\.[0-9]{1,12})?$"), Field(examples=["12.5", "0.000001375"])
+]
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+Unit = Literal[
+    "input_tokens",
+    "output_tokens",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "requests",
+    "images",
+    "audio_seconds",
+    "characters",
+]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PriceBookCreate(Strict):
+    id: CallerId
+    currency: Currency
+
+
+class RateIn(Strict):
+    provider: Name
+    model: Name
+    unit: Unit
+    price: MoneyText
+    per: int = Field(default=1, ge=1, le=1_000_000_000)
+
+
+class PriceVersionCreate(Strict):
+    effective_from: datetime
+    rates: list[RateIn] = Field(min_length=1, max_length=20_000)
+
+
+class ModelOverrideIn(Strict):
+    provider: Name
+    model: Name
+    markup_percent: MoneyText
+
+
+class PlanCreate(Strict):
+    id: CallerId
+    price_book: CallerId
+    markup_percent: MoneyText = "0"
+    tiers: dict[str, Any] | None = None
+    model_overrides: list[ModelOverrideIn] = Field(default_factory=list, max_length=1000)
+
+
+class PlanVersionCreate(Strict):
+    effective_from: datetime
+    markup_percent: MoneyText
+    tiers: dict[str, Any] | None = None
+    model_overrides: list[ModelOverrideIn] = Field(default_factory=list, max_length=1000)
+
+
+class CustomerCreate(Strict):
+    id: CallerId
+    name: Name
+    currency: Currency
+    plan: CallerId
+    billing: Literal["prepaid", "postpaid", "invoice"] = "prepaid"
+    net_terms_days: int = Field(default=30, ge=0, le=365)
+    stripe_customer_id: Annotated[str, StringConstraints(max_length=255)] | None = None
+
+
+class CustomerUpdate(Strict):
+    name: Name | None = None
+    plan: CallerId | None = None
+    billing: Literal["prepaid", "postpaid", "invoice"] | None = None
+
+
+class TopUpCreate(Strict):
+    id: CallerId
+    amount: MoneyText
+    source: Literal["stripe", "grant"]
+    expires_at: datetime | None = None
+
+
+class UsageEventDoc(Strict):
+    """One usage event (documentation of POST /v1/events; each event is checked
+    on its own so one bad event never spoils its batch)."""
+
+    id: CallerId
+    customer: CallerId
+    timestamp: datetime
+    provider: Name
+    model: Name
+    feature: Name | None = None
+    usage: dict[Unit, Annotated[int, Field(ge=0)]]
+    authorization_id: CallerId | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class UsageBatchDoc(Strict):
+    events: list[UsageEventDoc] = Field(max_length=1000)
