@@ -9,13 +9,13 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from domain.entries import entries_of
+from domain.events import UsageRecorded
 from domain.journal import assert_balanced
 from domain.money import ZERO
 from domain.rating import Chargeable, Rating, rate
-from domain.usage import Usage
 
 if TYPE_CHECKING:
     from application.tally import Tally
@@ -43,7 +43,7 @@ def audit_history(app: Tally, progress: Callable[[int], None] | None = None) -> 
             event = app.mapper.to_domain_event(notification)
             report.events += 1
             _check_entries(report, notification.id, event)
-            if isinstance(event, Usage.Recorded) and event.rating:
+            if isinstance(event, UsageRecorded) and event.rating:
                 _check_rating(app, report, notification.id, event)
         if progress is not None:
             progress(len(page))
@@ -68,8 +68,8 @@ def _check_entries(report: HistoryReport, position: int, event: object) -> None:
             report.credits[posting.currency] += posting.amount
 
 
-def _check_rating(app: Tally, report: HistoryReport, position: int, event: Usage.Recorded) -> None:
-    stored = Rating.from_dict(event.rating)  # type: ignore[arg-type]
+def _check_rating(app: Tally, report: HistoryReport, position: int, event: Any) -> None:
+    stored = Rating.from_dict(event.rating)
     book = app.reference.price_books.get(stored.price_book)
     plan = app.reference.plans.get(stored.plan)
     customer = app.reference.customers.get(event.customer)
@@ -78,9 +78,13 @@ def _check_rating(app: Tally, report: HistoryReport, position: int, event: Usage
         return
     prices = book.versions[stored.price_version - 1]
     terms = plan.versions[stored.plan_version - 1]
-    billing = "prepaid" if stored.entry and stored.entry.postings[0].debit.startswith("liabilities:wallet:") else "postpaid"
+    billing = (
+        "prepaid" if stored.entry and stored.entry.postings[0].debit.startswith("liabilities:wallet:") else "postpaid"
+    )
     item = Chargeable(event.customer, billing, stored.currency, event.provider, event.model, event.usage)
     again = rate(item, stored.price_book, prices, stored.plan, terms)
     report.ratings_checked += 1
     if again != stored:
-        report.problems.append(f"event {position}: rating is not reproduced: stored {stored.charge}, again {again.charge}")
+        report.problems.append(
+            f"event {position}: rating is not reproduced: stored {stored.charge}, again {again.charge}"
+        )

@@ -5,27 +5,25 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
 from application import validation
+from application.base import TallyBase
 from application.errors import Conflict, NotFound, ValidationFailed
 from domain.catalog import Plan, PriceBook
 from domain.identifiers import is_caller_id
 from domain.plans import ModelOverride
 from domain.pricing import MAX_RATES_PER_VERSION, UNITS, PriceVersion, Rate, duplicate_rate_keys
 
-if TYPE_CHECKING:
-    from application.tally import Tally
-
 BEGINNING = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_PUBLISH_ATTEMPTS = 5
 
 
-class Catalog:
-    def create_price_book(self: Tally, price_book_id: str, currency: str) -> PriceBook:
+class Catalog(TallyBase):
+    def create_price_book(self, price_book_id: str, currency: str) -> PriceBook:
         book = PriceBook(validation.caller_id(price_book_id, "id"), validation.currency(currency))
         try:
             self.save(book)
@@ -33,16 +31,16 @@ class Catalog:
             raise Conflict(f"price book {price_book_id!r} already exists") from None
         return book
 
-    def price_book(self: Tally, price_book_id: str) -> PriceBook:
+    def price_book(self, price_book_id: str) -> PriceBook:
         if not is_caller_id(price_book_id):
             raise NotFound(f"price book {price_book_id!r} does not exist")
         try:
-            return self.repository.get(PriceBook.create_id(price_book_id))  # type: ignore[no-any-return]
+            return self.repository.get(PriceBook.create_id(price_book_id))
         except AggregateNotFoundError:
             raise NotFound(f"price book {price_book_id!r} does not exist") from None
 
     def publish_price_version(
-        self: Tally, price_book_id: str, effective_from: datetime, rates: Sequence[Mapping[str, Any]], source: str
+        self, price_book_id: str, effective_from: datetime, rates: Sequence[Mapping[str, Any]], source: str
     ) -> PriceVersion:
         parsed = _rates(rates)
         validation.aware(effective_from, "effective_from")
@@ -56,9 +54,7 @@ class Catalog:
                 continue  # another publisher took this version number; number the next
         raise Conflict(f"price book {price_book_id!r} is being published concurrently; try again")
 
-    def import_prices(
-        self: Tally, price_book_id: str, providers: Sequence[str], effective_from: datetime
-    ) -> PriceVersion:
+    def import_prices(self, price_book_id: str, providers: Sequence[str], effective_from: datetime) -> PriceVersion:
         """Publish a version built from the model price catalog."""
         if not providers:
             raise ValidationFailed("name at least one provider", [{"loc": "providers", "msg": "empty"}])
@@ -69,7 +65,7 @@ class Catalog:
         return self.publish_price_version(price_book_id, effective_from, rates, self.price_catalog.source())
 
     def create_plan(
-        self: Tally,
+        self,
         plan_id: str,
         price_book: str,
         markup_percent: Decimal,
@@ -84,16 +80,16 @@ class Catalog:
             raise Conflict(f"plan {plan_id!r} already exists") from None
         return plan
 
-    def plan(self: Tally, plan_id: str) -> Plan:
+    def plan(self, plan_id: str) -> Plan:
         if not is_caller_id(plan_id):
             raise NotFound(f"plan {plan_id!r} does not exist")
         try:
-            return self.repository.get(Plan.create_id(plan_id))  # type: ignore[no-any-return]
+            return self.repository.get(Plan.create_id(plan_id))
         except AggregateNotFoundError:
             raise NotFound(f"plan {plan_id!r} does not exist") from None
 
     def publish_plan_version(
-        self: Tally,
+        self,
         plan_id: str,
         effective_from: datetime,
         markup_percent: Decimal,

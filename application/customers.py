@@ -5,16 +5,13 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from eventsourcing.persistence import IntegrityError
 
 from application import validation
+from application.catalog import Catalog
 from application.errors import Conflict, NotFound, ValidationFailed
 from domain.customer import BILLING_MODES, Customer
-
-if TYPE_CHECKING:
-    from application.tally import Tally
 
 MAX_NET_TERMS_DAYS = 365
 MAX_NAME_LENGTH = 200
@@ -30,9 +27,9 @@ def key_hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-class Customers:
+class Customers(Catalog):
     def create_customer(
-        self: Tally,
+        self,
         customer_id: str,
         name: str,
         currency: str,
@@ -52,16 +49,14 @@ class Customers:
             raise Conflict(f"customer {customer_id!r} already exists") from None
         return customer
 
-    def customer(self: Tally, customer_id: str) -> Customer:
+    def customer(self, customer_id: str) -> Customer:
         self.reference.refresh()
         try:
             return self.reference.customers[customer_id]
         except KeyError:
             raise NotFound(f"customer {customer_id!r} does not exist") from None
 
-    def update_customer(
-        self: Tally, customer_id: str, name: str | None, plan: str | None, billing: str | None
-    ) -> Customer:
+    def update_customer(self, customer_id: str, name: str | None, plan: str | None, billing: str | None) -> Customer:
         customer: Customer = self.repository.get(self.customer(customer_id).id)
         new_name, new_plan, new_billing = name or customer.name, plan or customer.plan, billing or customer.billing
         _check_terms(new_name, new_billing, customer.net_terms_days)
@@ -73,27 +68,27 @@ class Customers:
             raise Conflict(f"customer {customer_id!r} was changed concurrently; try again") from None
         return customer
 
-    def issue_api_key(self: Tally, customer_id: str) -> IssuedKey:
+    def issue_api_key(self, customer_id: str) -> IssuedKey:
         customer: Customer = self.repository.get(self.customer(customer_id).id)
         issued = IssuedKey("key_" + secrets.token_hex(8), "tk_" + secrets.token_urlsafe(32))
         customer.issue_api_key(issued.id, key_hash(issued.key))
         self.save(customer)
         return issued
 
-    def revoke_api_key(self: Tally, customer_id: str, key_id: str) -> None:
+    def revoke_api_key(self, customer_id: str, key_id: str) -> None:
         customer: Customer = self.repository.get(self.customer(customer_id).id)
         if key_id not in customer.api_keys:
             raise NotFound(f"api key {key_id!r} does not exist")
         customer.revoke_api_key(key_id)
         self.save(customer)
 
-    def customer_for_key(self: Tally, key: str) -> str | None:
+    def customer_for_key(self, key: str) -> str | None:
         """The customer a read key belongs to, or None."""
         self.reference.refresh()
         found = self.reference.customer_by_key_hash.get(key_hash(key))
         return found[0] if found else None
 
-    def _check_plan_currency(self: Tally, plan_id: str, currency: str) -> None:
+    def _check_plan_currency(self, plan_id: str, currency: str) -> None:
         self.reference.refresh()
         plan = self.reference.plans.get(plan_id)
         if plan is None:

@@ -10,7 +10,7 @@ the ids the other writer took."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
@@ -18,6 +18,7 @@ from eventsourcing.persistence import IntegrityError
 
 from application.results import UsageResult, rejected
 from application.usage_input import Rejection, UsageInput, parse_usage
+from application.wallets import Wallets
 from domain.customer import Customer
 from domain.identifiers import is_caller_id
 from domain.plans import plan_in_force
@@ -25,15 +26,12 @@ from domain.pricing import version_in_force
 from domain.rating import Chargeable, rate, unpriced_units
 from domain.usage import Usage, usage_id
 
-if TYPE_CHECKING:
-    from application.tally import Tally
-
 MAX_BATCH = 1000
 MAX_SAVE_ATTEMPTS = 5
 
 
-class Metering:
-    def record_usage(self: Tally, raws: Sequence[object]) -> list[UsageResult]:
+class Metering(Wallets):
+    def record_usage(self, raws: Sequence[object]) -> list[UsageResult]:
         assert len(raws) <= MAX_BATCH, "the edge limits batches"
         now = self.clock()
         self.reference.refresh()
@@ -58,9 +56,7 @@ class Metering:
                 self.counters[result.status] += 1
         return answered
 
-    def _append_new(
-        self: Tally, pending: dict[UUID, tuple[int, UsageInput]], results: list[UsageResult | None]
-    ) -> None:
+    def _append_new(self, pending: dict[UUID, tuple[int, UsageInput]], results: list[UsageResult | None]) -> None:
         for _attempt in range(MAX_SAVE_ATTEMPTS):
             for key, stored_fingerprint in self.usage_index.existing(list(pending)).items():
                 index, parsed = pending.pop(key)
@@ -79,7 +75,7 @@ class Metering:
                 continue  # another writer recorded some of these ids meanwhile
         raise RuntimeError("usage batch could not be saved after repeated conflicts")
 
-    def _metered(self: Tally, parsed: UsageInput) -> tuple[Usage, list[str]]:
+    def _metered(self, parsed: UsageInput) -> tuple[Usage, list[str]]:
         customer = self.reference.customers[parsed.customer]
         rating = self._rating(parsed, customer)
         usage = Usage(
@@ -97,7 +93,7 @@ class Metering:
         )
         return usage, ([] if rating is not None else ["unpriced"])
 
-    def _rating(self: Tally, parsed: UsageInput, customer: Customer) -> dict[str, Any] | None:
+    def _rating(self, parsed: UsageInput, customer: Customer) -> dict[str, Any] | None:
         plan = self.reference.plans[customer.plan]
         book = self.reference.price_books[plan.price_book]
         prices = version_in_force(book.versions, parsed.occurred_at)
@@ -120,8 +116,8 @@ def _repeat(event_id: str, fingerprint: str, stored_fingerprint: str) -> UsageRe
     )
 
 
-class MeteringQueries:
-    def find_usage(self: Tally, customer: str, event_id: str) -> Usage | None:
+class MeteringQueries(Metering):
+    def find_usage(self, customer: str, event_id: str) -> Usage | None:
         if not (is_caller_id(customer) and is_caller_id(event_id)):
             return None
         try:

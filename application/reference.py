@@ -9,7 +9,6 @@ server process is seen by the next batch here."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from uuid import UUID
 
 from eventsourcing.application import Repository
@@ -18,16 +17,26 @@ from eventsourcing.utils import get_topic
 
 from domain.catalog import Plan, PriceBook
 from domain.customer import Customer
+from domain.events import (
+    CustomerApiKeyIssued,
+    CustomerApiKeyRevoked,
+    CustomerRegistered,
+    CustomerUpdated,
+    PlanCreated,
+    PlanVersionPublished,
+    PriceBookCreated,
+    PriceVersionPublished,
+)
 
 REFERENCE_EVENT_CLASSES = (
-    Customer.Registered,
-    Customer.Updated,
-    Customer.ApiKeyIssued,
-    Customer.ApiKeyRevoked,
-    PriceBook.Created,
-    PriceBook.VersionPublished,
-    Plan.Created,
-    Plan.VersionPublished,
+    CustomerRegistered,
+    CustomerUpdated,
+    CustomerApiKeyIssued,
+    CustomerApiKeyRevoked,
+    PriceBookCreated,
+    PriceVersionPublished,
+    PlanCreated,
+    PlanVersionPublished,
 )
 REFERENCE_TOPICS = [get_topic(cls) for cls in REFERENCE_EVENT_CLASSES]
 PAGE_SIZE = 500
@@ -58,17 +67,16 @@ class ReferenceData:
                 if len(page) < PAGE_SIZE:
                     return
 
-    def _load(self, originator_id: UUID) -> None:
-        aggregate = self._repository.get(originator_id)
-        loaders: dict[type, Callable[[object], None]] = {
-            Customer: self._put_customer,
-            PriceBook: lambda a: self.price_books.__setitem__(a.price_book_id, a),  # type: ignore[attr-defined]
-            Plan: lambda a: self.plans.__setitem__(a.plan_id, a),  # type: ignore[attr-defined]
-        }
-        loaders[type(aggregate)](aggregate)
+    def _load(self, originator_id: UUID | str) -> None:
+        aggregate: object = self._repository.get(UUID(str(originator_id)))
+        if isinstance(aggregate, Customer):
+            self._put_customer(aggregate)
+        elif isinstance(aggregate, PriceBook):
+            self.price_books[aggregate.price_book_id] = aggregate
+        elif isinstance(aggregate, Plan):
+            self.plans[aggregate.plan_id] = aggregate
 
-    def _put_customer(self, customer: object) -> None:
-        assert isinstance(customer, Customer)
+    def _put_customer(self, customer: Customer) -> None:
         self.customers[customer.customer_id] = customer
         for key_hash, (owner, _) in list(self.customer_by_key_hash.items()):
             if owner == customer.customer_id:

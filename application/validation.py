@@ -14,7 +14,9 @@ MAX_AMOUNT = Decimal(10) ** 15
 
 def caller_id(value: str, loc: str) -> str:
     if not is_caller_id(value):
-        raise ValidationFailed(f"{loc} must be 1-128 characters of [A-Za-z0-9._:-]", [{"loc": loc, "msg": "invalid id"}])
+        raise ValidationFailed(
+            f"{loc} must be 1-128 characters of [A-Za-z0-9._:-]", [{"loc": loc, "msg": "invalid id"}]
+        )
     return value
 
 
@@ -32,7 +34,9 @@ def amount(value: str | Decimal, loc: str, *, positive: bool = False) -> Decimal
     exponent = parsed.as_tuple().exponent
     assert isinstance(exponent, int)
     if -exponent > RATED_PLACES:
-        raise ValidationFailed(f"{loc} has more than {RATED_PLACES} decimal places", [{"loc": loc, "msg": "too precise"}])
+        raise ValidationFailed(
+            f"{loc} has more than {RATED_PLACES} decimal places", [{"loc": loc, "msg": "too precise"}]
+        )
     if parsed < 0 or (positive and parsed == 0) or parsed > MAX_AMOUNT:
         bound = "greater than 0" if positive else "at least 0"
         raise ValidationFailed(f"{loc} must be {bound} and at most {MAX_AMOUNT}", [{"loc": loc, "msg": "out of range"}])

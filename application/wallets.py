@@ -5,23 +5,20 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
 from application import validation
+from application.customers import Customers
 from application.errors import Conflict, NotFound, ValidationFailed
 from domain.identifiers import is_caller_id
 from domain.top_up import TopUp
 
-if TYPE_CHECKING:
-    from application.tally import Tally
 
-
-class Wallets:
+class Wallets(Customers):
     def top_up(
-        self: Tally,
+        self,
         customer_id: str,
         top_up_id: str,
         amount: str | Decimal,
@@ -55,10 +52,10 @@ class Wallets:
                 raise Conflict(f"top-up {top_up_id!r} already exists with another body; the first stands") from None
             return first, False
 
-    def find_top_up(self: Tally, customer_id: str, top_up_id: str) -> TopUp:
+    def find_top_up(self, customer_id: str, top_up_id: str) -> TopUp:
         if not (is_caller_id(customer_id) and is_caller_id(top_up_id)):
             raise NotFound(f"top-up {top_up_id!r} does not exist")
         try:
-            return self.repository.get(TopUp.create_id(customer_id, top_up_id))  # type: ignore[no-any-return]
+            return self.repository.get(TopUp.create_id(customer_id, top_up_id))
         except AggregateNotFoundError:
             raise NotFound(f"top-up {top_up_id!r} does not exist") from None

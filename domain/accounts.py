@@ -3,10 +3,10 @@ is the account type. docs/chart-of-accounts.md explains each account."""
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class AccountType(str, Enum):
+class AccountType(StrEnum):
     ASSET = "asset"
     LIABILITY = "liability"
     EQUITY = "equity"

@@ -27,13 +27,9 @@ class PriceBook(Aggregate):
         self.versions: list[PriceVersion] = []
 
     @event("VersionPublished")
-    def publish(
-        self, number: int, effective_from: datetime, rates: list[dict[str, Any]], source: str
-    ) -> None:
+    def publish(self, number: int, effective_from: datetime, rates: list[dict[str, Any]], source: str) -> None:
         assert number == len(self.versions) + 1, "versions are numbered in order"
-        self.versions.append(
-            PriceVersion(number, effective_from, tuple(Rate.from_dict(r) for r in rates), source)
-        )
+        self.versions.append(PriceVersion(number, effective_from, tuple(Rate.from_dict(r) for r in rates), source))
 
     def publish_next(self, effective_from: datetime, rates: list[Rate], source: str) -> PriceVersion:
         self.publish(len(self.versions) + 1, effective_from, [r.as_dict() for r in rates], source)

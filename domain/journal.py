@@ -62,16 +62,12 @@ class JournalEntry:
         return cls(data["kind"], tuple(Posting.from_dict(p) for p in data["postings"]))
 
 
-def entry(
-    kind: str, movements: Iterable[tuple[str, str, Decimal, str]]
-) -> JournalEntry | None:
+def entry(kind: str, movements: Iterable[tuple[str, str, Decimal, str]]) -> JournalEntry | None:
     """An entry from (debit, credit, amount, currency) movements, leaving out
     those that move nothing; None when none moves money (a free model, a zero
     charge): a zero posting is noise in the ledger."""
     postings = tuple(
-        Posting(debit, credit, amount, currency)
-        for debit, credit, amount, currency in movements
-        if amount != ZERO
+        Posting(debit, credit, amount, currency) for debit, credit, amount, currency in movements if amount != ZERO
     )
     return JournalEntry(kind, postings) if postings else None
 

@@ -34,9 +34,7 @@ class PlanVersion:
     effective_from: datetime
     markup_percent: Decimal
     model_overrides: tuple[ModelOverride, ...] = ()
-    _overrides: dict[tuple[str, str], Decimal] = field(
-        init=False, repr=False, compare=False, default_factory=dict
-    )
+    _overrides: dict[tuple[str, str], Decimal] = field(init=False, repr=False, compare=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         assert self.number >= 1
@@ -61,8 +59,7 @@ def plan_in_force(versions: list[PlanVersion], at: datetime) -> PlanVersion | No
     best: PlanVersion | None = None
     for version in versions:
         if version.effective_from <= at and (
-            best is None
-            or (version.effective_from, version.number) > (best.effective_from, best.number)
+            best is None or (version.effective_from, version.number) > (best.effective_from, best.number)
         ):
             best = version
     return best

@@ -68,9 +68,7 @@ class PriceVersion:
     effective_from: datetime
     rates: tuple[Rate, ...]
     source: str = "manual"
-    _index: dict[tuple[str, str, str], Rate] = field(
-        init=False, repr=False, compare=False, default_factory=dict
-    )
+    _index: dict[tuple[str, str, str], Rate] = field(init=False, repr=False, compare=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         assert self.number >= 1

@@ -124,4 +124,6 @@ def rate(
             (accounts.provider_cost(item.provider), accounts.provider_payable(item.provider), cost, item.currency),
         ],
     )
-    return Rating(price_book, prices.number, plan, terms.number, markup, item.currency, tuple(lines), cost, charge, journal)
+    return Rating(
+        price_book, prices.number, plan, terms.number, markup, item.currency, tuple(lines), cost, charge, journal
+    )

@@ -48,8 +48,6 @@ class TopUp(Aggregate):
         self.entry = JournalEntry.from_dict(entry)
 
     @classmethod
-    def grant(
-        cls, customer: str, top_up_id: str, amount: Decimal, currency: str, expires_at: datetime | None
-    ) -> TopUp:
+    def grant(cls, customer: str, top_up_id: str, amount: Decimal, currency: str, expires_at: datetime | None) -> TopUp:
         journal = grant_entry(customer, amount, currency)
         return cls(customer, top_up_id, amount, currency, expires_at, journal.as_dict())

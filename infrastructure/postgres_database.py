@@ -20,10 +20,10 @@ class _Cursor:
         self._cursor = cursor
 
     def execute(self, statement: str, params: Sequence[Any] = ()) -> Any:
-        return self._cursor.execute(statement.replace("?", "%s"), params)  # type: ignore[arg-type]
+        return self._cursor.execute(statement.replace("?", "%s"), params)
 
     def executemany(self, statement: str, params_seq: Sequence[Sequence[Any]]) -> Any:
-        return self._cursor.executemany(statement.replace("?", "%s"), params_seq)  # type: ignore[arg-type]
+        return self._cursor.executemany(statement.replace("?", "%s"), params_seq)
 
     def fetchall(self) -> list[Any]:
         return self._cursor.fetchall()

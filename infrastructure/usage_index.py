@@ -45,7 +45,7 @@ class PostgresUsageIndex:
         if not usage_ids:
             return {}
         with self.recorder.datastore.get_connection() as connection, connection.cursor() as cursor:
-            cursor.execute(self.statement, (list(usage_ids),))  # type: ignore[arg-type]
+            cursor.execute(self.statement, (list(usage_ids),))
             return {row["originator_id"]: _fingerprint(bytes(row["state"])) for row in cursor.fetchall()}
 
 
@@ -62,4 +62,3 @@ def usage_index_for(recorder: ApplicationRecorder) -> UsageIndex:
     if isinstance(recorder, SQLiteApplicationRecorder):
         return SqliteUsageIndex(recorder)
     raise TypeError(f"no usage index for {type(recorder).__name__}")
-

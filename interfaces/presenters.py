@@ -96,8 +96,8 @@ def rating(found: Rating) -> dict[str, Any]:
         "cost": money(found.cost),
         "charge": money(found.charge),
         "lines": [
-            {"unit": l.unit, "quantity": l.quantity, "price": money(l.price), "per": l.per, "cost": money(l.cost)}
-            for l in found.lines
+            {"unit": ln.unit, "quantity": ln.quantity, "price": money(ln.price), "per": ln.per, "cost": money(ln.cost)}
+            for ln in found.lines
         ],
     }
 

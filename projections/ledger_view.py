@@ -15,12 +15,10 @@ from decimal import Decimal
 from typing import Any
 
 from domain.accounts import account_type
-from domain.customer import Customer
 from domain.entries import entries_of
+from domain.events import CustomerRegistered, CustomerUpdated, TopUpGranted, UsageRecorded
 from domain.journal import assert_balanced
 from domain.money import ZERO
-from domain.top_up import TopUp
-from domain.usage import Usage
 from projections.database import Cursor, Dialect
 
 CUSTOMER_ACCOUNT_ROOTS = ("liabilities:wallet:", "assets:receivable:")
@@ -56,9 +54,9 @@ class LedgerView:
         changes = Changes()
         for position, event in events:
             self._fold_entries(changes, position, event)
-            if isinstance(event, Usage.Recorded):
+            if isinstance(event, UsageRecorded):
                 self._fold_usage(changes, event)
-            elif isinstance(event, (Customer.Registered, Customer.Updated)):
+            elif isinstance(event, (CustomerRegistered, CustomerUpdated)):
                 self._fold_customer(changes, position, event)
         return changes
 
@@ -71,8 +69,17 @@ class LedgerView:
                 customer = customer_of(posting.debit) or customer_of(posting.credit)
                 changes.postings.append(
                     (
-                        position, seq, journal.kind, cause_type, str(event.originator_id), _cause_ref(event),
-                        customer, posting.debit, posting.credit, posting.amount, posting.currency,
+                        position,
+                        seq,
+                        journal.kind,
+                        cause_type,
+                        str(event.originator_id),
+                        _cause_ref(event),
+                        customer,
+                        posting.debit,
+                        posting.credit,
+                        posting.amount,
+                        posting.currency,
                         iso(event.timestamp),
                     )
                 )
@@ -108,10 +115,17 @@ class LedgerView:
 
     @staticmethod
     def _fold_customer(changes: Changes, position: int, event: Any) -> None:
-        if isinstance(event, Customer.Registered):
+        if isinstance(event, CustomerRegistered):
             row = (
-                event.customer_id, str(event.originator_id), event.name, event.currency, event.plan,
-                event.billing, "active", iso(event.timestamp), position,
+                event.customer_id,
+                str(event.originator_id),
+                event.name,
+                event.currency,
+                event.plan,
+                event.billing,
+                "active",
+                iso(event.timestamp),
+                position,
             )
             changes.customers.append(("insert", row))
         else:
@@ -167,8 +181,8 @@ class LedgerView:
 
 
 def _cause_ref(event: Any) -> str:
-    if isinstance(event, Usage.Recorded):
+    if isinstance(event, UsageRecorded):
         return f"usage:{event.customer}:{event.event_id}"
-    if isinstance(event, TopUp.Granted):
+    if isinstance(event, TopUpGranted):
         return f"top-up:{event.customer}:{event.top_up_id}"
     return f"{type(event).__qualname__}:{event.originator_id}"

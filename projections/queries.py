@@ -155,7 +155,8 @@ class LedgerQueries:
     ) -> list[Entry]:
         """Journal entries in posting order, after the position `after`."""
         assert 0 < limit <= MAX_PAGE, "pages are bounded"
-        conditions, params = ["position > ?"], [after]
+        conditions: list[str] = ["position > ?"]
+        params: list[Any] = [after]
         if account is not None:
             conditions.append("(debit = ? OR credit = ?)")
             params += [account, account]

@@ -61,8 +61,14 @@ def compare(live: dict[str, list[tuple[Any, ...]]], scratch: dict[str, list[tupl
         if ours == theirs:
             continue
         extra = len(ours) - len(theirs)
-        first = next((i for i, (a, b) in enumerate(zip(ours, theirs, strict=False)) if a != b), min(len(ours), len(theirs)))
-        differences.append(Difference(table, f"{len(ours)} live rows vs {len(theirs)} replayed ({extra:+d}); first difference at row {first}"))
+        first = next(
+            (i for i, (a, b) in enumerate(zip(ours, theirs, strict=False)) if a != b), min(len(ours), len(theirs))
+        )
+        differences.append(
+            Difference(
+                table, f"{len(ours)} live rows vs {len(theirs)} replayed ({extra:+d}); first difference at row {first}"
+            )
+        )
     return differences
 
 
@@ -78,7 +84,11 @@ def build_scratch(
 
 
 def rebuild(
-    recorder: ApplicationRecorder, decode: Decode, database: Database, live_prefix: str, progress: Progress | None = None
+    recorder: ApplicationRecorder,
+    decode: Decode,
+    database: Database,
+    live_prefix: str,
+    progress: Progress | None = None,
 ) -> int:
     """Replay every event into scratch tables, then swap them in atomically.
     Events appended during the rebuild are applied by the next follower step."""

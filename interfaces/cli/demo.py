@@ -58,15 +58,20 @@ def usage_stream(app: Tally, balance: Callable[[], Decimal], rate: int, stop: th
             provider, model, feature = generator.choice(MODELS)
             customer = generator.choice(CUSTOMERS)[0]
             sequence += 1
-            batch.append({
-                "id": f"demo-{time.time_ns()}-{sequence}",
-                "customer": customer,
-                "timestamp": datetime.now(UTC).isoformat(),
-                "provider": provider,
-                "model": model,
-                "feature": feature,
-                "usage": {"input_tokens": generator.randint(200, 6000), "output_tokens": generator.randint(50, 1500)},
-            })
+            batch.append(
+                {
+                    "id": f"demo-{time.time_ns()}-{sequence}",
+                    "customer": customer,
+                    "timestamp": datetime.now(UTC).isoformat(),
+                    "provider": provider,
+                    "model": model,
+                    "feature": feature,
+                    "usage": {
+                        "input_tokens": generator.randint(200, 6000),
+                        "output_tokens": generator.randint(50, 1500),
+                    },
+                }
+            )
         app.record_usage(batch)
         if balance() < LOW_WALLET:
             refills += 1
@@ -88,7 +93,7 @@ def run_demo(
     services = bootstrap(settings)
     seed(services.app)
     stop = threading.Event()
-    wallet = lambda: services.queries.balance("acme", "USD")[0]  # noqa: E731
+    wallet = lambda: services.queries.balance("acme", "USD")[0]
     streamer = threading.Thread(target=usage_stream, args=(services.app, wallet, rate, stop), daemon=True)
     streamer.start()
     announce(host, port, settings, show_key=True)

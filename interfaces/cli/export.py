@@ -10,7 +10,18 @@ from typing import TextIO
 from domain.money import format_amount
 from projections.queries import LedgerQueries
 
-FIELDS = ("position", "entry", "kind", "posted_at", "cause", "customer", "debit_account", "credit_account", "amount", "currency")
+FIELDS = (
+    "position",
+    "entry",
+    "kind",
+    "posted_at",
+    "cause",
+    "customer",
+    "debit_account",
+    "credit_account",
+    "amount",
+    "currency",
+)
 PAGE = 500
 
 
@@ -24,10 +35,16 @@ def export_ledger(queries: LedgerQueries, fmt: str, start: datetime | None, end:
         for entry in entries:
             for posting in entry.postings:
                 row = {
-                    "position": entry.position, "entry": f"{entry.position}:{entry.kind}", "kind": entry.kind,
-                    "posted_at": entry.posted_at, "cause": entry.cause_ref, "customer": entry.customer or "",
-                    "debit_account": posting.debit, "credit_account": posting.credit,
-                    "amount": format_amount(posting.amount), "currency": posting.currency,
+                    "position": entry.position,
+                    "entry": f"{entry.position}:{entry.kind}",
+                    "kind": entry.kind,
+                    "posted_at": entry.posted_at,
+                    "cause": entry.cause_ref,
+                    "customer": entry.customer or "",
+                    "debit_account": posting.debit,
+                    "credit_account": posting.credit,
+                    "amount": format_amount(posting.amount),
+                    "currency": posting.currency,
                 }
                 if writer is not None:
                     writer.writerow(row)

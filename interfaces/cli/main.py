@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 import sys
 from datetime import UTC, datetime
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -88,8 +88,9 @@ def replay() -> None:
             before = rebuild.dump(cursor, LIVE_PREFIX)
         total = services.app.recorder.max_notification_id() or 0
         with progress_bar("replaying", total) as advance:
-            position = rebuild.rebuild(services.app.recorder, services.app.mapper.to_domain_event, services.database,
-                                       LIVE_PREFIX, advance)
+            position = rebuild.rebuild(
+                services.app.recorder, services.app.mapper.to_domain_event, services.database, LIVE_PREFIX, advance
+            )
         with services.database.snapshot() as cursor:
             after = rebuild.dump(cursor, LIVE_PREFIX)
         old_position = int(before["tracking"][0][1]) if before["tracking"] else 0
@@ -116,8 +117,9 @@ def audit() -> None:
         with progress_bar("checking history", total) as advance:
             report = audit_history(services.app, advance)
         with progress_bar("replaying into scratch", total) as advance:
-            differences = rebuild.audit_views(services.app.recorder, services.app.mapper.to_domain_event,
-                                              services.database, LIVE_PREFIX, advance)
+            differences = rebuild.audit_views(
+                services.app.recorder, services.app.mapper.to_domain_event, services.database, LIVE_PREFIX, advance
+            )
         console.print(f"{report.events} events, {report.entries} entries, {report.ratings_checked} ratings re-checked")
         for currency in sorted(report.debits):
             console.print(f"  {currency}: debits {report.debits[currency]} = credits {report.credits[currency]}")
@@ -135,18 +137,24 @@ def audit() -> None:
 def prices_import(
     price_book: Annotated[str, typer.Argument(help="The price book to publish into (created in USD if missing).")],
     providers: Annotated[list[str], typer.Option("--provider", help="Providers to import.")],
-    effective_from: Annotated[datetime | None, typer.Option(help="When the version takes effect (default: now).")] = None,
+    effective_from: Annotated[
+        datetime | None, typer.Option(help="When the version takes effect (default: now).")
+    ] = None,
 ) -> None:
     """Publish a price version from the offline model price catalog (genai-prices)."""
     services = bootstrap(Settings(), start_follower=False)
     try:
-        moment = (effective_from or datetime.now(UTC)).replace(tzinfo=(effective_from or datetime.now(UTC)).tzinfo or UTC)
+        moment = (effective_from or datetime.now(UTC)).replace(
+            tzinfo=(effective_from or datetime.now(UTC)).tzinfo or UTC
+        )
         try:
             services.app.price_book(price_book)
         except TallyError:
             services.app.create_price_book(price_book, "USD")
         version = services.app.import_prices(price_book, providers, moment)
-        console.print(f"published version {version.number} of {price_book}: {len(version.rates)} rates ({version.source})")
+        console.print(
+            f"published version {version.number} of {price_book}: {len(version.rates)} rates ({version.source})"
+        )
     except TallyError as error:
         console.print(f"[red]{error.detail}[/red]")
         raise typer.Exit(1) from None
@@ -154,14 +162,14 @@ def prices_import(
         services.close()
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     csv = "csv"
     jsonl = "jsonl"
 
 
 @export.command("ledger")
 def export_ledger_command(
-    format: Annotated[Format, typer.Option("--format")] = Format.csv,  # noqa: A002
+    format: Annotated[Format, typer.Option("--format")] = Format.csv,
     start: Annotated[datetime | None, typer.Option("--from")] = None,
     end: Annotated[datetime | None, typer.Option("--to")] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o")] = None,

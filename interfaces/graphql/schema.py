@@ -4,6 +4,7 @@ reference cache for customer details) through the same services as REST."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import strawberry
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
@@ -54,14 +55,20 @@ class Customer:
         now = services.app.clock()
         start, end = month_of(now)
         summary = services.queries.period_summary(str(self.id), start, end, now)
-        money = lambda amount: t.Money.of(amount, self.currency)  # noqa: E731
+        currency = self.currency
+
+        def money(amount: Decimal) -> t.Money:
+            return t.Money.of(amount, currency)
+
         return t.PeriodSummary(
             start=summary.start,
             end=summary.end,
             spend=money(summary.spend),
             projected_spend=money(summary.projected_spend),
-            by_model=[t.SpendByModel(provider=m.provider, model=m.model, spend=money(m.spend), cost=money(m.cost))
-                      for m in summary.by_model],
+            by_model=[
+                t.SpendByModel(provider=m.provider, model=m.model, spend=money(m.spend), cost=money(m.cost))
+                for m in summary.by_model
+            ],
             by_feature=[t.SpendByFeature(feature=f, spend=money(s)) for f, s in summary.by_feature],
             daily=[t.DailySpend(date=d, spend=money(s)) for d, s in summary.daily],
         )
@@ -100,7 +107,9 @@ class Ledger:
         )
 
     @strawberry.field
-    def entries(self, info: Info[TallyContext, None], first: int = 50, after: str | None = None) -> t.LedgerEntryConnection:
+    def entries(
+        self, info: Info[TallyContext, None], first: int = 50, after: str | None = None
+    ) -> t.LedgerEntryConnection:
         return _entries(info, first, after, customer=None)
 
 
@@ -114,7 +123,7 @@ class PriceBook:
 @strawberry.type
 class Query:
     @strawberry.field
-    def customer(self, info: Info[TallyContext, None], id: strawberry.ID) -> Customer | None:  # noqa: A002
+    def customer(self, info: Info[TallyContext, None], id: strawberry.ID) -> Customer | None:
         if not info.context.may_see(str(id)):
             return None
         try:
@@ -122,22 +131,38 @@ class Query:
         except NotFound:
             return None
         return Customer(
-            id=strawberry.ID(found.customer_id), name=found.name, currency=found.currency,
-            billing=found.billing, status="active", plan=found.plan,
+            id=strawberry.ID(found.customer_id),
+            name=found.name,
+            currency=found.currency,
+            billing=found.billing,
+            status="active",
+            plan=found.plan,
         )
 
     @strawberry.field
-    def customers(self, info: Info[TallyContext, None], first: int = 50, after: str | None = None) -> CustomerConnection:
+    def customers(
+        self, info: Info[TallyContext, None], first: int = 50, after: str | None = None
+    ) -> CustomerConnection:
         info.context.require_admin()
         rows = info.context.services.queries.customers(after or "", max(1, min(first, MAX_PAGE)) + 1)
         page = rows[: max(1, min(first, MAX_PAGE))]
         edges = [
-            CustomerEdge(cursor=row["id"], node=Customer(id=strawberry.ID(row["id"]), name=row["name"],
-                         currency=row["currency"], billing=row["billing"], status=row["status"], plan=row["plan"]))
+            CustomerEdge(
+                cursor=row["id"],
+                node=Customer(
+                    id=strawberry.ID(row["id"]),
+                    name=row["name"],
+                    currency=row["currency"],
+                    billing=row["billing"],
+                    status=row["status"],
+                    plan=row["plan"],
+                ),
+            )
             for row in page
         ]
         return CustomerConnection(
-            edges=edges, page_info=t.PageInfo(has_next_page=len(rows) > len(page), end_cursor=page[-1]["id"] if page else None)
+            edges=edges,
+            page_info=t.PageInfo(has_next_page=len(rows) > len(page), end_cursor=page[-1]["id"] if page else None),
         )
 
     @strawberry.field
@@ -146,7 +171,7 @@ class Query:
         return Ledger(as_of=as_of)
 
     @strawberry.field
-    def price_book(self, info: Info[TallyContext, None], id: strawberry.ID) -> PriceBook | None:  # noqa: A002
+    def price_book(self, info: Info[TallyContext, None], id: strawberry.ID) -> PriceBook | None:
         info.context.require_admin()
         try:
             book = info.context.services.app.price_book(str(id))
@@ -156,20 +181,29 @@ class Query:
 
 
 def _currency(totals: CurrencyTotals) -> t.CurrencyBalance:
-    money = lambda amount: t.Money.of(amount, totals.currency)  # noqa: E731
+    def money(amount: Decimal) -> t.Money:
+        return t.Money.of(amount, totals.currency)
+
     return t.CurrencyBalance(
         currency=totals.currency,
         debits=money(totals.debits),
         credits=money(totals.credits),
         accounts=[
-            t.AccountBalance(account=a.account, type=a.type, debits=money(a.debits), credits=money(a.credits),
-                             balance=money(a.balance))
+            t.AccountBalance(
+                account=a.account,
+                type=a.type,
+                debits=money(a.debits),
+                credits=money(a.credits),
+                balance=money(a.balance),
+            )
             for a in totals.accounts
         ],
     )
 
 
-def _entries(info: Info[TallyContext, None], first: int, after: str | None, customer: str | None) -> t.LedgerEntryConnection:
+def _entries(
+    info: Info[TallyContext, None], first: int, after: str | None, customer: str | None
+) -> t.LedgerEntryConnection:
     limit = max(1, min(first, MAX_PAGE))
     start = int(after) if after and after.isdigit() and len(after) < 19 else 0
     found = info.context.services.queries.entries(customer=customer, after=start, limit=limit + 1)
@@ -178,21 +212,33 @@ def _entries(info: Info[TallyContext, None], first: int, after: str | None, cust
         t.LedgerEntryEdge(
             cursor=str(e.position),
             node=t.LedgerEntry(
-                id=f"{e.position}:{e.kind}", kind=e.kind, posted_at=e.posted_at, cause_ref=e.cause_ref,
-                postings=[t.LedgerPosting(debit_account=p.debit, credit_account=p.credit,
-                                          amount=t.Money.of(p.amount, p.currency)) for p in e.postings],
+                id=f"{e.position}:{e.kind}",
+                kind=e.kind,
+                posted_at=e.posted_at,
+                cause_ref=e.cause_ref,
+                postings=[
+                    t.LedgerPosting(
+                        debit_account=p.debit, credit_account=p.credit, amount=t.Money.of(p.amount, p.currency)
+                    )
+                    for p in e.postings
+                ],
             ),
         )
         for e in page
     ]
     return t.LedgerEntryConnection(
-        edges=edges, page_info=t.PageInfo(has_next_page=len(found) > limit, end_cursor=edges[-1].cursor if edges else None)
+        edges=edges,
+        page_info=t.PageInfo(has_next_page=len(found) > limit, end_cursor=edges[-1].cursor if edges else None),
     )
 
 
 schema = strawberry.Schema(
     query=Query,
-    extensions=[QueryDepthLimiter(max_depth=MAX_DEPTH), MaxTokensLimiter(max_token_count=2000), MaxAliasesLimiter(max_alias_count=20)],
+    extensions=[
+        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
+        lambda: MaxTokensLimiter(max_token_count=2000),
+        lambda: MaxAliasesLimiter(max_alias_count=20),
+    ],
 )
 
 

@@ -30,7 +30,12 @@ CODES_BY_STATUS = {
 
 
 def problem(
-    status: int, code: str, title: str, detail: str, errors: list[dict[str, Any]] | None = None, **headers: str
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> JSONResponse:
     body = {
         "type": PROBLEM_TYPE + code,
@@ -68,7 +73,7 @@ async def on_http_error(_: Request, error: Exception) -> JSONResponse:
     code = CODES_BY_STATUS.get(error.status_code, "validation_error")
     headers = dict(error.headers or {})
     title = HTTPStatus(error.status_code).phrase if error.status_code in HTTPStatus._value2member_map_ else "Error"
-    return problem(error.status_code, code, title, str(error.detail), **headers)
+    return problem(error.status_code, code, title, str(error.detail), headers=headers)
 
 
 async def on_unexpected(_: Request, error: Exception) -> JSONResponse:

@@ -60,9 +60,7 @@ def publish_price_version(
 
 @router.post("/v1/price-books/{price_book_id}/import", status_code=201)
 async def import_prices(price_book_id: str, body: CatalogImport, services: ServicesDep, _: AdminDep) -> dict[str, Any]:
-    version = await run_in_threadpool(
-        services.app.import_prices, price_book_id, body.providers, body.effective_from
-    )
+    version = await run_in_threadpool(services.app.import_prices, price_book_id, body.providers, body.effective_from)
     shown = presenters.price_version(version)
     shown["rates_count"] = len(shown.pop("rates"))
     return shown

@@ -1,0 +1,40 @@
+"""The application's shared state, which every use-case module builds on.
+
+Use cases are split by subject into modules that extend one another in a
+line (base → catalog → customers → wallets → metering → Tally), so each sees
+what the ones before it offer, and the one Application class is assembled
+at the end of the line."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from uuid import UUID
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import ApplicationRecorder
+from eventsourcing.utils import EnvType
+
+from application.ports import Clock, PriceCatalog, UsageIndex
+from application.reference import ReferenceData
+
+
+class TallyBase(Application[UUID]):
+    name = "tally"
+
+    def __init__(
+        self,
+        env: EnvType | None,
+        *,
+        usage_index: Callable[[ApplicationRecorder], UsageIndex],
+        price_catalog: PriceCatalog,
+        clock: Clock,
+    ) -> None:
+        super().__init__(env)
+        self.clock = clock
+        self.price_catalog = price_catalog
+        self.usage_index = usage_index(self.recorder)
+        self.reference = ReferenceData(self.recorder, self.repository)
+        self.saved_listeners: list[Callable[[int], None]] = []
+        self.counters: dict[str, int] = {"accepted": 0, "duplicate": 0, "rejected": 0}
+        self.counters_lock = threading.Lock()

@@ -1,0 +1,25 @@
+"""The domain event classes by name.
+
+eventsourcing's @event decorator creates these classes at import time, which
+a type checker cannot see; naming them once here keeps every other module
+free of that blind spot."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from domain.catalog import Plan, PriceBook
+from domain.customer import Customer
+from domain.top_up import TopUp
+from domain.usage import Usage
+
+CustomerRegistered: type[Any] = Customer.Registered  # type: ignore[attr-defined]
+CustomerUpdated: type[Any] = Customer.Updated  # type: ignore[attr-defined]
+CustomerApiKeyIssued: type[Any] = Customer.ApiKeyIssued  # type: ignore[attr-defined]
+CustomerApiKeyRevoked: type[Any] = Customer.ApiKeyRevoked  # type: ignore[attr-defined]
+PriceBookCreated: type[Any] = PriceBook.Created
+PriceVersionPublished: type[Any] = PriceBook.VersionPublished  # type: ignore[attr-defined]
+PlanCreated: type[Any] = Plan.Created
+PlanVersionPublished: type[Any] = Plan.VersionPublished  # type: ignore[attr-defined]
+UsageRecorded: type[Any] = Usage.Recorded  # type: ignore[attr-defined]
+TopUpGranted: type[Any] = TopUp.Granted  # type: ignore[attr-defined]
