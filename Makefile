@@ -23,7 +23,7 @@ serve: setup
 
 lint: setup
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check domain application infrastructure interfaces projections
+	$(BIN)/ruff format --check domain application infrastructure interfaces projections tests
 
 typecheck: setup
 	$(BIN)/mypy

@@ -10,11 +10,14 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
+import httpx
+
 from bench.server import Server, wait_projected
 from bench.stores import BenchError
 from bench.workload import Event, batches
 
 SETUP_PROJECTION_TIMEOUT = 300.0
+JSON = {"Content-Type": "application/json"}
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,12 @@ class _Sender:
                     body = self.work.get_nowait()
                 except queue.Empty:
                     return
-                response = client.post("/v1/events", content=body, headers={"Content-Type": "application/json"})
+                try:
+                    response = client.post("/v1/events", content=body, headers=JSON)
+                except httpx.HTTPError as error:
+                    with self.lock:
+                        self.errors.append(f"POST /v1/events failed: {error!r}")
+                    return
                 with self.lock:
                     if response.status_code != 200:
                         self.errors.append(f"POST /v1/events answered {response.status_code}: {response.text[:300]}")

@@ -47,6 +47,9 @@ class Server:
         self.process: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> Server:
+        return self.start()
+
+    def start(self) -> Server:
         env = {
             **os.environ,
             "TALLY_DATABASE_URL": self.database_url,

@@ -7,7 +7,7 @@ import random
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from application.tally import Tally
 
@@ -22,6 +22,7 @@ MODELS = [
     ("google", "gemini-2.5-flash", "search", "0.30", "2.50"),
 ]
 Event = dict[str, Any]
+T = TypeVar("T")
 
 
 def customer_id(index: int) -> str:
@@ -32,7 +33,9 @@ def rates() -> list[dict[str, Any]]:
     rows = []
     for provider, model, _feature, input_price, output_price in MODELS:
         rows.append({"provider": provider, "model": model, "unit": "input_tokens", "price": input_price, "per": 10**6})
-        rows.append({"provider": provider, "model": model, "unit": "output_tokens", "price": output_price, "per": 10**6})
+        rows.append(
+            {"provider": provider, "model": model, "unit": "output_tokens", "price": output_price, "per": 10**6}
+        )
     return rows
 
 
@@ -78,5 +81,5 @@ def usage_events(count: int, customers: int, prefix: str = "ev", seed_value: int
     ]
 
 
-def batches(events: Sequence[Event], size: int) -> list[list[Event]]:
-    return [list(events[start : start + size]) for start in range(0, len(events), size)]
+def batches(items: Sequence[T], size: int) -> list[list[T]]:
+    return [list(items[start : start + size]) for start in range(0, len(items), size)]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
@@ -45,17 +45,24 @@ def seed(app: Tally, customers: tuple[str, ...] = ("acme", "globex"), grant: str
         app.top_up(customer, "welcome", grant, "grant", None)
 
 
-def event(event_id: str, customer: str = "acme", model: str = "gpt-4o", **usage: int) -> dict[str, Any]:
+def event(
+    event_id: str, customer: str = "acme", model: str = "gpt-4o", timestamp: str = "2026-11-26T17:00:01Z", **usage: int
+) -> dict[str, Any]:
     provider = "anthropic" if model.startswith("claude") else "openai"
     return {
         "id": event_id,
         "customer": customer,
-        "timestamp": "2026-11-26T17:00:01Z",
+        "timestamp": timestamp,
         "provider": provider,
         "model": model,
         "feature": "chat",
         "usage": usage or {"input_tokens": 1200, "output_tokens": 350},
     }
+
+
+def just_now() -> str:
+    """For tests against a server on the wall clock: a moment in its current period."""
+    return (datetime.now(UTC) - timedelta(seconds=1)).isoformat()
 
 
 def expected_charge(body: dict[str, Any]) -> tuple[Decimal, Decimal]:

@@ -18,7 +18,11 @@ def balance(services: Services, customer: str = "acme") -> Decimal:
 
 def test_the_wallet_goes_down_by_usage_times_price_times_one_plus_markup(services: Services) -> None:
     seed(services.app)
-    bodies = [event("e1"), event("e2", model="gpt-4o-mini"), event("e3", model="claude-sonnet-4-5", input_tokens=7, output_tokens=0)]
+    bodies = [
+        event("e1"),
+        event("e2", model="gpt-4o-mini"),
+        event("e3", model="claude-sonnet-4-5", input_tokens=7, output_tokens=0),
+    ]
     assert statuses(services.app.record_usage(bodies)) == ["accepted"] * 3
     charged = sum((expected_charge(body)[1] for body in bodies), Decimal(0))
     assert balance(services) == Decimal("100") - charged
@@ -28,7 +32,9 @@ def test_the_wallet_goes_down_by_usage_times_price_times_one_plus_markup(service
 def test_an_id_is_accepted_once_within_a_batch_and_across_batches(services: Services) -> None:
     seed(services.app)
     assert statuses(services.app.record_usage([event("e1"), event("e1"), event("e2")])) == [
-        "accepted", "duplicate", "accepted",
+        "accepted",
+        "duplicate",
+        "accepted",
     ]
     assert statuses(services.app.record_usage([event("e2"), event("e3")])) == ["duplicate", "accepted"]
     assert balance(services) == Decimal("100") - 3 * expected_charge(event("e1"))[1]
@@ -56,7 +62,9 @@ def test_duplicates_hold_across_a_restart(database_url: str) -> None:
     second = open_services(database_url)
     try:
         assert statuses(second.app.record_usage([event("e2"), event("e1"), event("e3")])) == [
-            "duplicate", "duplicate", "accepted",
+            "duplicate",
+            "duplicate",
+            "accepted",
         ]
         assert balance(second) == Decimal("100") - 3 * expected_charge(event("e1"))[1]
     finally:

@@ -25,7 +25,13 @@ def test_the_trial_balance_is_zero_per_currency(services: Services) -> None:
     assert usd.currency == "USD"
     assert usd.debits == usd.credits
     revenue = next(a for a in usd.accounts if a.account == "revenue:usage")
-    expected = sum((expected_charge(event(f"e{i}", model=["gpt-4o", "gpt-4o-mini", "claude-sonnet-4-5"][i % 3]))[1] for i in range(60)), Decimal(0))
+    expected = sum(
+        (
+            expected_charge(event(f"e{i}", model=["gpt-4o", "gpt-4o-mini", "claude-sonnet-4-5"][i % 3]))[1]
+            for i in range(60)
+        ),
+        Decimal(0),
+    )
     assert revenue.balance == expected
 
 
@@ -70,7 +76,9 @@ def test_two_followers_of_one_view_apply_each_event_once(services: Services) -> 
     for start in range(0, 400, 100):
         services.app.record_usage([event(f"e{i}") for i in range(start, start + 100)])
     decode = services.app.mapper.to_domain_event
-    followers = [Follower(services.app.recorder, decode, services.database, LIVE_PREFIX, page_size=37) for _ in range(2)]
+    followers = [
+        Follower(services.app.recorder, decode, services.database, LIVE_PREFIX, page_size=37) for _ in range(2)
+    ]
     threads = [threading.Thread(target=f.catch_up) for f in followers]
     for thread in threads:
         thread.start()

@@ -64,7 +64,9 @@ def run(arrivals: list[dict[str, Any]], cuts: list[int]) -> tuple[dict[str, Deci
     drawn=st.lists(usage_event, min_size=1, max_size=40),
     data=st.data(),
 )
-def test_any_order_and_batching_gives_the_same_ledger(drawn: list[tuple[str, str, int, int]], data: st.DataObject) -> None:
+def test_any_order_and_batching_gives_the_same_ledger(
+    drawn: list[tuple[str, str, int, int]], data: st.DataObject
+) -> None:
     unique = bodies(drawn)
     retries = data.draw(st.lists(st.sampled_from(unique), max_size=10), label="retries")
     arrivals = data.draw(st.permutations(unique + retries), label="arrival order")

@@ -44,7 +44,11 @@ def test_rating_is_usage_times_price_times_one_plus_markup() -> None:
     assert rated.charge == Decimal("0.0078")
     assert rated.entry is not None
     charged, cost = rated.entry.postings
-    assert (charged.debit, charged.credit, charged.amount) == ("liabilities:wallet:acme", "revenue:usage", Decimal("0.0078"))
+    assert (charged.debit, charged.credit, charged.amount) == (
+        "liabilities:wallet:acme",
+        "revenue:usage",
+        Decimal("0.0078"),
+    )
     assert (cost.debit, cost.credit, cost.amount) == (
         "expenses:provider:openai",
         "liabilities:payable:provider:openai",
@@ -65,7 +69,13 @@ def test_postpaid_usage_is_charged_to_the_receivable() -> None:
 
 
 def test_amounts_keep_twelve_places_rounded_half_even() -> None:
-    rated = rate(item(input_tokens=1, output_tokens=0), "default", prices(1, JAN, "0.0000005"), "pro", PlanVersion(1, JAN, Decimal(0)))
+    rated = rate(
+        item(input_tokens=1, output_tokens=0),
+        "default",
+        prices(1, JAN, "0.0000005"),
+        "pro",
+        PlanVersion(1, JAN, Decimal(0)),
+    )
     # 1 × 0.0000005 / 1,000,000 = 5E-13, which rounds half-even to zero: nothing to post.
     assert rated.cost == Decimal(0)
     assert rated.entry is None

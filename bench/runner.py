@@ -1,0 +1,164 @@
+"""One store's measurements in order: baseline, application layer, HTTP,
+lag; a failed measurement becomes a FAILED row and the run goes on."""
+
+from __future__ import annotations
+
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any, TypeVar
+
+from bench.baseline import BaselineResult, postgres_baseline, sqlite_baseline
+from bench.http import measure_http
+from bench.ingest import ADMIN_KEY, measure_ingest, open_seeded
+from bench.lag import measure_lag
+from bench.options import Options
+from bench.profiling import profile_ingest
+from bench.report import RESULTS, Row
+from bench.server import Server
+from bench.stores import RunStores
+from bench.workload import Event
+
+T = TypeVar("T")
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+class StoreRun:
+    def __init__(self, kind: str, options: Options, stores: RunStores, events: list[Event]) -> None:
+        self.kind = kind
+        self.options = options
+        self.stores = stores
+        self.events = events
+        self.rows: list[Row] = []
+        self.raw: dict[str, Any] = {}
+        self.baseline: float | None = None
+
+    def attempt(self, name: str, unit: str, measure: Callable[[], T]) -> T | None:
+        say(f"[{self.kind}] {name} ...")
+        started = time.perf_counter()
+        try:
+            result = measure()
+        except Exception as error:
+            traceback.print_exc(file=sys.stderr)
+            self.rows.append(Row(self.kind, name, None, unit, error=f"{type(error).__name__}: {error}"))
+            self.raw[name] = {"error": repr(error)}
+            return None
+        say(f"[{self.kind}] {name} done in {time.perf_counter() - started:.1f} s")
+        return result
+
+    def add(self, measurement: str, value: float, unit: str, note: str = "") -> None:
+        baseline = self.baseline if unit == "events/s" and not measurement.startswith("baseline") else None
+        row = Row(self.kind, measurement, value, unit, baseline, note)
+        self.rows.append(row)
+        say(f"[{self.kind}] {measurement}: {value:,.1f} {unit} {note}")
+
+    def run(self) -> None:
+        wanted = self.options.measurements
+        if "baseline" in wanted:
+            self._baseline()
+        if "ingest" in wanted:
+            self._ingest()
+        if self.options.profile:
+            self._profile()
+        if "http" in wanted or "lag" in wanted:
+            self._server()
+
+    def _baseline(self) -> None:
+        o = self.options
+        if self.kind == "postgresql":
+            schema = self.stores.schema("baseline")
+            measure: Callable[[], BaselineResult] = lambda: postgres_baseline(
+                self.stores.conninfo, schema, self.events, o.batch, o.timeout
+            )
+        else:
+            path = self.stores.sqlite_path("baseline")
+            measure = lambda: sqlite_baseline(path, self.events, o.batch, o.timeout)
+        result = self.attempt("baseline: INSERT executemany", "events/s", measure)
+        if result is not None:
+            self.raw["baseline"] = {**asdict(result), "rate": result.rate}
+            self.baseline = result.rate
+            self.add("baseline: INSERT executemany", result.rate, "events/s", f"{o.batch} rows/commit")
+
+    def _ingest(self) -> None:
+        o = self.options
+        url = self.stores.url(self.kind, "app")
+        result = self.attempt(
+            "app layer", "events/s", lambda: measure_ingest(url, self.events, o.customers, o.batch, o.timeout)
+        )
+        if result is not None:
+            self.raw["ingest"] = {**asdict(result), "record_rate": result.record_rate, "rate": result.end_to_end_rate}
+            note = f"{result.events} events, {o.customers} customers, batches of {o.batch}"
+            self.add("app layer: record", result.record_rate, "events/s", note)
+            self.add("app layer: record+project", result.end_to_end_rate, "events/s")
+
+    def _profile(self) -> None:
+        o = self.options
+        url = self.stores.url(self.kind, "profile")
+        text = self.attempt("profile", "", lambda: profile_ingest(url, self.events, o.customers, o.batch))
+        if text is not None:
+            RESULTS.mkdir(exist_ok=True)
+            path = RESULTS / f"profile-{self.kind}.txt"
+            path.write_text(text)
+            say(f"[{self.kind}] profile written to {path}")
+
+    def _server(self) -> None:
+        o = self.options
+        url = self.stores.url(self.kind, "http")
+        seeded = self.attempt("HTTP setup", "", lambda: open_seeded(url, o.customers, start_follower=False, probe=True))
+        if seeded is None:
+            return
+        seeded.close()
+        RESULTS.mkdir(exist_ok=True)
+        log = RESULTS / f"server-{self.kind}.log"
+        server = self.attempt("HTTP server start", "", lambda: Server(url, ADMIN_KEY, log).start())
+        if server is None:
+            return
+        try:
+            if "http" in o.measurements:
+                self._http(server)
+            if "lag" in o.measurements:
+                self._lag(server)
+        finally:
+            server.stop()
+
+    def _http(self, server: Server) -> None:
+        o = self.options
+        result = self.attempt(
+            "HTTP", "events/s", lambda: measure_http(server, self.events, o.batch, o.clients, o.timeout)
+        )
+        if result is not None:
+            self.raw["http"] = {**asdict(result), "post_rate": result.post_rate, "rate": result.end_to_end_rate}
+            note = f"{o.clients} client threads, {o.batch} events/POST"
+            self.add("HTTP: POST", result.post_rate, "events/s", note)
+            self.add("HTTP: POST+project", result.end_to_end_rate, "events/s")
+
+    def _lag(self, server: Server) -> None:
+        o = self.options
+        result = self.attempt(
+            "lag p99",
+            "ms",
+            lambda: measure_lag(server, o.lag_samples, o.background_rate, o.customers, o.timeout),
+        )
+        if result is None:
+            return
+        accept = sorted(result.accept_ms)
+        self.raw["lag"] = {
+            "samples": len(result.samples_ms),
+            "timeouts": result.timeouts,
+            "p50_ms": result.p50,
+            "p99_ms": result.p99,
+            "max_ms": max(result.samples_ms),
+            "mean_ms": sum(result.samples_ms) / len(result.samples_ms),
+            "accept_p50_ms": accept[len(accept) // 2],
+            "background_rate": result.background_rate,
+            "background_errors": result.background_errors,
+            "samples_ms": result.samples_ms,
+        }
+        load = f"under {result.background_rate:,.0f} ev/s background"
+        self.add("lag p50", result.p50, "ms", f"{len(result.samples_ms)} samples, {load}")
+        self.add("lag p99", result.p99, "ms", f"max {max(result.samples_ms):,.1f} ms, {result.timeouts} timeouts")

@@ -1,0 +1,242 @@
+"""Bad input gets a clear 4xx problem+json and loses nothing else; never a 500."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.server import client, running_server, wait_for
+from tests.e2e.test_rest_flow import setup_catalog
+from tests.support import event, just_now
+
+
+def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status and body["code"] == code
+    assert body["detail"] and body["title"] and body["type"].endswith(code)
+    assert isinstance(body["errors"], list)
+    return body
+
+
+def ledger_state(api: httpx.Client) -> tuple[str, str]:
+    health = wait_for(lambda: (h := api.get("/healthz").json())["log_position"] == h["projection_position"] and h)
+    assert health
+    return api.get("/v1/ledger/trial-balance").text.split('"currencies"')[1], api.get(
+        "/v1/customers/acme/balance"
+    ).json()["balance"]
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    folder = tmp_path_factory.mktemp("bad-input")
+    with running_server(f"sqlite:///{folder}/tally.db") as base, client(base) as admin:
+        setup_catalog(admin)
+        admin.post("/v1/events", json={"events": [event("seed", timestamp=just_now())]})
+        yield admin
+
+
+def test_no_key_or_a_wrong_key_is_401(api: httpx.Client) -> None:
+    base = str(api.base_url)
+    assert_problem(httpx.get(f"{base}/v1/customers/acme"), 401, "unauthorized")
+    assert_problem(
+        httpx.get(f"{base}/v1/customers/acme", headers={"Authorization": "Bearer nope"}), 401, "unauthorized"
+    )
+    assert_problem(httpx.get(f"{base}/v1/customers/acme", headers={"Authorization": "Basic abc"}), 401, "unauthorized")
+    assert httpx.get(f"{base}/healthz").status_code == 200
+
+
+def test_a_customer_key_reads_its_own_customer_only(api: httpx.Client) -> None:
+    api.post("/v1/customers", json={"id": "globex", "name": "Globex", "currency": "USD", "plan": "pro"})
+    issued = api.post("/v1/customers/acme/api-keys")
+    assert issued.status_code == 201
+    with client(str(api.base_url), issued.json()["key"]) as acme:
+        assert acme.get("/v1/customers/acme").status_code == 200
+        assert acme.get("/v1/customers/acme/balance").status_code == 200
+        assert_problem(acme.get("/v1/customers/globex"), 404, "not_found")
+        assert_problem(acme.get("/v1/customers/globex/balance"), 404, "not_found")
+        assert_problem(acme.get("/v1/events/globex/seed"), 404, "not_found")
+        assert_problem(acme.post("/v1/events", json={"events": []}), 403, "forbidden")
+        assert_problem(acme.get("/v1/ledger/trial-balance"), 403, "forbidden")
+        assert_problem(
+            acme.post("/v1/customers/acme/top-ups", json={"id": "t", "amount": "5", "source": "grant"}),
+            403,
+            "forbidden",
+        )
+        other = acme.post("/graphql", json={"query": '{ customer(id: "globex") { id } }'}).json()
+        assert other["data"]["customer"] is None
+        ledger = acme.post("/graphql", json={"query": "{ ledger { trialBalance { balanced } } }"}).json()
+        assert "forbidden" in ledger["errors"][0]["message"]
+    key_id = issued.json()["id"]
+    assert api.delete(f"/v1/customers/acme/api-keys/{key_id}").status_code == 204
+    with client(str(api.base_url), issued.json()["key"]) as revoked:
+        assert_problem(revoked.get("/v1/customers/acme"), 401, "unauthorized")
+
+
+def test_malformed_json_is_400_and_writes_nothing(api: httpx.Client) -> None:
+    before = ledger_state(api)
+    for body in (b"{bad", b"", b"\xff\xfe", b"[1, 2"):
+        assert_problem(
+            api.post("/v1/events", content=body, headers={"content-type": "application/json"}), 400, "validation_error"
+        )
+    assert_problem(
+        api.post("/v1/customers", content=b"{", headers={"content-type": "application/json"}), 400, "validation_error"
+    )
+    assert ledger_state(api) == before
+
+
+def test_oversized_bodies_are_413(api: httpx.Client) -> None:
+    before = ledger_state(api)
+    too_many = {"events": [event(f"x{i}", timestamp=just_now()) for i in range(1001)]}
+    assert_problem(api.post("/v1/events", json=too_many), 413, "payload_too_large")
+    huge = json.dumps({"events": [{**event("big", timestamp=just_now()), "metadata": {"blob": "x" * (1024 * 1024)}}]})
+    assert_problem(
+        api.post("/v1/events", content=huge, headers={"content-type": "application/json"}), 413, "payload_too_large"
+    )
+
+    def chunks():  # type: ignore[no-untyped-def]
+        yield b'{"events": ['
+        for _ in range(2000):
+            yield b" " * 1024
+        yield b"]}"
+
+    streamed = api.post("/v1/events", content=chunks(), headers={"content-type": "application/json"})
+    assert_problem(streamed, 413, "payload_too_large")
+    assert ledger_state(api) == before
+
+
+def test_bad_events_are_rejected_one_by_one(api: httpx.Client) -> None:
+    now = just_now()
+    batch = [
+        event("good-1", timestamp=now),
+        {**event("neg", timestamp=now), "usage": {"input_tokens": -1}},
+        {**event("unit", timestamp=now), "usage": {"tokens": 5}},
+        {**event("frac", timestamp=now), "usage": {"input_tokens": 2.5}},
+        event("who", customer="nobody", timestamp=now),
+        {**event("future"), "timestamp": "2999-01-01T00:00:00Z"},
+        {**event("extra", timestamp=now), "colour": "red"},
+        "not an object",
+        event("good-2", timestamp=now),
+        event("good-1", timestamp=now),
+        event("good-2", timestamp=now, input_tokens=1),
+    ]
+    response = api.post("/v1/events", json={"events": batch})
+    assert response.status_code == 200
+    results = response.json()["results"]
+    assert [r["status"] for r in results] == ["accepted"] + ["rejected"] * 7 + ["accepted", "duplicate", "rejected"]
+    assert [r["error"]["code"] for r in results if r["status"] == "rejected"] == [
+        "validation_error",
+        "validation_error",
+        "validation_error",
+        "not_found",
+        "validation_error",
+        "validation_error",
+        "validation_error",
+        "conflict",
+    ]
+    assert all(r["error"]["detail"] for r in results if r["status"] == "rejected")
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "code"),
+    [
+        ("/v1/customers", {"id": "acme", "name": "Again", "currency": "USD", "plan": "pro"}, 409, "conflict"),
+        (
+            "/v1/customers",
+            {"id": "x", "name": "X", "currency": "USD", "plan": "pro", "colour": "red"},
+            422,
+            "validation_error",
+        ),
+        ("/v1/customers", {"id": "x", "name": "X", "currency": "EUR", "plan": "pro"}, 422, "validation_error"),
+        ("/v1/customers", {"id": "x", "name": "X", "currency": "USD", "plan": "nope"}, 422, "validation_error"),
+        ("/v1/customers", {"id": "bad id", "name": "X", "currency": "USD", "plan": "pro"}, 422, "validation_error"),
+        ("/v1/price-books", {"id": "default", "currency": "USD"}, 409, "conflict"),
+        (
+            "/v1/price-books/default/versions",
+            {
+                "effective_from": "2026-01-01T00:00:00Z",
+                "rates": [{"provider": "a", "model": "b", "unit": "bananas", "price": "1"}],
+            },
+            422,
+            "validation_error",
+        ),
+        (
+            "/v1/price-books/default/versions",
+            {
+                "effective_from": "2026-01-01T00:00:00Z",
+                "rates": [{"provider": "a", "model": "b", "unit": "requests", "price": 1.5}],
+            },
+            422,
+            "validation_error",
+        ),
+        (
+            "/v1/price-books/default/versions",
+            {
+                "effective_from": "2026-01-01T00:00:00",
+                "rates": [{"provider": "a", "model": "b", "unit": "requests", "price": "1"}],
+            },
+            422,
+            "validation_error",
+        ),
+        (
+            "/v1/price-books/nope/versions",
+            {
+                "effective_from": "2026-01-01T00:00:00Z",
+                "rates": [{"provider": "a", "model": "b", "unit": "requests", "price": "1"}],
+            },
+            404,
+            "not_found",
+        ),
+        (
+            "/v1/plans",
+            {"id": "tiered", "price_book": "default", "tiers": {"mode": "graduated", "tiers": []}},
+            422,
+            "validation_error",
+        ),
+        ("/v1/plans", {"id": "p2", "price_book": "nope"}, 404, "not_found"),
+        ("/v1/customers/acme/top-ups", {"id": "t1", "amount": "-5", "source": "grant"}, 422, "validation_error"),
+        ("/v1/customers/acme/top-ups", {"id": "t1", "amount": 5, "source": "grant"}, 422, "validation_error"),
+        ("/v1/customers/acme/top-ups", {"id": "t1", "amount": "0", "source": "grant"}, 422, "validation_error"),
+        (
+            "/v1/customers/acme/top-ups",
+            {"id": "t1", "amount": "1.0000000000001", "source": "grant"},
+            422,
+            "validation_error",
+        ),
+        ("/v1/customers/acme/top-ups", {"id": "welcome", "amount": "99", "source": "grant"}, 409, "conflict"),
+        ("/v1/customers/nobody/top-ups", {"id": "t1", "amount": "5", "source": "grant"}, 404, "not_found"),
+        ("/v1/events", {"events": [], "extra": 1}, 422, "validation_error"),
+        ("/v1/events", {"evnts": []}, 422, "validation_error"),
+    ],
+)
+def test_bad_commands_are_clear_4xx_and_change_nothing(
+    api: httpx.Client, path: str, body: dict[str, Any], status: int, code: str
+) -> None:
+    before = ledger_state(api)
+    assert_problem(api.post(path, json=body), status, code)
+    assert ledger_state(api) == before
+
+
+def test_unknown_things_are_404(api: httpx.Client) -> None:
+    for path in (
+        "/v1/customers/nobody",
+        "/v1/price-books/nope",
+        "/v1/plans/nope",
+        "/v1/events/acme/nope",
+        "/v1/customers/nobody/balance",
+        "/v1/nowhere",
+        "/v1/events/a%20b/c",
+    ):
+        assert_problem(api.get(path), 404, "not_found")
+
+
+def test_a_retried_grant_returns_the_first_answer(api: httpx.Client) -> None:
+    body = {"id": "promo", "amount": "5", "source": "grant"}
+    first = api.post("/v1/customers/acme/top-ups", json=body)
+    again = api.post("/v1/customers/acme/top-ups", json=body)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.json() == again.json()

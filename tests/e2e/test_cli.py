@@ -1,0 +1,122 @@
+"""The command line against a real store: replay, audit, export, demo."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import subprocess
+from decimal import Decimal
+
+import httpx
+
+from interfaces.bootstrap import LIVE_PREFIX
+from tests.conftest import open_services
+from tests.e2e.server import free_port, tally_command, wait_for
+from tests.support import event, seed
+
+
+def tally(url: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "TALLY_DATABASE_URL": url, "TALLY_ADMIN_KEY": "k"}
+    return subprocess.run(tally_command(*args), env=env, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def filled(url: str) -> None:
+    services = open_services(url)
+    seed(services.app)
+    services.app.record_usage([event(f"e{i}", model=("gpt-4o", "gpt-4o-mini")[i % 2]) for i in range(50)])
+    services.follower.catch_up()
+    services.close()
+
+
+def test_replay_rebuilds_equal_projections_and_audit_passes(database_url: str) -> None:
+    filled(database_url)
+    replayed = tally(database_url, "replay")
+    assert replayed.returncode == 0, replayed.stderr
+    assert "equal the ones they replaced" in replayed.stderr
+    audited = tally(database_url, "audit")
+    assert audited.returncode == 0, audited.stderr
+    assert "50 ratings re-checked" in audited.stderr
+
+
+def test_audit_exits_non_zero_when_a_projection_differs(database_url: str) -> None:
+    filled(database_url)
+    services = open_services(database_url)
+    with services.database.transaction(write=True) as cursor:
+        cursor.execute(
+            f"DELETE FROM {LIVE_PREFIX}postings WHERE position = (SELECT MAX(position) FROM {LIVE_PREFIX}postings)"
+        )
+    services.close()
+    audited = tally(database_url, "audit")
+    assert audited.returncode == 1
+    assert "postings" in audited.stderr
+
+
+def test_export_ledger_writes_every_posting(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    url = f"sqlite:///{tmp_path}/tally.db"
+    filled(url)
+    exported = tally(url, "export", "ledger", "--format", "csv")
+    assert exported.returncode == 0, exported.stderr
+    rows = list(csv.DictReader(io.StringIO(exported.stdout)))
+    assert len(rows) == 2 + 50 * 2
+    debits = sum(Decimal(r["amount"]) for r in rows)
+    assert debits == sum(Decimal(r["amount"]) for r in rows if r["debit_account"])
+    jsonl = tally(url, "export", "ledger", "--format", "jsonl")
+    assert len(jsonl.stdout.splitlines()) == len(rows)
+
+
+def test_serve_refuses_to_start_without_an_admin_key(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    env = {k: v for k, v in os.environ.items() if k != "TALLY_ADMIN_KEY"}
+    env["TALLY_DATABASE_URL"] = f"sqlite:///{tmp_path}/t.db"
+    refused = subprocess.run(tally_command("serve"), env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert refused.returncode == 2
+    assert "TALLY_ADMIN_KEY" in refused.stderr
+
+
+def test_demo_serves_real_prices_and_moving_balances(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    port = free_port()
+    env = {**os.environ, "TALLY_DATABASE_URL": f"sqlite:///{tmp_path}/demo.db"}
+    env.pop("TALLY_ADMIN_KEY", None)
+    demo = subprocess.Popen(
+        tally_command("demo", "--port", str(port), "--seconds", "25", "--rate", "50"),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+
+        def healthy() -> bool:
+            try:
+                return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        assert wait_for(healthy, timeout=30)
+        key = wait_for(lambda: _admin_key(demo), timeout=5)
+        assert key
+        headers = {"Authorization": f"Bearer {key}"}
+        first = httpx.get(f"{base}/v1/customers/acme/balance", headers=headers).json()["balance"]
+        moved = wait_for(
+            lambda: httpx.get(f"{base}/v1/customers/acme/balance", headers=headers).json()["balance"] != first,
+            timeout=10,
+        )
+        assert moved
+        book = httpx.get(f"{base}/v1/price-books/default", headers=headers).json()
+        assert book["versions"][0]["source"].startswith("genai-prices")
+        assert httpx.get(f"{base}/docs").status_code == 200
+        assert "graphiql" in httpx.get(f"{base}/graphql", headers={"Accept": "text/html"}).text.lower()
+    finally:
+        demo.terminate()
+        demo.wait(timeout=15)
+
+
+def _admin_key(process: subprocess.Popen[str]) -> str | None:
+    assert process.stderr is not None
+    while True:
+        line = process.stderr.readline()
+        if not line:
+            return None
+        if "admin key" in line:
+            return line.split()[-1]

@@ -1,0 +1,145 @@
+"""The operator's path through a real server: publish prices, create a prepaid
+customer, grant funds, send usage in batches, watch the wallet go down by
+exactly usage × price × (1 + markup); then read it back over GraphQL."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+from domain.money import format_amount
+from tests.e2e.server import client, wait_for
+from tests.support import event, expected_charge, just_now, rates_json
+
+
+def setup_catalog(api: httpx.Client) -> None:
+    assert api.post("/v1/price-books", json={"id": "default", "currency": "USD"}).status_code == 201
+    published = api.post(
+        "/v1/price-books/default/versions", json={"effective_from": "2026-01-01T00:00:00Z", "rates": rates_json()}
+    )
+    assert published.status_code == 201, published.text
+    assert published.json()["version"] == 1
+    plan = {
+        "id": "pro",
+        "price_book": "default",
+        "markup_percent": "20",
+        "model_overrides": [{"provider": "openai", "model": "gpt-4o-mini", "markup_percent": "50"}],
+    }
+    assert api.post("/v1/plans", json=plan).status_code == 201
+    customer = {"id": "acme", "name": "Acme AI", "currency": "USD", "plan": "pro", "billing": "prepaid"}
+    assert api.post("/v1/customers", json=customer).status_code == 201
+    grant = api.post("/v1/customers/acme/top-ups", json={"id": "welcome", "amount": "25.00", "source": "grant"})
+    assert grant.status_code == 201, grant.text
+    assert grant.json()["status"] == "succeeded"
+
+
+def graphql(api: httpx.Client, query: str) -> dict[str, Any]:
+    response = api.post("/graphql", json={"query": query})
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def test_meter_rate_post_query(server: str) -> None:
+    with client(server) as api:
+        setup_catalog(api)
+        now = just_now()
+        batches = [
+            [event(f"a{i}", model="gpt-4o", timestamp=now) for i in range(300)],
+            [
+                event(f"b{i}", model="gpt-4o-mini", timestamp=now, input_tokens=1000 + i, output_tokens=i)
+                for i in range(300)
+            ],
+            [event(f"c{i}", model="claude-sonnet-4-5", timestamp=now) for i in range(50)]
+            + [event("a0", timestamp=now)],
+        ]
+        for batch in batches:
+            answer = api.post("/v1/events", json={"events": batch})
+            assert answer.status_code == 200
+        assert answer.json()["results"][-1] == {"id": "a0", "status": "duplicate"}
+        unique = {body["id"]: body for batch in batches for body in batch}
+        charged = sum((expected_charge(body)[1] for body in unique.values()), Decimal(0))
+        expected = Decimal("25") - charged
+        shown = wait_for(lambda: api.get("/v1/customers/acme/balance").json()["balance"] == format_amount(expected))
+        body = api.get("/v1/customers/acme/balance").json()
+        assert shown, body
+        assert body["available"] == body["balance"] and body["held"] == "0" and body["currency"] == "USD"
+
+        trial = api.get("/v1/ledger/trial-balance").json()
+        (usd,) = trial["currencies"]
+        assert usd["debits"] == usd["credits"]
+
+        page = api.get("/v1/ledger/entries", params={"account": "liabilities:wallet:acme", "limit": 5}).json()
+        assert [e["kind"] for e in page["entries"]] == ["grant", "usage", "usage", "usage", "usage"]
+        assert page["next_cursor"] is not None
+        later = api.get("/v1/ledger/entries", params={"cursor": page["next_cursor"], "limit": 5}).json()
+        assert later["entries"][0]["position"] > page["entries"][-1]["position"]
+
+        recorded = api.get("/v1/events/acme/b7").json()
+        b7 = event("b7", model="gpt-4o-mini", timestamp=now, input_tokens=1007, output_tokens=7)
+        assert recorded["rating"]["charge"] == format_amount(expected_charge(b7)[1])
+        assert recorded["rating"]["markup_percent"] == "50"
+
+        data = graphql(
+            api,
+            '{ customer(id: "acme") { balance { balance { amount currency } available { amount } } '
+            "currentPeriod { spend { amount } byModel { provider model spend { amount } cost { amount } } "
+            "daily { date spend { amount } } byFeature { feature spend { amount } } } } "
+            "ledger { trialBalance { balanced currencies { currency debits { amount } credits { amount } } } } }",
+        )["data"]
+        assert data["customer"]["balance"]["balance"] == {"amount": format_amount(expected), "currency": "USD"}
+        period = data["customer"]["currentPeriod"]
+        assert Decimal(period["spend"]["amount"]) == charged
+        assert {m["model"] for m in period["byModel"]} == {"gpt-4o", "gpt-4o-mini", "claude-sonnet-4-5"}
+        assert [Decimal(day["spend"]["amount"]) for day in period["daily"]] == [charged]
+        assert data["ledger"]["trialBalance"]["balanced"] is True
+
+
+def test_price_books_and_plans_read_back(server: str) -> None:
+    with client(server) as api:
+        setup_catalog(api)
+        book = api.get("/v1/price-books/default").json()
+        assert book["versions"][0]["version"] == 1
+        version = api.get("/v1/price-books/default/versions/1").json()
+        assert {
+            "provider": "openai",
+            "model": "gpt-4o",
+            "unit": "input_tokens",
+            "price": "2.5",
+            "per": 1000000,
+        } in version["rates"]
+        assert api.get("/v1/price-books/default/versions/2").status_code == 404
+        again = api.post(
+            "/v1/price-books/default/versions", json={"effective_from": "2026-11-01T00:00:00Z", "rates": rates_json()}
+        )
+        assert again.json()["version"] == 2
+        plan = api.get("/v1/plans/pro").json()
+        assert plan["markup_percent"] == "20"
+        bumped = api.post(
+            "/v1/plans/pro/versions", json={"effective_from": "2026-12-01T00:00:00Z", "markup_percent": "25"}
+        )
+        assert bumped.status_code == 201
+        assert [v["markup_percent"] for v in bumped.json()["versions"]] == ["20", "25"]
+        customer = api.patch("/v1/customers/acme", json={"name": "Acme Inc"})
+        assert customer.json()["name"] == "Acme Inc"
+
+
+def test_catalog_import_publishes_real_model_prices(server: str) -> None:
+    with client(server) as api:
+        api.post("/v1/price-books", json={"id": "catalog", "currency": "USD"})
+        imported = api.post(
+            "/v1/price-books/catalog/import",
+            json={
+                "source": "genai-prices",
+                "providers": ["openai", "anthropic"],
+                "effective_from": "2026-11-01T00:00:00Z",
+            },
+        )
+        assert imported.status_code == 201, imported.text
+        assert imported.json()["rates_count"] > 100
+        assert imported.json()["source"].startswith("genai-prices")
+        version = api.get("/v1/price-books/catalog/versions/1").json()
+        gpt4o = {r["unit"]: r["price"] for r in version["rates"] if r["model"] == "gpt-4o"}
+        assert gpt4o["input_tokens"] == "2.5" and gpt4o["output_tokens"] == "10"
