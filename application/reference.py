@@ -54,18 +54,21 @@ class ReferenceData:
         self.customer_by_key_hash: dict[str, tuple[str, str]] = {}
 
     def refresh(self) -> None:
+        """Catch up to the log's head. The position advances to the head even
+        when no reference event was found, so each refresh reads only what was
+        appended since the last one (usage events included in the range)."""
         with self._lock:
-            while True:
+            head = self._recorder.max_notification_id() or 0
+            while self._position < head:
                 page = self._recorder.select_notifications(
-                    self._position, PAGE_SIZE, topics=REFERENCE_TOPICS, inclusive_of_start=False
+                    self._position, PAGE_SIZE, stop=head, topics=REFERENCE_TOPICS, inclusive_of_start=False
                 )
-                changed = {n.originator_id for n in page}
-                for originator_id in changed:
+                for originator_id in {n.originator_id for n in page}:
                     self._load(originator_id)
-                if page:
-                    self._position = page[-1].id
                 if len(page) < PAGE_SIZE:
-                    return
+                    self._position = head
+                else:
+                    self._position = page[-1].id
 
     def _load(self, originator_id: UUID | str) -> None:
         aggregate: object = self._repository.get(UUID(str(originator_id)))

@@ -40,7 +40,7 @@ class Customer:
     def balance(self, info: Info[TallyContext, None], as_of: datetime | None = None) -> t.Balance:
         services = info.context.services
         amount, _ = services.queries.balance(str(self.id), self.currency, as_of)
-        zero = amount - amount
+        zero = Decimal(0)  # holds arrive with authorizations; none can be open yet
         moment = as_of or services.app.clock()
         return t.Balance(
             balance=t.Money.of(amount, self.currency),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, Response
@@ -38,7 +39,7 @@ def get_balance(
     customer = services.app.customer(customer_id)
     moment = as_of or services.app.clock()
     balance, _ = services.queries.balance(customer_id, customer.currency, as_of)
-    held = balance - balance  # holds arrive with authorizations; none can be open yet
+    held = Decimal(0)  # holds arrive with authorizations; none can be open yet
     return {
         "customer": customer_id,
         "balance": presenters.money(balance),
