@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from domain.identifiers import is_caller_id
@@ -13,6 +13,7 @@ from domain.pricing import UNITS
 from domain.usage import fingerprint
 
 MAX_FUTURE = timedelta(minutes=5)
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 MAX_QUANTITY = 10**15
 MAX_NAME_LENGTH = 200
 MAX_METADATA_KEYS = 50
@@ -93,6 +94,8 @@ def _shape_problem(raw: Mapping[str, Any], now: datetime) -> tuple[str, str] | N
         return "timestamp", "timestamp must be RFC 3339 with an offset, e.g. 2026-11-26T17:00:01Z"
     if occurred_at > now + MAX_FUTURE:
         return "timestamp", "timestamp is more than 5 minutes in the future"
+    if occurred_at < EARLIEST:
+        return "timestamp", f"timestamp is before {EARLIEST.date().isoformat()}"
     for name in ("provider", "model"):
         if not _is_name(raw[name]):
             return name, f"{name} must be a non-empty string of at most {MAX_NAME_LENGTH} characters"
@@ -134,4 +137,9 @@ def _parse_time(value: object) -> datetime | None:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         return None
-    return parsed if parsed.tzinfo is not None else None
+    if parsed.tzinfo is None:
+        return None
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        return None

@@ -25,8 +25,12 @@ CUSTOMER_ACCOUNT_ROOTS = ("liabilities:wallet:", "assets:receivable:")
 
 
 def iso(moment: datetime) -> str:
-    """Fixed-width UTC text: sorts as time does, in both stores."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """Fixed-width UTC text: sorts as time does, in both stores. A moment whose
+    UTC form falls outside years 1-9999 is clamped to the nearest end."""
+    try:
+        return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    except OverflowError:
+        return "0001-01-01T00:00:00.000000Z" if moment.year < 5000 else "9999-12-31T23:59:59.999999Z"
 
 
 def customer_of(account: str) -> str | None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import strawberry
+from cross_web import HTTPException as StrawberryHTTPException
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 from strawberry.fastapi import GraphQLRouter
 from strawberry.types import Info
@@ -39,6 +41,7 @@ class Customer:
     @strawberry.field
     def balance(self, info: Info[TallyContext, None], as_of: datetime | None = None) -> t.Balance:
         services = info.context.services
+        _require_offset(as_of)
         amount, _ = services.queries.balance(str(self.id), self.currency, as_of)
         zero = Decimal(0)  # holds arrive with authorizations; none can be open yet
         moment = as_of or services.app.clock()
@@ -168,6 +171,7 @@ class Query:
     @strawberry.field
     def ledger(self, info: Info[TallyContext, None], as_of: datetime | None = None) -> Ledger:
         info.context.require_admin()
+        _require_offset(as_of)
         return Ledger(as_of=as_of)
 
     @strawberry.field
@@ -178,6 +182,11 @@ class Query:
         except NotFound:
             return None
         return PriceBook(id=strawberry.ID(book.price_book_id), currency=book.currency, versions=len(book.versions))
+
+
+def _require_offset(moment: datetime | None) -> None:
+    if moment is not None and moment.tzinfo is None:
+        raise ValueError("asOf needs a UTC offset, e.g. 2026-11-26T17:00:00Z")
 
 
 def _currency(totals: CurrencyTotals) -> t.CurrencyBalance:
@@ -242,5 +251,17 @@ schema = strawberry.Schema(
 )
 
 
+class TallyGraphQLRouter(GraphQLRouter[TallyContext, None]):
+    """Answers a body that is not a GraphQL request object with a 400, where
+    strawberry itself would fail on it."""
+
+    async def parse_http_body(self, request: Any) -> Any:
+        try:
+            parsed = await super().parse_http_body(request)
+        except (AttributeError, TypeError) as error:
+            raise StrawberryHTTPException(400, "a GraphQL request is a JSON object with a query string") from error
+        return parsed
+
+
 def graphql_router(services: Services) -> GraphQLRouter[TallyContext, None]:
-    return GraphQLRouter(schema, context_getter=context_getter(services))
+    return TallyGraphQLRouter(schema, context_getter=context_getter(services))

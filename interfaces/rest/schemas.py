@@ -3,10 +3,9 @@ string; unknown keys are refused."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 CallerId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:-]{1,128}$")]
 MoneyText = Annotated[
@@ -45,7 +44,7 @@ class RateIn(Strict):
 
 
 class PriceVersionCreate(Strict):
-    effective_from: datetime
+    effective_from: AwareDatetime
     rates: list[RateIn] = Field(min_length=1, max_length=20_000)
 
 
@@ -64,7 +63,7 @@ class PlanCreate(Strict):
 
 
 class PlanVersionCreate(Strict):
-    effective_from: datetime
+    effective_from: AwareDatetime
     markup_percent: MoneyText
     tiers: dict[str, Any] | None = None
     model_overrides: list[ModelOverrideIn] = Field(default_factory=list, max_length=1000)
@@ -90,7 +89,7 @@ class TopUpCreate(Strict):
     id: CallerId
     amount: MoneyText
     source: Literal["stripe", "grant"]
-    expires_at: datetime | None = None
+    expires_at: AwareDatetime | None = None
 
 
 class UsageEventDoc(Strict):
@@ -99,7 +98,7 @@ class UsageEventDoc(Strict):
 
     id: CallerId
     customer: CallerId
-    timestamp: datetime
+    timestamp: AwareDatetime
     provider: Name
     model: Name
     feature: Name | None = None

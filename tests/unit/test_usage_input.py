@@ -34,6 +34,8 @@ def test_a_good_event_parses_with_a_fingerprint_of_its_body() -> None:
         ({"timestamp": "2026-11-26T18:05:01Z"}, "timestamp"),
         ({"timestamp": "2026-11-26T17:00:01"}, "timestamp"),
         ({"timestamp": "yesterday"}, "timestamp"),
+        ({"timestamp": "0001-01-01T00:00:00+01:00"}, "timestamp"),
+        ({"timestamp": "1999-12-31T23:59:59Z"}, "timestamp"),
         ({"customer": "a/b"}, "customer"),
         ({"model": ""}, "model"),
         ({"colour": "blue"}, "colour"),

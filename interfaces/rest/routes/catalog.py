@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
 from fastapi import APIRouter
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 from starlette.concurrency import run_in_threadpool
 
 from application.errors import NotFound, ValidationFailed
@@ -27,7 +26,7 @@ router = APIRouter(tags=["prices and plans"])
 class CatalogImport(Strict):
     source: Literal["genai-prices"] = "genai-prices"
     providers: list[str] = Field(min_length=1, max_length=50)
-    effective_from: datetime
+    effective_from: AwareDatetime
 
 
 def _no_tiers(tiers: dict[str, Any] | None) -> None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from pydantic import AwareDatetime
 
 from application.errors import ValidationFailed
 from interfaces import presenters
@@ -27,8 +27,8 @@ def ledger_entries(
     services: ServicesDep,
     _: AdminDep,
     account: str | None = None,
-    start: Annotated[datetime | None, Query(alias="from")] = None,
-    end: Annotated[datetime | None, Query(alias="to")] = None,
+    start: Annotated[AwareDatetime | None, Query(alias="from")] = None,
+    end: Annotated[AwareDatetime | None, Query(alias="to")] = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> dict[str, Any]:
@@ -38,6 +38,6 @@ def ledger_entries(
 
 
 @router.get("/v1/ledger/trial-balance")
-def trial_balance(services: ServicesDep, _: AdminDep, as_of: datetime | None = None) -> dict[str, Any]:
+def trial_balance(services: ServicesDep, _: AdminDep, as_of: AwareDatetime | None = None) -> dict[str, Any]:
     moment = as_of or services.app.clock()
     return presenters.trial_balance(moment, services.queries.trial_balance(as_of))

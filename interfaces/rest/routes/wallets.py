@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, Response
+from pydantic import AwareDatetime
 
 from interfaces import presenters
 from interfaces.rest.auth import AdminDep, PrincipalDep, ServicesDep
@@ -33,7 +33,7 @@ def get_top_up(customer_id: str, top_up_id: str, services: ServicesDep, who: Pri
 
 @router.get("/v1/customers/{customer_id}/balance")
 def get_balance(
-    customer_id: str, services: ServicesDep, who: PrincipalDep, as_of: datetime | None = None
+    customer_id: str, services: ServicesDep, who: PrincipalDep, as_of: AwareDatetime | None = None
 ) -> dict[str, Any]:
     who.require_customer(customer_id)
     customer = services.app.customer(customer_id)
