@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from domain.entries import entries_of
 from domain.events import UsageRecorded
 from domain.journal import assert_balanced
-from domain.money import ZERO
+from domain.money import ZERO, money_math
 from domain.rating import Chargeable, Rating, rate
 
 if TYPE_CHECKING:
@@ -33,6 +33,7 @@ class HistoryReport:
     credits: dict[str, Decimal] = field(default_factory=lambda: defaultdict(lambda: ZERO))
 
 
+@money_math
 def audit_history(app: Tally, progress: Callable[[int], None] | None = None) -> HistoryReport:
     app.reference.refresh()
     report = HistoryReport()
@@ -57,12 +58,19 @@ def audit_history(app: Tally, progress: Callable[[int], None] | None = None) -> 
 
 
 def _check_entries(report: HistoryReport, position: int, event: object) -> None:
-    for journal in entries_of(event):
-        report.entries += 1
-        try:
+    """Every carried entry must parse into valid postings: positive, exact to
+    12 places, between two known accounts, in one currency. With transfer-
+    style postings, debits equal credits by construction; what can break is a
+    posting itself, and this is where a corrupted history shows."""
+    try:
+        journals = entries_of(event)
+        for journal in journals:
             assert_balanced(journal.postings)
-        except AssertionError as error:
-            report.problems.append(f"event {position}: entry does not balance: {error}")
+    except (AssertionError, ValueError, KeyError, TypeError, ArithmeticError) as error:
+        report.problems.append(f"event {position}: its journal entry is not valid: {error!r}")
+        return
+    for journal in journals:
+        report.entries += 1
         for posting in journal.postings:
             report.debits[posting.currency] += posting.amount
             report.credits[posting.currency] += posting.amount
@@ -75,6 +83,9 @@ def _check_rating(app: Tally, report: HistoryReport, position: int, event: Any) 
     customer = app.reference.customers.get(event.customer)
     if book is None or plan is None or customer is None:
         report.problems.append(f"event {position}: rating names an unknown price book, plan or customer")
+        return
+    if not (0 < stored.price_version <= len(book.versions) and 0 < stored.plan_version <= len(plan.versions)):
+        report.problems.append(f"event {position}: rating names a price or plan version that does not exist")
         return
     prices = book.versions[stored.price_version - 1]
     terms = plan.versions[stored.plan_version - 1]

@@ -62,17 +62,20 @@ class Customers(Catalog):
         _check_terms(new_name, new_billing, customer.net_terms_days)
         self._check_plan_currency(new_plan, customer.currency)
         customer.update(new_name, new_plan, new_billing)
+        self._save_changed(customer)
+        return customer
+
+    def _save_changed(self, customer: Customer) -> None:
         try:
             self.save(customer)
         except IntegrityError:
-            raise Conflict(f"customer {customer_id!r} was changed concurrently; try again") from None
-        return customer
+            raise Conflict(f"customer {customer.customer_id!r} was changed concurrently; try again") from None
 
     def issue_api_key(self, customer_id: str) -> IssuedKey:
         customer: Customer = self.repository.get(self.customer(customer_id).id)
         issued = IssuedKey("key_" + secrets.token_hex(8), "tk_" + secrets.token_urlsafe(32))
         customer.issue_api_key(issued.id, key_hash(issued.key))
-        self.save(customer)
+        self._save_changed(customer)
         return issued
 
     def revoke_api_key(self, customer_id: str, key_id: str) -> None:
@@ -80,7 +83,7 @@ class Customers(Catalog):
         if key_id not in customer.api_keys:
             raise NotFound(f"api key {key_id!r} does not exist")
         customer.revoke_api_key(key_id)
-        self.save(customer)
+        self._save_changed(customer)
 
     def customer_for_key(self, key: str) -> str | None:
         """The customer a read key belongs to, or None."""

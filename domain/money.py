@@ -2,20 +2,41 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Context, Decimal, DivisionByZero, InvalidOperation, Overflow, localcontext
+from functools import wraps
+from typing import ParamSpec, TypeVar
 
 RATED_PLACES = 12
 RATED_QUANTUM = Decimal(1).scaleb(-RATED_PLACES)
 ZERO = Decimal(0)
+# Money arithmetic runs in this context, never the default 28 digits: the largest
+# allowed quantity (1e15) times the largest price (1e15) at 12 places is 42 digits.
+MONEY_CONTEXT = Context(prec=60, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation, DivisionByZero, Overflow])
 CURRENCY_CODES_LENGTH = 3
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def money_math(function: Callable[P, R]) -> Callable[P, R]:
+    """Run a function's Decimal arithmetic in MONEY_CONTEXT."""
+
+    @wraps(function)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        with localcontext(MONEY_CONTEXT):
+            return function(*args, **kwargs)
+
+    return wrapper
 
 
 def exact(amount: Decimal) -> Decimal:
     """Round a computed amount to the rated precision (half-even, 12 places)."""
     if not amount.is_finite():
         raise ValueError(f"amount {amount!r} is not a finite number")
-    return amount.quantize(RATED_QUANTUM, rounding=ROUND_HALF_EVEN)
+    return amount.quantize(RATED_QUANTUM, rounding=ROUND_HALF_EVEN, context=MONEY_CONTEXT)
 
 
 def parse_amount(text: str) -> Decimal:

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Any
 
 from domain import accounts
 from domain.journal import JournalEntry, entry
-from domain.money import ZERO, exact
+from domain.money import MONEY_CONTEXT, ZERO, exact
 from domain.plans import PlanVersion
 from domain.pricing import PriceVersion
 
@@ -106,6 +106,11 @@ def rate(
     terms: PlanVersion,
 ) -> Rating:
     """Rate one usage event. The caller has checked unpriced_units() is empty."""
+    with localcontext(MONEY_CONTEXT):
+        return _rate(item, price_book, prices, plan, terms)
+
+
+def _rate(item: Chargeable, price_book: str, prices: PriceVersion, plan: str, terms: PlanVersion) -> Rating:
     lines = []
     for unit, quantity in sorted(item.usage.items()):
         if quantity == 0:

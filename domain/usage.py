@@ -30,6 +30,9 @@ def usage_id(customer: str, event_id: str) -> UUID:
 def fingerprint(body: Mapping[str, Any]) -> str:
     """A digest of the caller's event body: the same id with another body is a
     conflict, not a retry."""
+    usage = body.get("usage")
+    if isinstance(usage, dict):  # a unit sent as 0 and a unit left out say the same
+        body = {**body, "usage": {unit: count for unit, count in usage.items() if count}}
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from psycopg import Cursor
+from psycopg.conninfo import make_conninfo
 from psycopg_pool import ConnectionPool
 
 from projections.database import Dialect
@@ -38,7 +39,7 @@ class PostgresDatabase:
     def __init__(self, conninfo: str, schema: str, max_size: int = 10) -> None:
         self.schema = schema
         self.pool = ConnectionPool(
-            conninfo + f" options='-c search_path={schema}'",
+            make_conninfo(conninfo, options=f"-c search_path={schema}"),
             min_size=1,
             max_size=max_size,
             open=True,

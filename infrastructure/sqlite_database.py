@@ -8,9 +8,10 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Any
 
+from domain.money import MONEY_CONTEXT
 from projections.database import Dialect
 
 DIALECT = Dialect(name="sqlite", numeric="TEXT", lock_row="")
@@ -20,7 +21,8 @@ sqlite3.register_adapter(Decimal, str)
 
 
 def _dec_add(left: str | None, right: str | None) -> str:
-    return str(Decimal(left or 0) + Decimal(right or 0))
+    with localcontext(MONEY_CONTEXT):
+        return str(Decimal(left or 0) + Decimal(right or 0))
 
 
 class _DecimalSum:
@@ -29,7 +31,8 @@ class _DecimalSum:
 
     def step(self, value: str | None) -> None:
         if value is not None:
-            self.total += Decimal(value)
+            with localcontext(MONEY_CONTEXT):
+                self.total += Decimal(value)
 
     def finalize(self) -> str:
         return str(self.total)

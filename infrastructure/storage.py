@@ -3,13 +3,17 @@ settings and onto the read model's database."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
 from eventsourcing.utils import get_topic
+from psycopg.conninfo import make_conninfo
 
 from infrastructure.fast_recorder import FastPostgresApplicationRecorder
+
+SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,8 @@ def _postgres(host: str, parsed: object) -> Store:
     password = unquote(parsed.password or "")
     port = str(parsed.port or 5432)
     schema = parse_qs(parsed.query).get("schema", ["public"])[0]
+    if not SCHEMA_NAME.match(schema):
+        raise ValueError(f"schema {schema!r}: use lower-case letters, digits and '_' (at most 63)")
     env = {
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
         "POSTGRES_DBNAME": dbname,
@@ -56,7 +62,5 @@ def _postgres(host: str, parsed: object) -> Store:
         "POSTGRES_POOL_SIZE": "8",
         "APPLICATION_RECORDER_TOPIC": get_topic(FastPostgresApplicationRecorder),
     }
-    conninfo = f"host={host} port={port} dbname={dbname} user={user}"
-    if password:
-        conninfo += f" password={password}"
+    conninfo = make_conninfo(host=host, port=port, dbname=dbname, user=user, password=password or None)
     return Store("postgresql", env, postgres_conninfo=conninfo, postgres_schema=schema)

@@ -5,15 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import psycopg
-from psycopg import sql
-
 from application.ports import Clock
 from application.tally import Tally, utc_now
-from infrastructure.postgres_database import PostgresDatabase
+from infrastructure.databases import open_database
 from infrastructure.price_catalog import GenaiPricesCatalog
 from infrastructure.settings import Settings
-from infrastructure.sqlite_database import SqliteDatabase
 from infrastructure.storage import Store, parse_database_url
 from infrastructure.usage_index import usage_index_for
 from projections import schema
@@ -37,14 +33,6 @@ class Services:
         self.follower.stop()
         self.database.close()
         self.app.close()
-
-
-def open_database(store: Store) -> Database:
-    if store.kind == "postgresql":
-        with psycopg.connect(store.postgres_conninfo, autocommit=True) as connection:
-            connection.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(store.postgres_schema)))
-        return PostgresDatabase(store.postgres_conninfo, store.postgres_schema)
-    return SqliteDatabase(store.sqlite_path)
 
 
 def bootstrap(

@@ -33,6 +33,9 @@ class Dialect:
     def add(self, left: str, right: str) -> str:
         return f"({left} + {right})" if self.name == "postgresql" else f"dec_add({left}, {right})"
 
+    def greatest(self, left: str, right: str) -> str:
+        return f"GREATEST({left}, {right})" if self.name == "postgresql" else f"MAX({left}, {right})"
+
     def sum(self, expression: str) -> str:
         return f"COALESCE(SUM({expression}), 0)" if self.name == "postgresql" else f"dec_sum({expression})"
 

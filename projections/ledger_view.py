@@ -11,14 +11,14 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Any
 
 from domain.accounts import account_type
 from domain.entries import entries_of
 from domain.events import CustomerRegistered, CustomerUpdated, TopUpGranted, UsageRecorded
 from domain.journal import assert_balanced
-from domain.money import ZERO
+from domain.money import MONEY_CONTEXT, ZERO
 from projections.database import Cursor, Dialect
 
 CUSTOMER_ACCOUNT_ROOTS = ("liabilities:wallet:", "assets:receivable:")
@@ -55,6 +55,10 @@ class LedgerView:
         self.dialect = dialect
 
     def fold(self, events: Sequence[tuple[int, Any]]) -> Changes:
+        with localcontext(MONEY_CONTEXT):
+            return self._fold(events)
+
+    def _fold(self, events: Sequence[tuple[int, Any]]) -> Changes:
         changes = Changes()
         for position, event in events:
             self._fold_entries(changes, position, event)
@@ -136,7 +140,7 @@ class LedgerView:
             changes.customers.append(("update", (event.name, event.plan, event.billing, str(event.originator_id))))
 
     def write(self, cursor: Cursor, changes: Changes) -> None:
-        p, add = self.prefix, self.dialect.add
+        p, add, greatest = self.prefix, self.dialect.add, self.dialect.greatest
         if changes.postings:
             cursor.executemany(f"INSERT INTO {p}postings VALUES ({','.join('?' * 12)})", changes.postings)
         if changes.accounts:
@@ -152,7 +156,8 @@ class LedgerView:
         if changes.balances:
             cursor.executemany(
                 f"INSERT INTO {p}balances VALUES (?,?,?,?) ON CONFLICT (customer, currency) DO UPDATE SET "
-                f"balance = {add(p + 'balances.balance', 'excluded.balance')}, updated_at = excluded.updated_at",
+                f"balance = {add(p + 'balances.balance', 'excluded.balance')}, "
+                f"updated_at = {greatest(p + 'balances.updated_at', 'excluded.updated_at')}",
                 [(c, cur, delta, iso(at)) for (c, cur), (delta, at) in sorted(changes.balances.items())],
             )
         if changes.usage:

@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from domain.accounts import account_type, receivable, wallet
-from domain.money import ZERO, exact
+from domain.money import ZERO, exact, money_math
 from projections.database import Cursor, Database
 from projections.ledger_view import iso
 from projections.schema import VIEW_NAME
@@ -30,6 +30,7 @@ class AccountTotal:
     credits: Decimal
 
     @property
+    @money_math
     def balance(self) -> Decimal:
         """Signed by the account's normal side: debits - credits for assets and
         expenses, credits - debits for the rest."""
@@ -97,6 +98,7 @@ class LedgerQueries:
             row = cursor.fetchone()
         return int(row[0]) if row else 0
 
+    @money_math
     def balance(self, customer: str, currency: str, as_of: datetime | None = None) -> tuple[Decimal, str | None]:
         """The customer's balance (credits minus debits on its wallet and
         receivable) and the time of the last change it includes."""
@@ -124,6 +126,7 @@ class LedgerQueries:
         )
         return dec(cursor.fetchone()[0])
 
+    @money_math
     def trial_balance(self, as_of: datetime | None = None) -> list[CurrencyTotals]:
         totals: dict[tuple[str, str], list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
         p = self.prefix
@@ -143,6 +146,7 @@ class LedgerQueries:
                         totals[(account, currency)][column] += dec(amount)
         return _by_currency(totals)
 
+    @money_math
     def entries(
         self,
         *,
@@ -153,7 +157,9 @@ class LedgerQueries:
         after: int = 0,
         limit: int = 100,
     ) -> list[Entry]:
-        """Journal entries in posting order, after the position `after`."""
+        """Journal entries in posting order, after the position `after`. Scoped
+        to a customer, an entry shows only the postings on that customer's
+        accounts (the operator's provider cost is not the customer's business)."""
         assert 0 < limit <= MAX_PAGE, "pages are bounded"
         conditions: list[str] = ["position > ?"]
         params: list[Any] = [after]
@@ -170,14 +176,15 @@ class LedgerQueries:
             conditions.append("posted_at < ?")
             params.append(iso(end))
         where = " AND ".join(conditions)
+        scope, scope_params = ("AND customer = ? ", [customer]) if customer is not None else ("", [])
         p = self.prefix
         with self.database.transaction(write=False) as cursor:
             cursor.execute(
                 f"SELECT position, seq, kind, cause_type, cause_id, cause_ref, customer, debit, credit, amount, "
                 f"currency, posted_at FROM {p}postings WHERE position IN "
                 f"(SELECT DISTINCT position FROM {p}postings WHERE {where} ORDER BY position LIMIT ?) "
-                "ORDER BY position, seq",
-                (*params, limit),
+                f"{scope}ORDER BY position, seq",
+                (*params, limit, *scope_params),
             )
             found = cursor.fetchall()
         entries: dict[tuple[int, str], Entry] = {}
@@ -188,6 +195,7 @@ class LedgerQueries:
             entries[key].postings.append(Posting(debit, credit, dec(amount), currency))
         return list(entries.values())
 
+    @money_math
     def period_summary(self, customer: str, start: datetime, end: datetime, now: datetime) -> PeriodSummary:
         p = self.prefix
         with self.database.transaction(write=False) as cursor:

@@ -6,6 +6,7 @@ tables up to the live view's position and compares every row."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -17,7 +18,7 @@ from projections import schema
 from projections.database import Cursor, Database
 from projections.follower import Decode, Follower, Progress
 
-SCRATCH_PREFIX = "scratch_"
+SCRATCH_ROOT = "scratch_"
 # Row order for comparison; money is compared as Decimal, so "1.50" equals "1.5".
 ORDER_BY = {
     "tracking": "name",
@@ -72,13 +73,22 @@ def compare(live: dict[str, list[tuple[Any, ...]]], scratch: dict[str, list[tupl
     return differences
 
 
+def scratch_prefix() -> str:
+    """A prefix of its own for each rebuild or audit, so two never share tables."""
+    return f"{SCRATCH_ROOT}{secrets.token_hex(4)}_"
+
+
 def build_scratch(
-    recorder: ApplicationRecorder, decode: Decode, database: Database, until: int | None, progress: Progress | None
+    recorder: ApplicationRecorder,
+    decode: Decode,
+    database: Database,
+    prefix: str,
+    until: int | None,
+    progress: Progress | None,
 ) -> Follower:
     with database.transaction(write=True) as cursor:
-        schema.drop(cursor, SCRATCH_PREFIX)
-        schema.create(cursor, SCRATCH_PREFIX, database.dialect)
-    follower = Follower(recorder, decode, database, SCRATCH_PREFIX)
+        schema.create(cursor, prefix, database.dialect)
+    follower = Follower(recorder, decode, database, prefix)
     follower.catch_up(until=until, progress=progress)
     return follower
 
@@ -92,9 +102,15 @@ def rebuild(
 ) -> int:
     """Replay every event into scratch tables, then swap them in atomically.
     Events appended during the rebuild are applied by the next follower step."""
-    follower = build_scratch(recorder, decode, database, None, progress)
-    with database.transaction(write=True) as cursor:
-        schema.rename(cursor, SCRATCH_PREFIX, live_prefix, database.dialect)
+    prefix = scratch_prefix()
+    try:
+        follower = build_scratch(recorder, decode, database, prefix, None, progress)
+        with database.transaction(write=True) as cursor:
+            schema.rename(cursor, prefix, live_prefix, database.dialect)
+    except BaseException:
+        with database.transaction(write=True) as cursor:
+            schema.drop(cursor, prefix)
+        raise
     return follower.position
 
 
@@ -112,9 +128,12 @@ def audit_views(
     position = int(next(row[1] for row in live["tracking"] if row[0] == schema.VIEW_NAME))
     if on_position is not None:
         on_position(position)
-    build_scratch(recorder, decode, database, position, progress)
-    with database.snapshot() as cursor:
-        scratch = dump(cursor, SCRATCH_PREFIX)
-    with database.transaction(write=True) as cursor:
-        schema.drop(cursor, SCRATCH_PREFIX)
+    prefix = scratch_prefix()
+    try:
+        build_scratch(recorder, decode, database, prefix, position, progress)
+        with database.snapshot() as cursor:
+            scratch = dump(cursor, prefix)
+    finally:
+        with database.transaction(write=True) as cursor:
+            schema.drop(cursor, prefix)
     return compare(live, scratch)

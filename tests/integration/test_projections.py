@@ -88,3 +88,17 @@ def test_two_followers_of_one_view_apply_each_event_once(services: Services) -> 
     assert services.queries.balance("acme", "USD")[0] == Decimal("100") - 400 * expected_charge(event("e1"))[1]
     (usd,) = services.queries.trial_balance()
     assert usd.debits == usd.credits
+
+
+def test_the_audit_finds_a_rating_edited_in_the_event_store(services: Services) -> None:
+    fill(services, count=6)
+    stored = expected_charge(event("e0"))[1]
+    forged = stored + Decimal("0.01")
+    if services.database.dialect.name == "sqlite":
+        statement = "UPDATE stored_events SET state = CAST(replace(CAST(state AS TEXT), ?, ?) AS BLOB)"
+    else:
+        statement = "UPDATE tally_events SET state = convert_to(replace(convert_from(state, 'UTF8'), ?, ?), 'UTF8')"
+    with services.database.transaction(write=True) as cursor:
+        cursor.execute(statement, (f'"{stored}"', f'"{forged}"'))
+    report = audit_history(services.app)
+    assert any("not reproduced" in problem for problem in report.problems), report.problems
