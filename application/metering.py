@@ -75,10 +75,10 @@ class Metering(Wallets):
                 continue  # another writer recorded some of these ids meanwhile
         raise RuntimeError("usage batch could not be saved after repeated conflicts")
 
-    def _metered(self, parsed: UsageInput) -> tuple[Usage, list[str]]:
+    def _metered(self, parsed: UsageInput) -> tuple[Any, list[str]]:
         customer = self.reference.customers[parsed.customer]
         rating = self._rating(parsed, customer)
-        usage = Usage(
+        usage = Usage.record(
             customer=parsed.customer,
             event_id=parsed.id,
             occurred_at=parsed.occurred_at,

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from domain.events import TopUpGranted, UsageRecorded
 from domain.journal import JournalEntry
-from domain.rating import Rating
 
 
 def entries_of(event: object) -> list[JournalEntry]:
-    if isinstance(event, UsageRecorded) and event.rating and event.rating["entry"]:
-        journal = Rating.from_dict(event.rating).entry
-        return [journal] if journal else []
+    if isinstance(event, UsageRecorded):
+        rating = event.rating
+        return [JournalEntry.from_dict(rating["entry"])] if rating and rating["entry"] else []
     if isinstance(event, TopUpGranted):
         return [JournalEntry.from_dict(event.entry)]
     return []

@@ -33,7 +33,7 @@ class Posting:
         return {
             "debit": self.debit,
             "credit": self.credit,
-            "amount": self.amount,
+            "amount": str(self.amount),
             "currency": self.currency,
         }
 

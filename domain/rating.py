@@ -28,7 +28,13 @@ class RatedLine:
     cost: Decimal
 
     def as_dict(self) -> dict[str, Any]:
-        return {"unit": self.unit, "quantity": self.quantity, "price": self.price, "per": self.per, "cost": self.cost}
+        return {
+            "unit": self.unit,
+            "quantity": self.quantity,
+            "price": str(self.price),
+            "per": self.per,
+            "cost": str(self.cost),
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RatedLine:
@@ -49,16 +55,18 @@ class Rating:
     entry: JournalEntry | None
 
     def as_dict(self) -> dict[str, Any]:
+        """As stored in events: amounts as decimal strings (exact, and plain
+        JSON that any reader of the event store can parse)."""
         return {
             "price_book": self.price_book,
             "price_version": self.price_version,
             "plan": self.plan,
             "plan_version": self.plan_version,
-            "markup_percent": self.markup_percent,
+            "markup_percent": str(self.markup_percent),
             "currency": self.currency,
             "lines": [line.as_dict() for line in self.lines],
-            "cost": self.cost,
-            "charge": self.charge,
+            "cost": str(self.cost),
+            "charge": str(self.charge),
             "entry": self.entry.as_dict() if self.entry else None,
         }
 

@@ -18,6 +18,7 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
+from eventsourcing.utils import get_topic
 
 from domain.identifiers import aggregate_id
 from domain.rating import Rating
@@ -68,8 +69,54 @@ class Usage(Aggregate):
         self.authorization_id = authorization_id
         self.metadata = metadata
         self.fingerprint = fingerprint
-        self.ratings: list[Rating] = [Rating.from_dict(rating)] if rating else []
+        self.rating_records: list[dict[str, Any]] = [rating] if rating else []
+
+    @property
+    def ratings(self) -> list[Rating]:
+        return [Rating.from_dict(record) for record in self.rating_records]
 
     @property
     def rating(self) -> Rating | None:
-        return self.ratings[-1] if self.ratings else None
+        return Rating.from_dict(self.rating_records[-1]) if self.rating_records else None
+
+    @classmethod
+    def record(
+        cls,
+        *,
+        customer: str,
+        event_id: str,
+        occurred_at: datetime,
+        provider: str,
+        model: str,
+        feature: str | None,
+        usage: dict[str, int],
+        authorization_id: str | None,
+        metadata: dict[str, Any],
+        fingerprint: str,
+        rating: dict[str, Any] | None,
+    ) -> Any:
+        """The creation event alone, for the hot path: what Usage(...) would put
+        in its pending events, without building the aggregate object that
+        metering would throw away at once. Replaying it builds the same Usage."""
+        assert all(quantity >= 0 for quantity in usage.values()), "counts are never negative"
+        recorded: Any = cls.Recorded  # type: ignore[attr-defined]
+        return recorded(
+            originator_id=usage_id(customer, event_id),
+            originator_version=cls.INITIAL_VERSION,
+            timestamp=recorded.create_timestamp(),
+            originator_topic=USAGE_TOPIC,
+            customer=customer,
+            event_id=event_id,
+            occurred_at=occurred_at,
+            provider=provider,
+            model=model,
+            feature=feature,
+            usage=usage,
+            authorization_id=authorization_id,
+            metadata=metadata,
+            fingerprint=fingerprint,
+            rating=rating,
+        )
+
+
+USAGE_TOPIC = get_topic(Usage)

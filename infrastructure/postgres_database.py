@@ -32,6 +32,27 @@ class _Cursor:
     def fetchone(self) -> Any:
         return self._cursor.fetchone()
 
+    def insert_rows(self, table: str, rows: Sequence[Sequence[Any]], on_conflict: str = "") -> None:
+        """COPY: a row costs a few microseconds instead of a statement's round
+        trip. Rows that may conflict go through a temporary table first."""
+        if not rows:
+            return
+        if not on_conflict:
+            self._copy(table, rows)
+            return
+        staging = f"staging_{table}"
+        self._cursor.execute(
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging} (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+        )
+        self._copy(staging, rows)
+        self._cursor.execute(f"INSERT INTO {table} SELECT * FROM {staging} {on_conflict}")
+        self._cursor.execute(f"TRUNCATE {staging}")
+
+    def _copy(self, table: str, rows: Sequence[Sequence[Any]]) -> None:
+        with self._cursor.copy(f"COPY {table} FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+
 
 class PostgresDatabase:
     dialect = DIALECT

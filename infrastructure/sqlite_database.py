@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from decimal import Decimal, localcontext
 from typing import Any
@@ -38,6 +38,30 @@ class _DecimalSum:
         return str(self.total)
 
 
+class SqliteCursor:
+    """sqlite3's cursor, plus the bulk insert the read model uses."""
+
+    def __init__(self, cursor: sqlite3.Cursor) -> None:
+        self._cursor = cursor
+
+    def execute(self, statement: str, params: Sequence[Any] = ()) -> Any:
+        return self._cursor.execute(statement, params)
+
+    def executemany(self, statement: str, params_seq: Sequence[Sequence[Any]]) -> Any:
+        return self._cursor.executemany(statement, params_seq)
+
+    def fetchall(self) -> list[Any]:
+        return self._cursor.fetchall()
+
+    def fetchone(self) -> Any:
+        return self._cursor.fetchone()
+
+    def insert_rows(self, table: str, rows: Sequence[Sequence[Any]], on_conflict: str = "") -> None:
+        if rows:
+            marks = ",".join("?" * len(rows[0]))
+            self._cursor.executemany(f"INSERT INTO {table} VALUES ({marks}) {on_conflict}", rows)
+
+
 class SqliteDatabase:
     dialect = DIALECT
 
@@ -67,7 +91,7 @@ class SqliteDatabase:
         cursor = connection.cursor()
         cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
         try:
-            yield cursor
+            yield SqliteCursor(cursor)
         except BaseException:
             cursor.execute("ROLLBACK")
             raise

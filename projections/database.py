@@ -19,6 +19,11 @@ class Cursor(Protocol):
 
     def fetchone(self) -> Any: ...
 
+    def insert_rows(self, table: str, rows: Sequence[Sequence[Any]], on_conflict: str = "") -> None:
+        """Bulk insert: `on_conflict` is an ON CONFLICT clause that may refer to
+        `excluded`. Each store does this its fastest way (PostgreSQL: COPY)."""
+        ...
+
 
 @dataclass(frozen=True)
 class Dialect:

@@ -141,44 +141,38 @@ class LedgerView:
 
     def write(self, cursor: Cursor, changes: Changes) -> None:
         p, add, greatest = self.prefix, self.dialect.add, self.dialect.greatest
-        if changes.postings:
-            cursor.executemany(f"INSERT INTO {p}postings VALUES ({','.join('?' * 12)})", changes.postings)
-        if changes.accounts:
-            cursor.executemany(
-                f"INSERT INTO {p}accounts VALUES (?,?,?,?,?) ON CONFLICT (account, currency) DO UPDATE SET "
-                f"debits = {add(p + 'accounts.debits', 'excluded.debits')}, "
-                f"credits = {add(p + 'accounts.credits', 'excluded.credits')}",
-                [
-                    (account, currency, account_type(account).value, debits, credits)
-                    for (account, currency), (debits, credits) in sorted(changes.accounts.items())
-                ],
-            )
-        if changes.balances:
-            cursor.executemany(
-                f"INSERT INTO {p}balances VALUES (?,?,?,?) ON CONFLICT (customer, currency) DO UPDATE SET "
-                f"balance = {add(p + 'balances.balance', 'excluded.balance')}, "
-                f"updated_at = {greatest(p + 'balances.updated_at', 'excluded.updated_at')}",
-                [(c, cur, delta, iso(at)) for (c, cur), (delta, at) in sorted(changes.balances.items())],
-            )
-        if changes.usage:
-            self._write_usage(cursor, changes)
-        self._write_customers(cursor, changes)
-
-    def _write_usage(self, cursor: Cursor, changes: Changes) -> None:
-        p, add = self.prefix, self.dialect.add
-        cursor.executemany(
-            f"INSERT INTO {p}usage_daily VALUES (?,?,?,?,?,?,?,?,?,?) "
+        cursor.insert_rows(f"{p}postings", changes.postings)
+        cursor.insert_rows(
+            f"{p}accounts",
+            [
+                (account, currency, account_type(account).value, debits, credits)
+                for (account, currency), (debits, credits) in sorted(changes.accounts.items())
+            ],
+            "ON CONFLICT (account, currency) DO UPDATE SET "
+            f"debits = {add(p + 'accounts.debits', 'excluded.debits')}, "
+            f"credits = {add(p + 'accounts.credits', 'excluded.credits')}",
+        )
+        cursor.insert_rows(
+            f"{p}balances",
+            [(c, cur, delta, iso(at)) for (c, cur), (delta, at) in sorted(changes.balances.items())],
+            "ON CONFLICT (customer, currency) DO UPDATE SET "
+            f"balance = {add(p + 'balances.balance', 'excluded.balance')}, "
+            f"updated_at = {greatest(p + 'balances.updated_at', 'excluded.updated_at')}",
+        )
+        cursor.insert_rows(
+            f"{p}usage_daily",
+            [
+                (*key, currency, events, unpriced, cost, charge)
+                for key, (events, unpriced, cost, charge, currency) in sorted(changes.usage.items())
+            ],
             "ON CONFLICT (customer, day, provider, model, feature) DO UPDATE SET "
             f"events = {p}usage_daily.events + excluded.events, "
             f"unpriced = {p}usage_daily.unpriced + excluded.unpriced, "
             f"cost = {add(p + 'usage_daily.cost', 'excluded.cost')}, "
             f"charge = {add(p + 'usage_daily.charge', 'excluded.charge')}, "
             f"currency = CASE WHEN excluded.currency = '' THEN {p}usage_daily.currency ELSE excluded.currency END",
-            [
-                (*key, currency, events, unpriced, cost, charge)
-                for key, (events, unpriced, cost, charge, currency) in sorted(changes.usage.items())
-            ],
         )
+        self._write_customers(cursor, changes)
 
     def _write_customers(self, cursor: Cursor, changes: Changes) -> None:
         p = self.prefix
