@@ -8,11 +8,12 @@ at the end of the line."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import ApplicationRecorder
+from eventsourcing.persistence import ApplicationRecorder, Recording
 from eventsourcing.utils import EnvType
 
 from application.ports import Clock, PriceCatalog, UsageIndex
@@ -38,3 +39,20 @@ class TallyBase(Application[UUID]):
         self.saved_listeners: list[Callable[[int], None]] = []
         self.counters: dict[str, int] = {"accepted": 0, "duplicate": 0, "rejected": 0}
         self.counters_lock = threading.Lock()
+
+    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
+        """Save, then wake this process's follower (others poll)."""
+        return self._saved(super().save(*objs, **kwargs))
+
+    def append(self, events: Sequence[Any]) -> list[Recording[UUID]]:
+        """Append creation events that need no aggregate object (the usage hot
+        path): the same mapper, recorder and atomic insert as save(), without
+        collecting events from aggregates one protocol check at a time."""
+        return self._saved(self.events.put(events))
+
+    def _saved(self, recordings: list[Recording[UUID]]) -> list[Recording[UUID]]:
+        if recordings:
+            position = max(recording.notification.id for recording in recordings)
+            for listener in self.saved_listeners:
+                listener(position)
+        return recordings

@@ -63,13 +63,13 @@ class Metering(Wallets):
                 results[index] = _repeat(parsed.id, parsed.fingerprint, stored_fingerprint)
             if not pending:
                 return
-            aggregates = []
+            recorded = []
             for index, parsed in pending.values():
                 usage, warnings = self._metered(parsed)
-                aggregates.append(usage)
+                recorded.append(usage)
                 results[index] = UsageResult(parsed.id, "accepted", warnings=warnings)
             try:
-                self.save(*aggregates)
+                self.append(recorded)
                 return
             except IntegrityError:
                 continue  # another writer recorded some of these ids meanwhile

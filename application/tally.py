@@ -6,10 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
-from uuid import UUID
 
-from eventsourcing.persistence import ApplicationRecorder, Recording
+from eventsourcing.persistence import ApplicationRecorder
 from eventsourcing.utils import EnvType
 
 from application.metering import MeteringQueries
@@ -32,12 +30,3 @@ class Tally(MeteringQueries):
         clock: Clock = utc_now,
     ) -> None:
         super().__init__(env, usage_index=usage_index, price_catalog=price_catalog, clock=clock)
-
-    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
-        """Save, then wake this process's follower (others poll)."""
-        recordings = super().save(*objs, **kwargs)
-        if recordings:
-            position = max(recording.notification.id for recording in recordings)
-            for listener in self.saved_listeners:
-                listener(position)
-        return recordings

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from application.ports import Clock
 from application.tally import Tally, utc_now
 from infrastructure.databases import open_database
+from infrastructure.log_listener import LogListener
 from infrastructure.price_catalog import GenaiPricesCatalog
 from infrastructure.settings import Settings
 from infrastructure.storage import Store, parse_database_url
@@ -28,8 +29,10 @@ class Services:
     database: Database
     follower: Follower
     queries: LedgerQueries
+    listener: LogListener
 
     def close(self) -> None:
+        self.listener.stop()
         self.follower.stop()
         self.database.close()
         self.app.close()
@@ -50,6 +53,8 @@ def bootstrap(
         schema.create(cursor, prefix, database.dialect)
     follower = Follower(app.recorder, app.mapper.to_domain_event, database, prefix)
     app.saved_listeners.append(follower.notify)
+    listener = LogListener(app.recorder, follower.notify)
     if start_follower and settings.follower:
         follower.start()
-    return Services(settings, store, app, database, follower, LedgerQueries(database, prefix))
+        listener.start()
+    return Services(settings, store, app, database, follower, LedgerQueries(database, prefix), listener)

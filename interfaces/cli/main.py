@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import secrets
+import signal
 import sys
+import threading
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -53,6 +55,24 @@ def serve(
     services = bootstrap(settings)
     _announce(host, port, settings, show_key=dev)
     uvicorn.run(create_app(services), host=host, port=port, log_level="warning")
+
+
+@app.command()
+def project() -> None:
+    """Run only the projection follower, in the foreground: with servers started
+    with TALLY_FOLLOWER=false, one projector applies every page (docs/scaling.md)."""
+    settings = Settings(follower=True)
+    services = bootstrap(settings)
+    console.print(f"projecting {settings.database_url} from position {services.follower.position}; Ctrl-C stops")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.wait(1.0):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        services.close()
 
 
 def _announce(host: str, port: int, settings: Settings, *, show_key: bool) -> None:

@@ -3,6 +3,8 @@ each id is recorded exactly once, and the ledger shows it once."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 import threading
 from collections import Counter
 from decimal import Decimal
@@ -10,7 +12,7 @@ from decimal import Decimal
 import httpx
 
 from domain.money import format_amount
-from tests.e2e.server import client, running_server, wait_for
+from tests.e2e.server import client, running_server, tally_command, wait_for
 from tests.e2e.test_rest_flow import setup_catalog
 from tests.support import event, expected_charge, just_now
 
@@ -54,3 +56,27 @@ def test_the_same_ids_at_the_same_instant_through_two_processes(postgres_url: st
                 entries = api.get("/v1/ledger/entries", params={"account": "revenue:usage", "limit": 500}).json()
                 assert len(entries["entries"]) == 500 and entries["next_cursor"]
         assert httpx.get(f"{first}/healthz").json()["log_position"] >= ROUNDS * BATCH
+
+
+def test_servers_without_followers_and_one_projector_process(postgres_url: str) -> None:
+    """The scale-out shape: HTTP processes only append; one `tally project`
+    process applies every page, woken by PostgreSQL's NOTIFY."""
+    env = {**os.environ, "TALLY_DATABASE_URL": postgres_url, "TALLY_ADMIN_KEY": "unused"}
+    with running_server(postgres_url, follower=False) as first, running_server(postgres_url, follower=False) as second:
+        with client(first) as api:
+            setup_catalog(api)
+            now = just_now()
+            api.post("/v1/events", json={"events": [event(f"p{i}", timestamp=now) for i in range(100)]})
+            health = api.get("/healthz").json()
+            assert health["projection_position"] < health["log_position"], "no process projects yet"
+        projector = subprocess.Popen(
+            tally_command("project"), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        try:
+            with client(second) as api:
+                api.post("/v1/events", json={"events": [event(f"q{i}", timestamp=now) for i in range(100)]})
+                expected = format_amount(Decimal("25") - 200 * expected_charge(event("x"))[1])
+                assert wait_for(lambda: api.get("/v1/customers/acme/balance").json()["balance"] == expected, timeout=20)
+        finally:
+            projector.terminate()
+            assert projector.wait(timeout=15) == 0
