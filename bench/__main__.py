@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import platform
 import sqlite3
+import subprocess
 import sys
 import time
 from dataclasses import asdict
@@ -23,8 +24,22 @@ from bench.stores import RunStores
 from bench.workload import usage_events
 
 
+def git_state() -> dict[str, Any]:
+    """The commit measured, and which files outside bench/ differed from it."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=True)
+        status = subprocess.run(
+            ["git", "status", "--porcelain"], capture_output=True, text=True, timeout=10, check=True
+        )
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None}
+    changed = [line[3:] for line in status.stdout.splitlines() if not line[3:].startswith("bench/")]
+    return {"commit": head.stdout.strip(), "uncommitted": changed}
+
+
 def environment(stores: RunStores, options: Options) -> dict[str, Any]:
     found: dict[str, Any] = {
+        "git": git_state(),
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
@@ -52,10 +67,12 @@ def main(argv: list[str] | None = None) -> int:
     stores = RunStores(options.postgres_url)
     rows: list[Row] = []
     raw: dict[str, Any] = {}
+    env: dict[str, Any] = {}
     try:
         env = environment(stores, options)
         say(f"bench: {options.events} events, {options.customers} customers, stores {', '.join(options.stores)}")
         say(f"       run tag {stores.tag}, {env['cpus']} CPUs, load average {env['load_average']}")
+        say(f"       commit {env['git'].get('commit')}, uncommitted outside bench/: {env['git'].get('uncommitted')}")
         events = usage_events(options.events, options.customers)
         for kind in options.stores:
             run = StoreRun(kind, options, stores, events)
@@ -73,17 +90,17 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nfull run took {seconds:,.0f} s ({options.events} events per ingestion measurement)")
     for problem in problems:
         print(f"cleanup problem: {problem}")
-    path = write_json(
-        {
-            "started_at": started_at.isoformat(),
-            "duration_seconds": seconds,
-            "options": asdict(options),
-            "environment": env,
-            "rows": [row.as_dict() for row in rows],
-            "raw": raw,
-            "cleanup_problems": problems,
-        }
-    )
+    document = {
+        "started_at": started_at.isoformat(),
+        "duration_seconds": seconds,
+        "options": asdict(options),
+        "environment": env,
+        "rows": [row.as_dict() for row in rows],
+        "raw": raw,
+        "cleanup_problems": problems,
+    }
+    path = write_json(document)
+    write_json(document, f"run-{stores.tag}.json")
     print(f"figures written to {path}")
     return 1 if any(row.error for row in rows) or problems else 0
 

@@ -26,6 +26,7 @@ class IngestResult:
     record_seconds: float
     project_seconds: float
     setup_seconds: float
+    batch_seconds: list[float]
 
     @property
     def record_rate(self) -> float:
@@ -34,6 +35,13 @@ class IngestResult:
     @property
     def end_to_end_rate(self) -> float:
         return self.events / self.project_seconds
+
+    def decile_rates(self, batch: int) -> tuple[float, float]:
+        """Recording rates over the first and the last tenth of the batches: a
+        cost that grows with the log shows as a falling rate."""
+        tenth = max(len(self.batch_seconds) // 10, 1)
+        first, last = self.batch_seconds[:tenth], self.batch_seconds[-tenth:]
+        return batch * len(first) / sum(first), batch * len(last) / sum(last)
 
 
 def open_seeded(url: str, customers: int, *, start_follower: bool, probe: bool = False) -> Services:
@@ -61,8 +69,11 @@ def measure_ingest(url: str, events: list[Event], customers: int, batch: int, ti
         statuses: Counter[str] = Counter()
         start = time.perf_counter()
         deadline = start + timeout
+        batch_seconds = []
         for chunk in batches(events, batch):
+            before = time.perf_counter()
             statuses.update(result.status for result in services.app.record_usage(chunk))
+            batch_seconds.append(time.perf_counter() - before)
             if time.perf_counter() > deadline:
                 raise BenchError(f"recording did not finish within {timeout:.0f} s")
         recorded = time.perf_counter()
@@ -71,7 +82,9 @@ def measure_ingest(url: str, events: list[Event], customers: int, batch: int, ti
             raise BenchError(f"the projection stopped at {services.follower.position} of {head} (timeout)")
         projected = time.perf_counter()
         _check(services, statuses, len(events))
-        return IngestResult(len(events), dict(statuses), recorded - start, projected - start, setup_seconds)
+        return IngestResult(
+            len(events), dict(statuses), recorded - start, projected - start, setup_seconds, batch_seconds
+        )
     finally:
         services.close()
 

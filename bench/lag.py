@@ -30,6 +30,7 @@ class LagResult:
     samples_ms: list[float]
     timeouts: int
     accept_ms: list[float]
+    read_ms: list[float]
     background_events: int
     background_seconds: float
     background_errors: list[str]
@@ -103,10 +104,19 @@ class Background:
         self.seconds = time.perf_counter() - start
 
 
-def _balance(client: httpx.Client) -> Decimal:
-    response = client.get(f"/v1/customers/{PROBE}/balance")
-    response.raise_for_status()
-    return Decimal(response.json()["balance"])
+class BalanceReader:
+    """GET the probe's balance, keeping how long each read took."""
+
+    def __init__(self, client: httpx.Client) -> None:
+        self.client = client
+        self.read_ms: list[float] = []
+
+    def __call__(self) -> Decimal:
+        start = time.perf_counter()
+        response = self.client.get(f"/v1/customers/{PROBE}/balance")
+        response.raise_for_status()
+        self.read_ms.append((time.perf_counter() - start) * 1000)
+        return Decimal(response.json()["balance"])
 
 
 def measure_lag(server: Server, samples: int, background_rate: int, customers: int, timeout: float) -> LagResult:
@@ -116,7 +126,8 @@ def measure_lag(server: Server, samples: int, background_rate: int, customers: i
     timeouts = 0
     with server.client(timeout=SAMPLE_TIMEOUT) as client:
         wait_projected(client, SETUP_TIMEOUT)
-        seen = _balance(client)
+        balance = BalanceReader(client)
+        seen = balance()
         deadline = time.perf_counter() + timeout
         with Background(server, background_rate, customers, timeout) as background:
             time.sleep(1.0)  # let the load reach its pace
@@ -130,7 +141,7 @@ def measure_lag(server: Server, samples: int, background_rate: int, customers: i
                 if response.status_code != 200 or response.json()["results"][0]["status"] != "accepted":
                     raise BenchError(f"probe event not accepted: {response.status_code} {response.text[:300]}")
                 accepts.append((accepted - sent) * 1000)
-                visible, seen = _wait_for_change(client, seen, accepted + SAMPLE_TIMEOUT)
+                visible, seen = _wait_for_change(balance, seen, accepted + SAMPLE_TIMEOUT)
                 if visible is None:
                     timeouts += 1
                 else:
@@ -138,14 +149,15 @@ def measure_lag(server: Server, samples: int, background_rate: int, customers: i
                 time.sleep(PAUSE_SECONDS)
     if not lags:
         raise BenchError(f"no probe event became visible within {SAMPLE_TIMEOUT:.0f} s")
-    return LagResult(lags, timeouts, accepts, background.sent, background.seconds, background.errors)
+    return LagResult(lags, timeouts, accepts, balance.read_ms, background.sent, background.seconds, background.errors)
 
 
-def _wait_for_change(client: httpx.Client, before: Decimal, deadline: float) -> tuple[float | None, Decimal]:
-    """Poll the balance until it moves below `before`; (the moment it did, the new balance)."""
+def _wait_for_change(read: BalanceReader, before: Decimal, deadline: float) -> tuple[float | None, Decimal]:
+    """Poll the balance until it moves below `before`; (the moment the read
+    that saw it returned, the new balance). The read's own time is included."""
     while time.perf_counter() < deadline:
-        balance = _balance(client)
+        balance = read()
         if balance < before:
             return time.perf_counter(), balance
         time.sleep(POLL_SECONDS)
-    return None, _balance(client)
+    return None, read()

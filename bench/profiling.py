@@ -7,6 +7,7 @@ import cProfile
 import io
 import pstats
 import time
+from pathlib import Path
 
 from bench.ingest import open_seeded
 from bench.workload import Event, batches
@@ -14,7 +15,8 @@ from bench.workload import Event, batches
 TOP = 30
 
 
-def profile_ingest(url: str, events: list[Event], customers: int, batch: int) -> str:
+def profile_ingest(url: str, events: list[Event], customers: int, batch: int, dump: Path) -> str:
+    """Returns the top functions; the full stats go to `dump`-record.prof and `dump`-project.prof."""
     services = open_seeded(url, customers, start_follower=False)
     try:
         profiler = cProfile.Profile()
@@ -32,6 +34,8 @@ def profile_ingest(url: str, events: list[Event], customers: int, batch: int) ->
         projected = time.perf_counter() - start
     finally:
         services.close()
+    profiler.dump_stats(f"{dump}-record.prof")
+    projector.dump_stats(f"{dump}-project.prof")
     return (
         f"record: {len(events)} events in {recorded:.2f} s under cProfile\n{_top(profiler)}\n"
         f"project (catch_up): {projected:.2f} s under cProfile\n{_top(projector)}"

@@ -91,17 +91,26 @@ class StoreRun:
             "app layer", "events/s", lambda: measure_ingest(url, self.events, o.customers, o.batch, o.timeout)
         )
         if result is not None:
-            self.raw["ingest"] = {**asdict(result), "record_rate": result.record_rate, "rate": result.end_to_end_rate}
+            first, last = result.decile_rates(o.batch)
+            self.raw["ingest"] = {
+                **asdict(result),
+                "record_rate": result.record_rate,
+                "rate": result.end_to_end_rate,
+                "first_tenth_rate": first,
+                "last_tenth_rate": last,
+            }
             note = f"{result.events} events, {o.customers} customers, batches of {o.batch}"
             self.add("app layer: record", result.record_rate, "events/s", note)
-            self.add("app layer: record+project", result.end_to_end_rate, "events/s")
+            trend = f"first tenth {first:,.0f} ev/s, last tenth {last:,.0f} ev/s"
+            self.add("app layer: record+project", result.end_to_end_rate, "events/s", trend)
 
     def _profile(self) -> None:
         o = self.options
         url = self.stores.url(self.kind, "profile")
-        text = self.attempt("profile", "", lambda: profile_ingest(url, self.events, o.customers, o.batch))
+        RESULTS.mkdir(exist_ok=True)
+        dump = RESULTS / f"profile-{self.kind}"
+        text = self.attempt("profile", "", lambda: profile_ingest(url, self.events, o.customers, o.batch, dump))
         if text is not None:
-            RESULTS.mkdir(exist_ok=True)
             path = RESULTS / f"profile-{self.kind}.txt"
             path.write_text(text)
             say(f"[{self.kind}] profile written to {path}")
@@ -146,7 +155,7 @@ class StoreRun:
         )
         if result is None:
             return
-        accept = sorted(result.accept_ms)
+        accept, reads = sorted(result.accept_ms), sorted(result.read_ms)
         self.raw["lag"] = {
             "samples": len(result.samples_ms),
             "timeouts": result.timeouts,
@@ -155,10 +164,14 @@ class StoreRun:
             "max_ms": max(result.samples_ms),
             "mean_ms": sum(result.samples_ms) / len(result.samples_ms),
             "accept_p50_ms": accept[len(accept) // 2],
+            "accept_max_ms": accept[-1],
+            "balance_read_p50_ms": reads[len(reads) // 2],
+            "balance_read_max_ms": reads[-1],
+            "balance_reads": len(reads),
             "background_rate": result.background_rate,
             "background_errors": result.background_errors,
             "samples_ms": result.samples_ms,
         }
-        load = f"under {result.background_rate:,.0f} ev/s background"
+        load = f"under {result.background_rate:,.0f} ev/s background; POST p50 {accept[len(accept) // 2]:,.0f} ms"
         self.add("lag p50", result.p50, "ms", f"{len(result.samples_ms)} samples, {load}")
         self.add("lag p99", result.p99, "ms", f"max {max(result.samples_ms):,.1f} ms, {result.timeouts} timeouts")

@@ -69,39 +69,30 @@ class LedgerView:
         return changes
 
     def _fold_entries(self, changes: Changes, position: int, event: Any) -> None:
+        journals = entries_of(event)
+        if not journals:
+            return
+        cause = (type(event).__qualname__, str(event.originator_id), _cause_ref(event))
+        posted_at = iso(event.timestamp)
         seq = 0
-        cause_type = type(event).__qualname__
-        for journal in entries_of(event):
+        for journal in journals:
             assert_balanced(journal.postings)  # checked when posted, and again here
             for posting in journal.postings:
-                customer = customer_of(posting.debit) or customer_of(posting.credit)
+                debtor, creditor = customer_of(posting.debit), customer_of(posting.credit)
                 changes.postings.append(
-                    (
-                        position,
-                        seq,
-                        journal.kind,
-                        cause_type,
-                        str(event.originator_id),
-                        _cause_ref(event),
-                        customer,
-                        posting.debit,
-                        posting.credit,
-                        posting.amount,
-                        posting.currency,
-                        iso(event.timestamp),
-                    )
-                )
+                    (position, seq, journal.kind, *cause, debtor or creditor, posting.debit, posting.credit,
+                     posting.amount, posting.currency, posted_at)
+                )  # fmt: skip
                 seq += 1
                 changes.accounts[(posting.debit, posting.currency)][0] += posting.amount
                 changes.accounts[(posting.credit, posting.currency)][1] += posting.amount
-                self._fold_balance(changes, posting.debit, -posting.amount, posting.currency, event.timestamp)
-                self._fold_balance(changes, posting.credit, posting.amount, posting.currency, event.timestamp)
+                if debtor is not None:
+                    self._fold_balance(changes, debtor, -posting.amount, posting.currency, posted_at)
+                if creditor is not None:
+                    self._fold_balance(changes, creditor, posting.amount, posting.currency, posted_at)
 
     @staticmethod
-    def _fold_balance(changes: Changes, account: str, delta: Decimal, currency: str, at: datetime) -> None:
-        customer = customer_of(account)
-        if customer is None:
-            return
+    def _fold_balance(changes: Changes, customer: str, delta: Decimal, currency: str, at: str) -> None:
         row = changes.balances.setdefault((customer, currency), [ZERO, at])
         row[0] += delta
         row[1] = max(row[1], at)
@@ -154,7 +145,7 @@ class LedgerView:
         )
         cursor.insert_rows(
             f"{p}balances",
-            [(c, cur, delta, iso(at)) for (c, cur), (delta, at) in sorted(changes.balances.items())],
+            [(c, cur, delta, at) for (c, cur), (delta, at) in sorted(changes.balances.items())],
             "ON CONFLICT (customer, currency) DO UPDATE SET "
             f"balance = {add(p + 'balances.balance', 'excluded.balance')}, "
             f"updated_at = {greatest(p + 'balances.updated_at', 'excluded.updated_at')}",
