@@ -64,8 +64,8 @@ class Metering(Wallets):
             if not pending:
                 return
             recorded = []
-            for index, parsed in pending.values():
-                usage, warnings = self._metered(parsed)
+            for key, (index, parsed) in pending.items():
+                usage, warnings = self._metered(parsed, key)
                 recorded.append(usage)
                 results[index] = UsageResult(parsed.id, "accepted", warnings=warnings)
             try:
@@ -75,7 +75,7 @@ class Metering(Wallets):
                 continue  # another writer recorded some of these ids meanwhile
         raise RuntimeError("usage batch could not be saved after repeated conflicts")
 
-    def _metered(self, parsed: UsageInput) -> tuple[Any, list[str]]:
+    def _metered(self, parsed: UsageInput, key: UUID) -> tuple[Any, list[str]]:
         customer = self.reference.customers[parsed.customer]
         rating = self._rating(parsed, customer)
         usage = Usage.record(
@@ -90,6 +90,7 @@ class Metering(Wallets):
             metadata=parsed.metadata,
             fingerprint=parsed.fingerprint,
             rating=rating,
+            key=key,
         )
         return usage, ([] if rating is not None else ["unpriced"])
 

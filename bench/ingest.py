@@ -44,14 +44,17 @@ class IngestResult:
         return batch * len(first) / sum(first), batch * len(last) / sum(last)
 
 
-def open_seeded(url: str, customers: int, *, start_follower: bool, probe: bool = False) -> Services:
+def open_seeded(
+    url: str, customers: int, *, start_follower: bool, probe: bool = False, projector: str = "auto"
+) -> Services:
     """A fresh store with the workload's reference data, projected."""
-    services = bootstrap(Settings(database_url=url, admin_key=ADMIN_KEY), start_follower=start_follower)
+    settings = Settings(database_url=url, admin_key=ADMIN_KEY, projector=projector)  # type: ignore[arg-type]
+    services = bootstrap(settings, start_follower=start_follower)
     try:
         seed(services.app, customers, probe=probe)
         head = services.app.recorder.max_notification_id() or 0
         if start_follower:
-            if not services.follower.wait(head, SETUP_TIMEOUT):
+            if not services.wait_projected(head, SETUP_TIMEOUT):
                 raise BenchError(f"the projection did not reach the seeded position {head} in {SETUP_TIMEOUT:.0f} s")
         else:
             services.follower.catch_up(head)
@@ -61,9 +64,11 @@ def open_seeded(url: str, customers: int, *, start_follower: bool, probe: bool =
     return services
 
 
-def measure_ingest(url: str, events: list[Event], customers: int, batch: int, timeout: float) -> IngestResult:
+def measure_ingest(
+    url: str, events: list[Event], customers: int, batch: int, timeout: float, projector: str = "auto"
+) -> IngestResult:
     started = time.perf_counter()
-    services = open_seeded(url, customers, start_follower=True)
+    services = open_seeded(url, customers, start_follower=True, projector=projector)
     try:
         setup_seconds = time.perf_counter() - started
         statuses: Counter[str] = Counter()
@@ -78,8 +83,8 @@ def measure_ingest(url: str, events: list[Event], customers: int, batch: int, ti
                 raise BenchError(f"recording did not finish within {timeout:.0f} s")
         recorded = time.perf_counter()
         head = services.app.recorder.max_notification_id() or 0
-        if not services.follower.wait(head, max(deadline - time.perf_counter(), 1.0)):
-            raise BenchError(f"the projection stopped at {services.follower.position} of {head} (timeout)")
+        if not services.wait_projected(head, max(deadline - time.perf_counter(), 1.0)):
+            raise BenchError(f"the projection stopped at {services.queries.position()} of {head} (timeout)")
         projected = time.perf_counter()
         _check(services, statuses, len(events))
         return IngestResult(

@@ -1,4 +1,4 @@
-"""What one run measures and how big it is: defaults from the brief, scaled by
+"""What one run measures and how big it is: 100,000 events by default, scaled by
 flags or TALLY_BENCH_* environment variables for quick runs."""
 
 from __future__ import annotations
@@ -48,7 +48,12 @@ def parse(argv: list[str] | None = None) -> Options:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help=f"{QUICK_EVENTS} events, {QUICK_LAG_SAMPLES} lag samples")
     parser.add_argument("--events", type=int, help="usage events per ingestion measurement (default 100000)")
-    parser.add_argument("--customers", type=int, default=_env_int("TALLY_BENCH_CUSTOMERS", 1_000))
+    parser.add_argument(
+        "--customers",
+        type=int,
+        default=_env_int("TALLY_BENCH_CUSTOMERS", 1_000),
+        help="customers the events spread over",
+    )
     parser.add_argument("--batch", type=int, default=500, help="events per record_usage call / POST")
     parser.add_argument("--clients", type=int, default=4, help="concurrent HTTP client threads")
     parser.add_argument("--lag-samples", type=int, help="single events timed to a visible balance (default 200)")

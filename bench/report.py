@@ -10,7 +10,8 @@ from typing import Any
 
 RESULTS = Path(__file__).parent / "results"
 TARGETS = {
-    ("postgresql", "app layer: record+project"): ("events/s", 5_000.0),
+    ("postgresql", "app layer: record+project (projector process)"): ("events/s", 5_000.0),
+    ("postgresql", "app layer: record+project (projector thread)"): ("events/s", 5_000.0),
     ("postgresql", "HTTP: POST+project"): ("events/s", 3_000.0),
     ("sqlite", "lag p99"): ("ms", 1_000.0),
     ("postgresql", "lag p99"): ("ms", 1_000.0),

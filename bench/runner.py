@@ -85,14 +85,24 @@ class StoreRun:
             self.add("baseline: INSERT executemany", result.rate, "events/s", f"{o.batch} rows/commit")
 
     def _ingest(self) -> None:
+        """On PostgreSQL both placements of the follower are measured: a thread in
+        the writing process (sharing its interpreter lock) and the default, a
+        projector process of its own."""
+        modes = ["thread", "process"] if self.kind == "postgresql" else ["thread"]
+        for mode in modes:
+            self._ingest_with(mode, suffix=f" (projector {mode})" if len(modes) > 1 else "")
+
+    def _ingest_with(self, mode: str, suffix: str) -> None:
         o = self.options
-        url = self.stores.url(self.kind, "app")
+        url = self.stores.url(self.kind, f"app_{mode}")
         result = self.attempt(
-            "app layer", "events/s", lambda: measure_ingest(url, self.events, o.customers, o.batch, o.timeout)
+            f"app layer{suffix}",
+            "events/s",
+            lambda: measure_ingest(url, self.events, o.customers, o.batch, o.timeout, projector=mode),
         )
         if result is not None:
             first, last = result.decile_rates(o.batch)
-            self.raw["ingest"] = {
+            self.raw[f"ingest{suffix}"] = {
                 **asdict(result),
                 "record_rate": result.record_rate,
                 "rate": result.end_to_end_rate,
@@ -100,9 +110,9 @@ class StoreRun:
                 "last_tenth_rate": last,
             }
             note = f"{result.events} events, {o.customers} customers, batches of {o.batch}"
-            self.add("app layer: record", result.record_rate, "events/s", note)
+            self.add(f"app layer: record{suffix}", result.record_rate, "events/s", note)
             trend = f"first tenth {first:,.0f} ev/s, last tenth {last:,.0f} ev/s"
-            self.add("app layer: record+project", result.end_to_end_rate, "events/s", trend)
+            self.add(f"app layer: record+project{suffix}", result.end_to_end_rate, "events/s", trend)
 
     def _profile(self) -> None:
         o = self.options

@@ -55,6 +55,7 @@ class Server:
             "TALLY_DATABASE_URL": self.database_url,
             "TALLY_ADMIN_KEY": self.admin_key,
             "TALLY_FOLLOWER": "true",
+            "TALLY_PROJECTOR": "auto",  # the default: a projector process on PostgreSQL, a thread on SQLite
         }
         command = [*tally_command(), "serve", "--host", HOST, "--port", str(self.port)]
         with self.log_path.open("wb") as log:

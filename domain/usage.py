@@ -94,14 +94,16 @@ class Usage(Aggregate):
         metadata: dict[str, Any],
         fingerprint: str,
         rating: dict[str, Any] | None,
+        key: UUID | None = None,
     ) -> Any:
         """The creation event alone, for the hot path: what Usage(...) would put
         in its pending events, without building the aggregate object that
-        metering would throw away at once. Replaying it builds the same Usage."""
+        metering would throw away at once. Replaying it builds the same Usage.
+        `key` is usage_id(customer, event_id) when the caller has it already."""
         assert all(quantity >= 0 for quantity in usage.values()), "counts are never negative"
         recorded: Any = cls.Recorded  # type: ignore[attr-defined]
         return recorded(
-            originator_id=usage_id(customer, event_id),
+            originator_id=key or usage_id(customer, event_id),
             originator_version=cls.INITIAL_VERSION,
             timestamp=recorded.create_timestamp(),
             originator_topic=USAGE_TOPIC,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -16,3 +18,6 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=16 * 1024 * 1024)
     max_batch_events: int = Field(default=1000, ge=1, le=1000)
     follower: bool = True
+    # Where the projection follower runs: auto = a thread on SQLite, a child
+    # process on PostgreSQL (interfaces/projector.py).
+    projector: Literal["auto", "thread", "process", "off"] = "auto"

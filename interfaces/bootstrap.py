@@ -3,7 +3,9 @@ follower, wired once for the server, the CLI and the tests."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
+from multiprocessing.process import BaseProcess
 
 from application.ports import Clock
 from application.tally import Tally, utc_now
@@ -13,12 +15,14 @@ from infrastructure.price_catalog import GenaiPricesCatalog
 from infrastructure.settings import Settings
 from infrastructure.storage import Store, parse_database_url
 from infrastructure.usage_index import usage_index_for
+from interfaces.projector import resolve_mode, start_projector_process, stop_projector_process
 from projections import schema
 from projections.database import Database
 from projections.follower import Follower
 from projections.queries import LedgerQueries
 
 LIVE_PREFIX = "view_"
+WAIT_POLL_SECONDS = 0.005
 
 
 @dataclass
@@ -30,8 +34,20 @@ class Services:
     follower: Follower
     queries: LedgerQueries
     listener: LogListener
+    projector: BaseProcess | None = None
+
+    def wait_projected(self, position: int, timeout: float) -> bool:
+        """Read-your-writes wherever the follower runs: until the read model
+        has applied `position` (or the timeout passes)."""
+        deadline = time.monotonic() + timeout
+        while self.queries.position() < position:
+            if time.monotonic() > deadline:
+                return False
+            self.follower.wait(position, WAIT_POLL_SECONDS)
+        return True
 
     def close(self) -> None:
+        stop_projector_process(self.projector)
         self.listener.stop()
         self.follower.stop()
         self.database.close()
@@ -54,7 +70,11 @@ def bootstrap(
     follower = Follower(app.recorder, app.mapper.to_domain_event, database, prefix)
     app.saved_listeners.append(follower.notify)
     listener = LogListener(app.recorder, follower.notify)
-    if start_follower and settings.follower:
+    services = Services(settings, store, app, database, follower, LedgerQueries(database, prefix), listener)
+    mode = resolve_mode(settings, store.kind) if start_follower else "off"
+    if mode == "thread":
         follower.start()
         listener.start()
-    return Services(settings, store, app, database, follower, LedgerQueries(database, prefix), listener)
+    elif mode == "process":
+        services.projector = start_projector_process(settings)
+    return services

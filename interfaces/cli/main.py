@@ -61,7 +61,7 @@ def serve(
 def project() -> None:
     """Run only the projection follower, in the foreground: with servers started
     with TALLY_FOLLOWER=false, one projector applies every page (docs/scaling.md)."""
-    settings = Settings(follower=True)
+    settings = Settings(follower=True, projector="thread")
     services = bootstrap(settings)
     console.print(f"projecting {settings.database_url} from position {services.follower.position}; Ctrl-C stops")
     stop = threading.Event()

@@ -1,0 +1,64 @@
+"""Where the projection follower runs.
+
+- thread: inside the server process (SQLite's default: one process, and the
+  in-process wake-up gives the lowest lag);
+- process: in a child process beside the server (PostgreSQL's default), so
+  the follower has a core of its own instead of sharing the server's
+  interpreter lock: measured, this is what takes the PostgreSQL path past
+  5,000 events/s (docs/performance.md);
+- off: not here; another process (`tally project`, or a server with a
+  projector) applies the pages.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from multiprocessing.process import BaseProcess
+
+from infrastructure.settings import Settings
+
+PARENT_CHECK_SECONDS = 1.0
+
+
+def resolve_mode(settings: Settings, store_kind: str) -> str:
+    if not settings.follower:
+        return "off"
+    if settings.projector != "auto":
+        return settings.projector
+    return "process" if store_kind == "postgresql" else "thread"
+
+
+def start_projector_process(settings: Settings) -> BaseProcess:
+    context = multiprocessing.get_context("spawn")
+    process = context.Process(
+        target=run_projector,
+        args=(settings.model_dump(), os.getpid()),
+        name="tally-projector",
+        daemon=True,
+    )
+    process.start()
+    return process
+
+
+def run_projector(settings_fields: dict[str, object], parent_pid: int) -> None:
+    """The child: follow until the parent is gone or the child is stopped."""
+    from interfaces.bootstrap import bootstrap
+
+    settings = Settings.model_validate({**settings_fields, "projector": "thread"})
+    services = bootstrap(settings)
+    try:
+        while os.getppid() == parent_pid:
+            time.sleep(PARENT_CHECK_SECONDS)
+    finally:
+        services.close()
+
+
+def stop_projector_process(process: BaseProcess | None) -> None:
+    if process is None or not process.is_alive():
+        return
+    process.terminate()
+    process.join(timeout=10)
+    if process.is_alive():
+        process.kill()
