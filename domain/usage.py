@@ -80,44 +80,20 @@ class Usage(Aggregate):
         return Rating.from_dict(self.rating_records[-1]) if self.rating_records else None
 
     @classmethod
-    def record(
-        cls,
-        *,
-        customer: str,
-        event_id: str,
-        occurred_at: datetime,
-        provider: str,
-        model: str,
-        feature: str | None,
-        usage: dict[str, int],
-        authorization_id: str | None,
-        metadata: dict[str, Any],
-        fingerprint: str,
-        rating: dict[str, Any] | None,
-        key: UUID | None = None,
-    ) -> Any:
+    def record(cls, *, key: UUID | None = None, **fields: Any) -> Any:
         """The creation event alone, for the hot path: what Usage(...) would put
         in its pending events, without building the aggregate object that
         metering would throw away at once. Replaying it builds the same Usage.
-        `key` is usage_id(customer, event_id) when the caller has it already."""
-        assert all(quantity >= 0 for quantity in usage.values()), "counts are never negative"
+        `fields` are __init__'s arguments; `key` is usage_id(customer,
+        event_id) when the caller has it already."""
+        assert all(quantity >= 0 for quantity in fields["usage"].values()), "counts are never negative"
         recorded: Any = cls.Recorded  # type: ignore[attr-defined]
         return recorded(
-            originator_id=key or usage_id(customer, event_id),
+            originator_id=key or usage_id(fields["customer"], fields["event_id"]),
             originator_version=cls.INITIAL_VERSION,
             timestamp=recorded.create_timestamp(),
             originator_topic=USAGE_TOPIC,
-            customer=customer,
-            event_id=event_id,
-            occurred_at=occurred_at,
-            provider=provider,
-            model=model,
-            feature=feature,
-            usage=usage,
-            authorization_id=authorization_id,
-            metadata=metadata,
-            fingerprint=fingerprint,
-            rating=rating,
+            **fields,
         )
 
 

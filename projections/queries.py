@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from domain.accounts import account_type, receivable, wallet
+from domain.journal import Posting
 from domain.money import ZERO, exact, money_math
 from projections.database import Cursor, Database
 from projections.ledger_view import iso
@@ -45,14 +46,6 @@ class CurrencyTotals:
     debits: Decimal
     credits: Decimal
     accounts: list[AccountTotal]
-
-
-@dataclass(frozen=True)
-class Posting:
-    debit: str
-    credit: str
-    amount: Decimal
-    currency: str
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
+
+from domain.pricing import UNITS
 
 CallerId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:-]{1,128}$")]
 MoneyText = Annotated[
@@ -13,17 +15,15 @@ MoneyText = Annotated[
 ]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
-Unit = Literal[
-    "input_tokens",
-    "output_tokens",
-    "cached_input_tokens",
-    "cache_write_tokens",
-    "reasoning_tokens",
-    "requests",
-    "images",
-    "audio_seconds",
-    "characters",
-]
+
+
+def _known_unit(unit: str) -> str:
+    if unit not in UNITS:
+        raise ValueError(f"unknown unit {unit!r}; known units: {', '.join(sorted(UNITS))}")
+    return unit
+
+
+Unit = Annotated[str, AfterValidator(_known_unit), WithJsonSchema({"type": "string", "enum": sorted(UNITS)})]
 
 
 class Strict(BaseModel):
