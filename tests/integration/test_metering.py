@@ -97,3 +97,33 @@ def test_a_recorded_event_shows_its_rating(services: Services) -> None:
     assert usage is not None and usage.rating is not None
     assert (usage.rating.price_version, usage.rating.plan_version) == (1, 1)
     assert (usage.rating.cost, usage.rating.charge) == expected_charge(event("e1"))
+
+
+class BlindOnce:
+    """A usage index that misses what another writer saved a moment ago, once:
+    the race the event store's unique key must catch."""
+
+    def __init__(self, real) -> None:  # type: ignore[no-untyped-def]
+        self.real = real
+        self.calls = 0
+
+    def existing(self, usage_ids):  # type: ignore[no-untyped-def]
+        self.calls += 1
+        return {} if self.calls == 1 else self.real.existing(usage_ids)
+
+
+def test_a_race_lost_to_another_writer_is_retried_without_its_ids(database_url: str) -> None:
+    first, second = open_services(database_url), open_services(database_url)
+    try:
+        seed(first.app)
+        first.app.record_usage([event("e1"), event("e2", input_tokens=5)])
+        second.app.usage_index = BlindOnce(second.app.usage_index)  # type: ignore[assignment]
+        results = second.app.record_usage([event("e0"), event("e1"), event("e2"), event("e3")])
+        assert statuses(results) == ["accepted", "duplicate", "rejected", "accepted"]
+        assert results[2].error is not None and results[2].error["code"] == "conflict"
+        assert second.app.usage_index.calls == 2  # type: ignore[attr-defined]
+        expected = Decimal("100") - 3 * expected_charge(event("e1"))[1] - expected_charge(event("e2", input_tokens=5))[1]
+        assert balance(second) == expected
+    finally:
+        first.close()
+        second.close()
