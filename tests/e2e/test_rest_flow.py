@@ -143,3 +143,24 @@ def test_catalog_import_publishes_real_model_prices(server: str) -> None:
         version = api.get("/v1/price-books/catalog/versions/1").json()
         gpt4o = {r["unit"]: r["price"] for r in version["rates"] if r["model"] == "gpt-4o"}
         assert gpt4o["input_tokens"] == "2.5" and gpt4o["output_tokens"] == "10"
+
+
+def test_the_openapi_document_names_every_route_and_schema(server: str) -> None:
+    document = httpx.get(f"{server}/openapi.json").json()
+    for path in (
+        "/v1/price-books",
+        "/v1/price-books/{price_book_id}/versions",
+        "/v1/price-books/{price_book_id}/import",
+        "/v1/plans",
+        "/v1/customers",
+        "/v1/customers/{customer_id}/top-ups",
+        "/v1/customers/{customer_id}/balance",
+        "/v1/events",
+        "/v1/events/{customer_id}/{event_id}",
+        "/v1/ledger/entries",
+        "/v1/ledger/trial-balance",
+    ):
+        assert path in document["paths"], path
+    schemas = document["components"]["schemas"]
+    assert {"Problem", "BalancePublic", "UsageResultsPublic", "TrialBalancePublic", "UsageEventDoc"} <= set(schemas)
+    assert "requestBody" in document["paths"]["/v1/events"]["post"]

@@ -122,7 +122,9 @@ def test_a_race_lost_to_another_writer_is_retried_without_its_ids(database_url: 
         assert statuses(results) == ["accepted", "duplicate", "rejected", "accepted"]
         assert results[2].error is not None and results[2].error["code"] == "conflict"
         assert second.app.usage_index.calls == 2  # type: ignore[attr-defined]
-        expected = Decimal("100") - 3 * expected_charge(event("e1"))[1] - expected_charge(event("e2", input_tokens=5))[1]
+        expected = (
+            Decimal("100") - 3 * expected_charge(event("e1"))[1] - expected_charge(event("e2", input_tokens=5))[1]
+        )
         assert balance(second) == expected
     finally:
         first.close()

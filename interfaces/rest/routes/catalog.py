@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from application.errors import NotFound, ValidationFailed
 from interfaces import presenters
 from interfaces.rest.auth import AdminDep, PrincipalDep, ServicesDep
+from interfaces.rest.responses import PROBLEMS, PlanPublic, PriceBookPublic, PriceVersionPublic
 from interfaces.rest.schemas import (
     PlanCreate,
     PlanVersionCreate,
@@ -38,17 +39,19 @@ def _no_tiers(tiers: dict[str, Any] | None) -> None:
         )
 
 
-@router.post("/v1/price-books", status_code=201)
+@router.post("/v1/price-books", status_code=201, response_model=PriceBookPublic, responses=PROBLEMS)
 def create_price_book(body: PriceBookCreate, services: ServicesDep, _: AdminDep) -> dict[str, Any]:
     return presenters.price_book(services.app.create_price_book(body.id, body.currency))
 
 
-@router.get("/v1/price-books/{price_book_id}")
+@router.get("/v1/price-books/{price_book_id}", response_model=PriceBookPublic, responses=PROBLEMS)
 def get_price_book(price_book_id: str, services: ServicesDep, _: AdminDep) -> dict[str, Any]:
     return presenters.price_book(services.app.price_book(price_book_id))
 
 
-@router.post("/v1/price-books/{price_book_id}/versions", status_code=201)
+@router.post(
+    "/v1/price-books/{price_book_id}/versions", status_code=201, response_model=PriceVersionPublic, responses=PROBLEMS
+)
 def publish_price_version(
     price_book_id: str, body: PriceVersionCreate, services: ServicesDep, _: AdminDep
 ) -> dict[str, Any]:
@@ -57,7 +60,9 @@ def publish_price_version(
     return presenters.price_version(version)
 
 
-@router.post("/v1/price-books/{price_book_id}/import", status_code=201)
+@router.post(
+    "/v1/price-books/{price_book_id}/import", status_code=201, response_model=PriceVersionPublic, responses=PROBLEMS
+)
 async def import_prices(price_book_id: str, body: CatalogImport, services: ServicesDep, _: AdminDep) -> dict[str, Any]:
     version = await run_in_threadpool(services.app.import_prices, price_book_id, body.providers, body.effective_from)
     shown = presenters.price_version(version)
@@ -65,7 +70,7 @@ async def import_prices(price_book_id: str, body: CatalogImport, services: Servi
     return shown
 
 
-@router.get("/v1/price-books/{price_book_id}/versions/{number}")
+@router.get("/v1/price-books/{price_book_id}/versions/{number}", response_model=PriceVersionPublic, responses=PROBLEMS)
 def get_price_version(price_book_id: str, number: int, services: ServicesDep, _: AdminDep) -> dict[str, Any]:
     book = services.app.price_book(price_book_id)
     if not 1 <= number <= len(book.versions):
@@ -73,19 +78,19 @@ def get_price_version(price_book_id: str, number: int, services: ServicesDep, _:
     return presenters.price_version(book.versions[number - 1])
 
 
-@router.post("/v1/plans", status_code=201)
+@router.post("/v1/plans", status_code=201, response_model=PlanPublic, responses=PROBLEMS)
 def create_plan(body: PlanCreate, services: ServicesDep, _: AdminDep) -> dict[str, Any]:
     _no_tiers(body.tiers)
     overrides = [o.model_dump() for o in body.model_overrides]
     return presenters.plan(services.app.create_plan(body.id, body.price_book, Decimal(body.markup_percent), overrides))
 
 
-@router.get("/v1/plans/{plan_id}")
+@router.get("/v1/plans/{plan_id}", response_model=PlanPublic, responses=PROBLEMS)
 def get_plan(plan_id: str, services: ServicesDep, _: PrincipalDep) -> dict[str, Any]:
     return presenters.plan(services.app.plan(plan_id))
 
 
-@router.post("/v1/plans/{plan_id}/versions", status_code=201)
+@router.post("/v1/plans/{plan_id}/versions", status_code=201, response_model=PlanPublic, responses=PROBLEMS)
 def publish_plan_version(plan_id: str, body: PlanVersionCreate, services: ServicesDep, _: AdminDep) -> dict[str, Any]:
     _no_tiers(body.tiers)
     overrides = [o.model_dump() for o in body.model_overrides]

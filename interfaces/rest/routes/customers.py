@@ -8,12 +8,13 @@ from fastapi import APIRouter, Response
 
 from interfaces import presenters
 from interfaces.rest.auth import AdminDep, PrincipalDep, ServicesDep
+from interfaces.rest.responses import PROBLEMS, ApiKeyPublic, CustomerPublic
 from interfaces.rest.schemas import CustomerCreate, CustomerUpdate
 
 router = APIRouter(tags=["customers"])
 
 
-@router.post("/v1/customers", status_code=201)
+@router.post("/v1/customers", status_code=201, response_model=CustomerPublic, responses=PROBLEMS)
 def create_customer(body: CustomerCreate, services: ServicesDep, _: AdminDep) -> dict[str, Any]:
     customer = services.app.create_customer(
         body.id, body.name, body.currency, body.plan, body.billing, body.net_terms_days, body.stripe_customer_id
@@ -21,18 +22,18 @@ def create_customer(body: CustomerCreate, services: ServicesDep, _: AdminDep) ->
     return presenters.customer(customer)
 
 
-@router.get("/v1/customers/{customer_id}")
+@router.get("/v1/customers/{customer_id}", response_model=CustomerPublic, responses=PROBLEMS)
 def get_customer(customer_id: str, services: ServicesDep, who: PrincipalDep) -> dict[str, Any]:
     who.require_customer(customer_id)
     return presenters.customer(services.app.customer(customer_id))
 
 
-@router.patch("/v1/customers/{customer_id}")
+@router.patch("/v1/customers/{customer_id}", response_model=CustomerPublic, responses=PROBLEMS)
 def update_customer(customer_id: str, body: CustomerUpdate, services: ServicesDep, _: AdminDep) -> dict[str, Any]:
     return presenters.customer(services.app.update_customer(customer_id, body.name, body.plan, body.billing))
 
 
-@router.post("/v1/customers/{customer_id}/api-keys", status_code=201)
+@router.post("/v1/customers/{customer_id}/api-keys", status_code=201, response_model=ApiKeyPublic, responses=PROBLEMS)
 def issue_api_key(customer_id: str, services: ServicesDep, _: AdminDep) -> dict[str, Any]:
     issued = services.app.issue_api_key(customer_id)
     return {"id": issued.id, "key": issued.key, "customer": customer_id}

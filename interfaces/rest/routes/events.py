@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException
 from application.errors import NotFound, ValidationFailed
 from interfaces import presenters
 from interfaces.rest.auth import AdminDep, PrincipalDep, ServicesDep
+from interfaces.rest.responses import PROBLEMS, UsageEventPublic, UsageResultsPublic
 from interfaces.rest.schemas import UsageBatchDoc
 
 router = APIRouter(tags=["usage events"])
@@ -35,14 +36,20 @@ def _batch(raw: bytes, limit: int) -> list[Any]:
     return events
 
 
-@router.post("/v1/events", openapi_extra={"requestBody": BATCH_SCHEMA})
+@router.post(
+    "/v1/events",
+    openapi_extra={"requestBody": BATCH_SCHEMA},
+    response_model=UsageResultsPublic,
+    response_model_exclude_none=True,
+    responses=PROBLEMS,
+)
 async def record_events(request: Request, services: ServicesDep, _: AdminDep) -> dict[str, Any]:
     events = _batch(await request.body(), services.settings.max_batch_events)
     results = await run_in_threadpool(services.app.record_usage, events)
     return {"results": [result.as_dict() for result in results]}
 
 
-@router.get("/v1/events/{customer_id}/{event_id}")
+@router.get("/v1/events/{customer_id}/{event_id}", response_model=UsageEventPublic, responses=PROBLEMS)
 def get_event(customer_id: str, event_id: str, services: ServicesDep, who: PrincipalDep) -> dict[str, Any]:
     who.require_customer(customer_id)
     usage = services.app.find_usage(customer_id, event_id)

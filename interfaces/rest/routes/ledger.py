@@ -10,6 +10,7 @@ from pydantic import AwareDatetime
 from application.errors import ValidationFailed
 from interfaces import presenters
 from interfaces.rest.auth import AdminDep, ServicesDep
+from interfaces.rest.responses import PROBLEMS, EntriesPublic, TrialBalancePublic
 
 router = APIRouter(tags=["audit"])
 
@@ -22,7 +23,7 @@ def _cursor(cursor: str | None) -> int:
     return int(cursor)
 
 
-@router.get("/v1/ledger/entries")
+@router.get("/v1/ledger/entries", response_model=EntriesPublic, responses=PROBLEMS)
 def ledger_entries(
     services: ServicesDep,
     _: AdminDep,
@@ -37,7 +38,7 @@ def ledger_entries(
     return {"entries": [presenters.entry(e) for e in entries], "next_cursor": next_cursor}
 
 
-@router.get("/v1/ledger/trial-balance")
+@router.get("/v1/ledger/trial-balance", response_model=TrialBalancePublic, responses=PROBLEMS)
 def trial_balance(services: ServicesDep, _: AdminDep, as_of: AwareDatetime | None = None) -> dict[str, Any]:
     moment = as_of or services.app.clock()
     return presenters.trial_balance(moment, services.queries.trial_balance(as_of))

@@ -10,12 +10,13 @@ from pydantic import AwareDatetime
 
 from interfaces import presenters
 from interfaces.rest.auth import AdminDep, PrincipalDep, ServicesDep
+from interfaces.rest.responses import PROBLEMS, BalancePublic, TopUpPublic
 from interfaces.rest.schemas import TopUpCreate
 
 router = APIRouter(tags=["wallets"])
 
 
-@router.post("/v1/customers/{customer_id}/top-ups", status_code=201)
+@router.post("/v1/customers/{customer_id}/top-ups", status_code=201, response_model=TopUpPublic, responses=PROBLEMS)
 def create_top_up(
     customer_id: str, body: TopUpCreate, services: ServicesDep, _: AdminDep, response: Response
 ) -> dict[str, Any]:
@@ -25,13 +26,13 @@ def create_top_up(
     return presenters.top_up(top_up)
 
 
-@router.get("/v1/customers/{customer_id}/top-ups/{top_up_id}")
+@router.get("/v1/customers/{customer_id}/top-ups/{top_up_id}", response_model=TopUpPublic, responses=PROBLEMS)
 def get_top_up(customer_id: str, top_up_id: str, services: ServicesDep, who: PrincipalDep) -> dict[str, Any]:
     who.require_customer(customer_id)
     return presenters.top_up(services.app.find_top_up(customer_id, top_up_id))
 
 
-@router.get("/v1/customers/{customer_id}/balance")
+@router.get("/v1/customers/{customer_id}/balance", response_model=BalancePublic, responses=PROBLEMS)
 def get_balance(
     customer_id: str, services: ServicesDep, who: PrincipalDep, as_of: AwareDatetime | None = None
 ) -> dict[str, Any]:

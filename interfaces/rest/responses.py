@@ -1,0 +1,205 @@
+"""Response schemas, for the OpenAPI document: what each route answers.
+Money is a decimal string, times are RFC 3339."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from interfaces.rest.problems import CODES_BY_STATUS
+
+
+class Problem(BaseModel):
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str = Field(examples=sorted(set(CODES_BY_STATUS.values())))
+    errors: list[dict[str, Any]]
+
+
+class RatePublic(BaseModel):
+    provider: str
+    model: str
+    unit: str
+    price: str
+    per: int
+
+
+class PriceVersionPublic(BaseModel):
+    version: int
+    effective_from: str
+    source: str
+    rates: list[RatePublic] | None = None
+    rates_count: int | None = None
+
+
+class PriceBookPublic(BaseModel):
+    id: str
+    currency: str
+    versions: list[PriceVersionPublic]
+
+
+class ModelOverridePublic(BaseModel):
+    provider: str
+    model: str
+    markup_percent: str
+
+
+class PlanVersionPublic(BaseModel):
+    version: int
+    effective_from: str
+    markup_percent: str
+    model_overrides: list[ModelOverridePublic]
+
+
+class PlanPublic(BaseModel):
+    id: str
+    price_book: str
+    markup_percent: str
+    model_overrides: list[ModelOverridePublic]
+    versions: list[PlanVersionPublic]
+
+
+class CustomerPublic(BaseModel):
+    id: str
+    name: str
+    currency: str
+    plan: str
+    billing: str
+    net_terms_days: int
+    stripe_customer_id: str | None
+    status: str
+
+
+class ApiKeyPublic(BaseModel):
+    id: str
+    key: str = Field(description="Shown once; tally keeps only its hash.")
+    customer: str
+
+
+class TopUpPublic(BaseModel):
+    id: str
+    customer: str
+    amount: str
+    currency: str
+    source: str
+    status: str
+    expires_at: str | None
+    created_at: str
+
+
+class BalancePublic(BaseModel):
+    customer: str
+    balance: str
+    held: str
+    available: str
+    currency: str
+    as_of: str
+
+
+class UsageError(BaseModel):
+    code: str
+    detail: str
+    loc: str | None = None
+
+
+class UsageResultPublic(BaseModel):
+    id: str | None
+    status: str = Field(description="accepted | duplicate | rejected")
+    error: UsageError | None = None
+    warnings: list[str] | None = None
+
+
+class UsageResultsPublic(BaseModel):
+    results: list[UsageResultPublic]
+
+
+class RatedLinePublic(BaseModel):
+    unit: str
+    quantity: int
+    price: str
+    per: int
+    cost: str
+
+
+class RatingPublic(BaseModel):
+    price_book: str
+    price_version: int
+    plan: str
+    plan_version: int
+    markup_percent: str
+    currency: str
+    cost: str
+    charge: str
+    lines: list[RatedLinePublic]
+
+
+class UsageEventPublic(BaseModel):
+    id: str
+    customer: str
+    timestamp: str
+    provider: str
+    model: str
+    feature: str | None
+    usage: dict[str, int]
+    authorization_id: str | None
+    metadata: dict[str, Any]
+    recorded_at: str
+    status: str = Field(description="rated | unpriced")
+    rating: RatingPublic | None
+    ratings: list[RatingPublic]
+
+
+class PostingPublic(BaseModel):
+    debit_account: str
+    credit_account: str
+    amount: str
+    currency: str
+
+
+class CausePublic(BaseModel):
+    type: str
+    id: str
+    ref: str
+
+
+class EntryPublic(BaseModel):
+    id: str
+    position: int
+    kind: str
+    customer: str | None
+    posted_at: str
+    cause: CausePublic
+    postings: list[PostingPublic]
+
+
+class EntriesPublic(BaseModel):
+    entries: list[EntryPublic]
+    next_cursor: str | None
+
+
+class AccountTotalPublic(BaseModel):
+    account: str
+    type: str
+    debits: str
+    credits: str
+    balance: str
+
+
+class CurrencyTotalsPublic(BaseModel):
+    currency: str
+    debits: str
+    credits: str
+    accounts: list[AccountTotalPublic]
+
+
+class TrialBalancePublic(BaseModel):
+    as_of: str
+    currencies: list[CurrencyTotalsPublic]
+
+
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    status: {"model": Problem, "description": CODES_BY_STATUS[status]} for status in (400, 401, 403, 404, 409, 413, 422)
+}
