@@ -162,5 +162,5 @@ def test_the_openapi_document_names_every_route_and_schema(server: str) -> None:
     ):
         assert path in document["paths"], path
     schemas = document["components"]["schemas"]
-    assert {"Problem", "BalancePublic", "UsageResultsPublic", "TrialBalancePublic", "UsageEventDoc"} <= set(schemas)
+    assert {"Problem", "BalancePublic", "UsageResultsPublic", "TrialBalancePublic"} <= set(schemas)
     assert "requestBody" in document["paths"]["/v1/events"]["post"]
