@@ -164,3 +164,14 @@ def test_the_openapi_document_names_every_route_and_schema(server: str) -> None:
     schemas = document["components"]["schemas"]
     assert {"Problem", "BalancePublic", "UsageResultsPublic", "TrialBalancePublic"} <= set(schemas)
     assert "requestBody" in document["paths"]["/v1/events"]["post"]
+
+
+def test_a_consistent_balance_read_includes_every_accepted_event(server: str) -> None:
+    with client(server) as api:
+        setup_catalog(api)
+        now = just_now()
+        for round_ in range(5):
+            api.post("/v1/events", json={"events": [event(f"k{round_}-{i}", timestamp=now) for i in range(100)]})
+            shown = api.get("/v1/customers/acme/balance", params={"consistent": "true"}).json()["balance"]
+            charged = (round_ + 1) * 100 * expected_charge(event("x"))[1]
+            assert shown == format_amount(Decimal("25") - charged)

@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import AwareDatetime
 
+from application.errors import TallyError
 from interfaces import presenters
 from interfaces.rest.auth import AdminDep, PrincipalDep, ServicesDep
 from interfaces.rest.responses import PROBLEMS, BalancePublic, TopUpPublic
 from interfaces.rest.schemas import TopUpCreate
+
+CONSISTENT_WAIT_SECONDS = 2.0
+
+
+class ProjectionBehind(TallyError):
+    code = "rate_limited"
+    status = 503
+    title = "The read model is catching up"
+
 
 router = APIRouter(tags=["wallets"])
 
@@ -34,11 +44,21 @@ def get_top_up(customer_id: str, top_up_id: str, services: ServicesDep, who: Pri
 
 @router.get("/v1/customers/{customer_id}/balance", response_model=BalancePublic, responses=PROBLEMS)
 def get_balance(
-    customer_id: str, services: ServicesDep, who: PrincipalDep, as_of: AwareDatetime | None = None
+    customer_id: str,
+    services: ServicesDep,
+    who: PrincipalDep,
+    as_of: AwareDatetime | None = None,
+    consistent: Annotated[
+        bool, Query(description="Wait (up to 2 s) until every event accepted before this request is in the balance.")
+    ] = False,
 ) -> dict[str, Any]:
     who.require_customer(customer_id)
     customer = services.app.customer(customer_id)
     moment = as_of or services.app.clock()
+    if consistent:
+        head = services.app.recorder.max_notification_id() or 0
+        if not services.wait_projected(head, CONSISTENT_WAIT_SECONDS):
+            raise ProjectionBehind(f"the read model is behind the event log (position {head}); try again")
     balance, _ = services.queries.balance(customer_id, customer.currency, as_of)
     held = Decimal(0)  # holds arrive with authorizations; none can be open yet
     return {
