@@ -16,6 +16,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
+from application.errors import Conflict
 from application.results import UsageResult, rejected
 from application.usage_input import Rejection, UsageInput, parse_usage
 from application.wallets import Wallets
@@ -73,7 +74,10 @@ class Metering(Wallets):
                 return
             except IntegrityError:
                 continue  # another writer recorded some of these ids meanwhile
-        raise RuntimeError("usage batch could not be saved after repeated conflicts")
+        raise Conflict(
+            f"the batch lost {MAX_SAVE_ATTEMPTS} races in a row to other writers of the same ids; "
+            "nothing of it was recorded, and sending it again is safe"
+        )
 
     def _metered(self, parsed: UsageInput, key: UUID) -> tuple[Any, list[str]]:
         customer = self.reference.customers[parsed.customer]

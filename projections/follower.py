@@ -100,10 +100,10 @@ class Follower:
                 progress(count)
         return applied
 
-    def wait(self, position: int, timeout: float) -> bool:
+    def wait(self, position: int, timeout_seconds: float) -> bool:
         """Read-your-writes: block until the view has applied `position`."""
         with self._advanced:
-            return self._advanced.wait_for(lambda: self.position >= position, timeout)
+            return self._advanced.wait_for(lambda: self.position >= position, timeout_seconds)
 
     def notify(self, _position: int) -> None:
         self._wake.set()
