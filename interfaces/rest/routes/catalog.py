@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from application.errors import NotFound, ValidationFailed
 from interfaces import presenters
-from interfaces.rest.auth import AdminDep, PrincipalDep, ServicesDep
+from interfaces.rest.auth import AdminDep, ServicesDep
 from interfaces.rest.responses import PROBLEMS, PlanPublic, PriceBookPublic, PriceVersionPublic
 from interfaces.rest.schemas import (
     PlanCreate,
@@ -86,7 +86,7 @@ def create_plan(body: PlanCreate, services: ServicesDep, _: AdminDep) -> dict[st
 
 
 @router.get("/v1/plans/{plan_id}", response_model=PlanPublic, responses=PROBLEMS)
-def get_plan(plan_id: str, services: ServicesDep, _: PrincipalDep) -> dict[str, Any]:
+def get_plan(plan_id: str, services: ServicesDep, _: AdminDep) -> dict[str, Any]:
     return presenters.plan(services.app.plan(plan_id))
 
 
