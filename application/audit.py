@@ -77,6 +77,13 @@ def _check_entries(report: HistoryReport, position: int, event: object) -> None:
 
 
 def _check_rating(app: Tally, report: HistoryReport, position: int, event: Any) -> None:
+    try:
+        _recompute(app, report, position, event)
+    except (AssertionError, ValueError, KeyError, TypeError, ArithmeticError) as error:
+        report.problems.append(f"event {position}: its rating cannot be recomputed: {error!r}")
+
+
+def _recompute(app: Tally, report: HistoryReport, position: int, event: Any) -> None:
     stored = Rating.from_dict(event.rating)
     book = app.reference.price_books.get(stored.price_book)
     plan = app.reference.plans.get(stored.plan)

@@ -1,5 +1,5 @@
 """Prepaid wallets: top-ups. Granted funds are credited at once; Stripe
-top-ups need the Stripe adapter (see the collection issue)."""
+top-ups need the Stripe adapter, which this release does not configure."""
 
 from __future__ import annotations
 

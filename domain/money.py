@@ -12,7 +12,7 @@ RATED_PLACES = 12
 RATED_QUANTUM = Decimal(1).scaleb(-RATED_PLACES)
 ZERO = Decimal(0)
 # Money arithmetic runs in this context, never the default 28 digits: the largest
-# allowed quantity (1e15) times the largest price (1e15) at 12 places is 42 digits.
+# allowed quantity (1e15) times the largest price (1e15) at 12 places is under 45 digits.
 MONEY_CONTEXT = Context(prec=60, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation, DivisionByZero, Overflow])
 CURRENCY_CODES_LENGTH = 3
 

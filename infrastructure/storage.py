@@ -25,6 +25,14 @@ class Store:
     postgres_schema: str = "public"
 
 
+def shown_url(url: str) -> str:
+    """The URL as it may be printed: without its password."""
+    parsed = urlparse(url)
+    if parsed.password is None:
+        return url
+    return parsed._replace(netloc=parsed.netloc.replace(f":{parsed.password}@", ":***@")).geturl()
+
+
 def parse_database_url(url: str) -> Store:
     parsed = urlparse(url)
     if parsed.scheme == "sqlite":

@@ -3,8 +3,9 @@ page to the read model in one transaction together with its tracking
 position, so every event is applied exactly once and a crash resumes where
 the last commit stopped.
 
-One transaction per page, not per event: a per-event transaction caps a
-follower near 1,000 events/s (docs/measured-facts). Several followers of the
+One transaction per page, not per event: a transaction per event would cap
+a follower at the rate of commits (about a thousand a second on PostgreSQL
+with durable commits), far below what the writer appends. Several followers of the
 same view may run (one per server process): the tracking row is locked inside
 the transaction and checked, so a page is applied by one of them only."""
 

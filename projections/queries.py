@@ -147,6 +147,7 @@ class LedgerQueries:
         customer: str | None = None,
         start: datetime | None = None,
         end: datetime | None = None,
+        as_of: datetime | None = None,
         after: int = 0,
         limit: int = 100,
     ) -> list[Entry]:
@@ -168,6 +169,9 @@ class LedgerQueries:
         if end is not None:
             conditions.append("posted_at < ?")
             params.append(iso(end))
+        if as_of is not None:
+            conditions.append("posted_at <= ?")
+            params.append(iso(as_of))
         where = " AND ".join(conditions)
         scope, scope_params = ("AND customer = ? ", [customer]) if customer is not None else ("", [])
         p = self.prefix

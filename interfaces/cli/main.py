@@ -17,7 +17,8 @@ from rich.console import Console
 from application.audit import audit_history
 from application.errors import TallyError
 from infrastructure.settings import Settings
-from interfaces.bootstrap import LIVE_PREFIX, bootstrap
+from infrastructure.storage import shown_url
+from interfaces.bootstrap import LIVE_PREFIX, Services, bootstrap
 from interfaces.cli.export import export_ledger
 from interfaces.cli.progress import progress_bar
 from projections import rebuild
@@ -63,7 +64,8 @@ def project() -> None:
     with TALLY_FOLLOWER=false, one projector applies every page (docs/scaling.md)."""
     settings = Settings(follower=True, projector="thread")
     services = bootstrap(settings)
-    console.print(f"projecting {settings.database_url} from position {services.follower.position}; Ctrl-C stops")
+    where = shown_url(settings.database_url)
+    console.print(f"projecting {where} from position {services.follower.position}; Ctrl-C stops")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
@@ -77,7 +79,7 @@ def project() -> None:
 
 def _announce(host: str, port: int, settings: Settings, *, show_key: bool) -> None:
     base = f"http://{host}:{port}"
-    console.print(f"[bold]tally[/bold] on {settings.database_url}")
+    console.print(f"[bold]tally[/bold] on {shown_url(settings.database_url)}")
     console.print(f"  REST docs  {base}/docs")
     console.print(f"  GraphiQL   {base}/graphql")
     console.print(f"  health     {base}/healthz")
@@ -132,14 +134,10 @@ def audit() -> None:
     ledger: every entry balances, the trial balance is zero, every rating reproduces."""
     services = bootstrap(Settings(), start_follower=False)
     try:
-        services.follower.catch_up()
         total = services.app.recorder.max_notification_id() or 0
         with progress_bar("checking history", total) as advance:
             report = audit_history(services.app, advance)
-        with progress_bar("replaying into scratch", total) as advance:
-            differences = rebuild.audit_views(
-                services.app.recorder, services.app.mapper.to_domain_event, services.database, LIVE_PREFIX, advance
-            )
+        differences = _replay_differences(services, total)
         console.print(f"{report.events} events, {report.entries} entries, {report.ratings_checked} ratings re-checked")
         for currency in sorted(report.debits):
             console.print(f"  {currency}: debits {report.debits[currency]} = credits {report.credits[currency]}")
@@ -153,20 +151,31 @@ def audit() -> None:
         services.close()
 
 
+def _replay_differences(services: Services, total: int) -> list[rebuild.Difference]:
+    """Bring the live view up to the log, replay into scratch and compare; a
+    history that cannot even be projected is a difference, not a crash."""
+    try:
+        services.follower.catch_up()
+        with progress_bar("replaying into scratch", total) as advance:
+            return rebuild.audit_views(
+                services.app.recorder, services.app.mapper.to_domain_event, services.database, LIVE_PREFIX, advance
+            )
+    except (AssertionError, ValueError, KeyError, TypeError, ArithmeticError) as error:
+        return [rebuild.Difference("(replay)", f"the history cannot be projected: {error!r}")]
+
+
 @prices.command("import")
 def prices_import(
     price_book: Annotated[str, typer.Argument(help="The price book to publish into (created in USD if missing).")],
     providers: Annotated[list[str], typer.Option("--provider", help="Providers to import.")],
     effective_from: Annotated[
-        datetime | None, typer.Option(help="When the version takes effect (default: now).")
+        str | None, typer.Option(help="RFC 3339 time the version takes effect (default: now; no offset: UTC).")
     ] = None,
 ) -> None:
     """Publish a price version from the offline model price catalog (genai-prices)."""
+    moment = _moment(effective_from, "--effective-from") or datetime.now(UTC)
     services = bootstrap(Settings(), start_follower=False)
     try:
-        moment = (effective_from or datetime.now(UTC)).replace(
-            tzinfo=(effective_from or datetime.now(UTC)).tzinfo or UTC
-        )
         try:
             services.app.price_book(price_book)
         except TallyError:
@@ -182,6 +191,18 @@ def prices_import(
         services.close()
 
 
+def _moment(text: str | None, option: str) -> datetime | None:
+    """An RFC 3339 time from the command line; one without an offset is UTC."""
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        console.print(f"[red]{option}: {text!r} is not an RFC 3339 time, e.g. 2026-11-01T00:00:00Z[/red]")
+        raise typer.Exit(2) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 class Format(StrEnum):
     csv = "csv"
     jsonl = "jsonl"
@@ -190,16 +211,17 @@ class Format(StrEnum):
 @export.command("ledger")
 def export_ledger_command(
     format: Annotated[Format, typer.Option("--format")] = Format.csv,
-    start: Annotated[datetime | None, typer.Option("--from")] = None,
-    end: Annotated[datetime | None, typer.Option("--to")] = None,
+    start: Annotated[str | None, typer.Option("--from", help="RFC 3339; no offset: UTC")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="RFC 3339, exclusive; no offset: UTC")] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o")] = None,
 ) -> None:
     """Write the journal (one line per posting) as CSV or JSON lines."""
+    since, until = _moment(start, "--from"), _moment(end, "--to")
     services = bootstrap(Settings(), start_follower=False)
     try:
         services.follower.catch_up()
         stream = output.open("w", newline="") if output else sys.stdout
-        count = export_ledger(services.queries, format.value, start, end, stream)
+        count = export_ledger(services.queries, format.value, since, until, stream)
         console.print(f"{count} postings exported")
     finally:
         services.close()

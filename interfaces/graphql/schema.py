@@ -113,7 +113,7 @@ class Ledger:
     def entries(
         self, info: Info[TallyContext, None], first: int = 50, after: str | None = None
     ) -> t.LedgerEntryConnection:
-        return _entries(info, first, after, customer=None)
+        return _entries(info, first, after, customer=None, as_of=self.as_of)
 
 
 @strawberry.type
@@ -211,11 +211,15 @@ def _currency(totals: CurrencyTotals) -> t.CurrencyBalance:
 
 
 def _entries(
-    info: Info[TallyContext, None], first: int, after: str | None, customer: str | None
+    info: Info[TallyContext, None],
+    first: int,
+    after: str | None,
+    customer: str | None,
+    as_of: datetime | None = None,
 ) -> t.LedgerEntryConnection:
     limit = max(1, min(first, MAX_PAGE))
     start = int(after) if after and after.isdigit() and len(after) < 19 else 0
-    found = info.context.services.queries.entries(customer=customer, after=start, limit=limit + 1)
+    found = info.context.services.queries.entries(customer=customer, as_of=as_of, after=start, limit=limit + 1)
     page = found[:limit]
     edges = [
         t.LedgerEntryEdge(

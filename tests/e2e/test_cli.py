@@ -120,3 +120,19 @@ def _admin_key(process: subprocess.Popen[str]) -> str | None:
             return None
         if "admin key" in line:
             return line.split()[-1]
+
+
+def test_audit_reports_a_corrupted_history_instead_of_crashing(database_url: str) -> None:
+    filled(database_url)
+    services = open_services(database_url)
+    if services.database.dialect.name == "sqlite":
+        statement = "UPDATE stored_events SET state = CAST(replace(CAST(state AS TEXT), ?, ?) AS BLOB)"
+    else:
+        statement = "UPDATE tally_events SET state = convert_to(replace(convert_from(state, 'UTF8'), ?, ?), 'UTF8')"
+    with services.database.transaction(write=True) as cursor:
+        cursor.execute(statement, ('"amount":"0.007800000000"', '"amount":"-0.007800000000"'))
+    services.close()
+    audited = tally(database_url, "audit")
+    assert audited.returncode == 1, audited.stderr
+    assert "not valid" in audited.stderr
+    assert "Traceback" not in audited.stderr

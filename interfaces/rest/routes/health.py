@@ -18,13 +18,15 @@ def healthz(services: ServicesDep) -> dict[str, object]:
         head = services.app.recorder.max_notification_id() or 0
     except Exception as error:  # the store does not answer: say so, as a 503
         raise TallyUnavailable(str(error)) from None
+    if services.projector is not None and not services.projector.is_alive():
+        raise TallyUnavailable("the projector process has stopped; restart the server")
     return {"status": "ok", "store": services.store.kind, "log_position": head, "projection_position": position}
 
 
 class TallyUnavailable(TallyError):
     code = "unavailable"
     status = 503
-    title = "The store does not answer"
+    title = "Service unavailable"
 
 
 @router.get("/metrics", response_class=PlainTextResponse)

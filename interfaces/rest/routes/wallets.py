@@ -19,7 +19,7 @@ CONSISTENT_WAIT_SECONDS = 2.0
 
 class ProjectionBehind(TallyError):
     code = "rate_limited"
-    status = 503
+    status = 429
     title = "The read model is catching up"
 
 
