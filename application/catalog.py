@@ -54,15 +54,31 @@ class Catalog(TallyBase):
                 continue  # another publisher took this version number; number the next
         raise Conflict(f"price book {price_book_id!r} is being published concurrently; try again")
 
-    def import_prices(self, price_book_id: str, providers: Sequence[str], effective_from: datetime) -> PriceVersion:
-        """Publish a version built from the model price catalog."""
+    def import_prices(
+        self,
+        price_book_id: str,
+        providers: Sequence[str],
+        effective_from: datetime,
+        history_since: datetime | None = None,
+    ) -> list[PriceVersion]:
+        """Publish a version built from the model price catalog as it stood at
+        `effective_from`; with `history_since`, first one version for each
+        moment the catalog's prices changed between then and `effective_from`,
+        so usage in the past is rated at the price the catalog had then."""
         if not providers:
             raise ValidationFailed("name at least one provider", [{"loc": "providers", "msg": "empty"}])
+        validation.aware(effective_from, "effective_from")
+        moments = [effective_from]
         try:
-            rates = self.price_catalog.rates(providers, effective_from)
+            if history_since is not None:
+                validation.aware(history_since, "history_since")
+                changes = self.price_catalog.change_dates(providers, history_since, effective_from)
+                moments = [history_since, *changes, effective_from]
+            tables = [(moment, self.price_catalog.rates(providers, moment)) for moment in moments]
         except LookupError as error:
             raise ValidationFailed(str(error), [{"loc": "providers", "msg": "unknown provider"}]) from None
-        return self.publish_price_version(price_book_id, effective_from, rates, self.price_catalog.source())
+        source = self.price_catalog.source()
+        return [self.publish_price_version(price_book_id, moment, rates, source) for moment, rates in tables]
 
     def create_plan(
         self,

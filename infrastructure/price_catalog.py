@@ -10,13 +10,13 @@ request at a higher rate past a context size) is imported at its base rate."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime, time
 from decimal import Decimal
 from importlib.metadata import version
 from typing import Any
 
 from genai_prices import data_snapshot
-from genai_prices.types import TieredPrices
+from genai_prices.types import StartDateConstraint, TieredPrices
 
 CATALOG_KEYS = {
     "input_mtok": ("input_tokens", 1_000_000),
@@ -57,6 +57,24 @@ def catalog_rates(providers: Sequence[str], at: datetime) -> list[dict[str, Any]
     return rates
 
 
+def catalog_change_dates(providers: Sequence[str], since: datetime, until: datetime) -> list[datetime]:
+    """Start dates of the catalog's dated prices (midnight UTC), strictly
+    between `since` and `until`. Time-of-day prices are not versions."""
+    snapshot = data_snapshot.get_snapshot()
+    wanted = set(providers)
+    moments = set()
+    for provider in snapshot.providers:
+        if provider.id not in wanted:
+            continue
+        for model in provider.models:
+            for conditional in model.prices if isinstance(model.prices, list) else []:
+                if isinstance(conditional.constraint, StartDateConstraint):
+                    moment = datetime.combine(conditional.constraint.start_date, time(0), tzinfo=UTC)
+                    if since < moment < until:
+                        moments.add(moment)
+    return sorted(moments)
+
+
 class GenaiPricesCatalog:
     """The PriceCatalog port, backed by genai-prices."""
 
@@ -65,3 +83,6 @@ class GenaiPricesCatalog:
 
     def rates(self, providers: Sequence[str], at: datetime) -> list[dict[str, Any]]:
         return catalog_rates(providers, at)
+
+    def change_dates(self, providers: Sequence[str], since: datetime, until: datetime) -> list[datetime]:
+        return catalog_change_dates(providers, since, until)

@@ -171,19 +171,24 @@ def prices_import(
     effective_from: Annotated[
         str | None, typer.Option(help="RFC 3339 time the version takes effect (default: now; no offset: UTC).")
     ] = None,
+    history_since: Annotated[
+        str | None, typer.Option(help="Also publish a version per catalog price change since this RFC 3339 time.")
+    ] = None,
 ) -> None:
     """Publish a price version from the offline model price catalog (genai-prices)."""
     moment = _moment(effective_from, "--effective-from") or datetime.now(UTC)
+    since = _moment(history_since, "--history-since")
     services = bootstrap(Settings(), start_follower=False)
     try:
         try:
             services.app.price_book(price_book)
         except TallyError:
             services.app.create_price_book(price_book, "USD")
-        version = services.app.import_prices(price_book, providers, moment)
-        console.print(
-            f"published version {version.number} of {price_book}: {len(version.rates)} rates ({version.source})"
-        )
+        for version in services.app.import_prices(price_book, providers, moment, since):
+            console.print(
+                f"published version {version.number} of {price_book}, effective {version.effective_from.isoformat()}: "
+                f"{len(version.rates)} rates ({version.source})"
+            )
     except TallyError as error:
         console.print(f"[red]{error.detail}[/red]")
         raise typer.Exit(1) from None

@@ -33,6 +33,7 @@ class PriceVersionPublic(BaseModel):
     source: str
     rates: list[RatePublic] | None = None
     rates_count: int | None = None
+    versions_published: list[int] | None = None
 
 
 class PriceBookPublic(BaseModel):

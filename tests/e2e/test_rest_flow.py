@@ -143,6 +143,19 @@ def test_catalog_import_publishes_real_model_prices(server: str) -> None:
         version = api.get("/v1/price-books/catalog/versions/1").json()
         gpt4o = {r["unit"]: r["price"] for r in version["rates"] if r["model"] == "gpt-4o"}
         assert gpt4o["input_tokens"] == "2.5" and gpt4o["output_tokens"] == "10"
+        history = api.post(
+            "/v1/price-books/catalog/import",
+            json={
+                "providers": ["anthropic"],
+                "effective_from": "2026-11-01T00:00:00Z",
+                "history_since": "2025-01-01T00:00:00Z",
+            },
+        )
+        assert history.status_code == 201, history.text
+        published = history.json()["versions_published"]
+        assert published[0] == 2 and len(published) >= 2
+        first = api.get(f"/v1/price-books/catalog/versions/{published[0]}").json()
+        assert first["effective_from"] == "2025-01-01T00:00:00+00:00"
 
 
 def test_the_openapi_document_names_every_route_and_schema(server: str) -> None:

@@ -28,6 +28,10 @@ class CatalogImport(Strict):
     source: Literal["genai-prices"] = "genai-prices"
     providers: list[str] = Field(min_length=1, max_length=50)
     effective_from: AwareDatetime
+    history_since: AwareDatetime | None = Field(
+        default=None,
+        description="Also publish one version per catalog price change since this moment (the catalog's history).",
+    )
 
 
 def _no_tiers(tiers: dict[str, Any] | None) -> None:
@@ -64,9 +68,12 @@ def publish_price_version(
     "/v1/price-books/{price_book_id}/import", status_code=201, response_model=PriceVersionPublic, responses=PROBLEMS
 )
 async def import_prices(price_book_id: str, body: CatalogImport, services: ServicesDep, _: AdminDep) -> dict[str, Any]:
-    version = await run_in_threadpool(services.app.import_prices, price_book_id, body.providers, body.effective_from)
-    shown = presenters.price_version(version)
+    versions = await run_in_threadpool(
+        services.app.import_prices, price_book_id, body.providers, body.effective_from, body.history_since
+    )
+    shown = presenters.price_version(versions[-1])
     shown["rates_count"] = len(shown.pop("rates"))
+    shown["versions_published"] = [version.number for version in versions]
     return shown
 
 
