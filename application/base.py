@@ -16,7 +16,7 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import ApplicationRecorder, Recording
 from eventsourcing.utils import EnvType
 
-from application.ports import Clock, PriceCatalog, UsageIndex
+from application.ports import Clock, PriceCatalog, UsageHistory, UsageIndex
 from application.reference import ReferenceData
 
 
@@ -30,8 +30,10 @@ class TallyBase(Application[UUID]):
         usage_index: Callable[[ApplicationRecorder], UsageIndex],
         price_catalog: PriceCatalog,
         clock: Clock,
+        usage_history: UsageHistory | None = None,
     ) -> None:
         super().__init__(env)
+        self._usage_history = usage_history
         self.clock = clock
         self.price_catalog = price_catalog
         self.usage_index = usage_index(self.recorder)
@@ -39,6 +41,12 @@ class TallyBase(Application[UUID]):
         self.saved_listeners: list[Callable[[int], None]] = []
         self.counters: dict[str, int] = {"accepted": 0, "duplicate": 0, "rejected": 0}
         self.counters_lock = threading.Lock()
+
+    @property
+    def usage_history(self) -> UsageHistory:
+        if self._usage_history is None:
+            raise RuntimeError("no usage history is wired into this application")
+        return self._usage_history
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
         """Save, then wake this process's follower (others poll)."""

@@ -42,7 +42,7 @@ class Catalog(TallyBase):
     def publish_price_version(
         self, price_book_id: str, effective_from: datetime, rates: Sequence[Mapping[str, Any]], source: str
     ) -> PriceVersion:
-        parsed = _rates(rates)
+        parsed = parse_rates(rates)
         validation.aware(effective_from, "effective_from")
         for _attempt in range(MAX_PUBLISH_ATTEMPTS):
             book = self.price_book(price_book_id)
@@ -89,7 +89,7 @@ class Catalog(TallyBase):
     ) -> Plan:
         self.price_book(price_book)
         plan = Plan(validation.caller_id(plan_id, "id"), price_book)
-        plan.publish_next(BEGINNING, _markup(markup_percent, "markup_percent"), _overrides(model_overrides))
+        plan.publish_next(BEGINNING, _markup(markup_percent, "markup_percent"), parse_overrides(model_overrides))
         try:
             self.save(plan)
         except IntegrityError:
@@ -112,7 +112,7 @@ class Catalog(TallyBase):
         model_overrides: Sequence[Mapping[str, Any]],
     ) -> Plan:
         markup = _markup(markup_percent, "markup_percent")
-        overrides = _overrides(model_overrides)
+        overrides = parse_overrides(model_overrides)
         validation.aware(effective_from, "effective_from")
         for _attempt in range(MAX_PUBLISH_ATTEMPTS):
             plan = self.plan(plan_id)
@@ -125,7 +125,7 @@ class Catalog(TallyBase):
         raise Conflict(f"plan {plan_id!r} is being published concurrently; try again")
 
 
-def _rates(rates: Sequence[Mapping[str, Any]]) -> list[Rate]:
+def parse_rates(rates: Sequence[Mapping[str, Any]]) -> list[Rate]:
     if not rates or len(rates) > MAX_RATES_PER_VERSION:
         raise ValidationFailed(f"a version has 1 to {MAX_RATES_PER_VERSION} rates", [{"loc": "rates", "msg": "count"}])
     parsed = []
@@ -151,7 +151,7 @@ def _markup(value: Decimal | str, loc: str) -> Decimal:
     return markup
 
 
-def _overrides(overrides: Sequence[Mapping[str, Any]]) -> list[ModelOverride]:
+def parse_overrides(overrides: Sequence[Mapping[str, Any]]) -> list[ModelOverride]:
     parsed = [
         ModelOverride(o["provider"], o["model"], _markup(o["markup_percent"], f"model_overrides.{i}.markup_percent"))
         for i, o in enumerate(overrides)

@@ -8,6 +8,8 @@ from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
+from domain.usage import RecordedUsage
+
 Clock = Callable[[], datetime]
 
 
@@ -28,4 +30,14 @@ class PriceCatalog(Protocol):
     def change_dates(self, providers: Sequence[str], since: datetime, until: datetime) -> list[datetime]:
         """The moments in (since, until) at which the catalog's prices for
         these providers changed."""
+        ...
+
+
+class UsageHistory(Protocol):
+    """Recorded usage by time, from the read model, a page at a time."""
+
+    def usage_between(
+        self, customer: str | None, start: datetime, end: datetime, after: str, limit: int
+    ) -> list[tuple[str, RecordedUsage]]:
+        """(cursor, usage) pairs with start <= occurred_at < end, after `after`."""
         ...

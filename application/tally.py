@@ -10,15 +10,15 @@ from datetime import UTC, datetime
 from eventsourcing.persistence import ApplicationRecorder
 from eventsourcing.utils import EnvType
 
-from application.metering import MeteringQueries
-from application.ports import Clock, PriceCatalog, UsageIndex
+from application.ports import Clock, PriceCatalog, UsageHistory, UsageIndex
+from application.simulation import Simulations
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class Tally(MeteringQueries):
+class Tally(Simulations):
     name = "tally"
 
     def __init__(
@@ -28,5 +28,8 @@ class Tally(MeteringQueries):
         usage_index: Callable[[ApplicationRecorder], UsageIndex],
         price_catalog: PriceCatalog,
         clock: Clock = utc_now,
+        usage_history: UsageHistory | None = None,
     ) -> None:
-        super().__init__(env, usage_index=usage_index, price_catalog=price_catalog, clock=clock)
+        super().__init__(
+            env, usage_index=usage_index, price_catalog=price_catalog, clock=clock, usage_history=usage_history
+        )

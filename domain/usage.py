@@ -13,7 +13,9 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -98,3 +100,19 @@ class Usage(Aggregate):
 
 
 USAGE_TOPIC = get_topic(Usage)
+
+
+@dataclass(frozen=True)
+class RecordedUsage:
+    """A usage event as recorded, with its latest rating's amounts (None when
+    unpriced): what what-if simulations and re-rating read."""
+
+    customer: str
+    event_id: str
+    occurred_at: datetime
+    provider: str
+    model: str
+    feature: str | None
+    usage: dict[str, int]
+    cost: Decimal | None
+    charge: Decimal | None

@@ -19,7 +19,7 @@ from interfaces.projector import resolve_mode, start_projector_process, stop_pro
 from projections import schema
 from projections.database import Database
 from projections.follower import Follower
-from projections.queries import LedgerQueries
+from projections.queries import LedgerQueries, UsageHistoryQueries
 
 LIVE_PREFIX = "view_"
 WAIT_POLL_SECONDS = 0.005
@@ -64,7 +64,14 @@ def bootstrap(
     settings = settings or Settings()
     store = parse_database_url(settings.database_url)
     database = open_database(store)
-    app = Tally(env=store.env, usage_index=usage_index_for, price_catalog=GenaiPricesCatalog(), clock=clock)
+    history = UsageHistoryQueries(database, prefix)
+    app = Tally(
+        env=store.env,
+        usage_index=usage_index_for,
+        price_catalog=GenaiPricesCatalog(),
+        clock=clock,
+        usage_history=history,
+    )
     with database.transaction(write=True) as cursor:
         schema.create(cursor, prefix, database.dialect)
     follower = Follower(app.recorder, app.mapper.to_domain_event, database, prefix)

@@ -7,6 +7,7 @@ rebuilds from the stream at will."""
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -47,6 +48,7 @@ class Changes:
     balances: dict[tuple[str, str], list[Any]] = field(default_factory=dict)
     usage: dict[tuple[str, str, str, str, str], list[Any]] = field(default_factory=dict)
     customers: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
+    usage_events: list[tuple[Any, ...]] = field(default_factory=list)
 
 
 class LedgerView:
@@ -64,6 +66,7 @@ class LedgerView:
             self._fold_entries(changes, position, event)
             if isinstance(event, UsageRecorded):
                 self._fold_usage(changes, event)
+                changes.usage_events.append(_usage_row(position, event))
             elif isinstance(event, (CustomerRegistered, CustomerUpdated)):
                 self._fold_customer(changes, position, event)
         return changes
@@ -163,6 +166,7 @@ class LedgerView:
             f"charge = {add(p + 'usage_daily.charge', 'excluded.charge')}, "
             f"currency = CASE WHEN excluded.currency = '' THEN {p}usage_daily.currency ELSE excluded.currency END",
         )
+        cursor.insert_rows(f"{p}usage_events", changes.usage_events)
         self._write_customers(cursor, changes)
 
     def _write_customers(self, cursor: Cursor, changes: Changes) -> None:
@@ -172,6 +176,19 @@ class LedgerView:
                 cursor.execute(f"INSERT INTO {p}customers VALUES (?,?,?,?,?,?,?,?,?)", row)
             else:
                 cursor.execute(f"UPDATE {p}customers SET name = ?, plan = ?, billing = ? WHERE aggregate_id = ?", row)
+
+
+def _usage_row(position: int, event: Any) -> tuple[Any, ...]:
+    """One row per usage event, with its latest rating: what re-rating and
+    what-if simulations read instead of loading aggregates."""
+    rating = event.rating or {}
+    return (
+        str(event.originator_id), event.customer, event.event_id, iso(event.occurred_at), event.provider,
+        event.model, event.feature, json.dumps(event.usage, sort_keys=True), event.originator_version,
+        rating.get("price_book"), rating.get("price_version"), rating.get("plan"), rating.get("plan_version"),
+        rating.get("currency"), Decimal(rating["cost"]) if rating else None,
+        Decimal(rating["charge"]) if rating else None, position,
+    )  # fmt: skip
 
 
 def _cause_ref(event: Any) -> str:

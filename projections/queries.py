@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -11,11 +12,13 @@ from typing import Any
 from domain.accounts import account_type, receivable, wallet
 from domain.journal import Posting
 from domain.money import ZERO, exact, money_math
+from domain.usage import RecordedUsage
 from projections.database import Cursor, Database
 from projections.ledger_view import iso
 from projections.schema import VIEW_NAME
 
 MAX_PAGE = 500
+MAX_HISTORY_PAGE = 10_000
 PROJECTION_WINDOW_DAYS = 7
 
 
@@ -259,3 +262,39 @@ def _by_currency(totals: dict[tuple[str, str], list[Decimal]]) -> list[CurrencyT
         )
         for currency, accounts in sorted(grouped.items())
     ]
+
+
+class UsageHistoryQueries:
+    """Recorded usage by time (the usage_events table), for simulations."""
+
+    def __init__(self, database: Database, prefix: str) -> None:
+        self.database = database
+        self.prefix = prefix
+
+    def usage_between(
+        self, customer: str | None, start: datetime, end: datetime, after: str, limit: int
+    ) -> list[tuple[str, RecordedUsage]]:
+        assert 0 < limit <= MAX_HISTORY_PAGE, "pages are bounded"
+        conditions = ["occurred_at >= ?", "occurred_at < ?", "usage_id > ?"]
+        params: list[Any] = [iso(start), iso(end), after]
+        if customer is not None:
+            conditions.append("customer = ?")
+            params.append(customer)
+        with self.database.transaction(write=False) as cursor:
+            cursor.execute(
+                "SELECT usage_id, customer, event_id, occurred_at, provider, model, feature, usage, cost, charge "
+                f"FROM {self.prefix}usage_events WHERE {' AND '.join(conditions)} ORDER BY usage_id LIMIT ?",
+                (*params, limit),
+            )
+            found = cursor.fetchall()
+        return [
+            (
+                usage_id,
+                RecordedUsage(
+                    customer, event_id, datetime.fromisoformat(occurred_at.replace("Z", "+00:00")), provider, model,
+                    feature, json.loads(usage), None if cost is None else dec(cost),
+                    None if charge is None else dec(charge),
+                ),
+            )
+            for usage_id, customer, event_id, occurred_at, provider, model, feature, usage, cost, charge in found
+        ]  # fmt: skip

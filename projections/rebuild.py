@@ -27,6 +27,7 @@ ORDER_BY = {
     "balances": "customer, currency",
     "usage_daily": "customer, day, provider, model, feature",
     "customers": "customer",
+    "usage_events": "usage_id",
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from projections.database import Cursor, Dialect
 
-TABLES = ("tracking", "postings", "accounts", "balances", "usage_daily", "customers")
+TABLES = ("tracking", "postings", "accounts", "balances", "usage_daily", "customers", "usage_events")
 VIEW_NAME = "ledger"
 
 
@@ -39,6 +39,13 @@ def create_statements(prefix: str, dialect: Dialect) -> list[str]:
             customer TEXT PRIMARY KEY, aggregate_id TEXT NOT NULL UNIQUE, name TEXT NOT NULL, currency TEXT NOT NULL,
             plan TEXT NOT NULL, billing TEXT NOT NULL, status TEXT NOT NULL,
             created_at TEXT NOT NULL, position BIGINT NOT NULL)""",
+        f"""CREATE TABLE IF NOT EXISTS {p}usage_events (
+            usage_id TEXT PRIMARY KEY, customer TEXT NOT NULL, event_id TEXT NOT NULL,
+            occurred_at TEXT NOT NULL, provider TEXT NOT NULL, model TEXT NOT NULL, feature TEXT,
+            usage TEXT NOT NULL, version INTEGER NOT NULL, price_book TEXT, price_version INTEGER,
+            plan TEXT, plan_version INTEGER, currency TEXT, cost {num}, charge {num}, position BIGINT NOT NULL)""",
+        f"CREATE INDEX IF NOT EXISTS {p}usage_events_customer ON {p}usage_events (customer, occurred_at)",
+        f"CREATE INDEX IF NOT EXISTS {p}usage_events_occurred ON {p}usage_events (occurred_at)",
         f"INSERT INTO {p}tracking (name, position) VALUES ('{VIEW_NAME}', 0) ON CONFLICT (name) DO NOTHING",
     ]
 

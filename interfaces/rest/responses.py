@@ -204,3 +204,30 @@ class TrialBalancePublic(BaseModel):
 PROBLEMS: dict[int | str, dict[str, Any]] = {
     status: {"model": Problem, "description": CODES_BY_STATUS[status]} for status in (400, 401, 403, 404, 409, 413, 422)
 }
+
+
+class TotalsPublic(BaseModel):
+    cost: str
+    charge: str
+
+
+class ModelSimulationPublic(BaseModel):
+    provider: str
+    model: str
+    actual: str = Field(description="What the customer was charged")
+    simulated: str = Field(description="What the customer would have been charged")
+    actual_cost: str
+    simulated_cost: str
+
+
+class SimulationPublic(BaseModel):
+    model_config = {"populate_by_name": True}
+
+    start: str = Field(alias="from")
+    end: str = Field(alias="to")
+    currency: str | None
+    events: int
+    actual: TotalsPublic
+    simulated: TotalsPublic
+    difference: str = Field(description="simulated charge minus actual charge")
+    by_model: list[ModelSimulationPublic]

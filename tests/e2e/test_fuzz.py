@@ -28,6 +28,7 @@ COMMANDS = [
     "/v1/customers/acme/top-ups",
     "/v1/customers/acme/api-keys",
     "/v1/events",
+    "/v1/simulations",
     "/graphql",
 ]
 QUERIES = [

@@ -188,3 +188,26 @@ def test_a_consistent_balance_read_includes_every_accepted_event(server: str) ->
             shown = api.get("/v1/customers/acme/balance", params={"consistent": "true"}).json()["balance"]
             charged = (round_ + 1) * 100 * expected_charge(event("x"))[1]
             assert shown == format_amount(Decimal("25") - charged)
+
+
+def test_a_simulation_over_http(server: str) -> None:
+    with client(server) as api:
+        setup_catalog(api)
+        now = just_now()
+        api.post("/v1/events", json={"events": [event(f"s{i}", timestamp=now) for i in range(10)]})
+        assert api.get("/v1/customers/acme/balance", params={"consistent": "true"}).status_code == 200
+        body = {
+            "customer": "acme",
+            "from": "2026-01-01T00:00:00Z",
+            "to": "2100-01-01T00:00:00Z",
+            "plan": {"markup_percent": "0"},
+        }
+        answer = api.post("/v1/simulations", json=body)
+        assert answer.status_code == 200, answer.text
+        result = answer.json()
+        cost, charge = expected_charge(event("x"))
+        assert result["actual"] == {"cost": format_amount(10 * cost), "charge": format_amount(10 * charge)}
+        assert result["simulated"] == {"cost": format_amount(10 * cost), "charge": format_amount(10 * cost)}
+        assert result["difference"] == format_amount(10 * cost - 10 * charge)
+        assert result["by_model"][0]["model"] == "gpt-4o"
+        assert api.post("/v1/simulations", json={**body, "from": "2100-01-01T00:00:00Z"}).status_code == 422
