@@ -10,6 +10,7 @@ the ids the other writer took."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -24,7 +25,7 @@ from domain.customer import Customer
 from domain.identifiers import is_caller_id
 from domain.plans import plan_in_force
 from domain.pricing import version_in_force
-from domain.rating import Chargeable, rate, unpriced_units
+from domain.rating import Chargeable, Rating, rate, unpriced_units
 from domain.usage import Usage, usage_id
 
 MAX_BATCH = 1000
@@ -99,16 +100,22 @@ class Metering(Wallets):
         return usage, ([] if rating is not None else ["unpriced"])
 
     def _rating(self, parsed: UsageInput, customer: Customer) -> dict[str, Any] | None:
+        rating = self.rating_in_force(customer, parsed.occurred_at, parsed.provider, parsed.model, parsed.usage)
+        return rating.as_dict() if rating is not None else None
+
+    def rating_in_force(
+        self, customer: Customer, occurred_at: datetime, provider: str, model: str, usage: dict[str, int]
+    ) -> Rating | None:
+        """Usage rated at the price and plan versions in force at its moment,
+        as the reference data stands now; None while any unit is unpriced."""
         plan = self.reference.plans[customer.plan]
         book = self.reference.price_books[plan.price_book]
-        prices = version_in_force(book.versions, parsed.occurred_at)
-        terms = plan_in_force(plan.versions, parsed.occurred_at)
-        item = Chargeable(
-            parsed.customer, customer.billing, customer.currency, parsed.provider, parsed.model, parsed.usage
-        )
+        prices = version_in_force(book.versions, occurred_at)
+        terms = plan_in_force(plan.versions, occurred_at)
+        item = Chargeable(customer.customer_id, customer.billing, customer.currency, provider, model, usage)
         if prices is None or terms is None or unpriced_units(item, prices):
             return None
-        return rate(item, book.price_book_id, prices, plan.plan_id, terms).as_dict()
+        return rate(item, book.price_book_id, prices, plan.plan_id, terms)
 
 
 def _repeat(event_id: str, fingerprint: str, stored_fingerprint: str) -> UsageResult:

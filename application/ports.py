@@ -41,3 +41,25 @@ class UsageHistory(Protocol):
     ) -> list[tuple[str, RecordedUsage]]:
         """(cursor, usage) pairs with start <= occurred_at < end, after `after`."""
         ...
+
+    def usage_of(
+        self, customers: list[str], start: datetime, end: datetime, after: str, limit: int
+    ) -> list[tuple[str, RecordedUsage]]:
+        """The same for a set of customers."""
+        ...
+
+    def position(self) -> int:
+        """The last notification the read model has applied."""
+        ...
+
+    def caught_up(self, position: int, timeout_seconds: float) -> bool:
+        """Wait until the read model has applied `position`."""
+        ...
+
+
+class Checkpoints(Protocol):
+    """Where a log-following policy keeps its position."""
+
+    def get(self, name: str) -> int: ...
+
+    def put(self, name: str, position: int) -> None: ...

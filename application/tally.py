@@ -11,14 +11,14 @@ from eventsourcing.persistence import ApplicationRecorder
 from eventsourcing.utils import EnvType
 
 from application.ports import Clock, PriceCatalog, UsageHistory, UsageIndex
-from application.simulation import Simulations
+from application.rerating import Rerating
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class Tally(Simulations):
+class Tally(Rerating):
     name = "tally"
 
     def __init__(

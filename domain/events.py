@@ -22,4 +22,5 @@ PriceVersionPublished: type[Any] = PriceBook.VersionPublished  # type: ignore[at
 PlanCreated: type[Any] = Plan.Created
 PlanVersionPublished: type[Any] = Plan.VersionPublished  # type: ignore[attr-defined]
 UsageRecorded: type[Any] = Usage.Recorded  # type: ignore[attr-defined]
+UsageRerated: type[Any] = Usage.Rerated  # type: ignore[attr-defined]
 TopUpGranted: type[Any] = TopUp.Granted  # type: ignore[attr-defined]

@@ -9,14 +9,17 @@ from multiprocessing.process import BaseProcess
 
 from application.ports import Clock
 from application.tally import Tally, utc_now
+from application.version_watcher import VersionWatcher
 from infrastructure.databases import open_database
 from infrastructure.log_listener import LogListener
 from infrastructure.price_catalog import GenaiPricesCatalog
 from infrastructure.settings import Settings
 from infrastructure.storage import Store, parse_database_url
 from infrastructure.usage_index import usage_index_for
+from interfaces.policies import PolicyRunner
 from interfaces.projector import resolve_mode, start_projector_process, stop_projector_process
 from projections import schema
+from projections.checkpoints import SqlCheckpoints
 from projections.database import Database
 from projections.follower import Follower
 from projections.queries import LedgerQueries, UsageHistoryQueries
@@ -34,6 +37,7 @@ class Services:
     follower: Follower
     queries: LedgerQueries
     listener: LogListener
+    watcher: PolicyRunner
     projector: BaseProcess | None = None
 
     def wait_projected(self, position: int, timeout: float) -> bool:
@@ -48,6 +52,7 @@ class Services:
 
     def close(self) -> None:
         stop_projector_process(self.projector)
+        self.watcher.stop()
         self.listener.stop()
         self.follower.stop()
         self.database.close()
@@ -77,11 +82,13 @@ def bootstrap(
     follower = Follower(app.recorder, app.mapper.to_domain_event, database, prefix)
     app.saved_listeners.append(follower.notify)
     listener = LogListener(app.recorder, follower.notify)
-    services = Services(settings, store, app, database, follower, LedgerQueries(database, prefix), listener)
+    watcher = PolicyRunner(VersionWatcher(app, SqlCheckpoints(database)).step, "tally-version-watcher")
+    services = Services(settings, store, app, database, follower, LedgerQueries(database, prefix), listener, watcher)
     mode = resolve_mode(settings, store.kind) if start_follower else "off"
     if mode == "thread":
         follower.start()
         listener.start()
+        watcher.start()
     elif mode == "process":
         services.projector = start_projector_process(settings)
     return services

@@ -17,7 +17,7 @@ from typing import Any
 
 from domain.accounts import account_type
 from domain.entries import entries_of
-from domain.events import CustomerRegistered, CustomerUpdated, TopUpGranted, UsageRecorded
+from domain.events import CustomerRegistered, CustomerUpdated, TopUpGranted, UsageRecorded, UsageRerated
 from domain.journal import assert_balanced
 from domain.money import MONEY_CONTEXT, ZERO
 from projections.database import Cursor, Dialect
@@ -49,6 +49,7 @@ class Changes:
     usage: dict[tuple[str, str, str, str, str], list[Any]] = field(default_factory=dict)
     customers: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
     usage_events: list[tuple[Any, ...]] = field(default_factory=list)
+    rerated: list[tuple[Any, ...]] = field(default_factory=list)
 
 
 class LedgerView:
@@ -67,6 +68,8 @@ class LedgerView:
             if isinstance(event, UsageRecorded):
                 self._fold_usage(changes, event)
                 changes.usage_events.append(_usage_row(position, event))
+            elif isinstance(event, UsageRerated):
+                self._fold_rerated(changes, position, event)
             elif isinstance(event, (CustomerRegistered, CustomerUpdated)):
                 self._fold_customer(changes, position, event)
         return changes
@@ -114,6 +117,24 @@ class LedgerView:
             row[2] += Decimal(rating["cost"])
             row[3] += Decimal(rating["charge"])
             row[4] = currency
+
+    @staticmethod
+    def _fold_rerated(changes: Changes, position: int, event: Any) -> None:
+        day = event.occurred_at.astimezone(UTC).date().isoformat()
+        key = (event.customer, day, event.provider, event.model, event.feature or "")
+        rating = event.rating
+        row = changes.usage.setdefault(key, [0, 0, ZERO, ZERO, rating["currency"]])
+        if event.replaces is None:
+            row[1] -= 1  # it was counted unpriced
+        row[2] += Decimal(event.delta_cost)
+        row[3] += Decimal(event.delta_charge)
+        row[4] = rating["currency"]
+        account = event.adjustment["postings"][0]["debit"] if event.adjustment and event.replaces is None else None
+        changes.rerated.append(
+            (event.originator_version, rating["price_book"], rating["price_version"], rating["plan"],
+             rating["plan_version"], rating["currency"], Decimal(rating["cost"]), Decimal(rating["charge"]),
+             account, position, str(event.originator_id))
+        )  # fmt: skip
 
     @staticmethod
     def _fold_customer(changes: Changes, position: int, event: Any) -> None:
@@ -167,6 +188,13 @@ class LedgerView:
             f"currency = CASE WHEN excluded.currency = '' THEN {p}usage_daily.currency ELSE excluded.currency END",
         )
         cursor.insert_rows(f"{p}usage_events", changes.usage_events)
+        if changes.rerated:
+            cursor.executemany(
+                f"UPDATE {p}usage_events SET version = ?, price_book = ?, price_version = ?, plan = ?, "
+                "plan_version = ?, currency = ?, cost = ?, charge = ?, account = COALESCE(?, account), "
+                "position = ? WHERE usage_id = ?",
+                changes.rerated,
+            )
         self._write_customers(cursor, changes)
 
     def _write_customers(self, cursor: Cursor, changes: Changes) -> None:
@@ -187,13 +215,16 @@ def _usage_row(position: int, event: Any) -> tuple[Any, ...]:
         event.model, event.feature, json.dumps(event.usage, sort_keys=True), event.originator_version,
         rating.get("price_book"), rating.get("price_version"), rating.get("plan"), rating.get("plan_version"),
         rating.get("currency"), Decimal(rating["cost"]) if rating else None,
-        Decimal(rating["charge"]) if rating else None, position,
+        Decimal(rating["charge"]) if rating else None,
+        rating["entry"]["postings"][0]["debit"] if rating and rating["entry"] else None, position,
     )  # fmt: skip
 
 
 def _cause_ref(event: Any) -> str:
     if isinstance(event, UsageRecorded):
         return f"usage:{event.customer}:{event.event_id}"
+    if isinstance(event, UsageRerated):
+        return f"rerating:{event.customer}:{event.event_id}"
     if isinstance(event, TopUpGranted):
         return f"top-up:{event.customer}:{event.top_up_id}"
     return f"{type(event).__qualname__}:{event.originator_id}"

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 from domain.accounts import account_type, receivable, wallet
 from domain.journal import Posting
@@ -19,6 +21,7 @@ from projections.schema import VIEW_NAME
 
 MAX_PAGE = 500
 MAX_HISTORY_PAGE = 10_000
+CATCH_UP_POLL_SECONDS = 0.005
 PROJECTION_WINDOW_DAYS = 7
 
 
@@ -236,6 +239,16 @@ class LedgerQueries:
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
+def _recorded(row: Any) -> RecordedUsage:
+    usage_id, customer, event_id, occurred_at, provider, model, feature, usage, cost, charge = row[:10]
+    version, price_version, plan_version, account = row[10:]
+    return RecordedUsage(
+        customer, event_id, datetime.fromisoformat(occurred_at.replace("Z", "+00:00")), provider, model, feature,
+        json.loads(usage), None if cost is None else dec(cost), None if charge is None else dec(charge),
+        UUID(usage_id), int(version), price_version, plan_version, account,
+    )  # fmt: skip
+
+
 def projected_extra(daily: dict[date, Decimal], start: datetime, end: datetime, now: datetime) -> Decimal:
     """The average daily spend of the last seven days (or of the period so far,
     if shorter) times the days left in the period."""
@@ -274,27 +287,40 @@ class UsageHistoryQueries:
     def usage_between(
         self, customer: str | None, start: datetime, end: datetime, after: str, limit: int
     ) -> list[tuple[str, RecordedUsage]]:
+        return self._usage(
+            ["customer = ?"] if customer else [], [customer] if customer else [], start, end, after, limit
+        )
+
+    def usage_of(
+        self, customers: list[str], start: datetime, end: datetime, after: str, limit: int
+    ) -> list[tuple[str, RecordedUsage]]:
+        if not customers:
+            return []
+        marks = ",".join("?" * len(customers))
+        return self._usage([f"customer IN ({marks})"], list(customers), start, end, after, limit)
+
+    def caught_up(self, position: int, timeout_seconds: float) -> bool:
+        deadline = time.monotonic() + timeout_seconds
+        while self.position() < position:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(CATCH_UP_POLL_SECONDS)
+        return True
+
+    def position(self) -> int:
+        return LedgerQueries(self.database, self.prefix).position()
+
+    def _usage(
+        self, conditions: list[str], params: list[Any], start: datetime, end: datetime, after: str, limit: int
+    ) -> list[tuple[str, RecordedUsage]]:
         assert 0 < limit <= MAX_HISTORY_PAGE, "pages are bounded"
-        conditions = ["occurred_at >= ?", "occurred_at < ?", "usage_id > ?"]
-        params: list[Any] = [iso(start), iso(end), after]
-        if customer is not None:
-            conditions.append("customer = ?")
-            params.append(customer)
+        where = " AND ".join(["occurred_at >= ?", "occurred_at < ?", "usage_id > ?", *conditions])
         with self.database.transaction(write=False) as cursor:
             cursor.execute(
-                "SELECT usage_id, customer, event_id, occurred_at, provider, model, feature, usage, cost, charge "
-                f"FROM {self.prefix}usage_events WHERE {' AND '.join(conditions)} ORDER BY usage_id LIMIT ?",
-                (*params, limit),
+                "SELECT usage_id, customer, event_id, occurred_at, provider, model, feature, usage, cost, charge, "
+                f"version, price_version, plan_version, account FROM {self.prefix}usage_events WHERE {where} "
+                "ORDER BY usage_id LIMIT ?",
+                (iso(start), iso(end), after, *params, limit),
             )
             found = cursor.fetchall()
-        return [
-            (
-                usage_id,
-                RecordedUsage(
-                    customer, event_id, datetime.fromisoformat(occurred_at.replace("Z", "+00:00")), provider, model,
-                    feature, json.loads(usage), None if cost is None else dec(cost),
-                    None if charge is None else dec(charge),
-                ),
-            )
-            for usage_id, customer, event_id, occurred_at, provider, model, feature, usage, cost, charge in found
-        ]  # fmt: skip
+        return [(row[0], _recorded(row)) for row in found]

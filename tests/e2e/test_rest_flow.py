@@ -4,14 +4,14 @@ exactly usage × price × (1 + markup); then read it back over GraphQL."""
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 import httpx
 
 from domain.money import format_amount
 from tests.e2e.server import client, wait_for
-from tests.support import event, expected_charge, just_now, rates_json
+from tests.support import Q12, event, expected_charge, just_now, rates_json
 
 
 def setup_catalog(api: httpx.Client) -> None:
@@ -211,3 +211,37 @@ def test_a_simulation_over_http(server: str) -> None:
         assert result["difference"] == format_amount(10 * cost - 10 * charge)
         assert result["by_model"][0]["model"] == "gpt-4o"
         assert api.post("/v1/simulations", json={**body, "from": "2100-01-01T00:00:00Z"}).status_code == 422
+
+
+def test_a_backdated_price_version_rerates_within_seconds(server: str) -> None:
+    with client(server) as api:
+        setup_catalog(api)
+        now = just_now()
+        api.post("/v1/events", json={"events": [event(f"r{i}", timestamp=now) for i in range(50)]})
+        api.post("/v1/events", json={"events": [event("late-model", model="gpt-9", timestamp=now)]})
+        cost, charge = expected_charge(event("x"))
+        before = api.get("/v1/customers/acme/balance", params={"consistent": "true"}).json()["balance"]
+        assert before == format_amount(Decimal("25") - 50 * charge)
+        cheaper = [
+            {**r, "price": format_amount(Decimal(r["price"]) / 2)} if r["model"] == "gpt-4o" else r
+            for r in rates_json()
+        ]
+        cheaper += [
+            {"provider": "openai", "model": "gpt-9", "unit": u, "price": "1", "per": 1_000_000}
+            for u in ("input_tokens", "output_tokens")
+        ]
+        published = api.post(
+            "/v1/price-books/default/versions", json={"effective_from": "2026-01-02T00:00:00Z", "rates": cheaper}
+        )
+        assert published.status_code == 201
+        new_charge = (cost / 2 * Decimal("1.2")).quantize(Q12, ROUND_HALF_EVEN)
+        gpt9 = (Decimal(1550) / 1_000_000 * Decimal("1.2")).quantize(Q12, ROUND_HALF_EVEN)
+        expected = format_amount(Decimal("25") - 50 * new_charge - gpt9)
+        assert wait_for(lambda: api.get("/v1/customers/acme/balance").json()["balance"] == expected, timeout=20), (
+            api.get("/v1/customers/acme/balance").json()
+        )
+        recorded = api.get("/v1/events/acme/r0").json()
+        assert [r["price_version"] for r in recorded["ratings"]] == [1, 2]
+        assert api.get("/v1/events/acme/late-model").json()["status"] == "rated"
+        trial = api.get("/v1/ledger/trial-balance").json()["currencies"][0]
+        assert trial["debits"] == trial["credits"]

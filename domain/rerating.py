@@ -1,0 +1,57 @@
+"""Re-rating: the difference between a usage event's latest rating and a new
+one, as an adjustment entry. Earlier entries are never edited; a correction
+is a new entry that references both ratings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from domain import accounts
+from domain.journal import JournalEntry, entry
+from domain.money import ZERO
+from domain.rating import Rating
+
+
+@dataclass(frozen=True)
+class PreviousRating:
+    """What re-rating needs of the rating it replaces (None amounts: unpriced)."""
+
+    price_version: int | None
+    plan_version: int | None
+    cost: Decimal | None
+    charge: Decimal | None
+    account: str | None  # the customer account the charge was posted to
+
+    @property
+    def is_priced(self) -> bool:
+        return self.charge is not None
+
+
+def changes_amounts(previous: PreviousRating, new: Rating) -> bool:
+    """Only a different amount is a correction: the same prices published
+    again re-rate nothing."""
+    return not previous.is_priced or (previous.cost, previous.charge) != (new.cost, new.charge)
+
+
+def adjustment(previous: PreviousRating, new: Rating, provider: str) -> JournalEntry | None:
+    """For usage that was unpriced, the new rating's own entry; otherwise the
+    differences in charge and in provider cost, posted in the direction
+    that corrects them, on the accounts the first entry used."""
+    if not previous.is_priced:
+        return new.entry
+    assert previous.cost is not None and previous.charge is not None and previous.account is not None
+    charge_delta = new.charge - previous.charge
+    cost_delta = new.cost - previous.cost
+    return entry(
+        "rerating",
+        [
+            _movement(previous.account, accounts.USAGE_REVENUE, charge_delta, new.currency),
+            _movement(accounts.provider_cost(provider), accounts.provider_payable(provider), cost_delta, new.currency),
+        ],
+    )
+
+
+def _movement(debit: str, credit: str, delta: Decimal, currency: str) -> tuple[str, str, Decimal, str]:
+    """A positive delta moves debit → credit as the original did; a negative one moves it back."""
+    return (debit, credit, delta, currency) if delta >= ZERO else (credit, debit, -delta, currency)

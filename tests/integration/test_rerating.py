@@ -1,0 +1,87 @@
+"""Re-rating: a backdated price version re-rates the usage it covers with
+adjustment entries; unpriced usage is rated once its price exists; running it
+again changes nothing; the ledger balances and replays to the same views."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_EVEN, Decimal
+
+from application.audit import audit_history
+from interfaces.bootstrap import LIVE_PREFIX, Services
+from projections import rebuild
+from tests.support import Q12, event, expected_charge, rates_json, seed
+
+WEEK_AGO = datetime(2026, 11, 19, tzinfo=UTC)
+
+
+def halved_gpt4o() -> list[dict]:  # type: ignore[type-arg]
+    return [{**r, "price": str(Decimal(r["price"]) / 2)} if r["model"] == "gpt-4o" else r for r in rates_json()]
+
+
+def balance(services: Services, customer: str = "acme") -> Decimal:
+    services.follower.catch_up()
+    return services.queries.balance(customer, "USD")[0]
+
+
+def test_a_backdated_price_cut_rerates_with_adjustments_once(services: Services) -> None:
+    seed(services.app)
+    bodies = [event(f"a{i}", model=("gpt-4o", "gpt-4o-mini")[i % 2]) for i in range(20)]
+    bodies.append({**event("before"), "timestamp": "2026-11-18T12:00:00Z"})
+    services.app.record_usage(bodies)
+    services.follower.catch_up()
+    before = balance(services)
+
+    services.app.publish_price_version("default", WEEK_AGO, halved_gpt4o(), "manual")
+    services.follower.catch_up()
+    report = services.app.rerate(price_book="default", since=WEEK_AGO, reason="backdated price version")
+    services.follower.catch_up()
+
+    cut = [b for b in bodies if b["model"] == "gpt-4o" and b["id"] != "before"]
+    assert report.rerated == len(cut)
+    new_charge = (expected_charge(cut[0])[0] / 2 * Decimal("1.2")).quantize(Q12, ROUND_HALF_EVEN)
+    refund = len(cut) * (expected_charge(cut[0])[1] - new_charge)
+    assert balance(services) == before + refund
+
+    usage = services.app.find_usage("acme", cut[0]["id"])
+    assert usage is not None and [r.price_version for r in usage.ratings] == [1, 2]
+    entries = services.queries.entries(account="revenue:usage", limit=500)
+    adjustments = [e for e in entries if e.kind == "rerating"]
+    assert len(adjustments) == len(cut)
+    assert {p.debit for p in adjustments[0].postings} == {"revenue:usage", "liabilities:payable:provider:openai"}
+
+    services.follower.catch_up()
+    again = services.app.rerate(price_book="default", since=WEEK_AGO, reason="same again")
+    assert (again.rerated, again.conflicts) == (0, 0)
+    services.app.publish_price_version("default", WEEK_AGO, halved_gpt4o(), "manual")
+    services.follower.catch_up()
+    assert services.app.rerate(price_book="default", since=WEEK_AGO, reason="published twice").rerated == 0
+
+    (usd,) = services.queries.trial_balance()
+    assert usd.debits == usd.credits
+    assert audit_history(services.app).problems == []
+    decode = services.app.mapper.to_domain_event
+    assert rebuild.audit_views(services.app.recorder, decode, services.database, LIVE_PREFIX) == []
+
+
+def test_unpriced_usage_is_rated_when_its_price_is_published(services: Services) -> None:
+    seed(services.app)
+    services.app.record_usage([event(f"n{i}", model="gpt-9") for i in range(5)])
+    assert balance(services) == Decimal("100")
+    rates = [
+        *rates_json(),
+        {"provider": "openai", "model": "gpt-9", "unit": "input_tokens", "price": "5", "per": 1_000_000},
+        {"provider": "openai", "model": "gpt-9", "unit": "output_tokens", "price": "20", "per": 1_000_000},
+    ]
+    services.app.publish_price_version("default", WEEK_AGO, rates, "manual")
+    services.follower.catch_up()
+    report = services.app.rerate(price_book="default", since=WEEK_AGO, reason="priced")
+    assert report.rerated == 5
+    cost = (Decimal(1200) * 5 + Decimal(350) * 20) / 1_000_000
+    assert balance(services) == Decimal("100") - 5 * (cost * Decimal("1.2")).quantize(Q12)
+    summary = services.queries.period_summary(
+        "acme", datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC), datetime(2026, 11, 26, tzinfo=UTC)
+    )
+    assert summary.spend == 5 * (cost * Decimal("1.2")).quantize(Q12)
+    usage = services.app.find_usage("acme", "n0")
+    assert usage is not None and usage.rating is not None and usage.rating.cost == cost
