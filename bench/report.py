@@ -13,6 +13,7 @@ TARGETS = {
     ("postgresql", "app layer: record+project (projector process)"): ("events/s", 5_000.0),
     ("postgresql", "app layer: record+project (projector thread)"): ("events/s", 5_000.0),
     ("postgresql", "HTTP: POST+project"): ("events/s", 3_000.0),
+    ("postgresql", "re-rating"): ("events/s", 5_000.0),
     ("sqlite", "lag p99"): ("ms", 1_000.0),
     ("postgresql", "lag p99"): ("ms", 1_000.0),
 }

@@ -17,6 +17,7 @@ from bench.lag import measure_lag
 from bench.options import Options
 from bench.profiling import profile_ingest
 from bench.report import RESULTS, Row
+from bench.rerate import measure_rerate
 from bench.server import Server
 from bench.stores import RunStores
 from bench.workload import Event
@@ -63,10 +64,23 @@ class StoreRun:
             self._baseline()
         if "ingest" in wanted:
             self._ingest()
+        if "rerate" in wanted:
+            self._rerate()
         if self.options.profile:
             self._profile()
         if "http" in wanted or "lag" in wanted:
             self._server()
+
+    def _rerate(self) -> None:
+        o = self.options
+        url = self.stores.url(self.kind, "rerate")
+        result = self.attempt(
+            "re-rating", "events/s", lambda: measure_rerate(url, self.events, o.customers, o.batch, o.timeout)
+        )
+        if result is not None:
+            self.raw["rerate"] = {"events": result.events, "rerated": result.rerated, "seconds": result.seconds}
+            note = f"{result.rerated} events re-rated after a backdated version, adjustments projected"
+            self.add("re-rating", result.rate, "events/s", note)
 
     def _baseline(self) -> None:
         o = self.options

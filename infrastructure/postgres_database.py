@@ -48,6 +48,23 @@ class _Cursor:
         self._cursor.execute(f"INSERT INTO {table} SELECT * FROM {staging} {on_conflict}")
         self._cursor.execute(f"TRUNCATE {staging}")
 
+    def update_rows(self, table: str, key: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """COPY the new values into a staging table, then one UPDATE ... FROM."""
+        if not rows:
+            return
+        staging = f"staging_update_{table}"
+        names = [*columns, key]
+        self._cursor.execute(
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging} ON COMMIT DELETE ROWS AS "
+            f"SELECT {', '.join(names)} FROM {table} WITH NO DATA"
+        )
+        with self._cursor.copy(f"COPY {staging} ({', '.join(names)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        assignments = ", ".join(f"{column} = s.{column}" for column in columns)
+        self._cursor.execute(f"UPDATE {table} AS t SET {assignments} FROM {staging} AS s WHERE t.{key} = s.{key}")
+        self._cursor.execute(f"TRUNCATE {staging}")
+
     def _copy(self, table: str, rows: Sequence[Sequence[Any]]) -> None:
         with self._cursor.copy(f"COPY {table} FROM STDIN") as copy:
             for row in rows:

@@ -21,3 +21,7 @@ class Settings(BaseSettings):
     # Where the projection follower runs: auto = a thread on SQLite, a child
     # process on PostgreSQL (interfaces/projector.py).
     projector: Literal["auto", "thread", "process", "off"] = "auto"
+    # The version watcher (re-rating) runs where the follower runs, except with
+    # a projector process: then it runs in the server, so that re-rating and
+    # projecting its adjustments use two cores.
+    watcher: bool = True

@@ -61,6 +61,11 @@ class SqliteCursor:
             marks = ",".join("?" * len(rows[0]))
             self._cursor.executemany(f"INSERT INTO {table} VALUES ({marks}) {on_conflict}", rows)
 
+    def update_rows(self, table: str, key: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            assignments = ", ".join(f"{column} = ?" for column in columns)
+            self._cursor.executemany(f"UPDATE {table} SET {assignments} WHERE {key} = ?", rows)
+
 
 class SqliteDatabase:
     dialect = DIALECT

@@ -88,7 +88,8 @@ def bootstrap(
     if mode == "thread":
         follower.start()
         listener.start()
-        watcher.start()
     elif mode == "process":
         services.projector = start_projector_process(settings)
+    if mode != "off" and settings.watcher:
+        watcher.start()
     return services

@@ -46,7 +46,7 @@ def run_projector(settings_fields: dict[str, object], parent_pid: int) -> None:
     """The child: follow until the parent is gone or the child is stopped."""
     from interfaces.bootstrap import bootstrap
 
-    settings = Settings.model_validate({**settings_fields, "projector": "thread"})
+    settings = Settings.model_validate({**settings_fields, "projector": "thread", "watcher": False})
     services = bootstrap(settings)
     try:
         while os.getppid() == parent_pid:

@@ -24,6 +24,10 @@ class Cursor(Protocol):
         `excluded`. Each store does this its fastest way (PostgreSQL: COPY)."""
         ...
 
+    def update_rows(self, table: str, key: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """Bulk update: each row is the new values of `columns`, then its `key`."""
+        ...
+
 
 @dataclass(frozen=True)
 class Dialect:

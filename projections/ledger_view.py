@@ -23,6 +23,9 @@ from domain.money import MONEY_CONTEXT, ZERO
 from projections.database import Cursor, Dialect
 
 CUSTOMER_ACCOUNT_ROOTS = ("liabilities:wallet:", "assets:receivable:")
+RERATED_COLUMNS = (
+    "version", "price_book", "price_version", "plan", "plan_version", "currency", "cost", "charge", "position",
+)  # fmt: skip
 
 
 def iso(moment: datetime) -> str:
@@ -50,6 +53,7 @@ class Changes:
     customers: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
     usage_events: list[tuple[Any, ...]] = field(default_factory=list)
     rerated: list[tuple[Any, ...]] = field(default_factory=list)
+    first_rated: list[tuple[Any, ...]] = field(default_factory=list)
 
 
 class LedgerView:
@@ -129,12 +133,15 @@ class LedgerView:
         row[2] += Decimal(event.delta_cost)
         row[3] += Decimal(event.delta_charge)
         row[4] = rating["currency"]
-        account = event.adjustment["postings"][0]["debit"] if event.adjustment and event.replaces is None else None
-        changes.rerated.append(
-            (event.originator_version, rating["price_book"], rating["price_version"], rating["plan"],
-             rating["plan_version"], rating["currency"], Decimal(rating["cost"]), Decimal(rating["charge"]),
-             account, position, str(event.originator_id))
+        values = (
+            event.originator_version, rating["price_book"], rating["price_version"], rating["plan"],
+            rating["plan_version"], rating["currency"], Decimal(rating["cost"]), Decimal(rating["charge"]), position,
         )  # fmt: skip
+        if event.replaces is None:  # a first rating: it names the account charged; a rerating keeps it
+            account = event.adjustment["postings"][0]["debit"] if event.adjustment else None
+            changes.first_rated.append((*values, account, str(event.originator_id)))
+        else:
+            changes.rerated.append((*values, str(event.originator_id)))
 
     @staticmethod
     def _fold_customer(changes: Changes, position: int, event: Any) -> None:
@@ -188,13 +195,8 @@ class LedgerView:
             f"currency = CASE WHEN excluded.currency = '' THEN {p}usage_daily.currency ELSE excluded.currency END",
         )
         cursor.insert_rows(f"{p}usage_events", changes.usage_events)
-        if changes.rerated:
-            cursor.executemany(
-                f"UPDATE {p}usage_events SET version = ?, price_book = ?, price_version = ?, plan = ?, "
-                "plan_version = ?, currency = ?, cost = ?, charge = ?, account = COALESCE(?, account), "
-                "position = ? WHERE usage_id = ?",
-                changes.rerated,
-            )
+        cursor.update_rows(f"{p}usage_events", "usage_id", (*RERATED_COLUMNS, "account"), _last(changes.first_rated))
+        cursor.update_rows(f"{p}usage_events", "usage_id", RERATED_COLUMNS, _last(changes.rerated))
         self._write_customers(cursor, changes)
 
     def _write_customers(self, cursor: Cursor, changes: Changes) -> None:
@@ -204,6 +206,12 @@ class LedgerView:
                 cursor.execute(f"INSERT INTO {p}customers VALUES (?,?,?,?,?,?,?,?,?)", row)
             else:
                 cursor.execute(f"UPDATE {p}customers SET name = ?, plan = ?, billing = ? WHERE aggregate_id = ?", row)
+
+
+def _last(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """The last row per key (the key comes last): one update per usage event
+    per page, the latest, as an UPDATE ... FROM takes no order."""
+    return list({row[-1]: row for row in rows}.values())
 
 
 def _usage_row(position: int, event: Any) -> tuple[Any, ...]:
