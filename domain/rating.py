@@ -98,6 +98,20 @@ class Chargeable:
     usage: Mapping[str, int]
 
 
+def line_charges(rating: Rating) -> list[Decimal]:
+    """The rating's charge shared over its lines in proportion to their cost,
+    exact to 12 places, the last line taking the remainder: per-unit figures
+    that add up to the charged amount to the last digit."""
+    shares: list[Decimal] = []
+    with localcontext(MONEY_CONTEXT):
+        for line in rating.lines[:-1]:
+            shares.append(exact(rating.charge * line.cost / rating.cost) if rating.cost else ZERO)
+        if rating.lines:
+            shares.append(rating.charge - sum(shares, ZERO))
+    assert sum(shares, ZERO) == (rating.charge if rating.lines else ZERO), "the shares add up to the charge"
+    return shares
+
+
 def unpriced_units(item: Chargeable, prices: PriceVersion | None) -> list[str]:
     return [
         unit

@@ -20,6 +20,7 @@ from domain.entries import entries_of
 from domain.events import CustomerRegistered, CustomerUpdated, TopUpGranted, UsageRecorded, UsageRerated
 from domain.journal import assert_balanced
 from domain.money import MONEY_CONTEXT, ZERO
+from domain.rating import Rating, line_charges
 from projections.database import Cursor, Dialect
 
 CUSTOMER_ACCOUNT_ROOTS = ("liabilities:wallet:", "assets:receivable:")
@@ -54,6 +55,8 @@ class Changes:
     usage_events: list[tuple[Any, ...]] = field(default_factory=list)
     rerated: list[tuple[Any, ...]] = field(default_factory=list)
     first_rated: list[tuple[Any, ...]] = field(default_factory=list)
+    lines: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
+    relined: set[str] = field(default_factory=set)
 
 
 class LedgerView:
@@ -72,6 +75,7 @@ class LedgerView:
             if isinstance(event, UsageRecorded):
                 self._fold_usage(changes, event)
                 changes.usage_events.append(_usage_row(position, event))
+                changes.lines[str(event.originator_id)] = _usage_lines(event, event.usage, event.rating)
             elif isinstance(event, UsageRerated):
                 self._fold_rerated(changes, position, event)
             elif isinstance(event, (CustomerRegistered, CustomerUpdated)):
@@ -137,11 +141,22 @@ class LedgerView:
             event.originator_version, rating["price_book"], rating["price_version"], rating["plan"],
             rating["plan_version"], rating["currency"], Decimal(rating["cost"]), Decimal(rating["charge"]), position,
         )  # fmt: skip
+        usage_key = str(event.originator_id)
+        changes.relined.add(usage_key)
+        quantities = {line["unit"]: line["quantity"] for line in rating["lines"]}
+        changes.lines[usage_key] = _usage_lines(event, quantities, rating)
         if event.replaces is None:  # a first rating: it names the account charged; a rerating keeps it
             account = event.adjustment["postings"][0]["debit"] if event.adjustment else None
             changes.first_rated.append((*values, account, str(event.originator_id)))
         else:
             changes.rerated.append((*values, str(event.originator_id)))
+
+    def _write_lines(self, cursor: Cursor, changes: Changes) -> None:
+        """A usage event's lines are replaced whole when it is re-rated."""
+        p = self.prefix
+        if changes.relined:
+            cursor.executemany(f"DELETE FROM {p}usage_lines WHERE usage_id = ?", [(key,) for key in changes.relined])
+        cursor.insert_rows(f"{p}usage_lines", [row for rows in changes.lines.values() for row in rows])
 
     @staticmethod
     def _fold_customer(changes: Changes, position: int, event: Any) -> None:
@@ -195,6 +210,7 @@ class LedgerView:
             f"currency = CASE WHEN excluded.currency = '' THEN {p}usage_daily.currency ELSE excluded.currency END",
         )
         cursor.insert_rows(f"{p}usage_events", changes.usage_events)
+        self._write_lines(cursor, changes)
         cursor.update_rows(f"{p}usage_events", "usage_id", (*RERATED_COLUMNS, "account"), _last(changes.first_rated))
         cursor.update_rows(f"{p}usage_events", "usage_id", RERATED_COLUMNS, _last(changes.rerated))
         self._write_customers(cursor, changes)
@@ -212,6 +228,21 @@ def _last(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     """The last row per key (the key comes last): one update per usage event
     per page, the latest, as an UPDATE ... FROM takes no order."""
     return list({row[-1]: row for row in rows}.values())
+
+
+def _usage_lines(event: Any, usage: dict[str, int], rating: dict[str, Any] | None) -> list[tuple[Any, ...]]:
+    """Per unit: quantity, cost and a share of the charge (zero while unpriced)."""
+    moment, feature = iso(event.occurred_at), event.feature or ""
+    key = str(event.originator_id)
+    head = (event.customer, moment, event.provider, event.model, feature)
+    if rating is None:
+        return [(key, unit, *head, quantity, ZERO, ZERO) for unit, quantity in sorted(usage.items()) if quantity]
+    rated = Rating.from_dict(rating)
+    shares = line_charges(rated)
+    return [
+        (key, line.unit, *head, line.quantity, line.cost, share)
+        for line, share in zip(rated.lines, shares, strict=True)
+    ]
 
 
 def _usage_row(position: int, event: Any) -> tuple[Any, ...]:

@@ -227,6 +227,11 @@ class LedgerQueries:
             sorted(daily.items()),
         )
 
+    def usage_buckets(
+        self, customer: str, start: datetime, end: datetime, granularity: str, group_by: list[str]
+    ) -> list[UsageBucket]:
+        return UsageBuckets(self.database, self.prefix).buckets(customer, start, end, granularity, group_by)
+
     def customers(self, after: str = "", limit: int = 50) -> list[dict[str, Any]]:
         assert 0 < limit <= MAX_PAGE, "pages are bounded"
         with self.database.transaction(write=False) as cursor:
@@ -324,3 +329,63 @@ class UsageHistoryQueries:
             )
             found = cursor.fetchall()
         return [(row[0], _recorded(row)) for row in found]
+
+
+DIMENSIONS = ("provider", "model", "feature", "unit")
+BUCKET_WIDTH = {"hour": 13, "day": 10}  # characters of the ISO time that name the bucket
+
+
+@dataclass(frozen=True)
+class UsageBucket:
+    start: datetime
+    dimensions: dict[str, str]
+    quantities: dict[str, int]
+    cost: Decimal
+    charge: Decimal
+
+
+class UsageBuckets:
+    """Usage by hour or day, by provider, model, feature and unit, from the
+    per-unit lines whose charges add up to the ledger's to the last digit."""
+
+    def __init__(self, database: Database, prefix: str) -> None:
+        self.database = database
+        self.prefix = prefix
+
+    @money_math
+    def buckets(
+        self, customer: str, start: datetime, end: datetime, granularity: str, group_by: list[str]
+    ) -> list[UsageBucket]:
+        assert granularity in BUCKET_WIDTH and set(group_by) <= set(DIMENSIONS), (granularity, group_by)
+        width = BUCKET_WIDTH[granularity]
+        dims = [d for d in DIMENSIONS if d in group_by and d != "unit"]
+        columns = ", ".join([*dims, "unit"])
+        total = self.database.dialect.sum
+        with self.database.transaction(write=False) as cursor:
+            cursor.execute(
+                f"SELECT substr(occurred_at, 1, {width}) AS bucket, {columns}, SUM(quantity), "
+                f"{total('cost')}, {total('charge')} FROM {self.prefix}usage_lines "
+                "WHERE customer = ? AND occurred_at >= ? AND occurred_at < ? "
+                f"GROUP BY bucket, {columns} ORDER BY bucket, {columns}",
+                (customer, iso(start), iso(end)),
+            )
+            found = cursor.fetchall()
+        return _fold_buckets(found, dims, "unit" in group_by, granularity)
+
+
+def _fold_buckets(found: list[Any], dims: list[str], by_unit: bool, granularity: str) -> list[UsageBucket]:
+    folded: dict[tuple[str, ...], list[Any]] = {}
+    for row in found:
+        bucket, values, unit = row[0], row[1 : 1 + len(dims)], row[1 + len(dims)]
+        quantity, cost, charge = row[2 + len(dims) :]
+        key = (bucket, *values, *([unit] if by_unit else []))
+        entry = folded.setdefault(key, [{}, ZERO, ZERO])
+        entry[0][unit] = entry[0].get(unit, 0) + int(quantity)
+        entry[1] += dec(cost)
+        entry[2] += dec(charge)
+    suffix = ":00:00+00:00" if granularity == "hour" else "T00:00:00+00:00"
+    names = [*dims, *(["unit"] if by_unit else [])]
+    return [
+        UsageBucket(datetime.fromisoformat(key[0] + suffix), dict(zip(names, key[1:], strict=True)), *entry)
+        for key, entry in folded.items()
+    ]

@@ -28,6 +28,7 @@ ORDER_BY = {
     "usage_daily": "customer, day, provider, model, feature",
     "customers": "customer",
     "usage_events": "usage_id",
+    "usage_lines": "usage_id, unit",
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from projections.database import Cursor, Dialect
 
-TABLES = ("tracking", "postings", "accounts", "balances", "usage_daily", "customers", "usage_events")
+TABLES = ("tracking", "postings", "accounts", "balances", "usage_daily", "customers", "usage_events", "usage_lines")
 VIEW_NAME = "ledger"
 
 
@@ -46,6 +46,11 @@ def create_statements(prefix: str, dialect: Dialect) -> list[str]:
             plan TEXT, plan_version INTEGER, currency TEXT, cost {num}, charge {num}, account TEXT,
             position BIGINT NOT NULL)""",
         f"CREATE INDEX IF NOT EXISTS {p}usage_events_customer ON {p}usage_events (customer, occurred_at)",
+        f"""CREATE TABLE IF NOT EXISTS {p}usage_lines (
+            usage_id TEXT NOT NULL, unit TEXT NOT NULL, customer TEXT NOT NULL, occurred_at TEXT NOT NULL,
+            provider TEXT NOT NULL, model TEXT NOT NULL, feature TEXT NOT NULL, quantity BIGINT NOT NULL,
+            cost {num} NOT NULL, charge {num} NOT NULL, PRIMARY KEY (usage_id, unit))""",
+        f"CREATE INDEX IF NOT EXISTS {p}usage_lines_customer ON {p}usage_lines (customer, occurred_at)",
         f"CREATE INDEX IF NOT EXISTS {p}usage_events_occurred ON {p}usage_events (occurred_at)",
         f"INSERT INTO {p}tracking (name, position) VALUES ('{VIEW_NAME}', 0) ON CONFLICT (name) DO NOTHING",
     ]

@@ -3,9 +3,9 @@ reference cache for customer details) through the same services as REST."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from cross_web import HTTPException as StrawberryHTTPException
@@ -21,6 +21,7 @@ from projections.queries import CurrencyTotals
 
 MAX_DEPTH = 8
 MAX_PAGE = 100
+MAX_USAGE_RANGE = {t.Granularity.HOUR: timedelta(days=31), t.Granularity.DAY: timedelta(days=366)}
 
 
 def month_of(moment: datetime) -> tuple[datetime, datetime]:
@@ -75,6 +76,37 @@ class Customer:
             by_feature=[t.SpendByFeature(feature=f, spend=money(s)) for f, s in summary.by_feature],
             daily=[t.DailySpend(date=d, spend=money(s)) for d, s in summary.daily],
         )
+
+    @strawberry.field
+    def usage(
+        self,
+        info: Info[TallyContext, None],
+        start: Annotated[datetime, strawberry.argument(name="from")],
+        end: Annotated[datetime, strawberry.argument(name="to")],
+        granularity: t.Granularity,
+        group_by: list[t.UsageDimension] | None = None,
+    ) -> list[t.UsageBucket]:
+        """Usage in HOUR or DAY buckets by provider, model, feature and unit, with
+        quantities, cost and charge; charges add up to the ledger's."""
+        _require_offset(start)
+        _require_offset(end)
+        if not start < end or end - start > MAX_USAGE_RANGE[granularity]:
+            raise ValueError(f"from must be before to, at most {MAX_USAGE_RANGE[granularity].days} days apart")
+        dims = [d.value for d in group_by or []]
+        found = info.context.services.queries.usage_buckets(str(self.id), start, end, granularity.value, dims)
+        return [
+            t.UsageBucket(
+                start=b.start,
+                provider=b.dimensions.get("provider"),
+                model=b.dimensions.get("model"),
+                feature=b.dimensions.get("feature"),
+                unit=b.dimensions.get("unit"),
+                quantities=[t.UnitQuantity(unit=u, quantity=q) for u, q in sorted(b.quantities.items())],
+                cost=t.Money.of(b.cost, self.currency),
+                charge=t.Money.of(b.charge, self.currency),
+            )
+            for b in found
+        ]
 
     @strawberry.field
     def ledger_entries(

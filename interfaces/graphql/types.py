@@ -4,10 +4,39 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from enum import Enum
+from typing import NewType
 
 import strawberry
 
 from domain.money import format_amount
+
+BigInt = strawberry.scalar(
+    NewType("BigInt", int),
+    serialize=str,
+    parse_value=int,
+    description="A whole number that may pass 2^31, as a decimal string",
+)
+
+
+@strawberry.enum
+class Granularity(Enum):
+    HOUR = "hour"
+    DAY = "day"
+
+
+@strawberry.enum
+class UsageDimension(Enum):
+    PROVIDER = "provider"
+    MODEL = "model"
+    FEATURE = "feature"
+    UNIT = "unit"
+
+
+@strawberry.type
+class UnitQuantity:
+    unit: str
+    quantity: BigInt  # type: ignore[valid-type]
 
 
 @strawberry.type
@@ -115,3 +144,15 @@ class PageInfo:
 class LedgerEntryConnection:
     edges: list[LedgerEntryEdge]
     page_info: PageInfo
+
+
+@strawberry.type
+class UsageBucket:
+    start: datetime
+    provider: str | None
+    model: str | None
+    feature: str | None
+    unit: str | None
+    quantities: list[UnitQuantity]
+    cost: Money
+    charge: Money

@@ -245,3 +245,35 @@ def test_a_backdated_price_version_rerates_within_seconds(server: str) -> None:
         assert api.get("/v1/events/acme/late-model").json()["status"] == "rated"
         trial = api.get("/v1/ledger/trial-balance").json()["currencies"][0]
         assert trial["debits"] == trial["credits"]
+
+
+def test_usage_buckets_over_graphql(server: str) -> None:
+    with client(server) as api:
+        setup_catalog(api)
+        now = just_now()
+        api.post(
+            "/v1/events",
+            json={
+                "events": [
+                    event(f"g{i}", timestamp=now, input_tokens=2_000_000_000 + i, output_tokens=5) for i in range(3)
+                ]
+            },
+        )
+        api.get("/v1/customers/acme/balance", params={"consistent": "true"})
+        query = (
+            '{ customer(id: "acme") { currentPeriod { spend { amount } } '
+            'usage(from: "2026-01-01T00:00:00Z", to: "2027-01-01T00:00:00Z", granularity: DAY, groupBy: [MODEL, UNIT]) '
+            "{ start model unit quantities { unit quantity } cost { amount } charge { amount currency } } } }"
+        )
+        data = graphql(api, query)["data"]["customer"]
+        buckets = data["usage"]
+        assert {b["unit"] for b in buckets} == {"input_tokens", "output_tokens"}
+        inputs = next(b for b in buckets if b["unit"] == "input_tokens")
+        assert inputs["quantities"] == [{"unit": "input_tokens", "quantity": str(3 * 2_000_000_000 + 3)}]
+        total = sum(Decimal(b["charge"]["amount"]) for b in buckets)
+        assert total == Decimal(data["currentPeriod"]["spend"]["amount"])
+        too_long = graphql(
+            api,
+            '{ customer(id: "acme") { usage(from: "2026-01-01T00:00:00Z", to: "2027-01-01T00:00:00Z", granularity: HOUR) { start } } }',
+        )
+        assert "at most 31 days" in too_long["errors"][0]["message"]
