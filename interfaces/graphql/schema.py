@@ -11,6 +11,7 @@ import strawberry
 from cross_web import HTTPException as StrawberryHTTPException
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 from strawberry.fastapi import GraphQLRouter
+from strawberry.schema.config import StrawberryConfig
 from strawberry.types import Info
 
 from application.errors import NotFound
@@ -101,7 +102,7 @@ class Customer:
                 model=b.dimensions.get("model"),
                 feature=b.dimensions.get("feature"),
                 unit=b.dimensions.get("unit"),
-                quantities=[t.UnitQuantity(unit=u, quantity=q) for u, q in sorted(b.quantities.items())],
+                quantities=[t.UnitQuantity(unit=u, quantity=t.BigInt(q)) for u, q in sorted(b.quantities.items())],
                 cost=t.Money.of(b.cost, self.currency),
                 charge=t.Money.of(b.charge, self.currency),
             )
@@ -279,6 +280,7 @@ def _entries(
 
 schema = strawberry.Schema(
     query=Query,
+    config=StrawberryConfig(scalar_map={t.BigInt: t.BIG_INT_SCALAR}),
     extensions=[
         lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
         lambda: MaxTokensLimiter(max_token_count=2000),

@@ -11,11 +11,10 @@ import strawberry
 
 from domain.money import format_amount
 
-BigInt = strawberry.scalar(
-    NewType("BigInt", int),
-    serialize=str,
-    parse_value=int,
-    description="A whole number that may pass 2^31, as a decimal string",
+# A whole number that may pass 2^31, sent as a decimal string (schema.py maps it).
+BigInt = NewType("BigInt", int)
+BIG_INT_SCALAR = strawberry.scalar(
+    name="BigInt", serialize=str, parse_value=int, description="A whole number that may pass 2^31, as a decimal string"
 )
 
 
@@ -36,7 +35,7 @@ class UsageDimension(Enum):
 @strawberry.type
 class UnitQuantity:
     unit: str
-    quantity: BigInt  # type: ignore[valid-type]
+    quantity: BigInt
 
 
 @strawberry.type
