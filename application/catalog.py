@@ -80,6 +80,14 @@ class Catalog(TallyBase):
         source = self.price_catalog.source()
         return [self.publish_price_version(price_book_id, moment, rates, source) for moment, rates in tables]
 
+    def price_source(self, price_book_id: str, number: int) -> str | None:
+        """Where a price version came from: `manual`, or the catalog and its version."""
+        self.reference.refresh()
+        book = self.reference.price_books.get(price_book_id)
+        if book is None or not 0 < number <= len(book.versions):
+            return None
+        return book.versions[number - 1].source
+
     def create_plan(
         self,
         plan_id: str,

@@ -3,6 +3,7 @@ shared by REST, the CLI and exports."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -15,6 +16,8 @@ from domain.rating import Rating
 from domain.top_up import TopUp
 from domain.usage import Usage
 from projections.queries import CurrencyTotals, Entry
+
+SourceOf = Callable[[str, int], str | None]
 
 
 def money(amount: Decimal) -> str:
@@ -85,10 +88,11 @@ def top_up(found: TopUp) -> dict[str, Any]:
     }
 
 
-def rating(found: Rating) -> dict[str, Any]:
+def rating(found: Rating, source_of: SourceOf | None = None) -> dict[str, Any]:
     return {
         "price_book": found.price_book,
         "price_version": found.price_version,
+        "price_source": source_of(found.price_book, found.price_version) if source_of else None,
         "plan": found.plan,
         "plan_version": found.plan_version,
         "markup_percent": money(found.markup_percent),
@@ -102,7 +106,7 @@ def rating(found: Rating) -> dict[str, Any]:
     }
 
 
-def usage(found: Usage) -> dict[str, Any]:
+def usage(found: Usage, source_of: SourceOf | None = None) -> dict[str, Any]:
     return {
         "id": found.event_id,
         "customer": found.customer,
@@ -115,8 +119,8 @@ def usage(found: Usage) -> dict[str, Any]:
         "metadata": found.metadata,
         "recorded_at": found.created_on.isoformat(),
         "status": "rated" if found.rating else "unpriced",
-        "rating": rating(found.rating) if found.rating else None,
-        "ratings": [rating(r) for r in found.ratings],
+        "rating": rating(found.rating, source_of) if found.rating else None,
+        "ratings": [rating(r, source_of) for r in found.ratings],
     }
 
 

@@ -128,6 +128,7 @@ class RatedLinePublic(BaseModel):
 class RatingPublic(BaseModel):
     price_book: str
     price_version: int
+    price_source: str | None = Field(description="manual, or the catalog and its version (e.g. genai-prices 0.2.3)")
     plan: str
     plan_version: int
     markup_percent: str

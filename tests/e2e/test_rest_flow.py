@@ -81,6 +81,7 @@ def test_meter_rate_post_query(server: str) -> None:
         b7 = event("b7", model="gpt-4o-mini", timestamp=now, input_tokens=1007, output_tokens=7)
         assert recorded["rating"]["charge"] == format_amount(expected_charge(b7)[1])
         assert recorded["rating"]["markup_percent"] == "50"
+        assert recorded["rating"]["price_source"] == "manual"
 
         data = graphql(
             api,

@@ -55,4 +55,4 @@ def get_event(customer_id: str, event_id: str, services: ServicesDep, who: Princ
     usage = services.app.find_usage(customer_id, event_id)
     if usage is None:
         raise NotFound(f"event {event_id!r} of customer {customer_id!r} does not exist")
-    return presenters.usage(usage)
+    return presenters.usage(usage, services.app.price_source)
