@@ -1,9 +1,9 @@
 """The application's shared state, which every use-case module builds on.
 
 Use cases are split by subject into modules that extend one another in a
-line (base → catalog → customers → wallets → metering → Tally), so each sees
-what the ones before it offer, and the one Application class is assembled
-at the end of the line."""
+line (base → catalog → customers → wallets → metering → simulation →
+rerating → Tally), so each sees what the ones before it offer, and the one
+Application class is assembled at the end of the line."""
 
 from __future__ import annotations
 

@@ -72,6 +72,10 @@ class Catalog(TallyBase):
         try:
             if history_since is not None:
                 validation.aware(history_since, "history_since")
+                if not history_since < effective_from:
+                    raise ValidationFailed(
+                        "history_since must be before effective_from", [{"loc": "history_since", "msg": "order"}]
+                    )
                 changes = self.price_catalog.change_dates(providers, history_since, effective_from)
                 moments = [history_since, *changes, effective_from]
             tables = [(moment, self.price_catalog.rates(providers, moment)) for moment in moments]
@@ -97,7 +101,7 @@ class Catalog(TallyBase):
     ) -> Plan:
         self.price_book(price_book)
         plan = Plan(validation.caller_id(plan_id, "id"), price_book)
-        plan.publish_next(BEGINNING, _markup(markup_percent, "markup_percent"), parse_overrides(model_overrides))
+        plan.publish_next(BEGINNING, parse_markup(markup_percent, "markup_percent"), parse_overrides(model_overrides))
         try:
             self.save(plan)
         except IntegrityError:
@@ -119,7 +123,7 @@ class Catalog(TallyBase):
         markup_percent: Decimal,
         model_overrides: Sequence[Mapping[str, Any]],
     ) -> Plan:
-        markup = _markup(markup_percent, "markup_percent")
+        markup = parse_markup(markup_percent, "markup_percent")
         overrides = parse_overrides(model_overrides)
         validation.aware(effective_from, "effective_from")
         for _attempt in range(MAX_PUBLISH_ATTEMPTS):
@@ -152,7 +156,7 @@ def parse_rates(rates: Sequence[Mapping[str, Any]]) -> list[Rate]:
     return parsed
 
 
-def _markup(value: Decimal | str, loc: str) -> Decimal:
+def parse_markup(value: Decimal | str, loc: str) -> Decimal:
     markup = validation.amount(value, loc)
     if markup > Decimal(100_000):
         raise ValidationFailed(f"{loc} must be at most 100000", [{"loc": loc, "msg": "out of range"}])
@@ -161,7 +165,9 @@ def _markup(value: Decimal | str, loc: str) -> Decimal:
 
 def parse_overrides(overrides: Sequence[Mapping[str, Any]]) -> list[ModelOverride]:
     parsed = [
-        ModelOverride(o["provider"], o["model"], _markup(o["markup_percent"], f"model_overrides.{i}.markup_percent"))
+        ModelOverride(
+            o["provider"], o["model"], parse_markup(o["markup_percent"], f"model_overrides.{i}.markup_percent")
+        )
         for i, o in enumerate(overrides)
     ]
     if len({(o.provider, o.model) for o in parsed}) != len(parsed):

@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from application import validation
-from application.catalog import BEGINNING, parse_overrides, parse_rates
+from application.catalog import BEGINNING, parse_markup, parse_overrides, parse_rates
 from application.errors import ValidationFailed
 from application.metering import MeteringQueries
 from domain.money import ZERO, money_math
@@ -135,7 +135,7 @@ def _candidate_terms(plan: Mapping[str, Any] | None) -> PlanVersion | None:
         raise ValidationFailed(
             "tiered markups are not available in this release", [{"loc": "plan.tiers", "msg": "not supported"}]
         )
-    markup = validation.amount(plan.get("markup_percent", "0"), "plan.markup_percent")
+    markup = parse_markup(plan.get("markup_percent", "0"), "plan.markup_percent")
     overrides = parse_overrides(plan.get("model_overrides", []))
     return PlanVersion(1, BEGINNING, markup, tuple(overrides))
 

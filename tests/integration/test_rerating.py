@@ -85,3 +85,31 @@ def test_unpriced_usage_is_rated_when_its_price_is_published(services: Services)
     assert summary.spend == 5 * (cost * Decimal("1.2")).quantize(Q12)
     usage = services.app.find_usage("acme", "n0")
     assert usage is not None and usage.rating is not None and usage.rating.cost == cost
+
+
+def test_the_settling_pass_rerates_usage_that_raced_the_publication(database_url: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from application import version_watcher
+    from projections.checkpoints import SqlCheckpoints
+    from tests.conftest import open_services
+
+    writer, operator = open_services(database_url), open_services(database_url)
+    try:
+        seed(operator.app)
+        writer.app.reference.refresh()  # the writer's reference data, read before the publication
+        watcher = version_watcher.VersionWatcher(operator.app, SqlCheckpoints(operator.database))
+        operator.app.publish_price_version("default", WEEK_AGO, halved_gpt4o(), "manual")
+        operator.follower.catch_up()
+        monkeypatch.setattr(version_watcher, "SETTLE_SECONDS", 0.0)
+        monkeypatch.setattr("application.rerating.CATCH_UP_SECONDS", 0.2)  # no follower runs in this test
+        assert watcher.step() == 3  # seed's price and plan versions, then the cut: nothing recorded yet
+        monkeypatch.setattr(writer.app.reference, "refresh", lambda: None)  # the race: a stale batch appends now
+        writer.app.record_usage([event("raced")])
+        stale = writer.app.find_usage("acme", "raced")
+        assert stale is not None and stale.rating is not None and stale.rating.price_version == 1
+        operator.follower.catch_up()
+        watcher.step()  # the settling pass
+        usage = operator.app.find_usage("acme", "raced")
+        assert usage is not None and [r.price_version for r in usage.ratings] == [1, 2]
+    finally:
+        writer.close()
+        operator.close()
