@@ -19,8 +19,8 @@ from domain.money import ZERO
 from domain.rerating import PreviousRating, adjustment, changes_amounts
 from domain.usage import RecordedUsage, rerated_event
 
-PAGE = 2_000
-APPEND_CHUNK = 500
+PAGE = 5_000
+APPEND_CHUNK = 1_000
 CATCH_UP_SECONDS = 30.0
 FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 

@@ -22,6 +22,7 @@ class RerateResult:
     events: int
     rerated: int
     seconds: float
+    rerate_seconds: float
 
     @property
     def rate(self) -> float:
@@ -44,12 +45,13 @@ def measure_rerate(url: str, events: list[Event], customers: int, batch: int, ti
         services.app.publish_price_version(PRICE_BOOK, BACKDATED, cheaper_rates(), "manual")
         started = time.perf_counter()
         report = services.app.rerate(price_book=PRICE_BOOK, since=BACKDATED, reason="bench: backdated price cut")
+        rerated = time.perf_counter()
         head = services.app.recorder.max_notification_id() or 0
         if not services.wait_projected(head, timeout):
             raise BenchError("the projection did not apply the re-rating")
         seconds = time.perf_counter() - started
         if report.rerated != len(events):
             raise BenchError(f"expected {len(events)} re-rated events, got {report}")
-        return RerateResult(len(events), report.rerated, seconds)
+        return RerateResult(len(events), report.rerated, seconds, rerated - started)
     finally:
         services.close()

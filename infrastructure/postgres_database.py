@@ -65,6 +65,10 @@ class _Cursor:
         self._cursor.execute(f"UPDATE {table} AS t SET {assignments} FROM {staging} AS s WHERE t.{key} = s.{key}")
         self._cursor.execute(f"TRUNCATE {staging}")
 
+    def delete_rows(self, table: str, key: str, keys: Sequence[Any]) -> None:
+        if keys:
+            self._cursor.execute(f"DELETE FROM {table} WHERE {key} = ANY(%s)", (list(keys),))
+
     def _copy(self, table: str, rows: Sequence[Sequence[Any]]) -> None:
         with self._cursor.copy(f"COPY {table} FROM STDIN") as copy:
             for row in rows:

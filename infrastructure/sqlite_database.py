@@ -67,6 +67,10 @@ class SqliteCursor:
             self._cursor.executemany(f"UPDATE {table} SET {assignments} WHERE {key} = ?", rows)
 
 
+    def delete_rows(self, table: str, key: str, keys: Sequence[Any]) -> None:
+        self._cursor.executemany(f"DELETE FROM {table} WHERE {key} = ?", [(value,) for value in keys])
+
+
 class SqliteDatabase:
     dialect = DIALECT
 

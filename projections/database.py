@@ -28,6 +28,10 @@ class Cursor(Protocol):
         """Bulk update: each row is the new values of `columns`, then its `key`."""
         ...
 
+    def delete_rows(self, table: str, key: str, keys: Sequence[Any]) -> None:
+        """Bulk delete of the rows whose `key` is one of `keys`."""
+        ...
+
 
 @dataclass(frozen=True)
 class Dialect:

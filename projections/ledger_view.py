@@ -154,8 +154,7 @@ class LedgerView:
     def _write_lines(self, cursor: Cursor, changes: Changes) -> None:
         """A usage event's lines are replaced whole when it is re-rated."""
         p = self.prefix
-        if changes.relined:
-            cursor.executemany(f"DELETE FROM {p}usage_lines WHERE usage_id = ?", [(key,) for key in changes.relined])
+        cursor.delete_rows(f"{p}usage_lines", "usage_id", sorted(changes.relined))
         cursor.insert_rows(f"{p}usage_lines", [row for rows in changes.lines.values() for row in rows])
 
     @staticmethod

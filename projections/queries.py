@@ -318,17 +318,21 @@ class UsageHistoryQueries:
     def _usage(
         self, conditions: list[str], params: list[Any], start: datetime, end: datetime, after: str, limit: int
     ) -> list[tuple[str, RecordedUsage]]:
+        """Pages in (occurred_at, usage_id) order, read along that index: each
+        page costs its own rows whatever the filter, so a scan of a large
+        history stays linear. The cursor is "<occurred_at>|<usage_id>"."""
         assert 0 < limit <= MAX_HISTORY_PAGE, "pages are bounded"
-        where = " AND ".join(["occurred_at >= ?", "occurred_at < ?", "usage_id > ?", *conditions])
+        last_time, _, last_id = after.partition("|") if after else (iso(start), "", "")
+        where = " AND ".join(["(occurred_at, usage_id) > (?, ?)", "occurred_at >= ?", "occurred_at < ?", *conditions])
         with self.database.transaction(write=False) as cursor:
             cursor.execute(
                 "SELECT usage_id, customer, event_id, occurred_at, provider, model, feature, usage, cost, charge, "
                 f"version, price_version, plan_version, account FROM {self.prefix}usage_events WHERE {where} "
-                "ORDER BY usage_id LIMIT ?",
-                (iso(start), iso(end), after, *params, limit),
+                "ORDER BY occurred_at, usage_id LIMIT ?",
+                (last_time, last_id, iso(start), iso(end), *params, limit),
             )
             found = cursor.fetchall()
-        return [(row[0], _recorded(row)) for row in found]
+        return [(f"{row[3]}|{row[0]}", _recorded(row)) for row in found]
 
 
 DIMENSIONS = ("provider", "model", "feature", "unit")

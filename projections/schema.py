@@ -51,7 +51,7 @@ def create_statements(prefix: str, dialect: Dialect) -> list[str]:
             provider TEXT NOT NULL, model TEXT NOT NULL, feature TEXT NOT NULL, quantity BIGINT NOT NULL,
             cost {num} NOT NULL, charge {num} NOT NULL, PRIMARY KEY (usage_id, unit))""",
         f"CREATE INDEX IF NOT EXISTS {p}usage_lines_customer ON {p}usage_lines (customer, occurred_at)",
-        f"CREATE INDEX IF NOT EXISTS {p}usage_events_occurred ON {p}usage_events (occurred_at)",
+        f"CREATE INDEX IF NOT EXISTS {p}usage_events_occurred ON {p}usage_events (occurred_at, usage_id)",
         f"INSERT INTO {p}tracking (name, position) VALUES ('{VIEW_NAME}', 0) ON CONFLICT (name) DO NOTHING",
     ]
 
