@@ -5,7 +5,7 @@ the same versions always gives the same amounts and the same entry."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
 from typing import Any
@@ -98,17 +98,17 @@ class Chargeable:
     usage: Mapping[str, int]
 
 
-def line_charges(rating: Rating) -> list[Decimal]:
-    """The rating's charge shared over its lines in proportion to their cost,
+def line_charges(charge: Decimal, cost: Decimal, line_costs: Sequence[Decimal]) -> list[Decimal]:
+    """A rating's charge shared over its lines in proportion to their cost,
     exact to 12 places, the last line taking the remainder: per-unit figures
     that add up to the charged amount to the last digit."""
     shares: list[Decimal] = []
     with localcontext(MONEY_CONTEXT):
-        for line in rating.lines[:-1]:
-            shares.append(exact(rating.charge * line.cost / rating.cost) if rating.cost else ZERO)
-        if rating.lines:
-            shares.append(rating.charge - sum(shares, ZERO))
-    assert sum(shares, ZERO) == (rating.charge if rating.lines else ZERO), "the shares add up to the charge"
+        for line_cost in line_costs[:-1]:
+            shares.append(exact(charge * line_cost / cost) if cost else ZERO)
+        if line_costs:
+            shares.append(charge - sum(shares, ZERO))
+    assert sum(shares, ZERO) == (charge if line_costs else ZERO), "the shares add up to the charge"
     return shares
 
 

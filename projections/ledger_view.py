@@ -20,7 +20,7 @@ from domain.entries import entries_of
 from domain.events import CustomerRegistered, CustomerUpdated, TopUpGranted, UsageRecorded, UsageRerated
 from domain.journal import assert_balanced
 from domain.money import MONEY_CONTEXT, ZERO
-from domain.rating import Rating, line_charges
+from domain.rating import line_charges
 from projections.database import Cursor, Dialect
 
 CUSTOMER_ACCOUNT_ROOTS = ("liabilities:wallet:", "assets:receivable:")
@@ -236,11 +236,12 @@ def _usage_lines(event: Any, usage: dict[str, int], rating: dict[str, Any] | Non
     head = (event.customer, moment, event.provider, event.model, feature)
     if rating is None:
         return [(key, unit, *head, quantity, ZERO, ZERO) for unit, quantity in sorted(usage.items()) if quantity]
-    rated = Rating.from_dict(rating)
-    shares = line_charges(rated)
+    lines = rating["lines"]
+    costs = [Decimal(line["cost"]) for line in lines]
+    shares = line_charges(Decimal(rating["charge"]), Decimal(rating["cost"]), costs)
     return [
-        (key, line.unit, *head, line.quantity, line.cost, share)
-        for line, share in zip(rated.lines, shares, strict=True)
+        (key, line["unit"], *head, line["quantity"], cost, share)
+        for line, cost, share in zip(lines, costs, shares, strict=True)
     ]
 
 
