@@ -66,7 +66,6 @@ class SqliteCursor:
             assignments = ", ".join(f"{column} = ?" for column in columns)
             self._cursor.executemany(f"UPDATE {table} SET {assignments} WHERE {key} = ?", rows)
 
-
     def delete_rows(self, table: str, key: str, keys: Sequence[Any]) -> None:
         self._cursor.executemany(f"DELETE FROM {table} WHERE {key} = ?", [(value,) for value in keys])
 

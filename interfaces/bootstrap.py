@@ -16,16 +16,17 @@ from infrastructure.price_catalog import GenaiPricesCatalog
 from infrastructure.settings import Settings
 from infrastructure.storage import Store, parse_database_url
 from infrastructure.usage_index import usage_index_for
-from interfaces.policies import PolicyRunner
 from interfaces.projector import resolve_mode, start_projector_process, stop_projector_process
 from projections import schema
 from projections.checkpoints import SqlCheckpoints
 from projections.database import Database
 from projections.follower import Follower
+from projections.loop import StepLoop
 from projections.queries import LedgerQueries, UsageHistoryQueries
 
 LIVE_PREFIX = "view_"
 WAIT_POLL_SECONDS = 0.005
+WATCH_SECONDS = 0.5
 
 
 @dataclass
@@ -37,7 +38,7 @@ class Services:
     follower: Follower
     queries: LedgerQueries
     listener: LogListener
-    watcher: PolicyRunner
+    watcher: StepLoop
     projector: BaseProcess | None = None
 
     def wait_projected(self, position: int, timeout: float) -> bool:
@@ -82,7 +83,7 @@ def bootstrap(
     follower = Follower(app.recorder, app.mapper.to_domain_event, database, prefix)
     app.saved_listeners.append(follower.notify)
     listener = LogListener(app.recorder, follower.notify)
-    watcher = PolicyRunner(VersionWatcher(app, SqlCheckpoints(database)).step, "tally-version-watcher")
+    watcher = StepLoop(VersionWatcher(app, SqlCheckpoints(database)).step, "tally-version-watcher", WATCH_SECONDS)
     services = Services(settings, store, app, database, follower, LedgerQueries(database, prefix), listener, watcher)
     mode = resolve_mode(settings, store.kind) if start_follower else "off"
     if mode == "thread":

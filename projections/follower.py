@@ -11,7 +11,6 @@ the transaction and checked, so a page is applied by one of them only."""
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -20,9 +19,9 @@ from eventsourcing.persistence import ApplicationRecorder, Notification
 
 from projections.database import Database
 from projections.ledger_view import LedgerView
+from projections.loop import StepLoop
 from projections.schema import VIEW_NAME
 
-logger = logging.getLogger(__name__)
 PAGE_SIZE = 2000
 IDLE_POLL_SECONDS = 0.05
 
@@ -48,9 +47,7 @@ class Follower:
         self.page_size = page_size
         self.position = self._stored_position()
         self._advanced = threading.Condition()
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = StepLoop(self.step, "tally-follower", IDLE_POLL_SECONDS)
 
     def _stored_position(self) -> int:
         with self.database.transaction(write=False) as cursor:
@@ -107,27 +104,10 @@ class Follower:
             return self._advanced.wait_for(lambda: self.position >= position, timeout_seconds)
 
     def notify(self, _position: int) -> None:
-        self._wake.set()
+        self._loop.wake()
 
     def start(self) -> None:
-        assert self._thread is None, "started once"
-        self._thread = threading.Thread(target=self._run, name="tally-follower", daemon=True)
-        self._thread.start()
+        self._loop.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                applied = self.step()
-            except Exception:  # a failed page is retried, never skipped
-                logger.exception("projection page failed at position %s; retrying", self.position)
-                applied = 0
-                self._stop.wait(1.0)
-            if applied == 0:
-                self._wake.wait(IDLE_POLL_SECONDS)
-                self._wake.clear()
+        self._loop.stop()
