@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from domain.entries import entries_of
-from domain.events import UsageRecorded
+from domain.events import UsageRecorded, UsageRerated
 from domain.journal import assert_balanced
 from domain.money import ZERO, money_math
 from domain.rating import Chargeable, Rating, rate
@@ -45,7 +45,11 @@ def audit_history(app: Tally, progress: Callable[[int], None] | None = None) -> 
             report.events += 1
             _check_entries(report, notification.id, event)
             if isinstance(event, UsageRecorded) and event.rating:
-                _check_rating(app, report, notification.id, event)
+                _check_rating(app, report, notification.id, event, event.usage)
+            elif isinstance(event, UsageRerated):
+                quantities = {line["unit"]: line["quantity"] for line in event.rating["lines"]}
+                _check_rating(app, report, notification.id, event, quantities)
+                _check_deltas(report, notification.id, event)
         if progress is not None:
             progress(len(page))
         if len(page) < PAGE:
@@ -76,14 +80,14 @@ def _check_entries(report: HistoryReport, position: int, event: object) -> None:
             report.credits[posting.currency] += posting.amount
 
 
-def _check_rating(app: Tally, report: HistoryReport, position: int, event: Any) -> None:
+def _check_rating(app: Tally, report: HistoryReport, position: int, event: Any, usage: dict[str, int]) -> None:
     try:
-        _recompute(app, report, position, event)
+        _recompute(app, report, position, event, usage)
     except (AssertionError, ValueError, KeyError, TypeError, ArithmeticError) as error:
         report.problems.append(f"event {position}: its rating cannot be recomputed: {error!r}")
 
 
-def _recompute(app: Tally, report: HistoryReport, position: int, event: Any) -> None:
+def _recompute(app: Tally, report: HistoryReport, position: int, event: Any, usage: dict[str, int]) -> None:
     stored = Rating.from_dict(event.rating)
     book = app.reference.price_books.get(stored.price_book)
     plan = app.reference.plans.get(stored.plan)
@@ -99,10 +103,20 @@ def _recompute(app: Tally, report: HistoryReport, position: int, event: Any) -> 
     billing = (
         "prepaid" if stored.entry and stored.entry.postings[0].debit.startswith("liabilities:wallet:") else "postpaid"
     )
-    item = Chargeable(event.customer, billing, stored.currency, event.provider, event.model, event.usage)
+    item = Chargeable(event.customer, billing, stored.currency, event.provider, event.model, usage)
     again = rate(item, stored.price_book, prices, stored.plan, terms)
     report.ratings_checked += 1
     if again != stored:
         report.problems.append(
             f"event {position}: rating is not reproduced: stored {stored.charge}, again {again.charge}"
         )
+
+
+def _check_deltas(report: HistoryReport, position: int, event: Any) -> None:
+    """A correction's entry moves exactly the differences it states."""
+    if event.replaces is None or event.adjustment is None:
+        return
+    moved = sorted(Decimal(posting["amount"]) for posting in event.adjustment["postings"])
+    stated = sorted(abs(Decimal(delta)) for delta in (event.delta_cost, event.delta_charge) if Decimal(delta))
+    if moved != stated:
+        report.problems.append(f"event {position}: the adjustment moves {moved}, the re-rating states {stated}")

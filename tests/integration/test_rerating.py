@@ -113,3 +113,21 @@ def test_the_settling_pass_rerates_usage_that_raced_the_publication(database_url
     finally:
         writer.close()
         operator.close()
+
+
+def test_the_audit_recomputes_rerated_ratings(services: Services) -> None:
+    seed(services.app)
+    services.app.record_usage([event("e1")])
+    services.app.publish_price_version("default", WEEK_AGO, halved_gpt4o(), "manual")
+    services.follower.catch_up()
+    services.app.rerate(price_book="default", since=WEEK_AGO, reason="test")
+    assert audit_history(services.app).ratings_checked == 2
+    new_charge = str((expected_charge(event("e1"))[0] / 2 * Decimal("1.2")).quantize(Q12, ROUND_HALF_EVEN))
+    if services.database.dialect.name == "sqlite":
+        statement = "UPDATE stored_events SET state = CAST(replace(CAST(state AS TEXT), ?, ?) AS BLOB)"
+    else:
+        statement = "UPDATE tally_events SET state = convert_to(replace(convert_from(state, 'UTF8'), ?, ?), 'UTF8')"
+    with services.database.transaction(write=True) as cursor:
+        cursor.execute(statement, (f'"charge":"{new_charge}"', '"charge":"0.001000000000"'))
+    problems = audit_history(services.app).problems
+    assert any("not reproduced" in problem for problem in problems), problems
