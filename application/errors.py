@@ -32,9 +32,3 @@ class Conflict(TallyError):
     code = "conflict"
     status = 409
     title = "Conflict"
-
-
-class Forbidden(TallyError):
-    code = "forbidden"
-    status = 403
-    title = "Forbidden"

@@ -4,7 +4,7 @@ placeholders; the PostgreSQL adapter translates them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -66,7 +66,3 @@ class Database(Protocol):
         ...
 
     def close(self) -> None: ...
-
-
-def rows(cursor: Cursor) -> Iterator[Any]:
-    yield from cursor.fetchall()
