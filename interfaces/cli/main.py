@@ -164,6 +164,30 @@ def _replay_differences(services: Services, total: int) -> list[rebuild.Differen
         return [rebuild.Difference("(replay)", f"the history cannot be projected: {error!r}")]
 
 
+@app.command()
+def rerate(
+    price_book: Annotated[
+        str | None, typer.Option(help="Re-rate the customers whose plan prices from this book.")
+    ] = None,
+    plan: Annotated[str | None, typer.Option(help="Re-rate the customers on this plan.")] = None,
+    since: Annotated[str, typer.Option(help="RFC 3339: usage from this moment on (no offset: UTC).")] = "",
+) -> None:
+    """Re-rate usage at the versions in force now (what the version watcher does
+    after each publication); changes nothing where the amounts already agree."""
+    moment = _moment(since or None, "--since")
+    if moment is None or (price_book is None) == (plan is None):
+        console.print("[red]name one of --price-book or --plan, and --since[/red]")
+        raise typer.Exit(2)
+    services = bootstrap(Settings(), start_follower=False)
+    try:
+        services.follower.catch_up()
+        report = services.app.rerate(price_book=price_book, plan=plan, since=moment, reason="tally rerate")
+        services.follower.catch_up()
+        console.print(f"{report.rerated} of {report.scanned} usage events re-rated ({report.conflicts} conflicts)")
+    finally:
+        services.close()
+
+
 @prices.command("import")
 def prices_import(
     price_book: Annotated[str, typer.Argument(help="The price book to publish into (created in USD if missing).")],

@@ -6,6 +6,7 @@ import csv
 import io
 import os
 import subprocess
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import httpx
@@ -13,7 +14,7 @@ import httpx
 from interfaces.bootstrap import LIVE_PREFIX
 from tests.conftest import open_services
 from tests.e2e.server import free_port, tally_command, wait_for
-from tests.support import event, seed
+from tests.support import event, rates_json, seed
 
 
 def tally(url: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -136,3 +137,19 @@ def test_audit_reports_a_corrupted_history_instead_of_crashing(database_url: str
     assert audited.returncode == 1, audited.stderr
     assert "not valid" in audited.stderr
     assert "Traceback" not in audited.stderr
+
+
+def test_rerate_from_the_command_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    url = f"sqlite:///{tmp_path}/tally.db"
+    filled(url)
+    services = open_services(url)
+    cheaper = [{**r, "price": str(Decimal(r["price"]) / 2)} for r in rates_json()]
+    services.app.publish_price_version("default", datetime(2026, 11, 1, tzinfo=UTC), cheaper, "manual")
+    services.close()
+    rerated = tally(url, "rerate", "--price-book", "default", "--since", "2026-11-01T00:00:00Z")
+    assert rerated.returncode == 0, rerated.stderr
+    assert "50 of 50 usage events re-rated" in rerated.stderr
+    again = tally(url, "rerate", "--price-book", "default", "--since", "2026-11-01")
+    assert "0 of 50 usage events re-rated" in again.stderr
+    assert tally(url, "rerate", "--since", "2026-11-01").returncode == 2
+    assert tally(url, "audit").returncode == 0
