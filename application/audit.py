@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from domain.entries import entries_of
+from domain.entries import charged_account, entries_of
 from domain.events import UsageRecorded, UsageRerated
 from domain.journal import assert_balanced
 from domain.money import ZERO, money_math
@@ -100,9 +100,8 @@ def _recompute(app: Tally, report: HistoryReport, position: int, event: Any, usa
         return
     prices = book.versions[stored.price_version - 1]
     terms = plan.versions[stored.plan_version - 1]
-    billing = (
-        "prepaid" if stored.entry and stored.entry.postings[0].debit.startswith("liabilities:wallet:") else "postpaid"
-    )
+    charged = charged_account(stored.entry.as_dict() if stored.entry else None)
+    billing = "prepaid" if charged and charged.startswith("liabilities:wallet:") else "postpaid"
     item = Chargeable(event.customer, billing, stored.currency, event.provider, event.model, usage)
     again = rate(item, stored.price_book, prices, stored.plan, terms)
     report.ratings_checked += 1

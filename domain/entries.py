@@ -3,8 +3,21 @@ used by the read model and by the audit alike."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+from domain import accounts
 from domain.events import TopUpGranted, UsageRecorded, UsageRerated
 from domain.journal import JournalEntry
+
+
+def charged_account(entry: Mapping[str, Any] | None) -> str | None:
+    """The customer account a usage entry charged: the debit of the posting
+    that credits usage revenue (None for an entry that charged nothing)."""
+    for posting in entry["postings"] if entry else ():
+        if posting["credit"] == accounts.USAGE_REVENUE:
+            return str(posting["debit"])
+    return None
 
 
 def entries_of(event: object) -> list[JournalEntry]:

@@ -16,7 +16,7 @@ from decimal import Decimal, localcontext
 from typing import Any
 
 from domain.accounts import account_type
-from domain.entries import entries_of
+from domain.entries import charged_account, entries_of
 from domain.events import CustomerRegistered, CustomerUpdated, TopUpGranted, UsageRecorded, UsageRerated
 from domain.journal import assert_balanced
 from domain.money import MONEY_CONTEXT, ZERO
@@ -112,31 +112,38 @@ class LedgerView:
         row[1] = max(row[1], at)
 
     @staticmethod
-    def _fold_usage(changes: Changes, event: Any) -> None:
+    def _rollup(changes: Changes, event: Any, *, events: int, unpriced: int, cost: Decimal, charge: Decimal) -> None:
+        """Add to the day's usage row of the event's customer, provider, model and feature."""
         day = event.occurred_at.astimezone(UTC).date().isoformat()
         key = (event.customer, day, event.provider, event.model, event.feature or "")
-        rating = event.rating
-        currency = rating["currency"] if rating else ""
-        row = changes.usage.setdefault(key, [0, 0, ZERO, ZERO, currency])
-        row[0] += 1
-        if rating is None:
-            row[1] += 1
-        else:
-            row[2] += Decimal(rating["cost"])
-            row[3] += Decimal(rating["charge"])
-            row[4] = currency
+        row = changes.usage.setdefault(key, [0, 0, ZERO, ZERO, ""])
+        row[0] += events
+        row[1] += unpriced
+        row[2] += cost
+        row[3] += charge
+        if event.rating:
+            row[4] = event.rating["currency"]
 
-    @staticmethod
-    def _fold_rerated(changes: Changes, position: int, event: Any) -> None:
-        day = event.occurred_at.astimezone(UTC).date().isoformat()
-        key = (event.customer, day, event.provider, event.model, event.feature or "")
+    def _fold_usage(self, changes: Changes, event: Any) -> None:
         rating = event.rating
-        row = changes.usage.setdefault(key, [0, 0, ZERO, ZERO, rating["currency"]])
-        if event.replaces is None:
-            row[1] -= 1  # it was counted unpriced
-        row[2] += Decimal(event.delta_cost)
-        row[3] += Decimal(event.delta_charge)
-        row[4] = rating["currency"]
+        if rating is None:
+            self._rollup(changes, event, events=1, unpriced=1, cost=ZERO, charge=ZERO)
+        else:
+            self._rollup(
+                changes, event, events=1, unpriced=0, cost=Decimal(rating["cost"]), charge=Decimal(rating["charge"])
+            )
+
+    def _fold_rerated(self, changes: Changes, position: int, event: Any) -> None:
+        rating = event.rating
+        first = event.replaces is None  # usage that was counted unpriced gets its first rating
+        self._rollup(
+            changes,
+            event,
+            events=0,
+            unpriced=-1 if first else 0,
+            cost=Decimal(event.delta_cost),
+            charge=Decimal(event.delta_charge),
+        )
         values = (
             event.originator_version, rating["price_book"], rating["price_version"], rating["plan"],
             rating["plan_version"], rating["currency"], Decimal(rating["cost"]), Decimal(rating["charge"]), position,
@@ -145,9 +152,8 @@ class LedgerView:
         changes.relined.add(usage_key)
         quantities = {line["unit"]: line["quantity"] for line in rating["lines"]}
         changes.lines[usage_key] = _usage_lines(event, quantities, rating)
-        if event.replaces is None:  # a first rating: it names the account charged; a rerating keeps it
-            account = event.adjustment["postings"][0]["debit"] if event.adjustment else None
-            changes.first_rated.append((*values, account, str(event.originator_id)))
+        if first:  # a first rating names the account charged; a correction keeps it
+            changes.first_rated.append((*values, charged_account(event.adjustment), str(event.originator_id)))
         else:
             changes.rerated.append((*values, str(event.originator_id)))
 
@@ -255,7 +261,7 @@ def _usage_row(position: int, event: Any) -> tuple[Any, ...]:
         rating.get("price_book"), rating.get("price_version"), rating.get("plan"), rating.get("plan_version"),
         rating.get("currency"), Decimal(rating["cost"]) if rating else None,
         Decimal(rating["charge"]) if rating else None,
-        rating["entry"]["postings"][0]["debit"] if rating and rating["entry"] else None, position,
+        charged_account(rating["entry"]) if rating else None, position,
     )  # fmt: skip
 
 
