@@ -12,10 +12,13 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from domain.entries import charged_account, entries_of
-from domain.events import UsageRecorded, UsageRerated
+from domain.events import TierSettled, UsageRecorded, UsageRerated
 from domain.journal import assert_balanced
 from domain.money import ZERO, money_math
+from domain.plans import Tiers
 from domain.rating import Chargeable, Rating, rate
+from domain.tier_settlement import period_of
+from domain.tiers import ladder_difference
 
 if TYPE_CHECKING:
     from application.tally import Tally
@@ -31,12 +34,27 @@ class HistoryReport:
     problems: list[str] = field(default_factory=list)
     debits: dict[str, Decimal] = field(default_factory=lambda: defaultdict(lambda: ZERO))
     credits: dict[str, Decimal] = field(default_factory=lambda: defaultdict(lambda: ZERO))
+    settlements_checked: int = 0
+    # (customer, month) → tiered cost by the history's ratings, and as last settled
+    tiered_cost: dict[tuple[str, str], Decimal] = field(default_factory=lambda: defaultdict(lambda: ZERO))
+    settled: dict[tuple[str, str], tuple[Decimal, Decimal, bool]] = field(default_factory=dict)
+
+    @property
+    def unsettled(self) -> list[tuple[str, str]]:
+        """Months whose tiered cost the tier settlement has not caught up with
+        (yet: the settler runs a moment behind the usage)."""
+        return sorted(
+            month
+            for month, cost in self.tiered_cost.items()
+            if cost != (self.settled[month][0] if month in self.settled else ZERO)
+        )
 
 
 @money_math
 def audit_history(app: Tally, progress: Callable[[int], None] | None = None) -> HistoryReport:
     app.reference.refresh()
     report = HistoryReport()
+    latest: dict[Any, Latest] = {}  # usage aggregate → its latest rating, in brief
     position = 0
     while True:
         page = app.recorder.select_notifications(position, PAGE, inclusive_of_start=False)
@@ -46,10 +64,14 @@ def audit_history(app: Tally, progress: Callable[[int], None] | None = None) -> 
             _check_entries(report, notification.id, event)
             if isinstance(event, UsageRecorded) and event.rating:
                 _check_rating(app, report, notification.id, event, event.usage)
+                _follow(report, latest, notification.id, event)
             elif isinstance(event, UsageRerated):
                 quantities = {line["unit"]: line["quantity"] for line in event.rating["lines"]}
                 _check_rating(app, report, notification.id, event, quantities)
                 _check_deltas(report, notification.id, event)
+                _follow(report, latest, notification.id, event)
+            elif isinstance(event, TierSettled):
+                _check_settlement(report, notification.id, event)
         if progress is not None:
             progress(len(page))
         if len(page) < PAGE:
@@ -119,3 +141,64 @@ def _check_deltas(report: HistoryReport, position: int, event: Any) -> None:
     stated = sorted(abs(Decimal(delta)) for delta in (event.delta_cost, event.delta_charge) if Decimal(delta))
     if moved != stated:
         report.problems.append(f"event {position}: the adjustment moves {moved}, the re-rating states {stated}")
+
+
+@dataclass(frozen=True)
+class Latest:
+    cost: Decimal
+    charge: Decimal
+    price_version: int
+    plan_version: int
+    tiered_cost: Decimal
+
+
+def _follow(report: HistoryReport, latest: dict[Any, Latest], position: int, event: Any) -> None:
+    """Keep each usage's latest rating: a correction must state the
+    differences from it and name its versions, and each month's tiered cost
+    is the sum of its usage's latest tiered costs."""
+    rating = event.rating
+    now = Latest(
+        Decimal(rating["cost"]),
+        Decimal(rating["charge"]),
+        int(rating["price_version"]),
+        int(rating["plan_version"]),
+        Decimal(rating["cost"]) if rating.get("tiered") else ZERO,
+    )
+    before = latest.get(event.originator_id)
+    if isinstance(event, UsageRerated) and before is not None:
+        replaces = event.replaces or {}
+        if (replaces.get("price_version"), replaces.get("plan_version")) != (before.price_version, before.plan_version):
+            report.problems.append(f"event {position}: the re-rating names versions its usage was not rated at")
+        if (Decimal(event.delta_cost), Decimal(event.delta_charge)) != (
+            now.cost - before.cost,
+            now.charge - before.charge,
+        ):
+            report.problems.append(f"event {position}: the re-rating's differences are not new minus previous")
+    elif isinstance(event, UsageRerated) and event.replaces is not None:
+        report.problems.append(f"event {position}: the re-rating replaces a rating the usage never had")
+    month = (event.customer, period_of(event.occurred_at))
+    report.tiered_cost[month] += now.tiered_cost - (before.tiered_cost if before else ZERO)
+    latest[event.originator_id] = now
+
+
+def _check_settlement(report: HistoryReport, position: int, event: Any) -> None:
+    """A tier settlement states the ladder's whole difference at the cost it
+    accounts for, and posts exactly the change from the one before."""
+    month = (event.customer, event.period)
+    before_difference, was_closed = (
+        (report.settled[month][1], report.settled[month][2]) if month in report.settled else (ZERO, False)
+    )
+    try:
+        cost, difference, delta = Decimal(event.tiered_cost), Decimal(event.difference), Decimal(event.delta)
+        ladder = Tiers.from_dict(event.tiers) if event.tiers else None
+        expected = ladder_difference(ladder, cost, closed=was_closed or event.closes)
+        posted = sum((Decimal(p["amount"]) for p in event.entry["postings"]), ZERO) if event.entry else ZERO
+    except (AssertionError, ValueError, KeyError, TypeError, ArithmeticError) as error:
+        report.problems.append(f"event {position}: tier settlement cannot be recomputed: {error!r}")
+        return
+    report.settlements_checked += 1
+    if difference != expected:
+        report.problems.append(f"event {position}: tier settlement states {difference}, the ladder gives {expected}")
+    if delta != difference - before_difference or posted != abs(delta):
+        report.problems.append(f"event {position}: tier settlement posts {posted} for a change of {delta}")
+    report.settled[month] = (cost, difference, was_closed or bool(event.closes))

@@ -2,8 +2,8 @@
 
 Use cases are split by subject into modules that extend one another in a
 line (base → catalog → customers → wallets → metering → simulation →
-rerating → Tally), so each sees what the ones before it offer, and the one
-Application class is assembled at the end of the line."""
+rerating → tier settlements → Tally), so each sees what the ones before it
+offer, and the one Application class is assembled at the end of the line."""
 
 from __future__ import annotations
 

@@ -15,7 +15,8 @@ from application.base import TallyBase
 from application.errors import Conflict, NotFound, ValidationFailed
 from domain.catalog import Plan, PriceBook
 from domain.identifiers import is_caller_id
-from domain.plans import ModelOverride
+from domain.money import ZERO
+from domain.plans import TIER_MODES, ModelOverride, Tier, Tiers
 from domain.pricing import MAX_RATES_PER_VERSION, UNITS, PriceVersion, Rate, duplicate_rate_keys
 
 BEGINNING = datetime(1970, 1, 1, tzinfo=UTC)
@@ -98,10 +99,16 @@ class Catalog(TallyBase):
         price_book: str,
         markup_percent: Decimal,
         model_overrides: Sequence[Mapping[str, Any]],
+        tiers: Mapping[str, Any] | None = None,
     ) -> Plan:
         self.price_book(price_book)
         plan = Plan(validation.caller_id(plan_id, "id"), price_book)
-        plan.publish_next(BEGINNING, parse_markup(markup_percent, "markup_percent"), parse_overrides(model_overrides))
+        plan.publish_next(
+            BEGINNING,
+            parse_markup(markup_percent, "markup_percent"),
+            parse_overrides(model_overrides),
+            parse_tiers(tiers),
+        )
         try:
             self.save(plan)
         except IntegrityError:
@@ -122,13 +129,15 @@ class Catalog(TallyBase):
         effective_from: datetime,
         markup_percent: Decimal,
         model_overrides: Sequence[Mapping[str, Any]],
+        tiers: Mapping[str, Any] | None = None,
     ) -> Plan:
         markup = parse_markup(markup_percent, "markup_percent")
         overrides = parse_overrides(model_overrides)
+        ladder = parse_tiers(tiers)
         validation.aware(effective_from, "effective_from")
         for _attempt in range(MAX_PUBLISH_ATTEMPTS):
             plan = self.plan(plan_id)
-            plan.publish_next(effective_from, markup, overrides)
+            plan.publish_next(effective_from, markup, overrides, ladder)
             try:
                 self.save(plan)
                 return plan
@@ -173,3 +182,32 @@ def parse_overrides(overrides: Sequence[Mapping[str, Any]]) -> list[ModelOverrid
     if len({(o.provider, o.model) for o in parsed}) != len(parsed):
         raise ValidationFailed("two overrides for one model", [{"loc": "model_overrides", "msg": "duplicate"}])
     return parsed
+
+
+MAX_TIERS = 50
+
+
+def parse_tiers(tiers: Mapping[str, Any] | None) -> Tiers | None:
+    """A ladder of 1 to 50 tiers whose ends rise, the last without an end."""
+    if tiers is None:
+        return None
+    if tiers.get("mode") not in TIER_MODES:
+        raise ValidationFailed("tiers.mode is graduated or volume", [{"loc": "tiers.mode", "msg": "unknown mode"}])
+    rows = tiers.get("tiers") or []
+    if not 0 < len(rows) <= MAX_TIERS:
+        raise ValidationFailed(f"a ladder has 1 to {MAX_TIERS} tiers", [{"loc": "tiers.tiers", "msg": "count"}])
+    ladder, floor = [], ZERO
+    for index, row in enumerate(rows):
+        loc = f"tiers.tiers.{index}"
+        last = index == len(rows) - 1
+        up_to = None if row.get("up_to") is None else validation.amount(row["up_to"], f"{loc}.up_to")
+        if last and up_to is not None:
+            raise ValidationFailed(f"{loc}.up_to: the last tier has no end (null)", [{"loc": loc, "msg": "bounded"}])
+        if not last and (up_to is None or up_to <= floor):
+            raise ValidationFailed(
+                f"{loc}.up_to: every tier but the last ends above the one before it",
+                [{"loc": f"{loc}.up_to", "msg": "not rising"}],
+            )
+        ladder.append(Tier(up_to, parse_markup(row["markup_percent"], f"{loc}.markup_percent")))
+        floor = up_to if up_to is not None else floor
+    return Tiers(str(tiers["mode"]), tuple(ladder))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Protocol
 from uuid import UUID
 
@@ -46,6 +47,23 @@ class UsageHistory(Protocol):
         self, customers: list[str], start: datetime, end: datetime, after: str, limit: int
     ) -> list[tuple[str, RecordedUsage]]:
         """The same for a set of customers."""
+        ...
+
+    def changed_months(self, after: int, upto: int) -> list[tuple[str, str]]:
+        """(customer, YYYY-MM) of the usage recorded or re-rated at read-model
+        positions in (after, upto]."""
+        ...
+
+    def months_of(self, customer: str, since: datetime) -> list[str]:
+        """The months (YYYY-MM) in which a customer has usage at or after `since`."""
+        ...
+
+    def tiered_cost(self, customer: str, start: datetime, end: datetime) -> Decimal:
+        """The cost of a customer's usage in [start, end) that counts toward its tier ladder."""
+        ...
+
+    def tier_differences(self, customer: str | None, start: datetime, end: datetime) -> Decimal:
+        """What tier settlements posted, in all, for the months that begin in [start, end)."""
         ...
 
     def position(self) -> int:

@@ -69,6 +69,7 @@ class Rerating(Simulations):
             usage.cost,
             usage.charge,
             usage.account or accounts.customer_account(usage.customer, customer.billing),
+            usage.tiered,
         )
         if new is None or not changes_amounts(previous, new):
             return None

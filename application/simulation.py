@@ -11,13 +11,15 @@ from decimal import Decimal
 from typing import Any
 
 from application import validation
-from application.catalog import BEGINNING, parse_markup, parse_overrides, parse_rates
+from application.catalog import BEGINNING, parse_markup, parse_overrides, parse_rates, parse_tiers
 from application.errors import ValidationFailed
 from application.metering import MeteringQueries
 from domain.money import ZERO, money_math
 from domain.plans import PlanVersion, plan_in_force
 from domain.pricing import PriceVersion, version_in_force
 from domain.rating import Chargeable, rate, unpriced_units
+from domain.tier_settlement import period_bounds, period_of
+from domain.tiers import ladder_difference
 from domain.usage import RecordedUsage
 
 PAGE = 5_000
@@ -27,7 +29,8 @@ MAX_SIMULATED_EVENTS = 1_000_000
 @dataclass
 class Totals:
     cost: Decimal = ZERO
-    charge: Decimal = ZERO
+    charge: Decimal = ZERO  # tier adjustments included
+    tier_adjustment: Decimal = ZERO
 
 
 @dataclass
@@ -39,6 +42,8 @@ class SimulationResult:
     actual: Totals = field(default_factory=Totals)
     simulated: Totals = field(default_factory=Totals)
     by_model: dict[tuple[str, str], tuple[Totals, Totals]] = field(default_factory=dict)
+    # (customer, month) → the simulated tiered cost and the ladder that prices it
+    tiered: dict[tuple[str, str], list[Any]] = field(default_factory=dict)
 
     @property
     def difference(self) -> Decimal:
@@ -76,6 +81,7 @@ class Simulations(MeteringQueries):
             for _, usage in page:
                 self._simulate_one(result, usage, candidate)
             if len(page) < PAGE:
+                self._settle_ladders(result, customer, start, end)
                 return result
             after = page[-1][0]
             if result.events > MAX_SIMULATED_EVENTS:
@@ -104,6 +110,10 @@ class Simulations(MeteringQueries):
         if prices is not None and terms is not None and not unpriced_units(item, prices):
             rated = rate(item, book.price_book_id, prices, plan.plan_id, terms)
             simulated = Totals(rated.cost, rated.charge)
+            if rated.tiered:
+                month = result.tiered.setdefault((usage.customer, period_of(usage.occurred_at)), [ZERO, None])
+                month[0] += rated.cost
+                month[1] = terms.tiers
         actual = Totals(usage.cost or ZERO, usage.charge or ZERO)
         result.events += 1
         for total, part in ((result.actual, actual), (result.simulated, simulated)):
@@ -114,6 +124,21 @@ class Simulations(MeteringQueries):
         model_actual.cost += actual.cost
         model_simulated.charge += simulated.charge
         model_simulated.cost += simulated.cost
+
+    def _settle_ladders(self, result: SimulationResult, customer: str | None, start: datetime, end: datetime) -> None:
+        """Tier ladders are settled per month, on the month's tiered cost: the
+        simulation settles each month it covers as if it closed with the
+        usage in the period; what was actually settled is read back. A month
+        counts when it begins in the period (a ladder is a whole month's)."""
+        for (_, month), (cost, tiers) in sorted(result.tiered.items()):
+            if period_bounds(month)[0] < start:
+                continue
+            difference = ladder_difference(tiers, cost, closed=True)
+            result.simulated.tier_adjustment += difference
+            result.simulated.charge += difference
+        actual = self.usage_history.tier_differences(customer, start, end)
+        result.actual.tier_adjustment = actual
+        result.actual.charge += actual
 
 
 def _candidate_prices(price_version: Mapping[str, Any] | None) -> PriceVersion | None:
@@ -131,13 +156,9 @@ def _numbered(candidate: PriceVersion, versions: Sequence[PriceVersion]) -> Pric
 def _candidate_terms(plan: Mapping[str, Any] | None) -> PlanVersion | None:
     if plan is None:
         return None
-    if plan.get("tiers") is not None:
-        raise ValidationFailed(
-            "tiered markups are not available in this release", [{"loc": "plan.tiers", "msg": "not supported"}]
-        )
     markup = parse_markup(plan.get("markup_percent", "0"), "plan.markup_percent")
     overrides = parse_overrides(plan.get("model_overrides", []))
-    return PlanVersion(1, BEGINNING, markup, tuple(overrides))
+    return PlanVersion(1, BEGINNING, markup, tuple(overrides), parse_tiers(plan.get("tiers")))
 
 
 def by_model_rows(result: SimulationResult) -> list[tuple[str, str, Totals, Totals]]:

@@ -11,14 +11,14 @@ from eventsourcing.persistence import ApplicationRecorder
 from eventsourcing.utils import EnvType
 
 from application.ports import Clock, PriceCatalog, UsageHistory, UsageIndex
-from application.rerating import Rerating
+from application.tier_settlements import TierSettlements
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class Tally(Rerating):
+class Tally(TierSettlements):
     name = "tally"
 
     def __init__(

@@ -15,7 +15,7 @@ from eventsourcing.utils import get_topic
 
 from application.errors import Conflict
 from application.ports import Checkpoints
-from application.rerating import Rerating
+from application.tier_settlements import TierSettlements
 from domain.events import PlanVersionPublished, PriceVersionPublished
 
 logger = logging.getLogger(__name__)
@@ -26,7 +26,7 @@ TOPICS = [get_topic(PriceVersionPublished), get_topic(PlanVersionPublished)]
 
 
 class VersionWatcher:
-    def __init__(self, app: Rerating, checkpoints: Checkpoints) -> None:
+    def __init__(self, app: TierSettlements, checkpoints: Checkpoints) -> None:
         self.app = app
         self.checkpoints = checkpoints
         self._settling: list[tuple[float, dict[str, Any]]] = []
@@ -78,6 +78,8 @@ class VersionWatcher:
 
     def _rerate(self, request: dict[str, Any]) -> None:
         report = self.app.rerate(**request)
+        if "plan" in request:  # a new ladder may change what a month owes without changing any rating
+            self.app.resettle_plan(request["plan"], request["since"])
         logger.info(
             "%s: re-rated %s of %s usage events (%s conflicts)",
             request["reason"], report.rerated, report.scanned, report.conflicts,

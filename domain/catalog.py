@@ -11,7 +11,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from domain.identifiers import aggregate_id
-from domain.plans import ModelOverride, PlanVersion
+from domain.plans import ModelOverride, PlanVersion, Tiers
 from domain.pricing import PriceVersion, Rate
 
 
@@ -54,13 +54,25 @@ class Plan(Aggregate):
         effective_from: datetime,
         markup_percent: Decimal,
         model_overrides: list[dict[str, Any]],
+        tiers: dict[str, Any] | None = None,
     ) -> None:
         assert number == len(self.versions) + 1, "versions are numbered in order"
         overrides = tuple(ModelOverride.from_dict(o) for o in model_overrides)
-        self.versions.append(PlanVersion(number, effective_from, markup_percent, overrides))
+        ladder = Tiers.from_dict(tiers) if tiers else None
+        self.versions.append(PlanVersion(number, effective_from, markup_percent, overrides, ladder))
 
     def publish_next(
-        self, effective_from: datetime, markup_percent: Decimal, overrides: list[ModelOverride]
+        self,
+        effective_from: datetime,
+        markup_percent: Decimal,
+        overrides: list[ModelOverride],
+        tiers: Tiers | None = None,
     ) -> PlanVersion:
-        self.publish(len(self.versions) + 1, effective_from, markup_percent, [o.as_dict() for o in overrides])
+        self.publish(
+            len(self.versions) + 1,
+            effective_from,
+            markup_percent,
+            [o.as_dict() for o in overrides],
+            tiers.as_dict() if tiers else None,
+        )
         return self.versions[-1]

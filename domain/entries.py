@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from domain import accounts
-from domain.events import TopUpGranted, UsageRecorded, UsageRerated
+from domain.events import TierSettled, TopUpGranted, UsageRecorded, UsageRerated
 from domain.journal import JournalEntry
 
 
@@ -28,4 +28,6 @@ def entries_of(event: object) -> list[JournalEntry]:
         return [JournalEntry.from_dict(event.adjustment)] if event.adjustment else []
     if isinstance(event, TopUpGranted):
         return [JournalEntry.from_dict(event.entry)]
+    if isinstance(event, TierSettled):
+        return [JournalEntry.from_dict(event.entry)] if event.entry else []
     return []

@@ -10,6 +10,7 @@ from typing import Any
 
 from domain.catalog import Plan, PriceBook
 from domain.customer import Customer
+from domain.tier_settlement import TierSettlement
 from domain.top_up import TopUp
 from domain.usage import Usage
 
@@ -24,3 +25,5 @@ PlanVersionPublished: type[Any] = Plan.VersionPublished  # type: ignore[attr-def
 UsageRecorded: type[Any] = Usage.Recorded  # type: ignore[attr-defined]
 UsageRerated: type[Any] = Usage.Rerated  # type: ignore[attr-defined]
 TopUpGranted: type[Any] = TopUp.Granted  # type: ignore[attr-defined]
+TierSettlementOpened: type[Any] = TierSettlement.Opened  # type: ignore[attr-defined]
+TierSettled: type[Any] = TierSettlement.Settled  # type: ignore[attr-defined]

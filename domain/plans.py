@@ -1,5 +1,6 @@
-"""What the operator charges on top of provider cost: a markup, with
-per-model overrides. Plan versions take effect like price versions."""
+"""What the operator charges on top of provider cost: a markup, or a ladder
+of tiers on the month-to-date cost, with per-model overrides. Plan versions
+take effect like price versions."""
 
 from __future__ import annotations
 
@@ -29,11 +30,59 @@ class ModelOverride:
 
 
 @dataclass(frozen=True)
+class Tier:
+    up_to: Decimal | None  # month-to-date provider cost at which the tier ends (inclusive); None: no end
+    markup_percent: Decimal
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"up_to": None if self.up_to is None else str(self.up_to), "markup_percent": str(self.markup_percent)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Tier:
+        up_to = data["up_to"]
+        return cls(None if up_to is None else Decimal(up_to), Decimal(data["markup_percent"]))
+
+
+TIER_MODES = ("graduated", "volume")
+
+
+@dataclass(frozen=True)
+class Tiers:
+    """A markup ladder on the customer's month-to-date provider cost.
+    `graduated`: each part of the cost at its tier's markup. `volume`: the
+    whole month at the markup of the tier finally reached."""
+
+    mode: str
+    tiers: tuple[Tier, ...]
+
+    def __post_init__(self) -> None:
+        assert self.mode in TIER_MODES, self.mode
+        assert self.tiers and self.tiers[-1].up_to is None, "the last tier has no end"
+        ends = [tier.up_to for tier in self.tiers[:-1]]
+        assert all(end is not None and end > ZERO for end in ends), "tiers end at a positive cost"
+        assert ends == sorted(ends) and len(set(ends)) == len(ends), "tier ends rise"  # type: ignore[type-var]
+        for tier in self.tiers:
+            assert_markup(tier.markup_percent)
+
+    @property
+    def first_markup(self) -> Decimal:
+        return self.tiers[0].markup_percent
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"mode": self.mode, "tiers": [tier.as_dict() for tier in self.tiers]}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Tiers:
+        return cls(data["mode"], tuple(Tier.from_dict(tier) for tier in data["tiers"]))
+
+
+@dataclass(frozen=True)
 class PlanVersion:
     number: int
     effective_from: datetime
     markup_percent: Decimal
     model_overrides: tuple[ModelOverride, ...] = ()
+    tiers: Tiers | None = None
     _overrides: dict[tuple[str, str], Decimal] = field(init=False, repr=False, compare=False, default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -47,7 +96,19 @@ class PlanVersion:
             self._overrides[key] = override.markup_percent
 
     def markup_for(self, provider: str, model: str) -> Decimal:
-        return self._overrides.get((provider, model), self.markup_percent)
+        """An override wins; on a tiered plan the rest is rated at the first
+        tier as it is recorded, and the tier settlement posts the difference
+        the ladder makes (see domain/tier_settlement.py)."""
+        found = self._overrides.get((provider, model))
+        if found is not None:
+            return found
+        return self.tiers.first_markup if self.tiers else self.markup_percent
+
+    def is_tiered(self, provider: str, model: str) -> bool:
+        """Whether this model's cost counts toward the tier ladder: every
+        model's does except an overridden one's (its override replaces the
+        plan's markup, tiers included)."""
+        return self.tiers is not None and (provider, model) not in self._overrides
 
 
 def assert_markup(markup_percent: Decimal) -> None:

@@ -53,6 +53,7 @@ class Rating:
     cost: Decimal
     charge: Decimal
     entry: JournalEntry | None
+    tiered: bool = False  # rated at the first tier; the month's tier settlement posts the rest
 
     def as_dict(self) -> dict[str, Any]:
         """As stored in events: amounts as decimal strings (exact, and plain
@@ -68,6 +69,7 @@ class Rating:
             "cost": str(self.cost),
             "charge": str(self.charge),
             "entry": self.entry.as_dict() if self.entry else None,
+            "tiered": self.tiered,
         }
 
     @classmethod
@@ -83,6 +85,7 @@ class Rating:
             cost=Decimal(data["cost"]),
             charge=Decimal(data["charge"]),
             entry=JournalEntry.from_dict(data["entry"]) if data["entry"] else None,
+            tiered=bool(data.get("tiered", False)),
         )
 
 
@@ -151,6 +154,17 @@ def _rate(item: Chargeable, price_book: str, prices: PriceVersion, plan: str, te
             (accounts.provider_cost(item.provider), accounts.provider_payable(item.provider), cost, item.currency),
         ],
     )
+    tiered = terms.is_tiered(item.provider, item.model)
     return Rating(
-        price_book, prices.number, plan, terms.number, markup, item.currency, tuple(lines), cost, charge, journal
+        price_book,
+        prices.number,
+        plan,
+        terms.number,
+        markup,
+        item.currency,
+        tuple(lines),
+        cost,
+        charge,
+        journal,
+        tiered,
     )

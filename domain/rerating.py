@@ -22,6 +22,7 @@ class PreviousRating:
     cost: Decimal | None
     charge: Decimal | None
     account: str | None  # the customer account the charge was posted to
+    tiered: bool = False  # whether its cost counted toward the month's tier ladder
 
     @property
     def is_priced(self) -> bool:
@@ -29,9 +30,13 @@ class PreviousRating:
 
 
 def changes_amounts(previous: PreviousRating, new: Rating) -> bool:
-    """Only a different amount is a correction: the same prices published
-    again re-rate nothing."""
-    return not previous.is_priced or (previous.cost, previous.charge) != (new.cost, new.charge)
+    """Only a different amount (or a cost moving in or out of the tier
+    ladder) is a correction: the same prices published again re-rate nothing."""
+    return not previous.is_priced or (previous.cost, previous.charge, previous.tiered) != (
+        new.cost,
+        new.charge,
+        new.tiered,
+    )
 
 
 def adjustment(previous: PreviousRating, new: Rating, provider: str) -> JournalEntry | None:

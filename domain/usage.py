@@ -152,3 +152,4 @@ class RecordedUsage:
     price_version: int | None = None
     plan_version: int | None = None
     account: str | None = None
+    tiered: bool = False

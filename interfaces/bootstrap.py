@@ -9,6 +9,7 @@ from multiprocessing.process import BaseProcess
 
 from application.ports import Clock
 from application.tally import Tally, utc_now
+from application.tier_settler import TierSettler
 from application.version_watcher import VersionWatcher
 from infrastructure.databases import open_database
 from infrastructure.log_listener import LogListener
@@ -38,7 +39,8 @@ class Services:
     follower: Follower
     queries: LedgerQueries
     listener: LogListener
-    watcher: StepLoop
+    watcher: StepLoop  # runs the log-following policies: version watcher, then tier settler
+    settler: TierSettler
     projector: BaseProcess | None = None
 
     def wait_projected(self, position: int, timeout: float) -> bool:
@@ -83,8 +85,11 @@ def bootstrap(
     follower = Follower(app.recorder, app.mapper.to_domain_event, database, prefix)
     app.saved_listeners.append(follower.notify)
     listener = LogListener(app.recorder, follower.notify)
-    watcher = StepLoop(VersionWatcher(app, SqlCheckpoints(database)).step, "tally-version-watcher", WATCH_SECONDS)
-    services = Services(settings, store, app, database, follower, LedgerQueries(database, prefix), listener, watcher)
+    checkpoints = SqlCheckpoints(database)
+    versions, settler = VersionWatcher(app, checkpoints), TierSettler(app, checkpoints)
+    watcher = StepLoop(lambda: versions.step() + settler.step(), "tally-policies", WATCH_SECONDS)
+    queries = LedgerQueries(database, prefix)
+    services = Services(settings, store, app, database, follower, queries, listener, watcher, settler)
     mode = resolve_mode(settings, store.kind) if start_follower else "off"
     if mode == "thread":
         follower.start()

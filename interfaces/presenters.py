@@ -11,6 +11,7 @@ from typing import Any
 from domain.catalog import Plan, PriceBook
 from domain.customer import Customer
 from domain.money import format_amount
+from domain.plans import Tiers
 from domain.pricing import PriceVersion
 from domain.rating import Rating
 from domain.top_up import TopUp
@@ -52,6 +53,7 @@ def plan(found: Plan) -> dict[str, Any]:
         "id": found.plan_id,
         "price_book": found.price_book,
         "markup_percent": money(current.markup_percent),
+        "tiers": tiers(current.tiers),
         "model_overrides": [
             {"provider": o.provider, "model": o.model, "markup_percent": money(o.markup_percent)}
             for o in current.model_overrides
@@ -61,12 +63,25 @@ def plan(found: Plan) -> dict[str, Any]:
                 "version": v.number,
                 "effective_from": v.effective_from.isoformat(),
                 "markup_percent": money(v.markup_percent),
+                "tiers": tiers(v.tiers),
                 "model_overrides": [
                     {"provider": o.provider, "model": o.model, "markup_percent": money(o.markup_percent)}
                     for o in v.model_overrides
                 ],
             }
             for v in found.versions
+        ],
+    }
+
+
+def tiers(ladder: Tiers | None) -> dict[str, Any] | None:
+    if ladder is None:
+        return None
+    return {
+        "mode": ladder.mode,
+        "tiers": [
+            {"up_to": None if t.up_to is None else money(t.up_to), "markup_percent": money(t.markup_percent)}
+            for t in ladder.tiers
         ],
     }
 

@@ -17,7 +17,14 @@ from typing import Any
 
 from domain.accounts import account_type
 from domain.entries import charged_account, entries_of
-from domain.events import CustomerRegistered, CustomerUpdated, TopUpGranted, UsageRecorded, UsageRerated
+from domain.events import (
+    CustomerRegistered,
+    CustomerUpdated,
+    TierSettled,
+    TopUpGranted,
+    UsageRecorded,
+    UsageRerated,
+)
 from domain.journal import assert_balanced
 from domain.money import MONEY_CONTEXT, ZERO
 from domain.rating import line_charges
@@ -25,7 +32,8 @@ from projections.database import Cursor, Dialect
 
 CUSTOMER_ACCOUNT_ROOTS = ("liabilities:wallet:", "assets:receivable:")
 RERATED_COLUMNS = (
-    "version", "price_book", "price_version", "plan", "plan_version", "currency", "cost", "charge", "position",
+    "version", "price_book", "price_version", "plan", "plan_version", "currency", "cost", "charge", "tiered",
+    "position",
 )  # fmt: skip
 
 
@@ -57,6 +65,7 @@ class Changes:
     first_rated: list[tuple[Any, ...]] = field(default_factory=list)
     lines: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
     relined: set[str] = field(default_factory=set)
+    tier_months: dict[tuple[str, str], tuple[Any, ...]] = field(default_factory=dict)
 
 
 class LedgerView:
@@ -80,6 +89,8 @@ class LedgerView:
                 self._fold_rerated(changes, position, event)
             elif isinstance(event, (CustomerRegistered, CustomerUpdated)):
                 self._fold_customer(changes, position, event)
+            elif isinstance(event, TierSettled):
+                self._fold_tiers(changes, position, event)
         return changes
 
     def _fold_entries(self, changes: Changes, position: int, event: Any) -> None:
@@ -146,7 +157,8 @@ class LedgerView:
         )
         values = (
             event.originator_version, rating["price_book"], rating["price_version"], rating["plan"],
-            rating["plan_version"], rating["currency"], Decimal(rating["cost"]), Decimal(rating["charge"]), position,
+            rating["plan_version"], rating["currency"], Decimal(rating["cost"]), Decimal(rating["charge"]),
+            int(bool(rating.get("tiered"))), position,
         )  # fmt: skip
         usage_key = str(event.originator_id)
         changes.relined.add(usage_key)
@@ -156,6 +168,16 @@ class LedgerView:
             changes.first_rated.append((*values, charged_account(event.adjustment), str(event.originator_id)))
         else:
             changes.rerated.append((*values, str(event.originator_id)))
+
+    @staticmethod
+    def _fold_tiers(changes: Changes, position: int, event: Any) -> None:
+        """A month's tier settlement as it last stood (each event states the whole)."""
+        previous = changes.tier_months.get((event.customer, event.period))
+        closed = int(event.closes or event.late or bool(previous and previous[5]))
+        row = (
+            event.customer, event.period, event.currency, Decimal(event.tiered_cost), Decimal(event.difference), closed
+        )  # fmt: skip
+        changes.tier_months[(event.customer, event.period)] = (*row, position)
 
     def _write_lines(self, cursor: Cursor, changes: Changes) -> None:
         """A usage event's lines are replaced whole when it is re-rated."""
@@ -219,6 +241,13 @@ class LedgerView:
         cursor.update_rows(f"{p}usage_events", "usage_id", (*RERATED_COLUMNS, "account"), _last(changes.first_rated))
         cursor.update_rows(f"{p}usage_events", "usage_id", RERATED_COLUMNS, _last(changes.rerated))
         self._write_customers(cursor, changes)
+        cursor.insert_rows(
+            f"{p}tier_months",
+            list(changes.tier_months.values()),
+            "ON CONFLICT (customer, period) DO UPDATE SET tiered_cost = excluded.tiered_cost, "
+            f"difference = excluded.difference, closed = {greatest(p + 'tier_months.closed', 'excluded.closed')}, "
+            "position = excluded.position",
+        )
 
     def _write_customers(self, cursor: Cursor, changes: Changes) -> None:
         p = self.prefix
@@ -261,7 +290,7 @@ def _usage_row(position: int, event: Any) -> tuple[Any, ...]:
         rating.get("price_book"), rating.get("price_version"), rating.get("plan"), rating.get("plan_version"),
         rating.get("currency"), Decimal(rating["cost"]) if rating else None,
         Decimal(rating["charge"]) if rating else None,
-        charged_account(rating["entry"]) if rating else None, position,
+        charged_account(rating["entry"]) if rating else None, int(bool(rating.get("tiered"))), position,
     )  # fmt: skip
 
 
@@ -272,4 +301,6 @@ def _cause_ref(event: Any) -> str:
         return f"rerating:{event.customer}:{event.event_id}"
     if isinstance(event, TopUpGranted):
         return f"top-up:{event.customer}:{event.top_up_id}"
+    if isinstance(event, TierSettled):
+        return f"tiers:{event.customer}:{event.period}"
     return f"{type(event).__qualname__}:{event.originator_id}"

@@ -83,6 +83,7 @@ class PeriodSummary:
     by_model: list[ModelSpend]
     by_feature: list[tuple[str, Decimal]]
     daily: list[tuple[date, Decimal]]
+    tier_adjustment: Decimal = ZERO  # what the tier ladder added (or took) over the first-tier ratings
 
 
 class LedgerQueries:
@@ -208,6 +209,12 @@ class LedgerQueries:
                 (customer, start.date().isoformat(), end.date().isoformat()),
             )
             found = cursor.fetchall()
+            cursor.execute(
+                f"SELECT {self.sum('difference')} FROM {p}tier_months "
+                "WHERE customer = ? AND period >= ? AND period < ?",
+                (customer, start.strftime("%Y-%m"), end.strftime("%Y-%m")),
+            )
+            tiers = dec(cursor.fetchone()[0])
         by_model: dict[tuple[str, str], list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
         by_feature: dict[str, Decimal] = defaultdict(lambda: ZERO)
         daily: dict[date, Decimal] = defaultdict(lambda: ZERO)
@@ -216,7 +223,7 @@ class LedgerQueries:
             by_model[(provider, model)][1] += dec(cost)
             by_feature[feature] += dec(charge)
             daily[date.fromisoformat(day)] += dec(charge)
-        spend = sum(daily.values(), ZERO)
+        spend = sum(daily.values(), ZERO) + tiers
         return PeriodSummary(
             start,
             end,
@@ -225,6 +232,7 @@ class LedgerQueries:
             [ModelSpend(pr, mo, s, c) for (pr, mo), (s, c) in sorted(by_model.items())],
             sorted(by_feature.items()),
             sorted(daily.items()),
+            tiers,
         )
 
     def usage_buckets(
@@ -244,13 +252,21 @@ class LedgerQueries:
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
+def first_month_from(moment: datetime) -> str:
+    """The first month (YYYY-MM) that begins at or after `moment`."""
+    utc = moment.astimezone(UTC)
+    if (utc.day, utc.hour, utc.minute, utc.second, utc.microsecond) == (1, 0, 0, 0, 0):
+        return utc.strftime("%Y-%m")
+    return (utc.replace(day=28) + timedelta(days=4)).strftime("%Y-%m")
+
+
 def _recorded(row: Any) -> RecordedUsage:
     usage_id, customer, event_id, occurred_at, provider, model, feature, usage, cost, charge = row[:10]
-    version, price_version, plan_version, account = row[10:]
+    version, price_version, plan_version, account, tiered = row[10:]
     return RecordedUsage(
         customer, event_id, datetime.fromisoformat(occurred_at.replace("Z", "+00:00")), provider, model, feature,
         json.loads(usage), None if cost is None else dec(cost), None if charge is None else dec(charge),
-        UUID(usage_id), int(version), price_version, plan_version, account,
+        UUID(usage_id), int(version), price_version, plan_version, account, bool(tiered),
     )  # fmt: skip
 
 
@@ -304,6 +320,56 @@ class UsageHistoryQueries:
         marks = ",".join("?" * len(customers))
         return self._usage([f"customer IN ({marks})"], list(customers), start, end, after, limit)
 
+    def changed_months(self, after: int, upto: int) -> list[tuple[str, str]]:
+        """(customer, YYYY-MM) of the usage recorded or re-rated at log
+        positions in (after, upto]."""
+        with self.database.transaction(write=False) as cursor:
+            cursor.execute(
+                f"SELECT DISTINCT customer, substr(occurred_at, 1, 7) FROM {self.prefix}usage_events "
+                "WHERE position > ? AND position <= ? ORDER BY 1, 2",
+                (after, upto),
+            )
+            return [(str(customer), str(month)) for customer, month in cursor.fetchall()]
+
+    def months_of(self, customer: str, since: datetime) -> list[str]:
+        start = iso(since.replace(day=1, hour=0, minute=0, second=0, microsecond=0))
+        with self.database.transaction(write=False) as cursor:
+            cursor.execute(
+                f"SELECT DISTINCT substr(occurred_at, 1, 7) FROM {self.prefix}usage_events "
+                "WHERE customer = ? AND occurred_at >= ? ORDER BY 1",
+                (customer, start),
+            )
+            return [str(row[0]) for row in cursor.fetchall()]
+
+    def tier_differences(self, customer: str | None, start: datetime, end: datetime) -> Decimal:
+        conditions, params = (
+            ["period >= ?", "period < ?"],
+            [first_month_from(start), end.astimezone(UTC).strftime("%Y-%m")],
+        )
+        if customer is not None:
+            conditions.append("customer = ?")
+            params.append(customer)
+        with self.database.transaction(write=False) as cursor:
+            cursor.execute(
+                f"SELECT {self.database.dialect.sum('difference')} FROM {self.prefix}tier_months "
+                f"WHERE {' AND '.join(conditions)}",
+                params,
+            )
+            row = cursor.fetchone()
+        return ZERO if row is None or row[0] is None else dec(row[0])
+
+    def tiered_cost(self, customer: str, start: datetime, end: datetime) -> Decimal:
+        """The provider cost of a customer's usage in [start, end) that counts
+        toward the tier ladder, as its latest ratings stand."""
+        with self.database.transaction(write=False) as cursor:
+            cursor.execute(
+                f"SELECT {self.database.dialect.sum('cost')} FROM {self.prefix}usage_events "
+                "WHERE customer = ? AND occurred_at >= ? AND occurred_at < ? AND tiered = 1",
+                (customer, iso(start), iso(end)),
+            )
+            row = cursor.fetchone()
+        return ZERO if row is None or row[0] is None else dec(row[0])
+
     def caught_up(self, position: int, timeout_seconds: float) -> bool:
         deadline = time.monotonic() + timeout_seconds
         while self.position() < position:
@@ -327,7 +393,7 @@ class UsageHistoryQueries:
         with self.database.transaction(write=False) as cursor:
             cursor.execute(
                 "SELECT usage_id, customer, event_id, occurred_at, provider, model, feature, usage, cost, charge, "
-                f"version, price_version, plan_version, account FROM {self.prefix}usage_events WHERE {where} "
+                f"version, price_version, plan_version, account, tiered FROM {self.prefix}usage_events WHERE {where} "
                 "ORDER BY occurred_at, usage_id LIMIT ?",
                 (last_time, last_id, iso(start), iso(end), *params, limit),
             )

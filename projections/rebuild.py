@@ -29,6 +29,7 @@ ORDER_BY = {
     "customers": "customer",
     "usage_events": "usage_id",
     "usage_lines": "usage_id, unit",
+    "tier_months": "customer, period",
 }
 
 

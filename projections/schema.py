@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from projections.database import Cursor, Dialect
 
-TABLES = ("tracking", "postings", "accounts", "balances", "usage_daily", "customers", "usage_events", "usage_lines")
+TABLES = (
+    "tracking", "postings", "accounts", "balances", "usage_daily", "customers", "usage_events", "usage_lines",
+    "tier_months",
+)  # fmt: skip
 VIEW_NAME = "ledger"
 
 
@@ -44,7 +47,7 @@ def create_statements(prefix: str, dialect: Dialect) -> list[str]:
             occurred_at TEXT NOT NULL, provider TEXT NOT NULL, model TEXT NOT NULL, feature TEXT,
             usage TEXT NOT NULL, version INTEGER NOT NULL, price_book TEXT, price_version INTEGER,
             plan TEXT, plan_version INTEGER, currency TEXT, cost {num}, charge {num}, account TEXT,
-            position BIGINT NOT NULL)""",
+            tiered INTEGER NOT NULL, position BIGINT NOT NULL)""",
         f"CREATE INDEX IF NOT EXISTS {p}usage_events_customer ON {p}usage_events (customer, occurred_at)",
         f"""CREATE TABLE IF NOT EXISTS {p}usage_lines (
             usage_id TEXT NOT NULL, unit TEXT NOT NULL, customer TEXT NOT NULL, occurred_at TEXT NOT NULL,
@@ -52,6 +55,11 @@ def create_statements(prefix: str, dialect: Dialect) -> list[str]:
             cost {num} NOT NULL, charge {num} NOT NULL, PRIMARY KEY (usage_id, unit))""",
         f"CREATE INDEX IF NOT EXISTS {p}usage_lines_customer ON {p}usage_lines (customer, occurred_at)",
         f"CREATE INDEX IF NOT EXISTS {p}usage_events_occurred ON {p}usage_events (occurred_at, usage_id)",
+        f"CREATE INDEX IF NOT EXISTS {p}usage_events_position ON {p}usage_events (position)",
+        f"""CREATE TABLE IF NOT EXISTS {p}tier_months (
+            customer TEXT NOT NULL, period TEXT NOT NULL, currency TEXT NOT NULL, tiered_cost {num} NOT NULL,
+            difference {num} NOT NULL, closed INTEGER NOT NULL, position BIGINT NOT NULL,
+            PRIMARY KEY (customer, period))""",
         f"INSERT INTO {p}tracking (name, position) VALUES ('{VIEW_NAME}', 0) ON CONFLICT (name) DO NOTHING",
     ]
 

@@ -138,7 +138,14 @@ def audit() -> None:
         with progress_bar("checking history", total) as advance:
             report = audit_history(services.app, advance)
         differences = _replay_differences(services, total)
-        console.print(f"{report.events} events, {report.entries} entries, {report.ratings_checked} ratings re-checked")
+        console.print(
+            f"{report.events} events, {report.entries} entries, {report.ratings_checked} ratings and "
+            f"{report.settlements_checked} tier settlements re-checked"
+        )
+        if report.unsettled:
+            console.print(
+                f"{len(report.unsettled)} customer months await their tier settlement (the settler is behind)"
+            )
         for currency in sorted(report.debits):
             console.print(f"  {currency}: debits {report.debits[currency]} = credits {report.credits[currency]}")
         problems = report.problems + [f"{d.table}: {d.detail}" for d in differences]

@@ -76,6 +76,7 @@ class Customer:
             ],
             by_feature=[t.SpendByFeature(feature=f, spend=money(s)) for f, s in summary.by_feature],
             daily=[t.DailySpend(date=d, spend=money(s)) for d, s in summary.daily],
+            tier_adjustment=money(summary.tier_adjustment),
         )
 
     @strawberry.field

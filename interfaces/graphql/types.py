@@ -85,6 +85,9 @@ class PeriodSummary:
     by_model: list[SpendByModel]
     by_feature: list[SpendByFeature]
     daily: list[DailySpend]
+    tier_adjustment: Money = strawberry.field(
+        description="What the plan's tier ladder added to (negative: took from) the usage's first-tier charges"
+    )
 
 
 @strawberry.type

@@ -48,10 +48,21 @@ class ModelOverridePublic(BaseModel):
     markup_percent: str
 
 
+class TierPublic(BaseModel):
+    up_to: str | None
+    markup_percent: str
+
+
+class TiersPublic(BaseModel):
+    mode: str
+    tiers: list[TierPublic]
+
+
 class PlanVersionPublic(BaseModel):
     version: int
     effective_from: str
     markup_percent: str
+    tiers: TiersPublic | None
     model_overrides: list[ModelOverridePublic]
 
 
@@ -59,6 +70,7 @@ class PlanPublic(BaseModel):
     id: str
     price_book: str
     markup_percent: str
+    tiers: TiersPublic | None
     model_overrides: list[ModelOverridePublic]
     versions: list[PlanVersionPublic]
 
@@ -209,7 +221,8 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
 
 class TotalsPublic(BaseModel):
     cost: str
-    charge: str
+    charge: str = Field(description="Usage charges plus the tier ladder's adjustment")
+    tier_adjustment: str = Field(description="What tier ladders add (negative: take) for the months in the period")
 
 
 class ModelSimulationPublic(BaseModel):

@@ -54,18 +54,28 @@ class ModelOverrideIn(Strict):
     markup_percent: MoneyText
 
 
+class TierIn(Strict):
+    up_to: MoneyText | None = Field(description="Month-to-date provider cost at which the tier ends; null: no end")
+    markup_percent: MoneyText
+
+
+class TiersIn(Strict):
+    mode: Literal["graduated", "volume"]
+    tiers: list[TierIn] = Field(min_length=1, max_length=50)
+
+
 class PlanCreate(Strict):
     id: CallerId
     price_book: CallerId
     markup_percent: MoneyText = "0"
-    tiers: dict[str, Any] | None = None
+    tiers: TiersIn | None = None
     model_overrides: list[ModelOverrideIn] = Field(default_factory=list, max_length=1000)
 
 
 class PlanVersionCreate(Strict):
     effective_from: AwareDatetime
-    markup_percent: MoneyText
-    tiers: dict[str, Any] | None = None
+    markup_percent: MoneyText = "0"
+    tiers: TiersIn | None = None
     model_overrides: list[ModelOverrideIn] = Field(default_factory=list, max_length=1000)
 
 

@@ -197,6 +197,43 @@ def test_bad_events_are_rejected_one_by_one(api: httpx.Client) -> None:
             422,
             "validation_error",
         ),
+        (
+            "/v1/plans",
+            {
+                "id": "t2",
+                "price_book": "default",
+                "tiers": {"mode": "graduated", "tiers": [{"up_to": "10", "markup_percent": "5"}]},
+            },
+            422,
+            "validation_error",
+        ),
+        (
+            "/v1/plans",
+            {
+                "id": "t3",
+                "price_book": "default",
+                "tiers": {
+                    "mode": "volume",
+                    "tiers": [
+                        {"up_to": "10", "markup_percent": "5"},
+                        {"up_to": "10", "markup_percent": "4"},
+                        {"up_to": None, "markup_percent": "3"},
+                    ],
+                },
+            },
+            422,
+            "validation_error",
+        ),
+        (
+            "/v1/plans",
+            {
+                "id": "t4",
+                "price_book": "default",
+                "tiers": {"mode": "stepped", "tiers": [{"up_to": None, "markup_percent": "5"}]},
+            },
+            422,
+            "validation_error",
+        ),
         ("/v1/plans", {"id": "p2", "price_book": "nope"}, 404, "not_found"),
         ("/v1/customers/acme/top-ups", {"id": "t1", "amount": "-5", "source": "grant"}, 422, "validation_error"),
         ("/v1/customers/acme/top-ups", {"id": "t1", "amount": 5, "source": "grant"}, 422, "validation_error"),

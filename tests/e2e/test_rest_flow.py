@@ -207,8 +207,16 @@ def test_a_simulation_over_http(server: str) -> None:
         assert answer.status_code == 200, answer.text
         result = answer.json()
         cost, charge = expected_charge(event("x"))
-        assert result["actual"] == {"cost": format_amount(10 * cost), "charge": format_amount(10 * charge)}
-        assert result["simulated"] == {"cost": format_amount(10 * cost), "charge": format_amount(10 * cost)}
+        assert result["actual"] == {
+            "cost": format_amount(10 * cost),
+            "charge": format_amount(10 * charge),
+            "tier_adjustment": "0",
+        }
+        assert result["simulated"] == {
+            "cost": format_amount(10 * cost),
+            "charge": format_amount(10 * cost),
+            "tier_adjustment": "0",
+        }
         assert result["difference"] == format_amount(10 * cost - 10 * charge)
         assert result["by_model"][0]["model"] == "gpt-4o"
         assert api.post("/v1/simulations", json={**body, "from": "2100-01-01T00:00:00Z"}).status_code == 422

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from application.audit import audit_history
+from domain.usage import rerated_event
 from interfaces.bootstrap import LIVE_PREFIX, Services
 from projections import rebuild
 from tests.support import Q12, event, expected_charge, rates_json, seed
@@ -131,3 +132,34 @@ def test_the_audit_recomputes_rerated_ratings(services: Services) -> None:
         cursor.execute(statement, (f'"charge":"{new_charge}"', '"charge":"0.001000000000"'))
     problems = audit_history(services.app).problems
     assert any("not reproduced" in problem for problem in problems), problems
+
+
+def test_the_audit_finds_a_correction_that_misstates_what_it_replaces(services: Services) -> None:
+    """A Rerated event written by faulty code: its versions and differences
+    do not follow from the rating before it, though its entry balances."""
+    seed(services.app)
+    services.app.record_usage([event("a1")])
+    services.follower.catch_up()
+    usage = services.app.find_usage("acme", "a1")
+    assert usage is not None and usage.rating is not None
+    first = usage.rating.as_dict()
+    forged = rerated_event(
+        usage.id,
+        usage.version + 1,
+        customer="acme",
+        event_id="a1",
+        occurred_at=usage.occurred_at,
+        provider="openai",
+        model="gpt-4o",
+        feature="chat",
+        rating=first,
+        adjustment=None,
+        delta_cost="0.5",
+        delta_charge="0",
+        replaces={"price_version": 7, "plan_version": 1},
+        reason="forged",
+    )
+    services.app.append([forged])
+    problems = audit_history(services.app).problems
+    assert any("names versions its usage was not rated at" in p for p in problems), problems
+    assert any("not new minus previous" in p for p in problems), problems

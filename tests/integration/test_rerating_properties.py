@@ -36,19 +36,31 @@ def rates(input_price: str, output_price: str) -> list[dict[str, Any]]:
     ]
 
 
-def expected_balance(usages: list[tuple[int, int, int]], versions: list[tuple[int, tuple[str, str]]]) -> Decimal:
+LADDER = {
+    "mode": "graduated",
+    "tiers": [{"up_to": "0.05", "markup_percent": "20"}, {"up_to": None, "markup_percent": "5"}],
+}
+
+
+def expected_balance(
+    usages: list[tuple[int, int, int]], versions: list[tuple[int, tuple[str, str]]], tiered: bool = False
+) -> Decimal:
     """Computed here: each event at the version in force at its moment (the
-    latest effective at or before it; among equal ones, the last published)."""
+    latest effective at or before it; among equal ones, the last published),
+    at 20 %; on the tiered plan, the month's cost past 0.05 at 5 % instead."""
     table = [(BASE - timedelta(days=300), 0, FIRST)] + [
         (BASE + timedelta(days=day), number, price) for number, (day, price) in enumerate(versions, start=1)
     ]
-    total = Decimal(0)
+    total, month_cost = Decimal(0), Decimal(0)
     for day, tokens_in, tokens_out in usages:
         moment = BASE + timedelta(days=day, hours=12)
         _, _, (price_in, price_out) = max((v for v in table if v[0] <= moment), key=lambda v: (v[0], v[1]))
         cost = (Decimal(tokens_in) * Decimal(price_in) / 1_000_000).quantize(Q12, ROUND_HALF_EVEN)
         cost += (Decimal(tokens_out) * Decimal(price_out) / 1_000_000).quantize(Q12, ROUND_HALF_EVEN)
         total += (cost * Decimal("1.2")).quantize(Q12, ROUND_HALF_EVEN)
+        month_cost += cost
+    if tiered and month_cost > Decimal("0.05"):
+        total -= ((month_cost - Decimal("0.05")) * Decimal("0.15")).quantize(Q12, ROUND_HALF_EVEN)
     return Decimal(1000) - total
 
 
@@ -69,6 +81,29 @@ def publish(services: Services, day: int, price: tuple[str, str]) -> None:
 def test_any_arrival_order_ends_rated_at_the_version_in_force(
     usages: list[tuple[int, int, int]], versions: list[tuple[int, tuple[str, str]]], data: st.DataObject
 ) -> None:
+    run(usages, versions, data, tiered=False)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    usages=st.lists(usage_spec, min_size=1, max_size=25),
+    versions=st.lists(st.tuples(st.integers(0, 24), prices), min_size=1, max_size=4),
+    data=st.data(),
+)
+def test_a_graduated_ladder_ends_at_the_month_cost_whatever_the_order(
+    usages: list[tuple[int, int, int]], versions: list[tuple[int, tuple[str, str]]], data: st.DataObject
+) -> None:
+    """The tier settler runs at random moments between arrivals: the month
+    still ends at the ladder's amount for its final cost."""
+    run(usages, versions, data, tiered=True)
+
+
+def run(
+    usages: list[tuple[int, int, int]],
+    versions: list[tuple[int, tuple[str, str]]],
+    data: st.DataObject,
+    tiered: bool,
+) -> None:
     operations = [("usage", i) for i in range(len(usages))] + [("version", i) for i in range(len(versions))]
     versions_in_order = [op for op in data.draw(st.permutations(operations), label="arrival") if op[0] == "version"]
     arrival = data.draw(st.permutations(operations), label="interleaving")
@@ -81,7 +116,7 @@ def test_any_arrival_order_ends_rated_at_the_version_in_force(
         try:
             services.app.create_price_book("default", "USD")
             services.app.publish_price_version("default", BASE - timedelta(days=300), rates(*FIRST), "manual")
-            services.app.create_plan("pro", "default", Decimal(20), [])
+            services.app.create_plan("pro", "default", Decimal(20), [], LADDER if tiered else None)
             services.app.create_customer("acme", "Acme", "USD", "pro", "prepaid", 30, None)
             services.app.top_up("acme", "welcome", "1000", "grant", None)
             for kind, index in plan:
@@ -92,8 +127,13 @@ def test_any_arrival_order_ends_rated_at_the_version_in_force(
                     moment = (BASE + timedelta(days=day, hours=12)).isoformat()
                     body = event(f"u{index}", timestamp=moment, input_tokens=tokens_in, output_tokens=tokens_out)
                     assert services.app.record_usage([body])[0].status == "accepted"
+                if tiered and data.draw(st.booleans(), label="settle now"):
+                    services.follower.catch_up()
+                    services.settler.step()
             services.follower.catch_up()
-            assert services.queries.balance("acme", "USD")[0] == expected_balance(usages, published)
+            services.settler.step()
+            services.follower.catch_up()
+            assert services.queries.balance("acme", "USD")[0] == expected_balance(usages, published, tiered)
             again = services.app.rerate(price_book="default", since=BASE - timedelta(days=300), reason="again")
             assert again.rerated == 0
             assert audit_history(services.app).problems == []

@@ -75,7 +75,7 @@ def test_bad_simulations_are_refused(services: Services) -> None:
         services.app.simulate("acme", END, START, None, None)
     with pytest.raises(NotFound):
         services.app.simulate("nobody", START, END, None, None)
-    with pytest.raises(ValidationFailed, match="tiered"):
+    with pytest.raises(ValidationFailed, match="ladder has 1 to 50 tiers"):
         services.app.simulate("acme", START, END, None, {"tiers": {"mode": "volume"}})
     with pytest.raises(ValidationFailed, match="unknown unit"):
         services.app.simulate(

@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from pydantic import AwareDatetime, Field
 from starlette.concurrency import run_in_threadpool
 
-from application.errors import NotFound, ValidationFailed
+from application.errors import NotFound
 from interfaces import presenters
 from interfaces.rest.auth import AdminDep, ServicesDep
 from interfaces.rest.responses import PROBLEMS, PlanPublic, PriceBookPublic, PriceVersionPublic
@@ -32,15 +32,6 @@ class CatalogImport(Strict):
         default=None,
         description="Also publish one version per catalog price change since this moment (the catalog's history).",
     )
-
-
-def _no_tiers(tiers: dict[str, Any] | None) -> None:
-    if tiers is not None:
-        raise ValidationFailed(
-            "tiered markups (graduated, volume) are not available in this release; use markup_percent "
-            "and model_overrides",
-            [{"loc": "tiers", "msg": "not supported"}],
-        )
 
 
 @router.post("/v1/price-books", status_code=201, response_model=PriceBookPublic, responses=PROBLEMS)
@@ -87,9 +78,10 @@ def get_price_version(price_book_id: str, number: int, services: ServicesDep, _:
 
 @router.post("/v1/plans", status_code=201, response_model=PlanPublic, responses=PROBLEMS)
 def create_plan(body: PlanCreate, services: ServicesDep, _: AdminDep) -> dict[str, Any]:
-    _no_tiers(body.tiers)
     overrides = [o.model_dump() for o in body.model_overrides]
-    return presenters.plan(services.app.create_plan(body.id, body.price_book, Decimal(body.markup_percent), overrides))
+    tiers = body.tiers.model_dump() if body.tiers else None
+    plan = services.app.create_plan(body.id, body.price_book, Decimal(body.markup_percent), overrides, tiers)
+    return presenters.plan(plan)
 
 
 @router.get("/v1/plans/{plan_id}", response_model=PlanPublic, responses=PROBLEMS)
@@ -99,7 +91,9 @@ def get_plan(plan_id: str, services: ServicesDep, _: AdminDep) -> dict[str, Any]
 
 @router.post("/v1/plans/{plan_id}/versions", status_code=201, response_model=PlanPublic, responses=PROBLEMS)
 def publish_plan_version(plan_id: str, body: PlanVersionCreate, services: ServicesDep, _: AdminDep) -> dict[str, Any]:
-    _no_tiers(body.tiers)
     overrides = [o.model_dump() for o in body.model_overrides]
-    plan = services.app.publish_plan_version(plan_id, body.effective_from, Decimal(body.markup_percent), overrides)
+    tiers = body.tiers.model_dump() if body.tiers else None
+    plan = services.app.publish_plan_version(
+        plan_id, body.effective_from, Decimal(body.markup_percent), overrides, tiers
+    )
     return presenters.plan(plan)

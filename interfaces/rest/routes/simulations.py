@@ -11,7 +11,7 @@ from application.simulation import Totals, by_model_rows
 from interfaces import presenters
 from interfaces.rest.auth import AdminDep, ServicesDep
 from interfaces.rest.responses import PROBLEMS, SimulationPublic
-from interfaces.rest.schemas import CallerId, ModelOverrideIn, MoneyText, RateIn, Strict
+from interfaces.rest.schemas import CallerId, ModelOverrideIn, MoneyText, RateIn, Strict, TiersIn
 
 router = APIRouter(tags=["simulations"])
 
@@ -23,7 +23,7 @@ class CandidatePrices(Strict):
 
 class CandidatePlan(Strict):
     markup_percent: MoneyText = "0"
-    tiers: dict[str, Any] | None = None
+    tiers: TiersIn | None = None
     model_overrides: list[ModelOverrideIn] = Field(default_factory=list, max_length=1000)
 
 
@@ -36,7 +36,11 @@ class SimulationCreate(Strict):
 
 
 def _totals(totals: Totals) -> dict[str, str]:
-    return {"cost": presenters.money(totals.cost), "charge": presenters.money(totals.charge)}
+    return {
+        "cost": presenters.money(totals.cost),
+        "charge": presenters.money(totals.charge),
+        "tier_adjustment": presenters.money(totals.tier_adjustment),
+    }
 
 
 @router.post("/v1/simulations", response_model=SimulationPublic, responses=PROBLEMS)

@@ -1,0 +1,74 @@
+"""Tier settlement: bring a customer's month in line with its plan's tier
+ladder. The month's tiered cost is read from the usage read model; the
+TierSettlement aggregate posts the difference from what it posted before,
+so settling again changes nothing until the cost or the ladder changes."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
+
+from application.rerating import Rerating
+from domain import accounts
+from domain.plans import Tiers, plan_in_force
+from domain.tier_settlement import TierSettlement, period_bounds
+
+LAST_MOMENT = timedelta(microseconds=1)
+
+
+class TierSettlements(Rerating):
+    def settle_tiers(self, customer_id: str, period: str, *, close: bool = False) -> TierSettlement | None:
+        """Settle one customer's month (YYYY-MM); `close` makes it final (a
+        volume ladder is priced then). None when there is nothing to settle."""
+        customer = self.reference.customers.get(customer_id)
+        if customer is None:
+            return None
+        start, end = period_bounds(period)
+        plan = self.reference.plans[customer.plan]
+        terms = plan_in_force(plan.versions, min(end - LAST_MOMENT, self.clock()))
+        tiers: Tiers | None = terms.tiers if terms else None
+        key = TierSettlement.create_id(customer_id, period)
+        try:
+            settlement: TierSettlement = self.repository.get(key)
+        except AggregateNotFoundError:
+            if tiers is None:
+                return None  # never tiered: nothing to settle
+            settlement = TierSettlement(customer_id, period, customer.currency)
+        cost = self.usage_history.tiered_cost(customer_id, start, end)
+        settled = settlement.settle(
+            plan=plan.plan_id,
+            plan_version=terms.number if terms else None,
+            tiers=tiers,
+            tiered_cost=cost,
+            account=accounts.customer_account(customer_id, customer.billing),
+            close=close,
+        )
+        if settled:
+            try:
+                self.save(settlement)
+            except IntegrityError:
+                return None  # settled concurrently: the next pass sees it
+        return settlement
+
+    def resettle_plan(self, plan_id: str, since: datetime) -> int:
+        """After a plan version: settle again every month since `since` of
+        the plan's tiered customers (a ladder can change without changing
+        any event's first-tier rating)."""
+        settled = 0
+        for customer_id in self.tiered_customers():
+            if self.reference.customers[customer_id].plan != plan_id:
+                continue
+            for period in self.usage_history.months_of(customer_id, since):
+                settled += self.settle_tiers(customer_id, period) is not None
+        return settled
+
+    def tiered_customers(self) -> list[str]:
+        """Customers whose plan has, or had, a tier ladder."""
+        self.reference.refresh()
+        return sorted(
+            customer.customer_id
+            for customer in self.reference.customers.values()
+            if any(version.tiers for version in self.reference.plans[customer.plan].versions)
+        )
