@@ -16,7 +16,7 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import ApplicationRecorder, Recording
 from eventsourcing.utils import EnvType
 
-from application.ports import Clock, PriceCatalog, UsageHistory, UsageIndex
+from application.ports import Clock, PaymentGateway, PriceCatalog, UsageHistory, UsageIndex
 from application.reference import ReferenceData
 
 
@@ -31,9 +31,11 @@ class TallyBase(Application[UUID]):
         price_catalog: PriceCatalog,
         clock: Clock,
         usage_history: UsageHistory | None = None,
+        payments: PaymentGateway | None = None,
     ) -> None:
         super().__init__(env)
         self._usage_history = usage_history
+        self.payments = payments  # None: no card processor configured
         self.clock = clock
         self.price_catalog = price_catalog
         self.usage_index = usage_index(self.recorder)

@@ -56,12 +56,22 @@ class Customers(Catalog):
         except KeyError:
             raise NotFound(f"customer {customer_id!r} does not exist") from None
 
-    def update_customer(self, customer_id: str, name: str | None, plan: str | None, billing: str | None) -> Customer:
+    def update_customer(
+        self,
+        customer_id: str,
+        name: str | None,
+        plan: str | None,
+        billing: str | None,
+        stripe_customer_id: str | None = None,
+    ) -> Customer:
         customer: Customer = self.repository.get(self.customer(customer_id).id)
         new_name, new_plan, new_billing = name or customer.name, plan or customer.plan, billing or customer.billing
         _check_terms(new_name, new_billing, customer.net_terms_days)
         self._check_plan_currency(new_plan, customer.currency)
-        customer.update(new_name, new_plan, new_billing)
+        if (new_name, new_plan, new_billing) != (customer.name, customer.plan, customer.billing):
+            customer.update(new_name, new_plan, new_billing)
+        if stripe_customer_id is not None and stripe_customer_id != customer.stripe_customer_id:
+            customer.link_stripe(stripe_customer_id)
         self._save_changed(customer)
         return customer
 

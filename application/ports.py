@@ -4,6 +4,7 @@ and projections/ implement them; the composition root wires them in."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
@@ -81,3 +82,51 @@ class Checkpoints(Protocol):
     def get(self, name: str) -> int: ...
 
     def put(self, name: str, position: int) -> None: ...
+
+
+@dataclass(frozen=True)
+class PaymentOutcome:
+    """What the payment processor answered: `succeeded`, `failed` (with why),
+    or `pending` (no final answer yet: a webhook will bring it)."""
+
+    status: str
+    payment_intent: str | None = None
+    charge: str | None = None
+    failure_code: str | None = None
+    failure_message: str | None = None
+
+
+class PaymentGateway(Protocol):
+    """Charges a customer's card on file, off-session (Stripe here)."""
+
+    def charge(
+        self,
+        *,
+        stripe_customer: str,
+        amount: Decimal,
+        currency: str,
+        idempotency_key: str,
+        metadata: dict[str, str],
+    ) -> PaymentOutcome: ...
+
+    def payment_metadata(self, payment_intent: str) -> dict[str, str]:
+        """The metadata tally put on a payment, looked up by its id."""
+        ...
+
+
+@dataclass(frozen=True)
+class PaymentNotice:
+    """A verified notification from the card processor, in tally's terms:
+    `payment` (an outcome), `refund` (the charge's refunded total so far) or
+    `dispute`. `target` is what tally charged for: ("top_up" | "invoice",
+    customer, id), from the payment's metadata when the notice carries it."""
+
+    event_id: str
+    kind: str
+    payment_intent: str | None
+    charge: str | None
+    target: tuple[str, str, str] | None
+    outcome: PaymentOutcome | None = None
+    refunded_total: Decimal | None = None
+    dispute: str | None = None
+    dispute_amount: Decimal | None = None

@@ -10,15 +10,15 @@ from datetime import UTC, datetime
 from eventsourcing.persistence import ApplicationRecorder
 from eventsourcing.utils import EnvType
 
-from application.ports import Clock, PriceCatalog, UsageHistory, UsageIndex
-from application.tier_settlements import TierSettlements
+from application.payment_notices import PaymentNotices
+from application.ports import Clock, PaymentGateway, PriceCatalog, UsageHistory, UsageIndex
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class Tally(TierSettlements):
+class Tally(PaymentNotices):
     name = "tally"
 
     def __init__(
@@ -29,7 +29,13 @@ class Tally(TierSettlements):
         price_catalog: PriceCatalog,
         clock: Clock = utc_now,
         usage_history: UsageHistory | None = None,
+        payments: PaymentGateway | None = None,
     ) -> None:
         super().__init__(
-            env, usage_index=usage_index, price_catalog=price_catalog, clock=clock, usage_history=usage_history
+            env,
+            usage_index=usage_index,
+            price_catalog=price_catalog,
+            clock=clock,
+            usage_history=usage_history,
+            payments=payments,
         )

@@ -28,6 +28,10 @@ _TYPE_BY_ROOT = {
 
 USAGE_REVENUE = "revenue:usage"
 GRANTS_EXPENSE = "expenses:grants"
+STRIPE_CASH = "assets:cash:stripe"  # money collected through Stripe, until paid out
+BANK_CASH = "assets:cash:bank"  # bank transfers recorded against invoices
+WRITE_OFFS = "expenses:write-offs"  # invoices given up as uncollectible
+ROUNDING = "expenses:rounding"  # invoice totals rounded to the currency's minor unit
 
 
 def account_type(account: str) -> AccountType:

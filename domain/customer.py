@@ -45,6 +45,10 @@ class Customer(Aggregate):
         self.plan = plan
         self.billing = billing
 
+    @event("StripeLinked")
+    def link_stripe(self, stripe_customer_id: str) -> None:
+        self.stripe_customer_id = stripe_customer_id
+
     @event("ApiKeyIssued")
     def issue_api_key(self, key_id: str, key_hash: str) -> None:
         assert key_id not in self.api_keys, "a key id is issued once"

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from domain import accounts
-from domain.events import TierSettled, TopUpGranted, UsageRecorded, UsageRerated
+from domain.events import UsageRecorded, UsageRerated
 from domain.journal import JournalEntry
 
 
@@ -26,8 +26,7 @@ def entries_of(event: object) -> list[JournalEntry]:
         return [JournalEntry.from_dict(rating["entry"])] if rating and rating["entry"] else []
     if isinstance(event, UsageRerated):
         return [JournalEntry.from_dict(event.adjustment)] if event.adjustment else []
-    if isinstance(event, TopUpGranted):
-        return [JournalEntry.from_dict(event.entry)]
-    if isinstance(event, TierSettled):
-        return [JournalEntry.from_dict(event.entry)] if event.entry else []
-    return []
+    # Every other event that moves money carries its entry as `entry`
+    # (grants, tier settlements, card top-ups, invoices and their payments).
+    found = getattr(event, "entry", None)
+    return [JournalEntry.from_dict(found)] if isinstance(found, dict) else []

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from domain.card_top_up import CardTopUp
 from domain.catalog import Plan, PriceBook
 from domain.customer import Customer
 from domain.tier_settlement import TierSettlement
@@ -16,6 +17,7 @@ from domain.usage import Usage
 
 CustomerRegistered: type[Any] = Customer.Registered  # type: ignore[attr-defined]
 CustomerUpdated: type[Any] = Customer.Updated  # type: ignore[attr-defined]
+CustomerStripeLinked: type[Any] = Customer.StripeLinked  # type: ignore[attr-defined]
 CustomerApiKeyIssued: type[Any] = Customer.ApiKeyIssued  # type: ignore[attr-defined]
 CustomerApiKeyRevoked: type[Any] = Customer.ApiKeyRevoked  # type: ignore[attr-defined]
 PriceBookCreated: type[Any] = PriceBook.Created
@@ -27,3 +29,6 @@ UsageRerated: type[Any] = Usage.Rerated  # type: ignore[attr-defined]
 TopUpGranted: type[Any] = TopUp.Granted  # type: ignore[attr-defined]
 TierSettlementOpened: type[Any] = TierSettlement.Opened  # type: ignore[attr-defined]
 TierSettled: type[Any] = TierSettlement.Settled  # type: ignore[attr-defined]
+CardTopUpRequested: type[Any] = CardTopUp.Requested  # type: ignore[attr-defined]
+CardTopUpSucceeded: type[Any] = CardTopUp.Succeeded  # type: ignore[attr-defined]
+CardTopUpFailed: type[Any] = CardTopUp.Failed  # type: ignore[attr-defined]

@@ -74,3 +74,32 @@ class Money:
     def __add__(self, other: Money) -> Money:
         assert other.currency == self.currency, "a sum never mixes currencies"
         return Money(self.amount + other.amount, self.currency)
+
+
+# Currencies without a minor unit in card payments (Stripe's list of
+# zero-decimal currencies); every other one has cents.
+ZERO_DECIMAL_CURRENCIES = frozenset(
+    ["BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF"]
+)
+
+
+def minor_unit(currency: str) -> Decimal:
+    """The smallest amount a payment can move in `currency` (0.01, or 1)."""
+    return Decimal(1) if currency.upper() in ZERO_DECIMAL_CURRENCIES else Decimal("0.01")
+
+
+def to_minor_units(amount: Decimal, currency: str) -> int:
+    """An amount as the integer count of minor units a card processor takes;
+    the amount must already be a whole number of them."""
+    count = amount / minor_unit(currency)
+    assert count == count.to_integral_value(), f"{amount} {currency} is not a whole number of minor units"
+    return int(count)
+
+
+def from_minor_units(count: int, currency: str) -> Decimal:
+    return Decimal(count) * minor_unit(currency)
+
+
+def round_to_minor_unit(amount: Decimal, currency: str) -> Decimal:
+    """Half-even, as invoices round."""
+    return amount.quantize(minor_unit(currency), rounding=ROUND_HALF_EVEN)

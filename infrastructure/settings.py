@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///./tally.db"
@@ -25,3 +25,16 @@ class Settings(BaseSettings):
     # a projector process: then it runs in the server, so that re-rating and
     # projecting its adjustments use two cores.
     watcher: bool = True
+
+    # Stripe (the contract's names, without the TALLY_ prefix). Without a key,
+    # card top-ups and card charges are refused with a 422.
+    stripe_api_key: str | None = Field(default=None, validation_alias=AliasChoices("STRIPE_API_KEY", "stripe_api_key"))
+    stripe_api_base: str | None = Field(
+        default=None, validation_alias=AliasChoices("STRIPE_API_BASE", "stripe_api_base")
+    )
+    stripe_webhook_secret: str | None = Field(
+        default=None, validation_alias=AliasChoices("STRIPE_WEBHOOK_SECRET", "stripe_webhook_secret")
+    )
+    # Days after a failed card charge at which it is retried; after the last
+    # failure the invoice is uncollectible.
+    dunning_days: list[int] = Field(default=[1, 3, 7], min_length=1, max_length=10)

@@ -4,7 +4,7 @@ follower, wired once for the server, the CLI and the tests."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
 
 from application.ports import Clock
@@ -16,6 +16,7 @@ from infrastructure.log_listener import LogListener
 from infrastructure.price_catalog import GenaiPricesCatalog
 from infrastructure.settings import Settings
 from infrastructure.storage import Store, parse_database_url
+from infrastructure.stripe_gateway import StripeGateway
 from infrastructure.usage_index import usage_index_for
 from interfaces.projector import resolve_mode, start_projector_process, stop_projector_process
 from projections import schema
@@ -42,6 +43,7 @@ class Services:
     watcher: StepLoop  # runs the log-following policies: version watcher, then tier settler
     settler: TierSettler
     projector: BaseProcess | None = None
+    webhook_counters: dict[str, int] = field(default_factory=lambda: {"applied": 0, "ignored": 0, "rejected": 0})
 
     def wait_projected(self, position: int, timeout: float) -> bool:
         """Read-your-writes wherever the follower runs: until the read model
@@ -79,6 +81,7 @@ def bootstrap(
         price_catalog=GenaiPricesCatalog(),
         clock=clock,
         usage_history=history,
+        payments=StripeGateway(settings.stripe_api_key, settings.stripe_api_base) if settings.stripe_api_key else None,
     )
     with database.transaction(write=True) as cursor:
         schema.create(cursor, prefix, database.dialect)

@@ -8,6 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from domain.card_top_up import CardTopUp
 from domain.catalog import Plan, PriceBook
 from domain.customer import Customer
 from domain.money import format_amount
@@ -90,8 +91,8 @@ def customer(found: Customer) -> dict[str, Any]:
     return {**found.summary(), "status": "active"}
 
 
-def top_up(found: TopUp) -> dict[str, Any]:
-    return {
+def top_up(found: TopUp | CardTopUp) -> dict[str, Any]:
+    shown: dict[str, Any] = {
         "id": found.top_up_id,
         "customer": found.customer,
         "amount": money(found.amount),
@@ -100,7 +101,14 @@ def top_up(found: TopUp) -> dict[str, Any]:
         "status": found.status,
         "expires_at": found.expires_at.isoformat() if found.expires_at else None,
         "created_at": found.created_on.isoformat(),
+        "payment_intent": None,
+        "failure": None,
+        "refunded": "0",
     }
+    if isinstance(found, CardTopUp):
+        returned = found.refunded + sum(found.disputes.values(), found.refunded * 0)
+        shown.update(payment_intent=found.payment_intent, failure=found.failure, refunded=money(returned))
+    return shown
 
 
 def rating(found: Rating, source_of: SourceOf | None = None) -> dict[str, Any]:

@@ -21,7 +21,6 @@ from domain.events import (
     CustomerRegistered,
     CustomerUpdated,
     TierSettled,
-    TopUpGranted,
     UsageRecorded,
     UsageRerated,
 )
@@ -299,8 +298,10 @@ def _cause_ref(event: Any) -> str:
         return f"usage:{event.customer}:{event.event_id}"
     if isinstance(event, UsageRerated):
         return f"rerating:{event.customer}:{event.event_id}"
-    if isinstance(event, TopUpGranted):
-        return f"top-up:{event.customer}:{event.top_up_id}"
     if isinstance(event, TierSettled):
         return f"tiers:{event.customer}:{event.period}"
+    if hasattr(event, "top_up_id"):
+        return f"top-up:{event.customer}:{event.top_up_id}"
+    if hasattr(event, "invoice_id"):
+        return f"invoice:{event.customer}:{event.invoice_id}"
     return f"{type(event).__qualname__}:{event.originator_id}"

@@ -12,11 +12,11 @@ from interfaces.bootstrap import Services
 from interfaces.graphql.schema import graphql_router
 from interfaces.rest import problems
 from interfaces.rest.limits import BodySizeLimit
-from interfaces.rest.routes import catalog, customers, events, health, ledger, simulations, wallets
+from interfaces.rest.routes import catalog, customers, events, health, ledger, simulations, wallets, webhooks
 
 DESCRIPTION = """Usage-based billing for AI products: a double-entry ledger built on
 event sourcing. Money is a decimal string; errors are RFC 9457 problem+json;
-every request but /healthz, /metrics and the docs carries `Authorization: Bearer <key>`."""
+every request but /healthz, /metrics, the docs and Stripe's webhook carries `Authorization: Bearer <key>`."""
 
 
 def create_app(services: Services) -> FastAPI:
@@ -28,7 +28,7 @@ def create_app(services: Services) -> FastAPI:
     app = FastAPI(title="tally", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.services = services
     problems.install(app)
-    for module in (health, catalog, customers, events, wallets, ledger, simulations):
+    for module in (health, catalog, customers, events, wallets, ledger, simulations, webhooks):
         app.include_router(module.router)
     app.include_router(graphql_router(services), prefix="/graphql")
     app.add_middleware(BodySizeLimit, max_bytes=services.settings.max_body_bytes)

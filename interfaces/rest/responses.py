@@ -98,9 +98,12 @@ class TopUpPublic(BaseModel):
     amount: str
     currency: str
     source: str
-    status: str
+    status: str = Field(description="succeeded, pending (awaiting the card processor) or failed")
     expires_at: str | None
     created_at: str
+    payment_intent: str | None = Field(description="The Stripe PaymentIntent of a card top-up")
+    failure: dict[str, str] | None = Field(description="Why a card top-up failed: code and message")
+    refunded: str = Field(description="How much of a card top-up was refunded or disputed back")
 
 
 class BalancePublic(BaseModel):

@@ -93,6 +93,7 @@ class CustomerUpdate(Strict):
     name: Name | None = None
     plan: CallerId | None = None
     billing: Literal["prepaid", "postpaid", "invoice"] | None = None
+    stripe_customer_id: Name | None = None
 
 
 class TopUpCreate(Strict):

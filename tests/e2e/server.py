@@ -28,9 +28,11 @@ def tally_command(*args: str) -> list[str]:
 
 
 @contextmanager
-def running_server(database_url: str, *extra_args: str, follower: bool = True) -> Iterator[str]:
+def running_server(
+    database_url: str, *extra_args: str, follower: bool = True, env_extra: dict[str, str] | None = None
+) -> Iterator[str]:
     port = free_port()
-    env = {**os.environ, "TALLY_DATABASE_URL": database_url, "TALLY_ADMIN_KEY": ADMIN_KEY}
+    env = {**os.environ, "TALLY_DATABASE_URL": database_url, "TALLY_ADMIN_KEY": ADMIN_KEY, **(env_extra or {})}
     env["TALLY_FOLLOWER"] = "true" if follower else "false"
     process = subprocess.Popen(
         tally_command("serve", "--port", str(port), *extra_args),

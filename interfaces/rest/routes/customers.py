@@ -30,7 +30,8 @@ def get_customer(customer_id: str, services: ServicesDep, who: PrincipalDep) -> 
 
 @router.patch("/v1/customers/{customer_id}", response_model=CustomerPublic, responses=PROBLEMS)
 def update_customer(customer_id: str, body: CustomerUpdate, services: ServicesDep, _: AdminDep) -> dict[str, Any]:
-    return presenters.customer(services.app.update_customer(customer_id, body.name, body.plan, body.billing))
+    updated = services.app.update_customer(customer_id, body.name, body.plan, body.billing, body.stripe_customer_id)
+    return presenters.customer(updated)
 
 
 @router.post("/v1/customers/{customer_id}/api-keys", status_code=201, response_model=ApiKeyPublic, responses=PROBLEMS)

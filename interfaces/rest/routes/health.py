@@ -48,4 +48,12 @@ def metrics(services: ServicesDep) -> str:
         "# TYPE tally_usage_events_total counter",
     ]
     lines += [f'tally_usage_events_total{{status="{status}"}} {count}' for status, count in sorted(counters.items())]
+    lines += [
+        "# HELP tally_stripe_webhooks_total Stripe webhooks received by this process, by outcome.",
+        "# TYPE tally_stripe_webhooks_total counter",
+    ]
+    lines += [
+        f'tally_stripe_webhooks_total{{outcome="{outcome}"}} {count}'
+        for outcome, count in sorted(services.webhook_counters.items())
+    ]
     return "\n".join(lines) + "\n"
