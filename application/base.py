@@ -16,7 +16,7 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import ApplicationRecorder, Recording
 from eventsourcing.utils import EnvType
 
-from application.ports import Clock, PaymentGateway, PriceCatalog, UsageHistory, UsageIndex
+from application.ports import BillingReads, Clock, PaymentGateway, PriceCatalog, UsageHistory, UsageIndex
 from application.reference import ReferenceData
 
 
@@ -32,10 +32,14 @@ class TallyBase(Application[UUID]):
         clock: Clock,
         usage_history: UsageHistory | None = None,
         payments: PaymentGateway | None = None,
+        billing_reads: BillingReads | None = None,
+        dunning_days: tuple[int, ...] = (1, 3, 7),
     ) -> None:
         super().__init__(env)
         self._usage_history = usage_history
         self.payments = payments  # None: no card processor configured
+        self._billing_reads = billing_reads
+        self.dunning_days = list(dunning_days)
         self.clock = clock
         self.price_catalog = price_catalog
         self.usage_index = usage_index(self.recorder)
@@ -49,6 +53,12 @@ class TallyBase(Application[UUID]):
         if self._usage_history is None:
             raise RuntimeError("no usage history is wired into this application")
         return self._usage_history
+
+    @property
+    def billing_reads(self) -> BillingReads:
+        if self._billing_reads is None:
+            raise RuntimeError("no billing read model is wired into this application")
+        return self._billing_reads
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
         """Save, then wake this process's follower (others poll)."""

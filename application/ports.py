@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol
 from uuid import UUID
 
 from domain.usage import RecordedUsage
@@ -130,3 +130,17 @@ class PaymentNotice:
     refunded_total: Decimal | None = None
     dispute: str | None = None
     dispute_amount: Decimal | None = None
+
+
+class BillingReads(Protocol):
+    """What billing reads from the read model (projections/billing_queries.py)."""
+
+    def snapshot(self, customer: str, account: str, start: datetime, end: datetime, earlier: Sequence[Any]) -> Any:
+        """The lines, tier settlements and corrections an invoice covers, read at one position."""
+        ...
+
+    def invoices_of(self, customer: str) -> list[dict[str, Any]]: ...
+
+    def due_attempts(self, now: datetime) -> list[str]: ...
+
+    def unpaid_statuses(self, customer: str) -> set[str]: ...

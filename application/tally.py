@@ -10,15 +10,15 @@ from datetime import UTC, datetime
 from eventsourcing.persistence import ApplicationRecorder
 from eventsourcing.utils import EnvType
 
-from application.payment_notices import PaymentNotices
-from application.ports import Clock, PaymentGateway, PriceCatalog, UsageHistory, UsageIndex
+from application.invoicing import Invoicing
+from application.ports import BillingReads, Clock, PaymentGateway, PriceCatalog, UsageHistory, UsageIndex
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class Tally(PaymentNotices):
+class Tally(Invoicing):
     name = "tally"
 
     def __init__(
@@ -30,6 +30,8 @@ class Tally(PaymentNotices):
         clock: Clock = utc_now,
         usage_history: UsageHistory | None = None,
         payments: PaymentGateway | None = None,
+        billing_reads: BillingReads | None = None,
+        dunning_days: tuple[int, ...] = (1, 3, 7),
     ) -> None:
         super().__init__(
             env,
@@ -38,4 +40,6 @@ class Tally(PaymentNotices):
             clock=clock,
             usage_history=usage_history,
             payments=payments,
+            billing_reads=billing_reads,
+            dunning_days=dunning_days,
         )

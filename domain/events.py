@@ -11,6 +11,7 @@ from typing import Any
 from domain.card_top_up import CardTopUp
 from domain.catalog import Plan, PriceBook
 from domain.customer import Customer
+from domain.invoice import Invoice
 from domain.tier_settlement import TierSettlement
 from domain.top_up import TopUp
 from domain.usage import Usage
@@ -32,3 +33,8 @@ TierSettled: type[Any] = TierSettlement.Settled  # type: ignore[attr-defined]
 CardTopUpRequested: type[Any] = CardTopUp.Requested  # type: ignore[attr-defined]
 CardTopUpSucceeded: type[Any] = CardTopUp.Succeeded  # type: ignore[attr-defined]
 CardTopUpFailed: type[Any] = CardTopUp.Failed  # type: ignore[attr-defined]
+InvoiceIssued: type[Any] = Invoice.Issued  # type: ignore[attr-defined]
+InvoiceChargeFailed: type[Any] = Invoice.ChargeFailed  # type: ignore[attr-defined]
+InvoiceMarkedUncollectible: type[Any] = Invoice.MarkedUncollectible  # type: ignore[attr-defined]
+InvoicePaid: type[Any] = Invoice.Paid  # type: ignore[attr-defined]
+InvoiceReopened: type[Any] = Invoice.Reopened  # type: ignore[attr-defined]

@@ -20,6 +20,7 @@ from infrastructure.stripe_gateway import StripeGateway
 from infrastructure.usage_index import usage_index_for
 from interfaces.projector import resolve_mode, start_projector_process, stop_projector_process
 from projections import schema
+from projections.billing_queries import BillingQueries
 from projections.checkpoints import SqlCheckpoints
 from projections.database import Database
 from projections.follower import Follower
@@ -40,7 +41,7 @@ class Services:
     follower: Follower
     queries: LedgerQueries
     listener: LogListener
-    watcher: StepLoop  # runs the log-following policies: version watcher, then tier settler
+    watcher: StepLoop  # runs the policies: version watcher, tier settler, dunning
     settler: TierSettler
     projector: BaseProcess | None = None
     webhook_counters: dict[str, int] = field(default_factory=lambda: {"applied": 0, "ignored": 0, "rejected": 0})
@@ -82,6 +83,8 @@ def bootstrap(
         clock=clock,
         usage_history=history,
         payments=StripeGateway(settings.stripe_api_key, settings.stripe_api_base) if settings.stripe_api_key else None,
+        billing_reads=BillingQueries(database, prefix),
+        dunning_days=tuple(settings.dunning_days),
     )
     with database.transaction(write=True) as cursor:
         schema.create(cursor, prefix, database.dialect)
@@ -90,7 +93,9 @@ def bootstrap(
     listener = LogListener(app.recorder, follower.notify)
     checkpoints = SqlCheckpoints(database)
     versions, settler = VersionWatcher(app, checkpoints), TierSettler(app, checkpoints)
-    watcher = StepLoop(lambda: versions.step() + settler.step(), "tally-policies", WATCH_SECONDS)
+    watcher = StepLoop(
+        lambda: versions.step() + settler.step() + app.retry_due_charges(), "tally-policies", WATCH_SECONDS
+    )
     queries = LedgerQueries(database, prefix)
     services = Services(settings, store, app, database, follower, queries, listener, watcher, settler)
     mode = resolve_mode(settings, store.kind) if start_follower else "off"

@@ -11,6 +11,7 @@ from typing import Any
 from domain.card_top_up import CardTopUp
 from domain.catalog import Plan, PriceBook
 from domain.customer import Customer
+from domain.invoice import Invoice
 from domain.money import format_amount
 from domain.plans import Tiers
 from domain.pricing import PriceVersion
@@ -183,4 +184,51 @@ def trial_balance(as_of: datetime, currencies: list[CurrencyTotals]) -> dict[str
             }
             for c in currencies
         ],
+    }
+
+
+def invoice(found: Invoice, now: datetime) -> dict[str, Any]:
+    figures = found.figures
+    return {
+        "id": found.invoice_id,
+        "customer": found.customer,
+        "kind": found.kind,
+        "billing": found.billing,
+        "currency": found.currency,
+        "period_start": found.period_start.isoformat(),
+        "period_end": found.period_end.isoformat(),
+        "issued_at": found.issued_at.isoformat(),
+        "due_at": found.due_at.isoformat() if found.due_at else None,
+        "status": found.status,
+        "overdue": found.status == "open" and found.due_at is not None and found.due_at < now,
+        "lines": [
+            {**line, **{k: money(Decimal(line[k])) for k in ("unit_price", "cost", "markup", "amount")}}
+            for line in found.lines
+        ],
+        "markup": money(sum((Decimal(line["markup"]) for line in found.lines), Decimal(0))),
+        "adjustments": [
+            *(
+                {"kind": "tiers", "period": t["period"], "late": t["late"], "amount": money(Decimal(t["amount"]))}
+                for t in found.tiers
+            ),
+            *(
+                {
+                    "kind": f"{n['kind']}_note",
+                    "note": n["id"],
+                    "invoice": n["invoice"],
+                    "amount": money(Decimal(n["total"])),
+                    "lines": [{**ln, "amount": money(Decimal(ln["amount"]))} for ln in n["lines"]],
+                }
+                for n in found.notes
+            ),
+        ],
+        "subtotal": money(Decimal(figures["subtotal"])),
+        "rounding": money(Decimal(figures["rounding"])),
+        "total": money(Decimal(figures["total"])),
+        "credits_applied": money(Decimal(figures["credits_applied"])),
+        "amount_due": money(found.amount_due),
+        "amount_paid": money(found.amount_paid),
+        "amount_remaining": money(found.amount_remaining),
+        "attempts": found.attempts,
+        "next_attempt_at": found.next_attempt_at.isoformat() if found.next_attempt_at else None,
     }

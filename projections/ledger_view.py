@@ -20,6 +20,11 @@ from domain.entries import charged_account, entries_of
 from domain.events import (
     CustomerRegistered,
     CustomerUpdated,
+    InvoiceChargeFailed,
+    InvoiceIssued,
+    InvoiceMarkedUncollectible,
+    InvoicePaid,
+    InvoiceReopened,
     TierSettled,
     UsageRecorded,
     UsageRerated,
@@ -29,6 +34,7 @@ from domain.money import MONEY_CONTEXT, ZERO
 from domain.rating import line_charges
 from projections.database import Cursor, Dialect
 
+INVOICE_EVENTS = (InvoiceIssued, InvoiceChargeFailed, InvoiceMarkedUncollectible, InvoicePaid, InvoiceReopened)
 CUSTOMER_ACCOUNT_ROOTS = ("liabilities:wallet:", "assets:receivable:")
 RERATED_COLUMNS = (
     "version", "price_book", "price_version", "plan", "plan_version", "currency", "cost", "charge", "tiered",
@@ -65,6 +71,8 @@ class Changes:
     lines: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
     relined: set[str] = field(default_factory=set)
     tier_months: dict[tuple[str, str], tuple[Any, ...]] = field(default_factory=dict)
+    invoices: list[tuple[Any, ...]] = field(default_factory=list)
+    invoice_updates: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 class LedgerView:
@@ -90,6 +98,8 @@ class LedgerView:
                 self._fold_customer(changes, position, event)
             elif isinstance(event, TierSettled):
                 self._fold_tiers(changes, position, event)
+            elif isinstance(event, INVOICE_EVENTS):
+                self._fold_invoice(changes, position, event)
         return changes
 
     def _fold_entries(self, changes: Changes, position: int, event: Any) -> None:
@@ -98,6 +108,7 @@ class LedgerView:
             return
         cause = (type(event).__qualname__, str(event.originator_id), _cause_ref(event))
         posted_at = iso(event.timestamp)
+        occurred_at = _occurred_at(event, posted_at)
         seq = 0
         for journal in journals:
             assert_balanced(journal.postings)  # checked when posted, and again here
@@ -105,7 +116,7 @@ class LedgerView:
                 debtor, creditor = customer_of(posting.debit), customer_of(posting.credit)
                 changes.postings.append(
                     (position, seq, journal.kind, *cause, debtor or creditor, posting.debit, posting.credit,
-                     posting.amount, posting.currency, posted_at)
+                     posting.amount, posting.currency, posted_at, occurred_at)
                 )  # fmt: skip
                 seq += 1
                 changes.accounts[(posting.debit, posting.currency)][0] += posting.amount
@@ -164,7 +175,7 @@ class LedgerView:
         quantities = {line["unit"]: line["quantity"] for line in rating["lines"]}
         changes.lines[usage_key] = _usage_lines(event, quantities, rating)
         if first:  # a first rating names the account charged; a correction keeps it
-            changes.first_rated.append((*values, charged_account(event.adjustment), str(event.originator_id)))
+            changes.first_rated.append((*values, charged_account(event.adjustment), position, str(event.originator_id)))
         else:
             changes.rerated.append((*values, str(event.originator_id)))
 
@@ -177,6 +188,46 @@ class LedgerView:
             event.customer, event.period, event.currency, Decimal(event.tiered_cost), Decimal(event.difference), closed
         )  # fmt: skip
         changes.tier_months[(event.customer, event.period)] = (*row, position)
+
+    @staticmethod
+    def _fold_invoice(changes: Changes, position: int, event: Any) -> None:
+        if isinstance(event, InvoiceIssued):
+            figures = event.figures
+            changes.invoices.append((
+                event.invoice_id, str(event.originator_id), event.customer, event.kind, event.billing, event.currency,
+                iso(event.period_start), iso(event.period_end), event.cut, Decimal(figures["total"]),
+                Decimal(figures["amount_due"]), ZERO, Decimal(figures["credit_carried"]),
+                "paid" if Decimal(figures["amount_due"]) == ZERO else "open",
+                iso(event.due_at) if event.due_at else None, None, iso(event.issued_at), position,
+            ))  # fmt: skip
+            return
+        update = changes.invoice_updates.setdefault(event.invoice_id, {})
+        update["position"] = position
+        if isinstance(event, InvoiceChargeFailed):
+            update["status"] = "payment_failed"
+            update["next_attempt_at"] = iso(event.next_attempt_at) if event.next_attempt_at else None
+        elif isinstance(event, InvoiceMarkedUncollectible):
+            update["status"] = "uncollectible"
+            update["next_attempt_at"] = None
+        elif isinstance(event, InvoicePaid):
+            update["status"] = event.status_after
+            update["amount_paid"] = Decimal(event.amount_paid_after)
+            if event.status_after == "paid":
+                update["next_attempt_at"] = None
+        elif isinstance(event, InvoiceReopened):
+            update["status"] = "open"
+            update["amount_paid"] = Decimal(event.amount_paid_after)
+
+    def _write_invoices(self, cursor: Cursor, changes: Changes) -> None:
+        p = self.prefix
+        cursor.insert_rows(f"{p}invoices", changes.invoices)
+        for invoice_id, update in changes.invoice_updates.items():
+            names = sorted(update)
+            assignments = ", ".join(f"{name} = ?" for name in names)
+            cursor.execute(
+                f"UPDATE {p}invoices SET {assignments} WHERE invoice_id = ?",
+                (*(update[name] for name in names), invoice_id),
+            )
 
     def _write_lines(self, cursor: Cursor, changes: Changes) -> None:
         """A usage event's lines are replaced whole when it is re-rated."""
@@ -237,7 +288,9 @@ class LedgerView:
         )
         cursor.insert_rows(f"{p}usage_events", changes.usage_events)
         self._write_lines(cursor, changes)
-        cursor.update_rows(f"{p}usage_events", "usage_id", (*RERATED_COLUMNS, "account"), _last(changes.first_rated))
+        cursor.update_rows(
+            f"{p}usage_events", "usage_id", (*RERATED_COLUMNS, "account", "rated_position"), _last(changes.first_rated)
+        )
         cursor.update_rows(f"{p}usage_events", "usage_id", RERATED_COLUMNS, _last(changes.rerated))
         self._write_customers(cursor, changes)
         cursor.insert_rows(
@@ -247,6 +300,7 @@ class LedgerView:
             f"difference = excluded.difference, closed = {greatest(p + 'tier_months.closed', 'excluded.closed')}, "
             "position = excluded.position",
         )
+        self._write_invoices(cursor, changes)
 
     def _write_customers(self, cursor: Cursor, changes: Changes) -> None:
         p = self.prefix
@@ -289,8 +343,20 @@ def _usage_row(position: int, event: Any) -> tuple[Any, ...]:
         rating.get("price_book"), rating.get("price_version"), rating.get("plan"), rating.get("plan_version"),
         rating.get("currency"), Decimal(rating["cost"]) if rating else None,
         Decimal(rating["charge"]) if rating else None,
-        charged_account(rating["entry"]) if rating else None, int(bool(rating.get("tiered"))), position,
+        charged_account(rating["entry"]) if rating else None, int(bool(rating.get("tiered"))),
+        position if rating else None, position,
     )  # fmt: skip
+
+
+def _occurred_at(event: Any, posted_at: str) -> str:
+    """The moment a posting's business fact belongs to: a usage's own moment
+    (for its charge and any correction of it), a tier settlement's month,
+    otherwise when it was posted. Invoices select postings by it."""
+    if isinstance(event, (UsageRecorded, UsageRerated)):
+        return iso(event.occurred_at)
+    if isinstance(event, TierSettled):
+        return f"{event.period}-01T00:00:00.000000Z"
+    return posted_at
 
 
 def _cause_ref(event: Any) -> str:

@@ -30,6 +30,7 @@ ORDER_BY = {
     "usage_events": "usage_id",
     "usage_lines": "usage_id, unit",
     "tier_months": "customer, period",
+    "invoices": "invoice_id",
 }
 
 

@@ -7,7 +7,7 @@ from projections.database import Cursor, Dialect
 
 TABLES = (
     "tracking", "postings", "accounts", "balances", "usage_daily", "customers", "usage_events", "usage_lines",
-    "tier_months",
+    "tier_months", "invoices",
 )  # fmt: skip
 VIEW_NAME = "ledger"
 
@@ -21,7 +21,7 @@ def create_statements(prefix: str, dialect: Dialect) -> list[str]:
             position BIGINT NOT NULL, seq INTEGER NOT NULL, kind TEXT NOT NULL,
             cause_type TEXT NOT NULL, cause_id TEXT NOT NULL, cause_ref TEXT NOT NULL,
             customer TEXT, debit TEXT NOT NULL, credit TEXT NOT NULL,
-            amount {num} NOT NULL, currency TEXT NOT NULL, posted_at TEXT NOT NULL,
+            amount {num} NOT NULL, currency TEXT NOT NULL, posted_at TEXT NOT NULL, occurred_at TEXT NOT NULL,
             PRIMARY KEY (position, seq))""",
         f"CREATE INDEX IF NOT EXISTS {p}postings_debit ON {p}postings (debit, position)",
         f"CREATE INDEX IF NOT EXISTS {p}postings_credit ON {p}postings (credit, position)",
@@ -47,7 +47,7 @@ def create_statements(prefix: str, dialect: Dialect) -> list[str]:
             occurred_at TEXT NOT NULL, provider TEXT NOT NULL, model TEXT NOT NULL, feature TEXT,
             usage TEXT NOT NULL, version INTEGER NOT NULL, price_book TEXT, price_version INTEGER,
             plan TEXT, plan_version INTEGER, currency TEXT, cost {num}, charge {num}, account TEXT,
-            tiered INTEGER NOT NULL, position BIGINT NOT NULL)""",
+            tiered INTEGER NOT NULL, rated_position BIGINT, position BIGINT NOT NULL)""",
         f"CREATE INDEX IF NOT EXISTS {p}usage_events_customer ON {p}usage_events (customer, occurred_at)",
         f"""CREATE TABLE IF NOT EXISTS {p}usage_lines (
             usage_id TEXT NOT NULL, unit TEXT NOT NULL, customer TEXT NOT NULL, occurred_at TEXT NOT NULL,
@@ -60,6 +60,13 @@ def create_statements(prefix: str, dialect: Dialect) -> list[str]:
             customer TEXT NOT NULL, period TEXT NOT NULL, currency TEXT NOT NULL, tiered_cost {num} NOT NULL,
             difference {num} NOT NULL, closed INTEGER NOT NULL, position BIGINT NOT NULL,
             PRIMARY KEY (customer, period))""",
+        f"""CREATE TABLE IF NOT EXISTS {p}invoices (
+            invoice_id TEXT PRIMARY KEY, aggregate_id TEXT NOT NULL, customer TEXT NOT NULL, kind TEXT NOT NULL,
+            billing TEXT NOT NULL, currency TEXT NOT NULL, period_start TEXT NOT NULL, period_end TEXT NOT NULL,
+            cut BIGINT NOT NULL, total {num} NOT NULL, amount_due {num} NOT NULL, amount_paid {num} NOT NULL,
+            credit_carried {num} NOT NULL, status TEXT NOT NULL, due_at TEXT, next_attempt_at TEXT,
+            issued_at TEXT NOT NULL, position BIGINT NOT NULL)""",
+        f"CREATE INDEX IF NOT EXISTS {p}invoices_customer ON {p}invoices (customer, period_end)",
         f"INSERT INTO {p}tracking (name, position) VALUES ('{VIEW_NAME}', 0) ON CONFLICT (name) DO NOTHING",
     ]
 

@@ -9,6 +9,7 @@ import pytest
 
 from infrastructure.settings import Settings
 from interfaces.bootstrap import Services, bootstrap
+from tests.stripe_server import API_KEY, localstripe
 from tests.support import ADMIN_KEY, NOW, postgres_schema_url
 
 
@@ -32,5 +33,23 @@ def open_services(url: str) -> Services:
 @pytest.fixture
 def services(database_url: str) -> Iterator[Services]:
     opened = open_services(database_url)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture(scope="session")
+def stripe_base() -> Iterator[str]:
+    """One local Stripe server (localstripe) for the session."""
+    with localstripe() as base:
+        yield base
+
+
+@pytest.fixture
+def stripe_services(database_url: str, stripe_base: str) -> Iterator[Services]:
+    """Services whose card payments go to the local Stripe server."""
+    settings = Settings(
+        database_url=database_url, admin_key=ADMIN_KEY, stripe_api_key=API_KEY, stripe_api_base=stripe_base
+    )
+    opened = bootstrap(settings, start_follower=False, clock=lambda: NOW)
     yield opened
     opened.close()

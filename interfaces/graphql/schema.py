@@ -37,8 +37,20 @@ class Customer:
     name: str
     currency: str
     billing: str
-    status: str
     plan: str
+
+    @strawberry.field
+    def status(self, info: Info[TallyContext, None]) -> str:
+        """`past_due` while an invoice's card charge has failed or it was written off; else `active`."""
+        return info.context.services.app.customer_status(str(self.id))
+
+    @strawberry.field
+    def invoices(self, info: Info[TallyContext, None], first: int = 12) -> list[t.Invoice]:
+        """The customer's invoices and statements, newest first."""
+        services = info.context.services
+        now = services.app.clock()
+        found = services.app.invoices_of(str(self.id))[::-1][: max(1, min(first, MAX_PAGE))]
+        return [t.Invoice.of(invoice, now) for invoice in found]
 
     @strawberry.field
     def balance(self, info: Info[TallyContext, None], as_of: datetime | None = None) -> t.Balance:
@@ -172,7 +184,6 @@ class Query:
             name=found.name,
             currency=found.currency,
             billing=found.billing,
-            status="active",
             plan=found.plan,
         )
 
@@ -191,7 +202,6 @@ class Query:
                     name=row["name"],
                     currency=row["currency"],
                     billing=row["billing"],
-                    status=row["status"],
                     plan=row["plan"],
                 ),
             )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
-from typing import NewType
+from typing import Any, NewType
 
 import strawberry
 
@@ -158,3 +158,37 @@ class UsageBucket:
     quantities: list[UnitQuantity]
     cost: Money
     charge: Money
+
+
+@strawberry.type
+class Invoice:
+    id: strawberry.ID
+    kind: str = strawberry.field(description="invoice, or statement (prepaid: nothing due)")
+    status: str
+    overdue: bool
+    period_start: datetime
+    period_end: datetime
+    issued_at: datetime
+    due_at: datetime | None
+    total: Money
+    amount_due: Money
+    amount_paid: Money
+
+    @staticmethod
+    def of(found: Any, now: datetime) -> Invoice:
+        def money(amount: Decimal) -> Money:
+            return Money.of(amount, found.currency)
+
+        return Invoice(
+            id=strawberry.ID(found.invoice_id),
+            kind=found.kind,
+            status=found.status,
+            overdue=found.status == "open" and found.due_at is not None and found.due_at < now,
+            period_start=found.period_start,
+            period_end=found.period_end,
+            issued_at=found.issued_at,
+            due_at=found.due_at,
+            total=money(found.total),
+            amount_due=money(found.amount_due),
+            amount_paid=money(found.amount_paid),
+        )

@@ -12,7 +12,17 @@ from interfaces.bootstrap import Services
 from interfaces.graphql.schema import graphql_router
 from interfaces.rest import problems
 from interfaces.rest.limits import BodySizeLimit
-from interfaces.rest.routes import catalog, customers, events, health, ledger, simulations, wallets, webhooks
+from interfaces.rest.routes import (
+    billing,
+    catalog,
+    customers,
+    events,
+    health,
+    ledger,
+    simulations,
+    wallets,
+    webhooks,
+)
 
 DESCRIPTION = """Usage-based billing for AI products: a double-entry ledger built on
 event sourcing. Money is a decimal string; errors are RFC 9457 problem+json;
@@ -28,7 +38,7 @@ def create_app(services: Services) -> FastAPI:
     app = FastAPI(title="tally", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.services = services
     problems.install(app)
-    for module in (health, catalog, customers, events, wallets, ledger, simulations, webhooks):
+    for module in (health, catalog, customers, events, wallets, billing, ledger, simulations, webhooks):
         app.include_router(module.router)
     app.include_router(graphql_router(services), prefix="/graphql")
     app.add_middleware(BodySizeLimit, max_bytes=services.settings.max_body_bytes)

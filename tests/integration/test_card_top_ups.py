@@ -5,7 +5,6 @@ it was and says why; refunds and disputes take the money back out."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
@@ -13,26 +12,14 @@ import pytest
 from application.audit import audit_history
 from application.errors import Conflict, ValidationFailed
 from application.ports import PaymentNotice, PaymentOutcome
-from infrastructure.settings import Settings
-from interfaces.bootstrap import Services, bootstrap
-from tests.stripe_server import API_KEY, DECLINED_CARD, client, customer_with_card, localstripe
-from tests.support import ADMIN_KEY, NOW, seed
-
-
-@pytest.fixture(scope="module")
-def stripe_base() -> Iterator[str]:
-    with localstripe() as base:
-        yield base
+from interfaces.bootstrap import Services
+from tests.stripe_server import DECLINED_CARD, client, customer_with_card
+from tests.support import seed
 
 
 @pytest.fixture
-def services(database_url: str, stripe_base: str) -> Iterator[Services]:
-    settings = Settings(
-        database_url=database_url, admin_key=ADMIN_KEY, stripe_api_key=API_KEY, stripe_api_base=stripe_base
-    )
-    opened = bootstrap(settings, start_follower=False, clock=lambda: NOW)
-    yield opened
-    opened.close()
+def services(stripe_services: Services) -> Services:
+    return stripe_services
 
 
 def wallet(services: Services) -> Decimal:

@@ -1,0 +1,87 @@
+"""Billing runs, invoices, their PDF, and bank transfers against them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+from pydantic import AwareDatetime, Field
+from starlette.concurrency import run_in_threadpool
+
+from interfaces import presenters
+from interfaces.documents.invoice_pdf import render
+from interfaces.rest.auth import AdminDep, PrincipalDep, ServicesDep
+from interfaces.rest.responses import PROBLEMS
+from interfaces.rest.schemas import CallerId, MoneyText, Name, Strict
+
+router = APIRouter(tags=["invoices"])
+
+
+class BillingRunCreate(Strict):
+    period_end: AwareDatetime
+    period_start: AwareDatetime | None = Field(default=None, description="Default: the calendar month before")
+    customers: list[CallerId] | None = Field(default=None, max_length=10_000)
+
+
+class PaymentCreate(Strict):
+    amount: MoneyText
+    reference: Name
+
+
+@router.post("/v1/billing-runs", status_code=201, responses=PROBLEMS)
+async def create_billing_run(
+    body: BillingRunCreate, services: ServicesDep, _: AdminDep, response: Response
+) -> dict[str, Any]:
+    run = await run_in_threadpool(services.app.billing_run, body.period_end, body.customers, body.period_start)
+    if not run.created:
+        response.status_code = 200  # the same period again: what it issued before, nothing new
+    return {
+        "id": run.id,
+        "period_start": run.start.isoformat(),
+        "period_end": run.end.isoformat(),
+        "invoices": [
+            {
+                "id": i.invoice_id,
+                "customer": i.customer,
+                "kind": i.kind,
+                "total": presenters.money(i.total),
+                "amount_due": presenters.money(i.amount_due),
+                "status": i.status,
+            }
+            for i in run.invoices
+        ],
+    }
+
+
+@router.get("/v1/invoices/{invoice_id}", responses=PROBLEMS)
+def get_invoice(invoice_id: str, services: ServicesDep, who: PrincipalDep) -> dict[str, Any]:
+    return presenters.invoice(_visible(invoice_id, services, who), services.app.clock())
+
+
+@router.get("/v1/invoices/{invoice_id}/pdf", responses={**PROBLEMS, 200: {"content": {"application/pdf": {}}}})
+def get_invoice_pdf(invoice_id: str, services: ServicesDep, who: PrincipalDep) -> Response:
+    shown = presenters.invoice(_visible(invoice_id, services, who), services.app.clock())
+    return Response(
+        render(shown),
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{invoice_id}.pdf"'},
+    )
+
+
+@router.get("/v1/customers/{customer_id}/invoices", responses=PROBLEMS)
+def list_invoices(customer_id: str, services: ServicesDep, who: PrincipalDep) -> dict[str, Any]:
+    who.require_customer(customer_id)
+    now = services.app.clock()
+    return {"invoices": [presenters.invoice(i, now) for i in services.app.invoices_of(customer_id)]}
+
+
+@router.post("/v1/invoices/{invoice_id}/payments", responses=PROBLEMS)
+def record_payment(invoice_id: str, body: PaymentCreate, services: ServicesDep, _: AdminDep) -> dict[str, Any]:
+    paid = services.app.record_invoice_payment(invoice_id, body.amount, body.reference)
+    return presenters.invoice(paid, services.app.clock())
+
+
+def _visible(invoice_id: str, services: Any, who: Any) -> Any:
+    found = services.app.invoice(invoice_id)
+    who.require_customer(found.customer)  # another customer's invoice does not exist for a customer key
+    return found
