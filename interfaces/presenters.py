@@ -230,5 +230,6 @@ def invoice(found: Invoice, now: datetime) -> dict[str, Any]:
         "amount_paid": money(found.amount_paid),
         "amount_remaining": money(found.amount_remaining),
         "attempts": found.attempts,
+        "payment_intent": found.payment_intent,
         "next_attempt_at": found.next_attempt_at.isoformat() if found.next_attempt_at else None,
     }
