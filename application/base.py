@@ -16,7 +16,7 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import ApplicationRecorder, Recording
 from eventsourcing.utils import EnvType
 
-from application.ports import BillingReads, Clock, PaymentGateway, PriceCatalog, UsageHistory, UsageIndex
+from application.ports import BillingReads, Clock, PaymentGateway, PriceCatalog, UsageHistory, UsageIndex, WalletReads
 from application.reference import ReferenceData
 
 
@@ -33,12 +33,14 @@ class TallyBase(Application[UUID]):
         usage_history: UsageHistory | None = None,
         payments: PaymentGateway | None = None,
         billing_reads: BillingReads | None = None,
+        wallet_reads: WalletReads | None = None,
         dunning_days: tuple[int, ...] = (1, 3, 7),
     ) -> None:
         super().__init__(env)
         self._usage_history = usage_history
         self.payments = payments  # None: no card processor configured
         self._billing_reads = billing_reads
+        self._wallet_reads = wallet_reads
         self.dunning_days = list(dunning_days)
         self.clock = clock
         self.price_catalog = price_catalog
@@ -59,6 +61,12 @@ class TallyBase(Application[UUID]):
         if self._billing_reads is None:
             raise RuntimeError("no billing read model is wired into this application")
         return self._billing_reads
+
+    @property
+    def wallet_reads(self) -> WalletReads:
+        if self._wallet_reads is None:
+            raise RuntimeError("no wallet read model is wired into this application")
+        return self._wallet_reads
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
         """Save, then wake this process's follower (others poll)."""

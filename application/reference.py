@@ -20,6 +20,7 @@ from domain.customer import Customer
 from domain.events import (
     CustomerApiKeyIssued,
     CustomerApiKeyRevoked,
+    CustomerAutoTopUpSet,
     CustomerRegistered,
     CustomerStripeLinked,
     CustomerUpdated,
@@ -35,6 +36,7 @@ REFERENCE_EVENT_CLASSES = (
     CustomerApiKeyIssued,
     CustomerApiKeyRevoked,
     CustomerStripeLinked,
+    CustomerAutoTopUpSet,
     PriceBookCreated,
     PriceVersionPublished,
     PlanCreated,

@@ -10,15 +10,15 @@ from datetime import UTC, datetime
 from eventsourcing.persistence import ApplicationRecorder
 from eventsourcing.utils import EnvType
 
-from application.invoicing import Invoicing
-from application.ports import BillingReads, Clock, PaymentGateway, PriceCatalog, UsageHistory, UsageIndex
+from application.ports import BillingReads, Clock, PaymentGateway, PriceCatalog, UsageHistory, UsageIndex, WalletReads
+from application.wallet_policies import WalletPolicies
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class Tally(Invoicing):
+class Tally(WalletPolicies):
     name = "tally"
 
     def __init__(
@@ -31,6 +31,7 @@ class Tally(Invoicing):
         usage_history: UsageHistory | None = None,
         payments: PaymentGateway | None = None,
         billing_reads: BillingReads | None = None,
+        wallet_reads: WalletReads | None = None,
         dunning_days: tuple[int, ...] = (1, 3, 7),
     ) -> None:
         super().__init__(
@@ -41,5 +42,6 @@ class Tally(Invoicing):
             usage_history=usage_history,
             payments=payments,
             billing_reads=billing_reads,
+            wallet_reads=wallet_reads,
             dunning_days=dunning_days,
         )

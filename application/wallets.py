@@ -73,7 +73,7 @@ class Wallets(Customers):
                 f"a card payment in {customer.currency} moves whole multiples of {minor_unit(customer.currency)}",
                 [{"loc": "amount", "msg": "not a whole minor unit"}],
             )
-        top_up = CardTopUp(customer.customer_id, top_up_id, amount, customer.currency, automatic)
+        top_up = CardTopUp(customer.customer_id, top_up_id, amount, customer.currency, automatic, self.clock())
         try:
             self.save(top_up)
         except IntegrityError:

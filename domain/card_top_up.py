@@ -11,6 +11,7 @@ was not yet posted; each dispute posts once."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -35,8 +36,11 @@ class CardTopUp(Aggregate):
         return aggregate_id("top-up", customer, top_up_id)
 
     @event("Requested")
-    def __init__(self, customer: str, top_up_id: str, amount: Decimal, currency: str, automatic: bool) -> None:
+    def __init__(
+        self, customer: str, top_up_id: str, amount: Decimal, currency: str, automatic: bool, requested_at: datetime
+    ) -> None:
         assert amount > ZERO, "a top-up credits a positive amount"
+        self.requested_at = requested_at  # on the application's clock
         self.customer = customer
         self.top_up_id = top_up_id
         self.amount = amount

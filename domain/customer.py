@@ -37,6 +37,7 @@ class Customer(Aggregate):
         self.net_terms_days = net_terms_days
         self.stripe_customer_id = stripe_customer_id
         self.api_keys: dict[str, str] = {}
+        self.auto_top_up: dict[str, str] | None = None  # {"threshold", "amount"}
 
     @event("Updated")
     def update(self, name: str, plan: str, billing: str) -> None:
@@ -48,6 +49,11 @@ class Customer(Aggregate):
     @event("StripeLinked")
     def link_stripe(self, stripe_customer_id: str) -> None:
         self.stripe_customer_id = stripe_customer_id
+
+    @event("AutoTopUpSet")
+    def set_auto_top_up(self, threshold: str | None, amount: str | None) -> None:
+        """Below `threshold`, one card top-up of `amount` starts; None turns it off."""
+        self.auto_top_up = {"threshold": threshold, "amount": amount} if threshold and amount else None
 
     @event("ApiKeyIssued")
     def issue_api_key(self, key_id: str, key_hash: str) -> None:

@@ -13,6 +13,7 @@ from eventsourcing.domain import Aggregate, event
 from domain import accounts
 from domain.identifiers import aggregate_id
 from domain.journal import JournalEntry, entry
+from domain.money import ZERO
 
 
 def grant_entry(customer: str, amount: Decimal, currency: str) -> JournalEntry:
@@ -46,6 +47,25 @@ class TopUp(Aggregate):
         self.status = "succeeded"
         self.expires_at = expires_at
         self.entry = JournalEntry.from_dict(entry)
+        self.expired: Decimal | None = None  # what was left when it expired
+
+    def expire(self, unspent: Decimal) -> bool:
+        """At its expiry, what is left of the grant leaves the wallet (the
+        operator takes back the expense). Once; an expiry of nothing is
+        recorded too, so that it is not looked at again."""
+        if self.expires_at is None or self.expired is not None:
+            return False
+        assert ZERO <= unspent <= self.amount, unspent
+        journal = entry(
+            "grant-expiry", [(accounts.wallet(self.customer), accounts.GRANTS_EXPENSE, unspent, self.currency)]
+        )
+        self._expired(customer=self.customer, top_up_id=self.top_up_id, amount=str(unspent),
+                      entry=journal.as_dict() if journal else None)  # fmt: skip
+        return True
+
+    @event("Expired")
+    def _expired(self, customer: str, top_up_id: str, amount: str, entry: dict[str, Any] | None) -> None:
+        self.expired = Decimal(amount)
 
     @classmethod
     def grant(cls, customer: str, top_up_id: str, amount: Decimal, currency: str, expires_at: datetime | None) -> TopUp:

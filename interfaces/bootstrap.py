@@ -20,7 +20,7 @@ from infrastructure.stripe_gateway import StripeGateway
 from infrastructure.usage_index import usage_index_for
 from interfaces.projector import resolve_mode, start_projector_process, stop_projector_process
 from projections import schema
-from projections.billing_queries import BillingQueries
+from projections.billing_queries import BillingQueries, WalletQueries
 from projections.checkpoints import SqlCheckpoints
 from projections.database import Database
 from projections.follower import Follower
@@ -41,7 +41,7 @@ class Services:
     follower: Follower
     queries: LedgerQueries
     listener: LogListener
-    watcher: StepLoop  # runs the policies: version watcher, tier settler, dunning
+    watcher: StepLoop  # runs the policies: version watcher, tier settler, dunning, wallets
     settler: TierSettler
     projector: BaseProcess | None = None
     webhook_counters: dict[str, int] = field(default_factory=lambda: {"applied": 0, "ignored": 0, "rejected": 0})
@@ -84,6 +84,7 @@ def bootstrap(
         usage_history=history,
         payments=StripeGateway(settings.stripe_api_key, settings.stripe_api_base) if settings.stripe_api_key else None,
         billing_reads=BillingQueries(database, prefix),
+        wallet_reads=WalletQueries(database, prefix),
         dunning_days=tuple(settings.dunning_days),
     )
     with database.transaction(write=True) as cursor:
@@ -94,7 +95,9 @@ def bootstrap(
     checkpoints = SqlCheckpoints(database)
     versions, settler = VersionWatcher(app, checkpoints), TierSettler(app, checkpoints)
     watcher = StepLoop(
-        lambda: versions.step() + settler.step() + app.retry_due_charges(), "tally-policies", WATCH_SECONDS
+        lambda: versions.step() + settler.step() + app.retry_due_charges() + app.run_wallet_policies(),
+        "tally-policies",
+        WATCH_SECONDS,
     )
     queries = LedgerQueries(database, prefix)
     services = Services(settings, store, app, database, follower, queries, listener, watcher, settler)

@@ -88,8 +88,8 @@ def tiers(ladder: Tiers | None) -> dict[str, Any] | None:
     }
 
 
-def customer(found: Customer) -> dict[str, Any]:
-    return {**found.summary(), "status": "active"}
+def customer(found: Customer, status: str = "active") -> dict[str, Any]:
+    return {**found.summary(), "status": status, "auto_top_up": found.auto_top_up}
 
 
 def top_up(found: TopUp | CardTopUp) -> dict[str, Any]:

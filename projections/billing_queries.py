@@ -108,6 +108,66 @@ class BillingQueries:
             return {str(row[0]) for row in cursor.fetchall()}
 
 
+class WalletQueries:
+    """What the wallet policies read: grants due to expire, the grants and
+    consumption of a wallet, and the auto top-ups started."""
+
+    def __init__(self, database: Database, prefix: str) -> None:
+        self.database = database
+        self.prefix = prefix
+
+    def expiring_grants(self, now: datetime) -> list[tuple[str, str]]:
+        with self.database.transaction(write=False) as cursor:
+            cursor.execute(
+                f"SELECT customer, top_up_id FROM {self.prefix}top_ups WHERE source = 'grant' AND expired IS NULL "
+                "AND expires_at IS NOT NULL AND expires_at <= ? ORDER BY expires_at, created_at, top_up_id",
+                (iso(now),),
+            )
+            return [(str(customer), str(top_up)) for customer, top_up in cursor.fetchall()]
+
+    def grants_of(self, customer: str) -> list[dict[str, Any]]:
+        with self.database.transaction(write=False) as cursor:
+            cursor.execute(
+                f"SELECT top_up_id, amount, expires_at, created_at, expired FROM {self.prefix}top_ups "
+                "WHERE customer = ? AND source = 'grant'",
+                (customer,),
+            )
+            names = ("top_up_id", "amount", "expires_at", "created_at", "expired")
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def spent(self, customer: str, wallet: str, as_of: datetime) -> Decimal:
+        """What usage (with its corrections and tier settlements) had taken
+        from the wallet by `as_of`."""
+        total = self.database.dialect.sum("amount")
+        spent = ZERO
+        with self.database.transaction(write=False) as cursor:
+            for side, sign in (("debit", 1), ("credit", -1)):
+                cursor.execute(
+                    f"SELECT {total} FROM {self.prefix}postings WHERE customer = ? AND {side} = ? "
+                    "AND kind IN ('usage', 'rerating', 'tiers') AND posted_at <= ?",
+                    (customer, wallet, iso(as_of)),
+                )
+                spent += sign * dec(cursor.fetchone()[0])
+        return spent
+
+    def balance(self, customer: str, currency: str) -> Decimal:
+        with self.database.transaction(write=False) as cursor:
+            cursor.execute(
+                f"SELECT balance FROM {self.prefix}balances WHERE customer = ? AND currency = ?", (customer, currency)
+            )
+            row = cursor.fetchone()
+        return ZERO if row is None else dec(row[0])
+
+    def auto_top_ups(self, customer: str) -> list[dict[str, Any]]:
+        with self.database.transaction(write=False) as cursor:
+            cursor.execute(
+                f"SELECT top_up_id, status, created_at FROM {self.prefix}top_ups "
+                "WHERE customer = ? AND automatic = 1 ORDER BY position",
+                (customer,),
+            )
+            return [dict(zip(("top_up_id", "status", "created_at"), row, strict=True)) for row in cursor.fetchall()]
+
+
 def _line(row: Sequence[Any]) -> dict[str, Any]:
     provider, model, unit, late, quantity, cost, charge = row
     cost, charge, quantity = dec(cost), dec(charge), int(quantity)

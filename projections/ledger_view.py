@@ -18,6 +18,11 @@ from typing import Any
 from domain.accounts import account_type
 from domain.entries import charged_account, entries_of
 from domain.events import (
+    CardTopUpDisputed,
+    CardTopUpFailed,
+    CardTopUpRefunded,
+    CardTopUpRequested,
+    CardTopUpSucceeded,
     CustomerRegistered,
     CustomerUpdated,
     InvoiceChargeFailed,
@@ -26,6 +31,8 @@ from domain.events import (
     InvoicePaid,
     InvoiceReopened,
     TierSettled,
+    TopUpExpired,
+    TopUpGranted,
     UsageRecorded,
     UsageRerated,
 )
@@ -35,6 +42,10 @@ from domain.rating import line_charges
 from projections.database import Cursor, Dialect
 
 INVOICE_EVENTS = (InvoiceIssued, InvoiceChargeFailed, InvoiceMarkedUncollectible, InvoicePaid, InvoiceReopened)
+TOP_UP_EVENTS = (
+    TopUpGranted, TopUpExpired, CardTopUpRequested, CardTopUpSucceeded, CardTopUpFailed, CardTopUpRefunded,
+    CardTopUpDisputed,
+)  # fmt: skip
 CUSTOMER_ACCOUNT_ROOTS = ("liabilities:wallet:", "assets:receivable:")
 RERATED_COLUMNS = (
     "version", "price_book", "price_version", "plan", "plan_version", "currency", "cost", "charge", "tiered",
@@ -73,6 +84,8 @@ class Changes:
     tier_months: dict[tuple[str, str], tuple[Any, ...]] = field(default_factory=dict)
     invoices: list[tuple[Any, ...]] = field(default_factory=list)
     invoice_updates: dict[str, dict[str, Any]] = field(default_factory=dict)
+    top_ups: list[tuple[Any, ...]] = field(default_factory=list)
+    top_up_updates: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
 
 
 class LedgerView:
@@ -100,6 +113,8 @@ class LedgerView:
                 self._fold_tiers(changes, position, event)
             elif isinstance(event, INVOICE_EVENTS):
                 self._fold_invoice(changes, position, event)
+            elif isinstance(event, TOP_UP_EVENTS):
+                self._fold_top_up(changes, position, event)
         return changes
 
     def _fold_entries(self, changes: Changes, position: int, event: Any) -> None:
@@ -218,6 +233,41 @@ class LedgerView:
             update["status"] = "open"
             update["amount_paid"] = Decimal(event.amount_paid_after)
 
+    @staticmethod
+    def _fold_top_up(changes: Changes, position: int, event: Any) -> None:
+        if isinstance(event, (TopUpGranted, CardTopUpRequested)):
+            granted = isinstance(event, TopUpGranted)
+            changes.top_ups.append((
+                event.customer, event.top_up_id, "grant" if granted else "stripe", int(not granted and event.automatic),
+                Decimal(event.amount), event.currency, "succeeded" if granted else "pending",
+                iso(event.expires_at) if granted and event.expires_at else None, None, ZERO, ZERO,
+                iso(event.timestamp if granted else event.requested_at), position,
+            ))  # fmt: skip
+            return
+        update = changes.top_up_updates.setdefault((event.customer, event.top_up_id), {"disputed": ZERO})
+        update["position"] = position
+        if isinstance(event, TopUpExpired):
+            update["expired"] = Decimal(event.amount)
+        elif isinstance(event, CardTopUpSucceeded):
+            update["status"] = "succeeded"
+        elif isinstance(event, CardTopUpFailed):
+            update["status"] = "failed"
+        elif isinstance(event, CardTopUpRefunded):
+            update["refunded"] = Decimal(event.refunded_total)
+        elif isinstance(event, CardTopUpDisputed):
+            update["disputed"] += Decimal(event.amount)
+
+    def _write_top_ups(self, cursor: Cursor, changes: Changes) -> None:
+        p, add = self.prefix, self.dialect.add
+        cursor.insert_rows(f"{p}top_ups", changes.top_ups)
+        for (customer, top_up_id), update in changes.top_up_updates.items():
+            names = sorted(name for name in update if name != "disputed")
+            assignments = [f"{name} = ?" for name in names] + [f"disputed = {add('disputed', '?')}"]
+            cursor.execute(
+                f"UPDATE {p}top_ups SET {', '.join(assignments)} WHERE customer = ? AND top_up_id = ?",
+                (*(update[name] for name in names), update["disputed"], customer, top_up_id),
+            )
+
     def _write_invoices(self, cursor: Cursor, changes: Changes) -> None:
         p = self.prefix
         cursor.insert_rows(f"{p}invoices", changes.invoices)
@@ -301,6 +351,7 @@ class LedgerView:
             "position = excluded.position",
         )
         self._write_invoices(cursor, changes)
+        self._write_top_ups(cursor, changes)
 
     def _write_customers(self, cursor: Cursor, changes: Changes) -> None:
         p = self.prefix

@@ -31,6 +31,7 @@ ORDER_BY = {
     "usage_lines": "usage_id, unit",
     "tier_months": "customer, period",
     "invoices": "invoice_id",
+    "top_ups": "customer, top_up_id",
 }
 
 

@@ -7,7 +7,7 @@ from projections.database import Cursor, Dialect
 
 TABLES = (
     "tracking", "postings", "accounts", "balances", "usage_daily", "customers", "usage_events", "usage_lines",
-    "tier_months", "invoices",
+    "tier_months", "invoices", "top_ups",
 )  # fmt: skip
 VIEW_NAME = "ledger"
 
@@ -67,6 +67,12 @@ def create_statements(prefix: str, dialect: Dialect) -> list[str]:
             credit_carried {num} NOT NULL, status TEXT NOT NULL, due_at TEXT, next_attempt_at TEXT,
             issued_at TEXT NOT NULL, position BIGINT NOT NULL)""",
         f"CREATE INDEX IF NOT EXISTS {p}invoices_customer ON {p}invoices (customer, period_end)",
+        f"""CREATE TABLE IF NOT EXISTS {p}top_ups (
+            customer TEXT NOT NULL, top_up_id TEXT NOT NULL, source TEXT NOT NULL, automatic INTEGER NOT NULL,
+            amount {num} NOT NULL, currency TEXT NOT NULL, status TEXT NOT NULL, expires_at TEXT,
+            expired {num}, refunded {num} NOT NULL, disputed {num} NOT NULL, created_at TEXT NOT NULL,
+            position BIGINT NOT NULL, PRIMARY KEY (customer, top_up_id))""",
+        f"CREATE INDEX IF NOT EXISTS {p}top_ups_expiry ON {p}top_ups (expires_at)",
         f"INSERT INTO {p}tracking (name, position) VALUES ('{VIEW_NAME}', 0) ON CONFLICT (name) DO NOTHING",
     ]
 

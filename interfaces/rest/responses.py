@@ -83,6 +83,7 @@ class CustomerPublic(BaseModel):
     billing: str
     net_terms_days: int
     stripe_customer_id: str | None
+    auto_top_up: dict[str, str] | None = Field(default=None, description="threshold and amount, when set")
     status: str
 
 

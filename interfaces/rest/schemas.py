@@ -96,6 +96,11 @@ class CustomerUpdate(Strict):
     stripe_customer_id: Name | None = None
 
 
+class AutoTopUpSet(Strict):
+    threshold: MoneyText | None
+    amount: MoneyText | None
+
+
 class TopUpCreate(Strict):
     id: CallerId
     amount: MoneyText

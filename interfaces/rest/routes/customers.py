@@ -9,7 +9,7 @@ from fastapi import APIRouter, Response
 from interfaces import presenters
 from interfaces.rest.auth import AdminDep, PrincipalDep, ServicesDep
 from interfaces.rest.responses import PROBLEMS, ApiKeyPublic, CustomerPublic
-from interfaces.rest.schemas import CustomerCreate, CustomerUpdate
+from interfaces.rest.schemas import AutoTopUpSet, CustomerCreate, CustomerUpdate
 
 router = APIRouter(tags=["customers"])
 
@@ -25,13 +25,20 @@ def create_customer(body: CustomerCreate, services: ServicesDep, _: AdminDep) ->
 @router.get("/v1/customers/{customer_id}", response_model=CustomerPublic, responses=PROBLEMS)
 def get_customer(customer_id: str, services: ServicesDep, who: PrincipalDep) -> dict[str, Any]:
     who.require_customer(customer_id)
-    return presenters.customer(services.app.customer(customer_id))
+    return presenters.customer(services.app.customer(customer_id), services.app.customer_status(customer_id))
 
 
 @router.patch("/v1/customers/{customer_id}", response_model=CustomerPublic, responses=PROBLEMS)
 def update_customer(customer_id: str, body: CustomerUpdate, services: ServicesDep, _: AdminDep) -> dict[str, Any]:
     updated = services.app.update_customer(customer_id, body.name, body.plan, body.billing, body.stripe_customer_id)
-    return presenters.customer(updated)
+    return presenters.customer(updated, services.app.customer_status(customer_id))
+
+
+@router.put("/v1/customers/{customer_id}/auto-top-up", response_model=CustomerPublic, responses=PROBLEMS)
+def set_auto_top_up(customer_id: str, body: AutoTopUpSet, services: ServicesDep, _: AdminDep) -> dict[str, Any]:
+    """Below `threshold`, one card top-up of `amount` starts (nulls turn it off)."""
+    updated = services.app.set_auto_top_up(customer_id, body.threshold, body.amount)
+    return presenters.customer(updated, services.app.customer_status(customer_id))
 
 
 @router.post("/v1/customers/{customer_id}/api-keys", status_code=201, response_model=ApiKeyPublic, responses=PROBLEMS)

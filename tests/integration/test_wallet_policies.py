@@ -1,0 +1,87 @@
+"""Grants expire on their date, what is left of them as a ledger entry, with
+granted funds spent before paid ones; auto top-up starts one card top-up when
+the wallet falls below its threshold, never two at once. Time moves by the
+application's clock."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from application.audit import audit_history
+from interfaces.bootstrap import Services
+from tests.stripe_server import DECLINED_CARD, customer_with_card, set_card
+from tests.support import NOW, event, expected_charge, seed
+
+D = Decimal
+
+
+def catch_up(services: Services) -> None:
+    services.follower.catch_up()
+
+
+def at(services: Services, moment: datetime) -> None:
+    services.app.clock = lambda: moment
+
+
+def test_a_grant_expires_with_what_is_left_of_it(stripe_services: Services, stripe_base: str) -> None:
+    services, app = stripe_services, stripe_services.app
+    seed(app, customers=("acme",), grant="1")  # a grant without expiry
+    app.update_customer("acme", None, None, None, customer_with_card(stripe_base))
+    app.top_up("acme", "promo", "0.05", "grant", NOW + timedelta(days=3))
+    app.top_up("acme", "card", "10.00", "stripe", None)
+    usage = [event(f"u{i}") for i in range(4)]  # spent from "promo" first: it expires first
+    app.record_usage(usage)
+    catch_up(services)
+    spent = sum((expected_charge(body)[1] for body in usage), D(0))
+    assert app.run_wallet_policies() == 0  # nothing has expired yet
+    at(services, NOW + timedelta(days=3, seconds=1))
+    assert app.run_wallet_policies() == 1
+    catch_up(services)
+    assert app.run_wallet_policies() == 0  # once
+    left = D("0.05") - spent
+    expiry = [e for e in services.queries.entries(account="expenses:grants", limit=10) if e.kind == "grant-expiry"]
+    assert [e.postings[0].amount for e in expiry] == [left]
+    assert services.queries.balance("acme", "USD")[0] == D("1") + D("0.05") + D("10") - spent - left
+    assert audit_history(app).problems == []
+
+
+def test_auto_top_up_starts_one_card_top_up_below_its_threshold(stripe_services: Services, stripe_base: str) -> None:
+    services, app = stripe_services, stripe_services.app
+    seed(app, customers=("acme",), grant="0.05")
+    stripe_customer = customer_with_card(stripe_base, DECLINED_CARD)
+    app.update_customer("acme", None, None, None, stripe_customer)
+    app.set_auto_top_up("acme", "0.03", "5.00")
+    catch_up(services)
+    assert app.run_wallet_policies() == 0  # 0.05 is above 0.03
+    app.record_usage([event(f"u{i}") for i in range(3)])  # 3 × 0.0078 = 0.0234: below the threshold
+    catch_up(services)
+    assert app.run_wallet_policies() == 1  # declined
+    catch_up(services)
+    assert app.run_wallet_policies() == 0  # a declined card is not asked again at once
+    at(services, NOW + timedelta(hours=2))
+    set_card(stripe_base, stripe_customer, "4242424242424242")
+    assert app.run_wallet_policies() == 1
+    catch_up(services)
+    assert app.run_wallet_policies() == 0  # above the threshold again
+    assert [t.status for t in (app.find_top_up("acme", "auto.1"), app.find_top_up("acme", "auto.2"))] == [
+        "failed",
+        "succeeded",
+    ]
+    balance = services.queries.balance("acme", "USD")[0]
+    assert balance == D("0.05") - 3 * expected_charge(event("x"))[1] + D("5")
+    assert audit_history(app).problems == []
+
+
+def test_auto_top_up_needs_a_prepaid_customer_and_both_figures(stripe_services: Services) -> None:
+    import pytest
+
+    from application.errors import ValidationFailed
+
+    app = stripe_services.app
+    seed(app, customers=("acme",))
+    with pytest.raises(ValidationFailed, match="both"):
+        app.set_auto_top_up("acme", "5", None)
+    with pytest.raises(ValidationFailed, match="stripe_customer_id"):
+        app.set_auto_top_up("acme", "5", "20")
+    assert app.set_auto_top_up("acme", None, None).auto_top_up is None
