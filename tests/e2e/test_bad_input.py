@@ -246,6 +246,19 @@ def test_bad_events_are_rejected_one_by_one(api: httpx.Client) -> None:
         ),
         ("/v1/customers/acme/top-ups", {"id": "welcome", "amount": "99", "source": "grant"}, 409, "conflict"),
         ("/v1/customers/nobody/top-ups", {"id": "t1", "amount": "5", "source": "grant"}, 404, "not_found"),
+        ("/v1/customers/acme/top-ups", {"id": "c1", "amount": "5", "source": "stripe"}, 422, "validation_error"),
+        ("/v1/billing-runs", {"period_end": "2026-11-01T00:00:00"}, 422, "validation_error"),
+        ("/v1/billing-runs", {"period_end": "2999-11-01T00:00:00Z"}, 422, "validation_error"),
+        ("/v1/billing-runs", {"period_end": "2026-11-01T00:00:00Z", "customers": ["nobody"]}, 404, "not_found"),
+        (
+            "/v1/billing-runs",
+            {"period_end": "2026-11-01T00:00:00Z", "period_start": "2026-12-01T00:00:00Z"},
+            422,
+            "validation_error",
+        ),
+        ("/v1/invoices/nope/payments", {"amount": "1", "reference": "x"}, 404, "not_found"),
+        ("/v1/invoices/nope/payments", {"amount": 1, "reference": "x"}, 422, "validation_error"),
+        ("/v1/webhooks/stripe", {"type": "payment_intent.succeeded"}, 400, "validation_error"),
         ("/v1/events", {"events": [], "extra": 1}, 422, "validation_error"),
         ("/v1/events", {"evnts": []}, 422, "validation_error"),
     ],
@@ -267,8 +280,28 @@ def test_unknown_things_are_404(api: httpx.Client) -> None:
         "/v1/customers/nobody/balance",
         "/v1/nowhere",
         "/v1/events/a%20b/c",
+        "/v1/invoices/nope",
+        "/v1/invoices/nope/pdf",
+        "/v1/customers/nobody/invoices",
     ):
         assert_problem(api.get(path), 404, "not_found")
+
+
+def test_auto_top_up_input(api: httpx.Client) -> None:
+    before = ledger_state(api)
+    assert_problem(api.put("/v1/customers/acme/auto-top-up", json={"threshold": "5"}), 422, "validation_error")
+    assert_problem(
+        api.put("/v1/customers/acme/auto-top-up", json={"threshold": "5", "amount": "-1"}), 422, "validation_error"
+    )
+    assert_problem(
+        api.put("/v1/customers/acme/auto-top-up", json={"threshold": "5", "amount": "20"}), 422, "validation_error"
+    )
+    assert_problem(
+        api.put("/v1/customers/nobody/auto-top-up", json={"threshold": None, "amount": None}), 404, "not_found"
+    )
+    off = api.put("/v1/customers/acme/auto-top-up", json={"threshold": None, "amount": None})
+    assert off.status_code == 200 and off.json()["auto_top_up"] is None
+    assert ledger_state(api) == before
 
 
 def test_a_retried_grant_returns_the_first_answer(api: httpx.Client) -> None:

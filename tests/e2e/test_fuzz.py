@@ -29,6 +29,9 @@ COMMANDS = [
     "/v1/customers/acme/api-keys",
     "/v1/events",
     "/v1/simulations",
+    "/v1/billing-runs",
+    "/v1/invoices/acme.20261101.20261201/payments",
+    "/v1/webhooks/stripe",
     "/graphql",
 ]
 QUERIES = [
@@ -37,6 +40,9 @@ QUERIES = [
     "/v1/events/acme/{}",
     "/v1/price-books/{}",
     "/v1/plans/{}",
+    "/v1/invoices/{}",
+    "/v1/invoices/{}/pdf",
+    "/v1/customers/{}/invoices",
     "/v1/ledger/entries?cursor={}",
     "/v1/ledger/trial-balance?as_of={}",
     "/v1/customers/acme/balance?as_of={}",
