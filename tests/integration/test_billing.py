@@ -13,6 +13,7 @@ import pytest
 
 from application.audit import audit_history
 from application.errors import Conflict, ValidationFailed
+from interfaces import presenters
 from interfaces.bootstrap import LIVE_PREFIX, Services
 from projections import rebuild
 from tests.stripe_server import DECLINED_CARD, GOOD_CARD, customer_with_card, set_card
@@ -95,6 +96,8 @@ def test_a_month_for_three_customers(stripe_services: Services, stripe_base: str
     initech_due = charged["initech"].quantize(CENT, ROUND_HALF_EVEN)
     assert initech.status == "open" and initech.amount_due == initech_due
     assert initech.due_at == initech.issued_at + timedelta(days=30)
+    assert not presenters.invoice(initech, initech.due_at)["overdue"]
+    assert presenters.invoice(initech, initech.due_at + timedelta(seconds=1))["overdue"]
     app.record_invoice_payment(initech.invoice_id, "0.01", "wire-1")
     app.record_invoice_payment(initech.invoice_id, "0.01", "wire-1")  # the same transfer again: nothing more
     with pytest.raises(ValidationFailed, match="more than the"):

@@ -139,3 +139,41 @@ def test_volume_tiers_settle_when_the_month_closes_and_late_usage_after(services
 
 def _november() -> tuple[datetime, datetime]:
     return datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC)
+
+
+def test_the_worked_example_on_invoices(services: Services) -> None:
+    """docs/rating.md's worked example, for a customer billed by invoice:
+    November invoiced after the tier crossing, then the backdated price cut
+    reaches December's invoice as a credit note and a late tier settlement."""
+    services.follower.start()  # billing waits for the read model, as a server's would
+    seed(services.app, customers=("globex",))
+    services.app.create_plan("tiered", "default", D("0"), [], ladder("graduated"))
+    services.app.create_customer("acme", "Acme", "USD", "tiered", "invoice", 30, None)
+    services.app.record_usage([event(f"t{i}") for i in range(20)])
+    settle(services)
+    services.app.clock = lambda: datetime(2026, 12, 1, 2, tzinfo=UTC)
+    (november,) = services.app.billing_run(datetime(2026, 12, 1, tzinfo=UTC), customers=["acme"]).invoices
+    assert [(line["unit"], line["quantity"], line["amount"]) for line in november.lines] == [
+        ("input_tokens", 24_000, "0.078000000000"),
+        ("output_tokens", 7_000, "0.091000000000"),
+    ]
+    assert november.tiers == [{"period": "2026-11", "amount": "-0.011000000000", "late": False}]
+    assert (november.figures["total_exact"], november.figures["rounding"], november.amount_due) == (
+        "0.158000000000", "0.002000000000", D("0.16"),
+    )  # fmt: skip
+    halved = [{**r, "price": str(D(r["price"]) / 2)} if r["model"] == "gpt-4o" else r for r in rates_json()]
+    services.app.publish_price_version("default", WEEK_AGO, halved, "manual")
+    services.follower.catch_up()
+    services.app.rerate(price_book="default", since=WEEK_AGO, reason="price cut")
+    settle(services)
+    services.app.clock = lambda: datetime(2027, 1, 1, 2, tzinfo=UTC)
+    (december,) = services.app.billing_run(datetime(2027, 1, 1, tzinfo=UTC), customers=["acme"]).invoices
+    (note,) = december.notes
+    assert (note["invoice"], note["kind"], D(note["total"])) == (november.invoice_id, "credit", D("-0.0845"))
+    assert [(t["period"], D(t["amount"]), t["late"]) for t in december.tiers] == [("2026-11", D("0.0095"), True)]
+    assert D(december.figures["total_exact"]) == D("-0.075") and december.total == D("-0.08")
+    assert december.amount_due == 0 and D(december.figures["credit_carried"]) == D("0.08")
+    services.follower.catch_up()
+    # Owed: 0.16 invoiced, less the 0.08 credit. The books say the same.
+    assert balance(services) == D("-0.08")
+    assert_clean(services)

@@ -73,6 +73,31 @@ def test_auto_top_up_starts_one_card_top_up_below_its_threshold(stripe_services:
     assert audit_history(app).problems == []
 
 
+def test_two_policy_passes_at_once_start_one_auto_top_up(stripe_services: Services, stripe_base: str) -> None:
+    """Two servers' policy loops see the same low wallet at the same moment."""
+    import threading
+
+    services, app = stripe_services, stripe_services.app
+    seed(app, customers=("acme",), grant="0.01")
+    app.update_customer("acme", None, None, None, customer_with_card(stripe_base))
+    app.set_auto_top_up("acme", "1.00", "5.00")
+    catch_up(services)
+    barrier = threading.Barrier(2)
+
+    def start() -> None:
+        barrier.wait()
+        app.start_auto_top_ups()
+
+    threads = [threading.Thread(target=start) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    catch_up(services)
+    assert [row["top_up_id"] for row in app.wallet_reads.auto_top_ups("acme")] == ["auto.1"]
+    assert services.queries.balance("acme", "USD")[0] == D("5.01")
+
+
 def test_auto_top_up_needs_a_prepaid_customer_and_both_figures(stripe_services: Services) -> None:
     import pytest
 
