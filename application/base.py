@@ -16,7 +16,16 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import ApplicationRecorder, Recording
 from eventsourcing.utils import EnvType
 
-from application.ports import BillingReads, Clock, PaymentGateway, PriceCatalog, UsageHistory, UsageIndex, WalletReads
+from application.ports import (
+    AuthorizationReads,
+    BillingReads,
+    Clock,
+    PaymentGateway,
+    PriceCatalog,
+    UsageHistory,
+    UsageIndex,
+    WalletReads,
+)
 from application.reference import ReferenceData
 
 
@@ -34,6 +43,7 @@ class TallyBase(Application[UUID]):
         payments: PaymentGateway | None = None,
         billing_reads: BillingReads | None = None,
         wallet_reads: WalletReads | None = None,
+        authorization_reads: AuthorizationReads | None = None,
         dunning_days: tuple[int, ...] = (1, 3, 7),
     ) -> None:
         super().__init__(env)
@@ -41,6 +51,7 @@ class TallyBase(Application[UUID]):
         self.payments = payments  # None: no card processor configured
         self._billing_reads = billing_reads
         self._wallet_reads = wallet_reads
+        self._authorization_reads = authorization_reads
         self.dunning_days = list(dunning_days)
         self.clock = clock
         self.price_catalog = price_catalog
@@ -67,6 +78,12 @@ class TallyBase(Application[UUID]):
         if self._wallet_reads is None:
             raise RuntimeError("no wallet read model is wired into this application")
         return self._wallet_reads
+
+    @property
+    def authorization_reads(self) -> AuthorizationReads:
+        if self._authorization_reads is None:
+            raise RuntimeError("no authorization read model is wired into this application")
+        return self._authorization_reads
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
         """Save, then wake this process's follower (others poll)."""

@@ -158,3 +158,15 @@ class WalletReads(Protocol):
     def balance(self, customer: str, currency: str) -> Decimal: ...
 
     def auto_top_ups(self, customer: str) -> list[dict[str, Any]]: ...
+
+
+class AuthorizationReads(Protocol):
+    """What authorizations read (projections/authorization_queries.py)."""
+
+    def standing(
+        self, customer: str, currency: str, holds: Sequence[str], start: datetime, end: datetime
+    ) -> tuple[Decimal, set[str], Decimal]:
+        """(balance, the holds among `holds` usage captured, spend in [start, end)), at one moment."""
+        ...
+
+    def captured(self, authorization_id: str) -> bool: ...

@@ -10,15 +10,24 @@ from datetime import UTC, datetime
 from eventsourcing.persistence import ApplicationRecorder
 from eventsourcing.utils import EnvType
 
-from application.ports import BillingReads, Clock, PaymentGateway, PriceCatalog, UsageHistory, UsageIndex, WalletReads
-from application.wallet_policies import WalletPolicies
+from application.authorizations import Authorizations
+from application.ports import (
+    AuthorizationReads,
+    BillingReads,
+    Clock,
+    PaymentGateway,
+    PriceCatalog,
+    UsageHistory,
+    UsageIndex,
+    WalletReads,
+)
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class Tally(WalletPolicies):
+class Tally(Authorizations):
     name = "tally"
 
     def __init__(
@@ -32,6 +41,7 @@ class Tally(WalletPolicies):
         payments: PaymentGateway | None = None,
         billing_reads: BillingReads | None = None,
         wallet_reads: WalletReads | None = None,
+        authorization_reads: AuthorizationReads | None = None,
         dunning_days: tuple[int, ...] = (1, 3, 7),
     ) -> None:
         super().__init__(
@@ -43,5 +53,6 @@ class Tally(WalletPolicies):
             payments=payments,
             billing_reads=billing_reads,
             wallet_reads=wallet_reads,
+            authorization_reads=authorization_reads,
             dunning_days=dunning_days,
         )

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from application.errors import ValidationFailed
 from domain.identifiers import is_caller_id
 from domain.pricing import UNITS
 from domain.usage import fingerprint
@@ -109,6 +110,15 @@ def _shape_problem(raw: Mapping[str, Any], now: datetime) -> tuple[str, str] | N
     if metadata is not None and (not isinstance(metadata, Mapping) or len(metadata) > MAX_METADATA_KEYS):
         return "metadata", f"metadata must be an object of at most {MAX_METADATA_KEYS} keys"
     return _usage_problem(raw["usage"])
+
+
+def estimate_usage(usage: object) -> dict[str, int]:
+    """The unit counts of an authorization's estimate, checked like an event's."""
+    problem = _usage_problem(usage)
+    if problem is not None:
+        raise ValidationFailed(problem[1], [{"loc": f"estimate.{problem[0]}", "msg": "invalid"}])
+    assert isinstance(usage, Mapping)
+    return {str(unit): int(quantity) for unit, quantity in usage.items()}
 
 
 def _usage_problem(usage: object) -> tuple[str, str] | None:

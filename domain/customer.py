@@ -38,6 +38,7 @@ class Customer(Aggregate):
         self.stripe_customer_id = stripe_customer_id
         self.api_keys: dict[str, str] = {}
         self.auto_top_up: dict[str, str] | None = None  # {"threshold", "amount"}
+        self.limits: dict[str, Any] | None = None
 
     @event("Updated")
     def update(self, name: str, plan: str, billing: str) -> None:
@@ -54,6 +55,11 @@ class Customer(Aggregate):
     def set_auto_top_up(self, threshold: str | None, amount: str | None) -> None:
         """Below `threshold`, one card top-up of `amount` starts; None turns it off."""
         self.auto_top_up = {"threshold": threshold, "amount": amount} if threshold and amount else None
+
+    @event("LimitsSet")
+    def set_limits(self, limits: dict[str, Any] | None) -> None:
+        """{period, soft_limit, hard_limit, alert_thresholds_percent, low_balance}; None removes them."""
+        self.limits = limits
 
     @event("ApiKeyIssued")
     def issue_api_key(self, key_id: str, key_hash: str) -> None:

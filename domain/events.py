@@ -11,6 +11,7 @@ from typing import Any
 from domain.card_top_up import CardTopUp
 from domain.catalog import Plan, PriceBook
 from domain.customer import Customer
+from domain.holds import Authorization, Holds
 from domain.invoice import Invoice
 from domain.tier_settlement import TierSettlement
 from domain.top_up import TopUp
@@ -20,6 +21,7 @@ CustomerRegistered: type[Any] = Customer.Registered  # type: ignore[attr-defined
 CustomerUpdated: type[Any] = Customer.Updated  # type: ignore[attr-defined]
 CustomerStripeLinked: type[Any] = Customer.StripeLinked  # type: ignore[attr-defined]
 CustomerAutoTopUpSet: type[Any] = Customer.AutoTopUpSet  # type: ignore[attr-defined]
+CustomerLimitsSet: type[Any] = Customer.LimitsSet  # type: ignore[attr-defined]
 CustomerApiKeyIssued: type[Any] = Customer.ApiKeyIssued  # type: ignore[attr-defined]
 CustomerApiKeyRevoked: type[Any] = Customer.ApiKeyRevoked  # type: ignore[attr-defined]
 PriceBookCreated: type[Any] = PriceBook.Created
@@ -42,3 +44,6 @@ InvoicePaid: type[Any] = Invoice.Paid  # type: ignore[attr-defined]
 InvoiceReopened: type[Any] = Invoice.Reopened  # type: ignore[attr-defined]
 CardTopUpRefunded: type[Any] = CardTopUp.Refunded  # type: ignore[attr-defined]
 CardTopUpDisputed: type[Any] = CardTopUp.Disputed  # type: ignore[attr-defined]
+AuthorizationDecided: type[Any] = Authorization.Decided  # type: ignore[attr-defined]
+AuthorizationVoided: type[Any] = Authorization.Voided  # type: ignore[attr-defined]
+HoldPlaced: type[Any] = Holds.Placed  # type: ignore[attr-defined]

@@ -20,6 +20,7 @@ from infrastructure.stripe_gateway import StripeGateway
 from infrastructure.usage_index import usage_index_for
 from interfaces.projector import resolve_mode, start_projector_process, stop_projector_process
 from projections import schema
+from projections.authorization_queries import AuthorizationQueries
 from projections.billing_queries import BillingQueries, WalletQueries
 from projections.checkpoints import SqlCheckpoints
 from projections.database import Database
@@ -85,6 +86,7 @@ def bootstrap(
         payments=StripeGateway(settings.stripe_api_key, settings.stripe_api_base) if settings.stripe_api_key else None,
         billing_reads=BillingQueries(database, prefix),
         wallet_reads=WalletQueries(database, prefix),
+        authorization_reads=AuthorizationQueries(database, prefix),
         dunning_days=tuple(settings.dunning_days),
     )
     with database.transaction(write=True) as cursor:

@@ -11,6 +11,7 @@ from typing import Any
 from domain.card_top_up import CardTopUp
 from domain.catalog import Plan, PriceBook
 from domain.customer import Customer
+from domain.holds import Authorization
 from domain.invoice import Invoice
 from domain.money import format_amount
 from domain.plans import Tiers
@@ -89,7 +90,7 @@ def tiers(ladder: Tiers | None) -> dict[str, Any] | None:
 
 
 def customer(found: Customer, status: str = "active") -> dict[str, Any]:
-    return {**found.summary(), "status": status, "auto_top_up": found.auto_top_up}
+    return {**found.summary(), "status": status, "auto_top_up": found.auto_top_up, "limits": found.limits}
 
 
 def top_up(found: TopUp | CardTopUp) -> dict[str, Any]:
@@ -232,4 +233,18 @@ def invoice(found: Invoice, now: datetime) -> dict[str, Any]:
         "attempts": found.attempts,
         "payment_intent": found.payment_intent,
         "next_attempt_at": found.next_attempt_at.isoformat() if found.next_attempt_at else None,
+    }
+
+
+def authorization(found: Authorization, status: str) -> dict[str, Any]:
+    return {
+        "id": found.authorization_id,
+        "customer": found.customer,
+        "status": status,
+        "amount": money(found.amount),
+        "held": money(found.amount if found.approved else Decimal(0)),
+        "available": money(found.available),
+        "code": found.code,
+        "expires_at": found.expires_at.isoformat(),
+        "decided_at": found.decided_at.isoformat(),
     }

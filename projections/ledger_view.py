@@ -85,6 +85,7 @@ class Changes:
     invoices: list[tuple[Any, ...]] = field(default_factory=list)
     invoice_updates: dict[str, dict[str, Any]] = field(default_factory=dict)
     top_ups: list[tuple[Any, ...]] = field(default_factory=list)
+    captures: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     top_up_updates: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
 
 
@@ -105,6 +106,9 @@ class LedgerView:
                 self._fold_usage(changes, event)
                 changes.usage_events.append(_usage_row(position, event))
                 changes.lines[str(event.originator_id)] = _usage_lines(event, event.usage, event.rating)
+                if event.authorization_id:  # the first usage naming a hold captures it
+                    capture = (event.authorization_id, event.customer, str(event.originator_id), position)
+                    changes.captures.setdefault(event.authorization_id, capture)
             elif isinstance(event, UsageRerated):
                 self._fold_rerated(changes, position, event)
             elif isinstance(event, (CustomerRegistered, CustomerUpdated)):
@@ -352,6 +356,7 @@ class LedgerView:
         )
         self._write_invoices(cursor, changes)
         self._write_top_ups(cursor, changes)
+        cursor.insert_rows(f"{p}captures", list(changes.captures.values()), "ON CONFLICT (authorization_id) DO NOTHING")
 
     def _write_customers(self, cursor: Cursor, changes: Changes) -> None:
         p = self.prefix

@@ -32,6 +32,7 @@ ORDER_BY = {
     "tier_months": "customer, period",
     "invoices": "invoice_id",
     "top_ups": "customer, top_up_id",
+    "captures": "authorization_id",
 }
 
 

@@ -7,7 +7,7 @@ from projections.database import Cursor, Dialect
 
 TABLES = (
     "tracking", "postings", "accounts", "balances", "usage_daily", "customers", "usage_events", "usage_lines",
-    "tier_months", "invoices", "top_ups",
+    "tier_months", "invoices", "top_ups", "captures",
 )  # fmt: skip
 VIEW_NAME = "ledger"
 
@@ -73,6 +73,9 @@ def create_statements(prefix: str, dialect: Dialect) -> list[str]:
             expired {num}, refunded {num} NOT NULL, disputed {num} NOT NULL, created_at TEXT NOT NULL,
             position BIGINT NOT NULL, PRIMARY KEY (customer, top_up_id))""",
         f"CREATE INDEX IF NOT EXISTS {p}top_ups_expiry ON {p}top_ups (expires_at)",
+        f"""CREATE TABLE IF NOT EXISTS {p}captures (
+            authorization_id TEXT PRIMARY KEY, customer TEXT NOT NULL, usage_id TEXT NOT NULL,
+            position BIGINT NOT NULL)""",
         f"INSERT INTO {p}tracking (name, position) VALUES ('{VIEW_NAME}', 0) ON CONFLICT (name) DO NOTHING",
     ]
 

@@ -57,12 +57,12 @@ class Customer:
         services = info.context.services
         _require_offset(as_of)
         amount, _ = services.queries.balance(str(self.id), self.currency, as_of)
-        zero = Decimal(0)  # holds arrive with authorizations; none can be open yet
+        held = services.app.held(str(self.id)) if as_of is None else Decimal(0)  # open holds are a present fact
         moment = as_of or services.app.clock()
         return t.Balance(
             balance=t.Money.of(amount, self.currency),
-            held=t.Money.of(zero, self.currency),
-            available=t.Money.of(amount, self.currency),
+            held=t.Money.of(held, self.currency),
+            available=t.Money.of(amount - held, self.currency),
             as_of=moment,
         )
 

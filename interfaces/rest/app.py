@@ -13,6 +13,7 @@ from interfaces.graphql.schema import graphql_router
 from interfaces.rest import problems
 from interfaces.rest.limits import BodySizeLimit
 from interfaces.rest.routes import (
+    authorizations,
     billing,
     catalog,
     customers,
@@ -38,7 +39,7 @@ def create_app(services: Services) -> FastAPI:
     app = FastAPI(title="tally", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.services = services
     problems.install(app)
-    for module in (health, catalog, customers, events, wallets, billing, ledger, simulations, webhooks):
+    for module in (health, catalog, customers, events, authorizations, wallets, billing, ledger, simulations, webhooks):
         app.include_router(module.router)
     app.include_router(graphql_router(services), prefix="/graphql")
     app.add_middleware(BodySizeLimit, max_bytes=services.settings.max_body_bytes)

@@ -22,6 +22,7 @@ CODES_BY_STATUS = {
     404: "not_found",
     405: "validation_error",
     409: "conflict",
+    402: "insufficient_funds",
     413: "payload_too_large",
     415: "validation_error",
     422: "validation_error",
@@ -36,6 +37,7 @@ def problem(
     detail: str,
     errors: list[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> JSONResponse:
     body = {
         "type": PROBLEM_TYPE + code,
@@ -44,6 +46,7 @@ def problem(
         "detail": detail,
         "code": code,
         "errors": errors or [],
+        **(extra or {}),
     }
     return JSONResponse(body, status_code=status, media_type="application/problem+json", headers=headers or None)
 

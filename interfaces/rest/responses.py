@@ -84,6 +84,7 @@ class CustomerPublic(BaseModel):
     net_terms_days: int
     stripe_customer_id: str | None
     auto_top_up: dict[str, str] | None = Field(default=None, description="threshold and amount, when set")
+    limits: dict[str, Any] | None = Field(default=None, description="spending limits and alert thresholds, when set")
     status: str
 
 

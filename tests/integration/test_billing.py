@@ -74,6 +74,8 @@ def test_a_month_for_three_customers(stripe_services: Services, stripe_base: str
     assert D(globex.figures["rounding"]) == globex_due - charged["globex"]
     assert globex.attempts[0]["code"] == "card_declined"
     assert app.customer_status("globex") == "past_due"
+    refused, _ = app.authorize("g-auth", "globex", "0.01", None, None)
+    assert (refused.approved, refused.code) == (False, "account_past_due")
     assert services.queries.balance("globex", "USD")[0] == -globex_due  # the rounding is posted too
     lines = {(line["model"], line["unit"]): line for line in globex.lines}
     assert lines[("gpt-4o", "input_tokens")]["quantity"] == sum(1000 + i for i in range(11))

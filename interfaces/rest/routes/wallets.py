@@ -60,7 +60,7 @@ def get_balance(
         if not services.wait_projected(head, CONSISTENT_WAIT_SECONDS):
             raise ProjectionBehind(f"the read model is behind the event log (position {head}); try again")
     balance, _ = services.queries.balance(customer_id, customer.currency, as_of)
-    held = Decimal(0)  # holds arrive with authorizations; none can be open yet
+    held = services.app.held(customer_id) if as_of is None else Decimal(0)  # holds are now; the past has none
     return {
         "customer": customer_id,
         "balance": presenters.money(balance),

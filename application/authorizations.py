@@ -1,0 +1,240 @@
+"""Authorizations: may this model call proceed? Approve with a hold, or
+refuse with 402 and why; limits on spend per day or month; void and expiry.
+See domain/holds.py for why approving cannot overspend."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import threading
+import time
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
+
+from application import validation
+from application.errors import Conflict, NotFound, ValidationFailed
+from application.usage_input import estimate_usage
+from application.wallet_policies import WalletPolicies
+from domain.customer import Customer
+from domain.holds import Authorization, Holds, Standing, decide
+from domain.identifiers import is_caller_id
+from domain.money import ZERO
+from domain.tier_settlement import period_bounds, period_of
+
+DEFAULT_EXPIRY_SECONDS = 300
+MAX_EXPIRY_SECONDS = 7 * 24 * 3600
+MAX_ATTEMPTS = 50
+LIMIT_PERIODS = ("day", "month")
+
+
+class Authorizations(WalletPolicies):
+    _customer_locks: dict[str, threading.Lock] = {}
+    _locks_guard = threading.Lock()
+
+    def authorize(
+        self,
+        authorization_id: str,
+        customer_id: str,
+        amount: str | None,
+        estimate: Mapping[str, Any] | None,
+        expires_in_seconds: int | None,
+    ) -> tuple[Authorization, bool]:
+        """Returns the decision and whether this call made it (a retry with
+        the same request returns the first answer, a denial included)."""
+        validation.caller_id(authorization_id, "id")
+        customer = self.customer(customer_id)
+        request = {"customer": customer_id, "amount": amount, "estimate": estimate, "expires": expires_in_seconds}
+        fingerprint = hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()[:32]
+        first = self._existing_authorization(authorization_id)
+        if first is not None:
+            return self._same(first, fingerprint), False
+        asked = self._amount_asked(customer, amount, estimate)
+        seconds = DEFAULT_EXPIRY_SECONDS if expires_in_seconds is None else expires_in_seconds
+        if not 1 <= seconds <= MAX_EXPIRY_SECONDS:
+            raise ValidationFailed(
+                f"expires_in_seconds is 1 to {MAX_EXPIRY_SECONDS}", [{"loc": "expires_in_seconds", "msg": "range"}]
+            )
+        with self._lock_of(customer_id):  # one at a time per customer in this process; other processes race
+            for attempt in range(MAX_ATTEMPTS):
+                decided = self._try_authorize(authorization_id, customer, fingerprint, asked, seconds)
+                if decided is not None:
+                    return decided
+                time.sleep(random.uniform(0, 0.002 * (attempt + 1)))  # another process moved the holds: again
+        raise Conflict("too many concurrent authorizations for this customer; try again")
+
+    def _try_authorize(
+        self, authorization_id: str, customer: Any, fingerprint: str, amount: Decimal, seconds: int
+    ) -> tuple[Authorization, bool] | None:
+        now = self.clock()
+        holds = self._holds(customer.customer_id)
+        open_holds = holds.open_holds(now)
+        standing = self._standing(customer, open_holds, now)
+        decision = decide(amount, standing)
+        authorization = Authorization(
+            authorization_id=authorization_id,
+            customer=customer.customer_id,
+            fingerprint=fingerprint,
+            amount=str(amount),
+            approved=decision.approved,
+            code=decision.code,
+            detail=decision.detail,
+            available=str(decision.available),
+            expires_at=now + timedelta(seconds=seconds),
+            decided_at=now,
+        )
+        try:
+            if decision.approved:
+                holds.place(authorization_id, str(amount), authorization.expires_at, now)
+                self.save(authorization, holds)
+            else:
+                self.save(authorization)
+        except IntegrityError:
+            first = self._existing_authorization(authorization_id)
+            if first is not None:  # the same id decided concurrently: its answer stands
+                return self._same(first, fingerprint), False
+            return None
+        return authorization, True
+
+    def _standing(self, customer: Any, open_holds: dict[str, Decimal], now: datetime) -> Standing:
+        limits = customer.limits or {}
+        period = limits.get("period", "month")
+        start, end = limit_period(period, now)
+        balance, captured, spend = self.authorization_reads.standing(
+            customer.customer_id, customer.currency, sorted(open_holds), start, end
+        )
+        held = sum((amount for key, amount in open_holds.items() if key not in captured), ZERO)
+        hard = limits.get("hard_limit")
+        return Standing(
+            billing=customer.billing,
+            balance=balance,
+            held=held,
+            period_spend=spend,
+            hard_limit=Decimal(hard) if hard is not None else None,
+            past_due=self.customer_status(customer.customer_id) == "past_due",
+        )
+
+    def _amount_asked(self, customer: Any, amount: str | None, estimate: Mapping[str, Any] | None) -> Decimal:
+        if (amount is None) == (estimate is None):
+            raise ValidationFailed("give amount or estimate, not both", [{"loc": "amount", "msg": "one of two"}])
+        if amount is not None:
+            return validation.amount(amount, "amount", positive=True)
+        assert estimate is not None
+        usage = estimate_usage(estimate.get("usage"))
+        rating = self.rating_in_force(customer, self.clock(), str(estimate["provider"]), str(estimate["model"]), usage)
+        if rating is None:
+            raise ValidationFailed(
+                f"{estimate['provider']}/{estimate['model']} has no price for this usage: give an amount",
+                [{"loc": "estimate", "msg": "unpriced"}],
+            )
+        if rating.charge <= ZERO:
+            raise ValidationFailed("the estimate prices to nothing", [{"loc": "estimate", "msg": "free"}])
+        return rating.charge
+
+    def void_authorization(self, authorization_id: str) -> Authorization:
+        authorization = self.find_authorization(authorization_id)
+        if not authorization.approved or authorization.voided:
+            return authorization
+        now = self.clock()
+        for _attempt in range(MAX_ATTEMPTS):
+            holds = self._holds(authorization.customer)
+            authorization = self.find_authorization(authorization_id)
+            if authorization.voided:
+                return authorization
+            authorization.void(now)
+            holds.release(authorization_id, now)
+            try:
+                self.save(authorization, holds)
+                return authorization
+            except IntegrityError:
+                continue
+        raise Conflict("the authorization is being changed concurrently; try again")
+
+    def find_authorization(self, authorization_id: str) -> Authorization:
+        found = self._existing_authorization(authorization_id) if is_caller_id(authorization_id) else None
+        if found is None:
+            raise NotFound(f"authorization {authorization_id!r} does not exist")
+        return found
+
+    def authorization_status(self, authorization: Authorization) -> str:
+        captured = self.authorization_reads.captured(authorization.authorization_id)
+        return authorization.status(self.clock(), captured)
+
+    def _existing_authorization(self, authorization_id: str) -> Authorization | None:
+        try:
+            found: Authorization = self.repository.get(Authorization.create_id(authorization_id))
+        except AggregateNotFoundError:
+            return None
+        return found
+
+    def _holds(self, customer_id: str) -> Holds:
+        try:
+            found: Holds = self.repository.get(Holds.create_id(customer_id))
+        except AggregateNotFoundError:
+            return Holds(customer_id)
+        return found
+
+    @staticmethod
+    def _same(first: Authorization, fingerprint: str) -> Authorization:
+        if first.fingerprint != fingerprint:
+            raise Conflict(f"authorization {first.authorization_id!r} was asked before with another body; it stands")
+        return first
+
+    def _lock_of(self, customer_id: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._customer_locks.setdefault(customer_id, threading.Lock())
+
+    # Limits ----------------------------------------------------------------------------
+
+    def set_limits(self, customer_id: str, limits: Mapping[str, Any] | None) -> Customer:
+        customer: Customer = self.repository.get(self.customer(customer_id).id)
+        customer.set_limits(parse_limits(limits) if limits is not None else None)
+        self._save_changed(customer)
+        return customer
+
+    def held(self, customer_id: str) -> Decimal:
+        """The open holds usage has not captured yet: what `held` shows."""
+        customer = self.customer(customer_id)
+        now = self.clock()
+        open_holds = self._holds(customer_id).open_holds(now)
+        if not open_holds:
+            return ZERO
+        start, end = limit_period("month", now)
+        _, captured, _ = self.authorization_reads.standing(
+            customer_id, customer.currency, sorted(open_holds), start, end
+        )
+        return sum((amount for key, amount in open_holds.items() if key not in captured), ZERO)
+
+
+def limit_period(period: str, now: datetime) -> tuple[datetime, datetime]:
+    if period == "day":
+        start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        return start, start + timedelta(days=1)
+    return period_bounds(period_of(now))
+
+
+def parse_limits(limits: Mapping[str, Any]) -> dict[str, Any]:
+    period = limits.get("period", "month")
+    if period not in LIMIT_PERIODS:
+        raise ValidationFailed("period is day or month", [{"loc": "period", "msg": "unknown period"}])
+    parsed: dict[str, Any] = {"period": period}
+    for name in ("soft_limit", "hard_limit", "low_balance"):
+        value = limits.get(name)
+        parsed[name] = None if value is None else str(validation.amount(value, name, positive=name != "low_balance"))
+    if parsed["soft_limit"] and parsed["hard_limit"] and Decimal(parsed["soft_limit"]) > Decimal(parsed["hard_limit"]):
+        raise ValidationFailed("soft_limit is at most hard_limit", [{"loc": "soft_limit", "msg": "above hard"}])
+    thresholds = limits.get("alert_thresholds_percent") or []
+    if len(thresholds) > 20 or any(
+        not isinstance(t, int) or isinstance(t, bool) or not 1 <= t <= 1000 for t in thresholds
+    ):
+        raise ValidationFailed(
+            "alert_thresholds_percent: up to 20 whole percentages, 1 to 1000",
+            [{"loc": "alert_thresholds_percent", "msg": "invalid"}],
+        )
+    parsed["alert_thresholds_percent"] = sorted(set(thresholds))
+    return parsed

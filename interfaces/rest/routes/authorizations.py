@@ -1,0 +1,87 @@
+"""Authorizations (may this call proceed?), voiding them, and spending limits."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from pydantic import Field
+from starlette.concurrency import run_in_threadpool
+
+from interfaces import presenters
+from interfaces.rest.auth import AdminDep, ServicesDep
+from interfaces.rest.problems import problem
+from interfaces.rest.responses import PROBLEMS, CustomerPublic
+from interfaces.rest.schemas import CallerId, MoneyText, Name, Strict
+
+router = APIRouter(tags=["authorizations and limits"])
+TITLES = {
+    "insufficient_funds": "Insufficient funds",
+    "spending_limit_exceeded": "Spending limit exceeded",
+    "account_past_due": "Account past due",
+}
+
+
+class Estimate(Strict):
+    provider: Name
+    model: Name
+    usage: dict[str, Any]
+
+
+class AuthorizationCreate(Strict):
+    id: CallerId
+    customer: CallerId
+    amount: MoneyText | None = None
+    estimate: Estimate | None = None
+    expires_in_seconds: Annotated[int, Field(ge=1, le=7 * 24 * 3600)] | None = None
+
+
+class LimitsSet(Strict):
+    period: Literal["day", "month"] = "month"
+    soft_limit: MoneyText | None = None
+    hard_limit: MoneyText | None = None
+    alert_thresholds_percent: list[int] = Field(default_factory=list, max_length=20)
+    low_balance: MoneyText | None = None
+
+
+@router.post("/v1/authorizations", status_code=201, responses={**PROBLEMS, 402: {"description": "Refused"}})
+async def authorize(body: AuthorizationCreate, services: ServicesDep, _: AdminDep) -> Any:
+    decided, _created = await run_in_threadpool(
+        services.app.authorize,
+        body.id,
+        body.customer,
+        body.amount,
+        body.estimate.model_dump() if body.estimate else None,
+        body.expires_in_seconds,
+    )
+    shown = presenters.authorization(decided, services.app.authorization_status(decided))
+    if decided.approved:
+        return JSONResponse(shown, status_code=201)
+    code = str(decided.code)
+    extra = {key: value for key, value in shown.items() if key not in ("status", "code")}
+    return problem(402, code, TITLES[code], decided.detail, extra={**extra, "authorization_status": "denied"})
+
+
+@router.get("/v1/authorizations/{authorization_id}", responses=PROBLEMS)
+def get_authorization(authorization_id: str, services: ServicesDep, _: AdminDep) -> dict[str, Any]:
+    found = services.app.find_authorization(authorization_id)
+    return presenters.authorization(found, services.app.authorization_status(found))
+
+
+@router.post("/v1/authorizations/{authorization_id}/void", responses=PROBLEMS)
+def void_authorization(authorization_id: str, services: ServicesDep, _: AdminDep) -> dict[str, Any]:
+    voided = services.app.void_authorization(authorization_id)
+    return presenters.authorization(voided, services.app.authorization_status(voided))
+
+
+@router.put("/v1/customers/{customer_id}/limits", response_model=CustomerPublic, responses=PROBLEMS)
+def set_limits(customer_id: str, body: LimitsSet, services: ServicesDep, _: AdminDep) -> dict[str, Any]:
+    updated = services.app.set_limits(customer_id, body.model_dump())
+    return presenters.customer(updated, services.app.customer_status(customer_id))
+
+
+@router.delete("/v1/customers/{customer_id}/limits", response_model=CustomerPublic, responses=PROBLEMS)
+def remove_limits(customer_id: str, services: ServicesDep, _: AdminDep) -> dict[str, Any]:
+    updated = services.app.set_limits(customer_id, None)
+    return presenters.customer(updated, services.app.customer_status(customer_id))
