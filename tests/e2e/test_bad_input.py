@@ -259,6 +259,17 @@ def test_bad_events_are_rejected_one_by_one(api: httpx.Client) -> None:
         ("/v1/invoices/nope/payments", {"amount": "1", "reference": "x"}, 404, "not_found"),
         ("/v1/invoices/nope/payments", {"amount": 1, "reference": "x"}, 422, "validation_error"),
         ("/v1/webhooks/stripe", {"type": "payment_intent.succeeded"}, 400, "validation_error"),
+        ("/v1/authorizations", {"id": "z1", "customer": "acme"}, 422, "validation_error"),
+        ("/v1/authorizations", {"id": "z1", "customer": "acme", "amount": 1}, 422, "validation_error"),
+        ("/v1/authorizations", {"id": "z1", "customer": "acme", "amount": "-1"}, 422, "validation_error"),
+        ("/v1/authorizations", {"id": "z1", "customer": "nobody", "amount": "1"}, 404, "not_found"),
+        (
+            "/v1/authorizations",
+            {"id": "z1", "customer": "acme", "amount": "1", "expires_in_seconds": 0},
+            422,
+            "validation_error",
+        ),
+        ("/v1/authorizations/nope/void", {}, 404, "not_found"),
         ("/v1/events", {"events": [], "extra": 1}, 422, "validation_error"),
         ("/v1/events", {"evnts": []}, 422, "validation_error"),
     ],
@@ -285,6 +296,30 @@ def test_unknown_things_are_404(api: httpx.Client) -> None:
         "/v1/customers/nobody/invoices",
     ):
         assert_problem(api.get(path), 404, "not_found")
+
+
+def test_authorizations_over_http(api: httpx.Client) -> None:
+    approved = api.post("/v1/authorizations", json={"id": "ok1", "customer": "acme", "amount": "1.00"})
+    assert approved.status_code == 201 and approved.json()["status"] == "approved"
+    assert api.get("/v1/customers/acme/balance").json()["held"] == "1"
+    too_much = api.post("/v1/authorizations", json={"id": "no1", "customer": "acme", "amount": "1000000"})
+    assert_problem(too_much, 402, "insufficient_funds")
+    assert too_much.json()["id"] == "no1" and too_much.json()["status"] == 402
+    voided = api.post("/v1/authorizations/ok1/void")
+    assert voided.status_code == 200 and voided.json()["status"] == "voided"
+    assert api.get("/v1/customers/acme/balance").json()["held"] == "0"
+    limits = {"period": "month", "hard_limit": "0.50", "alert_thresholds_percent": [50, 100]}
+    assert api.put("/v1/customers/acme/limits", json=limits).json()["limits"]["hard_limit"] == "0.50"
+    assert_problem(
+        api.post("/v1/authorizations", json={"id": "no2", "customer": "acme", "amount": "0.51"}),
+        402,
+        "spending_limit_exceeded",
+    )
+    assert_problem(api.put("/v1/customers/acme/limits", json={"period": "year"}), 422, "validation_error")
+    assert_problem(
+        api.put("/v1/customers/acme/limits", json={"alert_thresholds_percent": [0]}), 422, "validation_error"
+    )
+    assert api.delete("/v1/customers/acme/limits").json()["limits"] is None
 
 
 def test_auto_top_up_input(api: httpx.Client) -> None:

@@ -30,6 +30,8 @@ COMMANDS = [
     "/v1/events",
     "/v1/simulations",
     "/v1/billing-runs",
+    "/v1/authorizations",
+    "/v1/authorizations/auth_1/void",
     "/v1/invoices/acme.20261101.20261201/payments",
     "/v1/webhooks/stripe",
     "/graphql",
