@@ -17,6 +17,7 @@ from eventsourcing.persistence import ApplicationRecorder, Recording
 from eventsourcing.utils import EnvType
 
 from application.ports import (
+    AlertReads,
     AuthorizationReads,
     BillingReads,
     Clock,
@@ -25,6 +26,7 @@ from application.ports import (
     UsageHistory,
     UsageIndex,
     WalletReads,
+    WebhookSender,
 )
 from application.reference import ReferenceData
 
@@ -44,6 +46,8 @@ class TallyBase(Application[UUID]):
         billing_reads: BillingReads | None = None,
         wallet_reads: WalletReads | None = None,
         authorization_reads: AuthorizationReads | None = None,
+        alert_reads: AlertReads | None = None,
+        webhooks: WebhookSender | None = None,
         dunning_days: tuple[int, ...] = (1, 3, 7),
     ) -> None:
         super().__init__(env)
@@ -52,6 +56,8 @@ class TallyBase(Application[UUID]):
         self._billing_reads = billing_reads
         self._wallet_reads = wallet_reads
         self._authorization_reads = authorization_reads
+        self._alert_reads = alert_reads
+        self.webhooks = webhooks
         self.dunning_days = list(dunning_days)
         self.clock = clock
         self.price_catalog = price_catalog
@@ -84,6 +90,12 @@ class TallyBase(Application[UUID]):
         if self._authorization_reads is None:
             raise RuntimeError("no authorization read model is wired into this application")
         return self._authorization_reads
+
+    @property
+    def alert_reads(self) -> AlertReads:
+        if self._alert_reads is None:
+            raise RuntimeError("no alert read model is wired into this application")
+        return self._alert_reads
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
         """Save, then wake this process's follower (others poll)."""

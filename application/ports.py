@@ -157,6 +157,8 @@ class WalletReads(Protocol):
 
     def balance(self, customer: str, currency: str) -> Decimal: ...
 
+    def top_ups_of(self, customer: str, limit: int) -> list[dict[str, Any]]: ...
+
     def auto_top_ups(self, customer: str) -> list[dict[str, Any]]: ...
 
 
@@ -170,3 +172,21 @@ class AuthorizationReads(Protocol):
         ...
 
     def captured(self, authorization_id: str) -> bool: ...
+
+
+class WebhookSender(Protocol):
+    def send(self, url: str, secret: str, message_id: str, payload: str) -> tuple[int | None, str | None]:
+        """POST a signed message: (status code, None), or (None, the error) when nothing answered."""
+        ...
+
+
+class AlertReads(Protocol):
+    """What alerting and webhook deliveries read (projections/alert_queries.py)."""
+
+    def daily_spend(self, customer: str, first: str, last: str) -> dict[str, tuple[Decimal, int]]:
+        """Per day (YYYY-MM-DD) in [first, last]: the charge and the count of unpriced events."""
+        ...
+
+    def alerts_of(self, customer: str, limit: int) -> list[dict[str, Any]]: ...
+
+    def due_deliveries(self, now: datetime) -> list[tuple[str, str]]: ...

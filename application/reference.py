@@ -15,6 +15,7 @@ from eventsourcing.application import Repository
 from eventsourcing.persistence import ApplicationRecorder
 from eventsourcing.utils import get_topic
 
+from domain.alerts import WebhookEndpoint
 from domain.catalog import Plan, PriceBook
 from domain.customer import Customer
 from domain.events import (
@@ -29,6 +30,8 @@ from domain.events import (
     PlanVersionPublished,
     PriceBookCreated,
     PriceVersionPublished,
+    WebhookEndpointCreated,
+    WebhookEndpointDisabled,
 )
 
 REFERENCE_EVENT_CLASSES = (
@@ -43,6 +46,8 @@ REFERENCE_EVENT_CLASSES = (
     PriceVersionPublished,
     PlanCreated,
     PlanVersionPublished,
+    WebhookEndpointCreated,
+    WebhookEndpointDisabled,
 )
 REFERENCE_TOPICS = [get_topic(cls) for cls in REFERENCE_EVENT_CLASSES]
 PAGE_SIZE = 500
@@ -57,6 +62,7 @@ class ReferenceData:
         self.customers: dict[str, Customer] = {}
         self.price_books: dict[str, PriceBook] = {}
         self.plans: dict[str, Plan] = {}
+        self.webhook_endpoints: dict[str, WebhookEndpoint] = {}
         self.customer_by_key_hash: dict[str, tuple[str, str]] = {}
 
     def refresh(self) -> None:
@@ -84,6 +90,8 @@ class ReferenceData:
             self.price_books[aggregate.price_book_id] = aggregate
         elif isinstance(aggregate, Plan):
             self.plans[aggregate.plan_id] = aggregate
+        elif isinstance(aggregate, WebhookEndpoint):
+            self.webhook_endpoints[aggregate.endpoint_id] = aggregate
 
     def _put_customer(self, customer: Customer) -> None:
         self.customers[customer.customer_id] = customer

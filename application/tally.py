@@ -10,8 +10,9 @@ from datetime import UTC, datetime
 from eventsourcing.persistence import ApplicationRecorder
 from eventsourcing.utils import EnvType
 
-from application.authorizations import Authorizations
+from application.notifications import Notifications
 from application.ports import (
+    AlertReads,
     AuthorizationReads,
     BillingReads,
     Clock,
@@ -20,6 +21,7 @@ from application.ports import (
     UsageHistory,
     UsageIndex,
     WalletReads,
+    WebhookSender,
 )
 
 
@@ -27,7 +29,7 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class Tally(Authorizations):
+class Tally(Notifications):
     name = "tally"
 
     def __init__(
@@ -42,6 +44,8 @@ class Tally(Authorizations):
         billing_reads: BillingReads | None = None,
         wallet_reads: WalletReads | None = None,
         authorization_reads: AuthorizationReads | None = None,
+        alert_reads: AlertReads | None = None,
+        webhooks: WebhookSender | None = None,
         dunning_days: tuple[int, ...] = (1, 3, 7),
     ) -> None:
         super().__init__(
@@ -54,5 +58,7 @@ class Tally(Authorizations):
             billing_reads=billing_reads,
             wallet_reads=wallet_reads,
             authorization_reads=authorization_reads,
+            alert_reads=alert_reads,
+            webhooks=webhooks,
             dunning_days=dunning_days,
         )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from domain.alerts import Alert, Delivery, WebhookEndpoint
 from domain.card_top_up import CardTopUp
 from domain.catalog import Plan, PriceBook
 from domain.customer import Customer
@@ -47,3 +48,8 @@ CardTopUpDisputed: type[Any] = CardTopUp.Disputed  # type: ignore[attr-defined]
 AuthorizationDecided: type[Any] = Authorization.Decided  # type: ignore[attr-defined]
 AuthorizationVoided: type[Any] = Authorization.Voided  # type: ignore[attr-defined]
 HoldPlaced: type[Any] = Holds.Placed  # type: ignore[attr-defined]
+AlertRaised: type[Any] = Alert.Raised  # type: ignore[attr-defined]
+WebhookEndpointCreated: type[Any] = WebhookEndpoint.Created
+WebhookEndpointDisabled: type[Any] = WebhookEndpoint.Disabled  # type: ignore[attr-defined]
+DeliveryScheduled: type[Any] = Delivery.Scheduled  # type: ignore[attr-defined]
+DeliveryAttempted: type[Any] = Delivery.Attempted  # type: ignore[attr-defined]

@@ -18,8 +18,10 @@ from infrastructure.settings import Settings
 from infrastructure.storage import Store, parse_database_url
 from infrastructure.stripe_gateway import StripeGateway
 from infrastructure.usage_index import usage_index_for
+from infrastructure.webhook_sender import StandardWebhookSender
 from interfaces.projector import resolve_mode, start_projector_process, stop_projector_process
 from projections import schema
+from projections.alert_queries import AlertQueries
 from projections.authorization_queries import AuthorizationQueries
 from projections.billing_queries import BillingQueries, WalletQueries
 from projections.checkpoints import SqlCheckpoints
@@ -87,6 +89,8 @@ def bootstrap(
         billing_reads=BillingQueries(database, prefix),
         wallet_reads=WalletQueries(database, prefix),
         authorization_reads=AuthorizationQueries(database, prefix),
+        alert_reads=AlertQueries(database, prefix),
+        webhooks=StandardWebhookSender(),
         dunning_days=tuple(settings.dunning_days),
     )
     with database.transaction(write=True) as cursor:
@@ -97,7 +101,14 @@ def bootstrap(
     checkpoints = SqlCheckpoints(database)
     versions, settler = VersionWatcher(app, checkpoints), TierSettler(app, checkpoints)
     watcher = StepLoop(
-        lambda: versions.step() + settler.step() + app.retry_due_charges() + app.run_wallet_policies(),
+        lambda: (
+            versions.step()
+            + settler.step()
+            + app.retry_due_charges()
+            + app.run_wallet_policies()
+            + app.alert_step(checkpoints)
+            + app.webhook_step(checkpoints)
+        ),
         "tally-policies",
         WATCH_SECONDS,
     )

@@ -158,6 +158,17 @@ class WalletQueries:
             row = cursor.fetchone()
         return ZERO if row is None else dec(row[0])
 
+    def top_ups_of(self, customer: str, limit: int) -> list[dict[str, Any]]:
+        with self.database.transaction(write=False) as cursor:
+            cursor.execute(
+                f"SELECT top_up_id, source, amount, currency, status, expires_at, expired, refunded, disputed, "
+                f"created_at FROM {self.prefix}top_ups WHERE customer = ? ORDER BY position DESC LIMIT ?",
+                (customer, limit),
+            )
+            names = ("id", "source", "amount", "currency", "status", "expires_at", "expired", "refunded", "disputed",
+                     "created_at")  # fmt: skip
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
     def auto_top_ups(self, customer: str) -> list[dict[str, Any]]:
         with self.database.transaction(write=False) as cursor:
             cursor.execute(

@@ -18,6 +18,7 @@ from typing import Any
 from domain.accounts import account_type
 from domain.entries import charged_account, entries_of
 from domain.events import (
+    AlertRaised,
     CardTopUpDisputed,
     CardTopUpFailed,
     CardTopUpRefunded,
@@ -25,6 +26,8 @@ from domain.events import (
     CardTopUpSucceeded,
     CustomerRegistered,
     CustomerUpdated,
+    DeliveryAttempted,
+    DeliveryScheduled,
     InvoiceChargeFailed,
     InvoiceIssued,
     InvoiceMarkedUncollectible,
@@ -86,6 +89,9 @@ class Changes:
     invoice_updates: dict[str, dict[str, Any]] = field(default_factory=dict)
     top_ups: list[tuple[Any, ...]] = field(default_factory=list)
     captures: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    alerts: list[tuple[Any, ...]] = field(default_factory=list)
+    deliveries: dict[tuple[str, str], list[Any]] = field(default_factory=dict)
+    delivery_updates: dict[tuple[str, str], list[Any]] = field(default_factory=dict)
     top_up_updates: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
 
 
@@ -119,6 +125,19 @@ class LedgerView:
                 self._fold_invoice(changes, position, event)
             elif isinstance(event, TOP_UP_EVENTS):
                 self._fold_top_up(changes, position, event)
+            elif isinstance(event, AlertRaised):
+                changes.alerts.append((
+                    f"alrt_{event.originator_id.hex[:20]}", event.customer, event.kind, event.period,
+                    event.threshold, event.message, event.value, iso(event.raised_at), position,
+                ))  # fmt: skip
+            elif isinstance(event, DeliveryScheduled):
+                key = (event.endpoint_id, event.message_id)
+                at = iso(event.at)
+                changes.deliveries[key] = [
+                    event.endpoint_id, event.message_id, event.event_type, "pending", 0, None, at, position,
+                ]  # fmt: skip
+            elif isinstance(event, DeliveryAttempted):
+                self._fold_delivery(changes, position, event)
         return changes
 
     def _fold_entries(self, changes: Changes, position: int, event: Any) -> None:
@@ -261,6 +280,17 @@ class LedgerView:
         elif isinstance(event, CardTopUpDisputed):
             update["disputed"] += Decimal(event.amount)
 
+    @staticmethod
+    def _fold_delivery(changes: Changes, position: int, event: Any) -> None:
+        """Each attempt states the delivery's whole state: it is written over the row."""
+        key = (event.endpoint_id, event.message_id)
+        next_at = iso(event.next_attempt_at) if event.next_attempt_at else None
+        values = [event.status, event.attempt, event.status_code, next_at, position]
+        if key in changes.deliveries:  # scheduled in this same page
+            changes.deliveries[key][3:8] = values
+        else:
+            changes.delivery_updates[key] = values
+
     def _write_top_ups(self, cursor: Cursor, changes: Changes) -> None:
         p, add = self.prefix, self.dialect.add
         cursor.insert_rows(f"{p}top_ups", changes.top_ups)
@@ -357,6 +387,14 @@ class LedgerView:
         self._write_invoices(cursor, changes)
         self._write_top_ups(cursor, changes)
         cursor.insert_rows(f"{p}captures", list(changes.captures.values()), "ON CONFLICT (authorization_id) DO NOTHING")
+        cursor.insert_rows(f"{p}alerts", changes.alerts)
+        cursor.insert_rows(f"{p}deliveries", [tuple(row) for row in changes.deliveries.values()])
+        for (endpoint_id, message_id), values in changes.delivery_updates.items():
+            cursor.execute(
+                f"UPDATE {p}deliveries SET status = ?, attempts = ?, last_status_code = ?, next_attempt_at = ?, "
+                "position = ? WHERE endpoint_id = ? AND message_id = ?",
+                (*values, endpoint_id, message_id),
+            )
 
     def _write_customers(self, cursor: Cursor, changes: Changes) -> None:
         p = self.prefix

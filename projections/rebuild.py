@@ -33,6 +33,8 @@ ORDER_BY = {
     "invoices": "invoice_id",
     "top_ups": "customer, top_up_id",
     "captures": "authorization_id",
+    "alerts": "alert_id",
+    "deliveries": "endpoint_id, message_id",
 }
 
 

@@ -7,7 +7,7 @@ from projections.database import Cursor, Dialect
 
 TABLES = (
     "tracking", "postings", "accounts", "balances", "usage_daily", "customers", "usage_events", "usage_lines",
-    "tier_months", "invoices", "top_ups", "captures",
+    "tier_months", "invoices", "top_ups", "captures", "alerts", "deliveries",
 )  # fmt: skip
 VIEW_NAME = "ledger"
 
@@ -76,6 +76,15 @@ def create_statements(prefix: str, dialect: Dialect) -> list[str]:
         f"""CREATE TABLE IF NOT EXISTS {p}captures (
             authorization_id TEXT PRIMARY KEY, customer TEXT NOT NULL, usage_id TEXT NOT NULL,
             position BIGINT NOT NULL)""",
+        f"""CREATE TABLE IF NOT EXISTS {p}alerts (
+            alert_id TEXT PRIMARY KEY, customer TEXT NOT NULL, kind TEXT NOT NULL, period TEXT NOT NULL,
+            threshold TEXT NOT NULL, message TEXT NOT NULL, value TEXT NOT NULL, raised_at TEXT NOT NULL,
+            position BIGINT NOT NULL)""",
+        f"CREATE INDEX IF NOT EXISTS {p}alerts_customer ON {p}alerts (customer, position)",
+        f"""CREATE TABLE IF NOT EXISTS {p}deliveries (
+            endpoint_id TEXT NOT NULL, message_id TEXT NOT NULL, event_type TEXT NOT NULL, status TEXT NOT NULL,
+            attempts INTEGER NOT NULL, last_status_code INTEGER, next_attempt_at TEXT, position BIGINT NOT NULL,
+            PRIMARY KEY (endpoint_id, message_id))""",
         f"INSERT INTO {p}tracking (name, position) VALUES ('{VIEW_NAME}', 0) ON CONFLICT (name) DO NOTHING",
     ]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass
 
-from fastapi import Request
+from starlette.requests import HTTPConnection
 from strawberry.fastapi import BaseContext
 
 from interfaces.bootstrap import Services
@@ -25,7 +25,10 @@ class TallyContext(BaseContext):
 
     def customer_scope(self) -> str | None:
         """None for the admin key, the customer's id for a customer key."""
-        scheme, _, key = self.authorization.partition(" ")
+        given = self.authorization
+        if not given and isinstance(self.connection_params, dict):  # a websocket's connection_init payload
+            given = str(self.connection_params.get("authorization", ""))
+        scheme, _, key = given.partition(" ")
         if scheme.lower() != "bearer" or not key:
             raise NotAllowed("unauthorized: send Authorization: Bearer <key>")
         admin_key = self.services.settings.admin_key
@@ -46,7 +49,7 @@ class TallyContext(BaseContext):
 
 
 def context_getter(services: Services):  # type: ignore[no-untyped-def]
-    async def get_context(request: Request) -> TallyContext:
+    async def get_context(request: HTTPConnection) -> TallyContext:
         return TallyContext(services, request.headers.get("authorization", ""))
 
     return get_context

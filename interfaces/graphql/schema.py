@@ -3,12 +3,15 @@ reference cache for customer details) through the same services as REST."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncGenerator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
 
 import strawberry
 from cross_web import HTTPException as StrawberryHTTPException
+from starlette.concurrency import run_in_threadpool
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 from strawberry.fastapi import GraphQLRouter
 from strawberry.schema.config import StrawberryConfig
@@ -17,12 +20,16 @@ from strawberry.types import Info
 from application.errors import NotFound
 from interfaces.bootstrap import Services
 from interfaces.graphql import types as t
-from interfaces.graphql.context import TallyContext, context_getter
+from interfaces.graphql.context import NotAllowed, TallyContext, context_getter
 from projections.queries import CurrencyTotals
 
 MAX_DEPTH = 8
 MAX_PAGE = 100
 MAX_USAGE_RANGE = {t.Granularity.HOUR: timedelta(days=31), t.Granularity.DAY: timedelta(days=366)}
+
+
+def _time(text: str) -> datetime:
+    return datetime.fromisoformat(str(text).replace("Z", "+00:00"))
 
 
 def month_of(moment: datetime) -> tuple[datetime, datetime]:
@@ -43,6 +50,36 @@ class Customer:
     def status(self, info: Info[TallyContext, None]) -> str:
         """`past_due` while an invoice's card charge has failed or it was written off; else `active`."""
         return info.context.services.app.customer_status(str(self.id))
+
+    @strawberry.field
+    def limits(self, info: Info[TallyContext, None]) -> t.Limits | None:
+        found = info.context.services.app.customer(str(self.id)).limits
+        return t.Limits.of(found, self.currency) if found else None
+
+    @strawberry.field
+    def alerts(self, info: Info[TallyContext, None], first: int = 20) -> list[t.Alert]:
+        """Newest first."""
+        rows = info.context.services.app.alert_reads.alerts_of(str(self.id), max(1, min(first, MAX_PAGE)))
+        return [
+            t.Alert(id=strawberry.ID(r["id"]), kind=r["kind"], threshold=r["threshold"], period=r["period"],
+                    raised_at=_time(r["raised_at"]), message=r["message"])
+            for r in rows
+        ]  # fmt: skip
+
+    @strawberry.field
+    def top_ups(self, info: Info[TallyContext, None], first: int = 20) -> list[t.TopUp]:
+        """Grants and card top-ups, newest first."""
+        rows = info.context.services.app.wallet_reads.top_ups_of(str(self.id), max(1, min(first, MAX_PAGE)))
+        found = []
+        for r in rows:
+            returned = Decimal(str(r["refunded"])) + Decimal(str(r["disputed"])) + Decimal(str(r["expired"] or 0))
+            amount = t.Money.of(Decimal(str(r["amount"])), r["currency"])
+            found.append(
+                t.TopUp(id=strawberry.ID(r["id"]), source=r["source"], amount=amount, status=r["status"],
+                        expires_at=_time(r["expires_at"]) if r["expires_at"] else None,
+                        created_at=_time(r["created_at"]), returned=t.Money.of(returned, r["currency"]))
+            )  # fmt: skip
+        return found
 
     @strawberry.field
     def invoices(self, info: Info[TallyContext, None], first: int = 12) -> list[t.Invoice]:
@@ -289,8 +326,51 @@ def _entries(
     )
 
 
+SUBSCRIPTION_POLL_SECONDS = 0.05
+HOLDS_EVERY_POLLS = 20
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription
+    async def balance_changed(
+        self, info: Info[TallyContext, None], customer_id: strawberry.ID
+    ) -> AsyncGenerator[t.Balance, None]:
+        """The balance now, then again each time it changes: usage, top-ups,
+        corrections and holds. Polls the read model's position (cheap) and
+        reads the balance when it moved."""
+        services = info.context.services
+        customer = str(customer_id)
+        if not info.context.may_see(customer):
+            raise NotAllowed(f"customer {customer!r} does not exist")
+        currency = services.app.customer(customer).currency
+        last: tuple[Decimal, Decimal] | None = None
+        seen, polls = -1, 0
+        while True:
+            position = await run_in_threadpool(services.queries.position)
+            if position != seen or polls % HOLDS_EVERY_POLLS == 0:
+                seen = position
+                amount, held = await run_in_threadpool(_balance_now, services, customer, currency)
+                if (amount, held) != last:
+                    last = (amount, held)
+                    yield t.Balance(
+                        balance=t.Money.of(amount, currency),
+                        held=t.Money.of(held, currency),
+                        available=t.Money.of(amount - held, currency),
+                        as_of=services.app.clock(),
+                    )
+            polls += 1
+            await asyncio.sleep(SUBSCRIPTION_POLL_SECONDS)
+
+
+def _balance_now(services: Services, customer: str, currency: str) -> tuple[Decimal, Decimal]:
+    amount, _ = services.queries.balance(customer, currency, None)
+    return amount, services.app.held(customer)
+
+
 schema = strawberry.Schema(
     query=Query,
+    subscription=Subscription,
     config=StrawberryConfig(scalar_map={t.BigInt: t.BIG_INT_SCALAR}),
     extensions=[
         lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),

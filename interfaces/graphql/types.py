@@ -192,3 +192,46 @@ class Invoice:
             amount_due=money(found.amount_due),
             amount_paid=money(found.amount_paid),
         )
+
+
+@strawberry.type
+class Limits:
+    period: str
+    soft_limit: Money | None
+    hard_limit: Money | None
+    alert_thresholds_percent: list[int]
+    low_balance: Money | None
+
+    @staticmethod
+    def of(limits: dict[str, Any], currency: str) -> Limits:
+        def money(value: str | None) -> Money | None:
+            return None if value is None else Money.of(Decimal(value), currency)
+
+        return Limits(
+            period=limits.get("period", "month"),
+            soft_limit=money(limits.get("soft_limit")),
+            hard_limit=money(limits.get("hard_limit")),
+            alert_thresholds_percent=list(limits.get("alert_thresholds_percent") or []),
+            low_balance=money(limits.get("low_balance")),
+        )
+
+
+@strawberry.type
+class Alert:
+    id: strawberry.ID
+    kind: str
+    threshold: str
+    period: str
+    raised_at: datetime
+    message: str
+
+
+@strawberry.type
+class TopUp:
+    id: strawberry.ID
+    source: str
+    amount: Money
+    status: str
+    expires_at: datetime | None
+    created_at: datetime
+    returned: Money = strawberry.field(description="Refunded, disputed or expired unspent")

@@ -20,6 +20,7 @@ from interfaces.rest.routes import (
     events,
     health,
     ledger,
+    notifications,
     simulations,
     wallets,
     webhooks,
@@ -39,7 +40,19 @@ def create_app(services: Services) -> FastAPI:
     app = FastAPI(title="tally", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.services = services
     problems.install(app)
-    for module in (health, catalog, customers, events, authorizations, wallets, billing, ledger, simulations, webhooks):
+    for module in (
+        health,
+        catalog,
+        customers,
+        events,
+        authorizations,
+        wallets,
+        billing,
+        ledger,
+        notifications,
+        simulations,
+        webhooks,
+    ):
         app.include_router(module.router)
     app.include_router(graphql_router(services), prefix="/graphql")
     app.add_middleware(BodySizeLimit, max_bytes=services.settings.max_body_bytes)

@@ -1,0 +1,56 @@
+"""Webhook endpoints, their deliveries, and a customer's alerts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import Field
+
+from interfaces.rest.auth import AdminDep, PrincipalDep, ServicesDep
+from interfaces.rest.responses import PROBLEMS
+from interfaces.rest.schemas import Strict
+
+router = APIRouter(tags=["alerts and webhooks"])
+
+
+class WebhookEndpointCreate(Strict):
+    url: str = Field(min_length=8, max_length=2000)
+    events: list[str] = Field(min_length=1, max_length=20)
+
+
+def _endpoint(found: Any, secret: bool = False) -> dict[str, Any]:
+    shown = {"id": found.endpoint_id, "url": found.url, "events": found.events, "disabled": found.disabled}
+    if secret:
+        shown["secret"] = found.secret  # shown once, at creation
+    return shown
+
+
+@router.post("/v1/webhook-endpoints", status_code=201, responses=PROBLEMS)
+def create_endpoint(body: WebhookEndpointCreate, services: ServicesDep, _: AdminDep) -> dict[str, Any]:
+    return _endpoint(services.app.create_webhook_endpoint(body.url, body.events), secret=True)
+
+
+@router.get("/v1/webhook-endpoints/{endpoint_id}", responses=PROBLEMS)
+def get_endpoint(endpoint_id: str, services: ServicesDep, _: AdminDep) -> dict[str, Any]:
+    return _endpoint(services.app.webhook_endpoint(endpoint_id))
+
+
+@router.delete("/v1/webhook-endpoints/{endpoint_id}", responses=PROBLEMS)
+def disable_endpoint(endpoint_id: str, services: ServicesDep, _: AdminDep) -> dict[str, Any]:
+    return _endpoint(services.app.disable_webhook_endpoint(endpoint_id))
+
+
+@router.get("/v1/webhook-endpoints/{endpoint_id}/deliveries/{message_id}", responses=PROBLEMS)
+def get_delivery(endpoint_id: str, message_id: str, services: ServicesDep, _: AdminDep) -> dict[str, Any]:
+    found = services.app.delivery(endpoint_id, message_id)
+    next_at = found.next_attempt_at.isoformat() if found.next_attempt_at else None
+    return {"endpoint": found.endpoint_id, "message_id": found.message_id, "type": found.event_type,
+            "status": found.status, "attempts": found.attempts, "next_attempt_at": next_at}  # fmt: skip
+
+
+@router.get("/v1/customers/{customer_id}/alerts", responses=PROBLEMS)
+def list_alerts(customer_id: str, services: ServicesDep, who: PrincipalDep, limit: int = 50) -> dict[str, Any]:
+    who.require_customer(customer_id)
+    services.app.customer(customer_id)
+    return {"alerts": services.app.alert_reads.alerts_of(customer_id, max(1, min(limit, 500)))}

@@ -1,0 +1,132 @@
+"""Alerts are raised once per threshold per period and delivered to the
+operator's webhook endpoint, signed per Standard Webhooks: a real receiving
+HTTP server verifies every signature with the standardwebhooks library and
+fails the first attempts; the retries follow the backoff on the
+application's clock, and every attempt is recorded."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from standardwebhooks.webhooks import Webhook
+
+from interfaces.bootstrap import Services
+from projections.checkpoints import SqlCheckpoints
+from tests.support import NOW, event, seed
+
+D = Decimal
+
+
+class Receiver:
+    """An HTTP server that verifies each delivery's signature and answers
+    500 to the first `failures` of them."""
+
+    def __init__(self, failures: int) -> None:
+        self.secret = ""
+        self.failures = failures
+        self.received: list[dict[str, Any]] = []
+        self.verified: list[bool] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["content-length"]))
+                headers = {key.lower(): value for key, value in self.headers.items()}
+                try:
+                    Webhook(receiver.secret).verify(body, headers)
+                    receiver.verified.append(True)
+                except Exception:
+                    receiver.verified.append(False)
+                receiver.received.append({"headers": headers, "body": json.loads(body)})
+                status = 500 if len(receiver.received) <= receiver.failures else 204
+                self.send_response(status)
+                self.end_headers()
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    found = Receiver(failures=2)
+    yield found
+    found.server.shutdown()
+
+
+def step(services: Services) -> None:
+    checkpoints = SqlCheckpoints(services.database)
+    services.follower.catch_up()
+    services.app.alert_step(checkpoints)
+    services.follower.catch_up()
+    services.app.webhook_step(checkpoints)
+    services.follower.catch_up()
+
+
+def test_alerts_are_raised_once_and_delivered_signed_with_retries(services: Services, receiver: Receiver) -> None:
+    app = services.app
+    seed(app, customers=("acme",), grant="0.05")
+    endpoint = app.create_webhook_endpoint(receiver.url, ["alert.raised"])
+    receiver.secret = endpoint.secret
+    limits = {"period": "month", "soft_limit": "0.02", "alert_thresholds_percent": [50, 100], "low_balance": "0.04"}
+    app.set_limits("acme", limits)
+    app.record_usage([event("u1"), event("u2")])  # 0.0156: 78 % of 0.02; the wallet falls to 0.0344
+    step(services)
+    kinds = sorted((a["kind"], a["threshold"]) for a in app.alert_reads.alerts_of("acme", 10))
+    assert kinds == [("low_balance", "0.04"), ("spend_threshold", "50")]
+    app.record_usage([event("u3")])  # 0.0234: 117 %: the 100 % threshold; 50 % and low balance again: not re-raised
+    step(services)
+    kinds = sorted((a["kind"], a["threshold"]) for a in app.alert_reads.alerts_of("acme", 10))
+    assert kinds == [("low_balance", "0.04"), ("spend_threshold", "100"), ("spend_threshold", "50")]
+
+    # Three messages; the receiver failed the first two (500), whose retries are due 5 s later.
+    assert len(receiver.received) == 3 and all(receiver.verified)
+    app.clock = lambda: NOW + timedelta(seconds=4)
+    step(services)
+    assert len(receiver.received) == 3  # not due yet
+    app.clock = lambda: NOW + timedelta(seconds=6)
+    step(services)
+    assert len(receiver.received) == 5  # the two again: 204 now
+    app.clock = lambda: NOW + timedelta(hours=1)
+    step(services)
+    assert len(receiver.received) == 5  # all delivered: nothing more
+    types = {r["body"]["type"] for r in receiver.received}
+    assert types == {"alert.raised"}
+    ids = {r["headers"]["webhook-id"] for r in receiver.received}
+    assert len(ids) == 3  # a retry keeps its message id
+    first = receiver.received[0]["headers"]["webhook-id"]
+    delivery = app.delivery(endpoint.endpoint_id, first)
+    assert [a["status_code"] for a in delivery.attempts] == [500, 204] and delivery.status == "delivered"
+    assert all(receiver.verified)
+
+
+def test_a_forged_signature_does_not_verify(receiver: Receiver) -> None:
+    """The receiver's check is real: a wrong secret fails it."""
+    from infrastructure.webhook_sender import StandardWebhookSender
+
+    receiver.secret = "whsec_" + "QUJD" * 8
+    StandardWebhookSender().send(receiver.url, "whsec_" + "WFla" * 8, "msg_1", '{"type":"alert.raised"}')
+    assert receiver.verified == [False]
+
+
+def test_unpriced_usage_and_bad_endpoints(services: Services) -> None:
+    from application.errors import ValidationFailed
+
+    seed(services.app, customers=("acme",))
+    services.app.record_usage([event("n1", model="gpt-9")])
+    step(services)
+    assert [a["kind"] for a in services.app.alert_reads.alerts_of("acme", 10)] == ["unpriced_usage"]
+    with pytest.raises(ValidationFailed):
+        services.app.create_webhook_endpoint("ftp://example.com", ["alert.raised"])
+    with pytest.raises(ValidationFailed):
+        services.app.create_webhook_endpoint("https://example.com/hooks", ["alert.lowered"])
