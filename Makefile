@@ -31,6 +31,7 @@ typecheck: setup
 ## Everything CI runs: lint, types, and the whole suite on SQLite and PostgreSQL.
 test: setup lint typecheck
 	bash scripts/ensure-postgres
+	bash scripts/ensure-chromium
 	$(BIN)/pytest -q
 
 bench: setup

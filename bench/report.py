@@ -16,6 +16,8 @@ TARGETS = {
     ("postgresql", "re-rating"): ("events/s", 5_000.0),
     ("sqlite", "lag p99"): ("ms", 1_000.0),
     ("postgresql", "lag p99"): ("ms", 1_000.0),
+    ("postgresql", "authorization p99 at 500/s"): ("ms", 10.0),
+    ("postgresql", "balanceChanged lag p99"): ("ms", 250.0),
 }
 
 

@@ -11,6 +11,7 @@ from dataclasses import asdict
 from typing import Any, TypeVar
 
 from bench.baseline import BaselineResult, postgres_baseline, sqlite_baseline
+from bench.control import balance_changed_lag, paced
 from bench.http import measure_http
 from bench.ingest import ADMIN_KEY, measure_ingest, open_seeded
 from bench.lag import measure_lag
@@ -20,7 +21,7 @@ from bench.report import RESULTS, Row
 from bench.rerate import measure_rerate
 from bench.server import Server
 from bench.stores import RunStores
-from bench.workload import Event
+from bench.workload import Event, customer_id
 
 T = TypeVar("T")
 
@@ -68,7 +69,7 @@ class StoreRun:
             self._rerate()
         if self.options.profile:
             self._profile()
-        if "http" in wanted or "lag" in wanted:
+        if "http" in wanted or "lag" in wanted or "control" in wanted:
             self._server()
 
     def _rerate(self) -> None:
@@ -164,6 +165,8 @@ class StoreRun:
                 self._http(server)
             if "lag" in o.measurements:
                 self._lag(server)
+            if "control" in o.measurements:
+                self._control(server)
         finally:
             server.stop()
 
@@ -177,6 +180,44 @@ class StoreRun:
             note = f"{o.clients} client threads, {o.batch} events/POST"
             self.add("HTTP: POST", result.post_rate, "events/s", note)
             self.add("HTTP: POST+project", result.end_to_end_rate, "events/s")
+
+    def _control(self, server: Server) -> None:
+        """Authorization latency at 500 requests/s and the balanceChanged lag,
+        beside GET /healthz at the same pace on the same server."""
+        o = self.options
+        seconds = 4.0 if o.events <= 10_000 else 10.0
+        health = self.attempt("healthz latency", "ms", lambda: paced(server, 500, seconds, "healthz", o.customers))
+        if health is not None:
+            self.add("baseline: GET /healthz p50 at 500/s", health.p50, "ms")
+            self.add("baseline: GET /healthz p99 at 500/s", health.p99, "ms", f"{len(health.samples_ms)} requests")
+        found = self.attempt("authorizations", "ms", lambda: paced(server, 500, seconds, "authorize", o.customers))
+        if found is not None:
+            note = f"{len(found.samples_ms)} requests, statuses {found.statuses}, errors {found.errors}"
+            self.add("authorization p50 at 500/s", found.p50, "ms")
+            self.add("authorization p99 at 500/s", found.p99, "ms", note)
+            self.raw["authorizations"] = {
+                "p50_ms": found.p50, "p99_ms": found.p99, "statuses": found.statuses, "errors": found.errors,
+                "healthz_p99_ms": health.p99 if health else None,
+            }  # fmt: skip
+        # The same at a tenth of the pace: the service time without queueing.
+        quiet = self.attempt("quiet authorizations", "ms", lambda: paced(server, 50, seconds, "authorize", o.customers))
+        quiet_health = self.attempt("quiet healthz", "ms", lambda: paced(server, 50, seconds, "healthz", o.customers))
+        if quiet is not None and quiet_health is not None:
+            self.add("baseline: GET /healthz p99 at 50/s", quiet_health.p99, "ms")
+            self.add("authorization p50 at 50/s", quiet.p50, "ms")
+            self.add("authorization p99 at 50/s", quiet.p99, "ms", f"statuses {quiet.statuses}")
+        lag = self.attempt(
+            "balanceChanged lag", "ms", lambda: balance_changed_lag(server, o.lag_samples, customer_id(0))
+        )
+        if lag is not None and lag.samples_ms:
+            self.add("balanceChanged lag p50", lag.p50, "ms")
+            self.add(
+                "balanceChanged lag p99",
+                lag.p99,
+                "ms",
+                f"{len(lag.samples_ms)} samples, {lag.errors} timeouts; target < 250 ms",
+            )
+            self.raw["balance_changed"] = {"p50_ms": lag.p50, "p99_ms": lag.p99, "samples": len(lag.samples_ms)}
 
     def _lag(self, server: Server) -> None:
         o = self.options

@@ -25,6 +25,7 @@ from interfaces.rest.routes import (
     wallets,
     webhooks,
 )
+from interfaces.web import routes as web
 
 DESCRIPTION = """Usage-based billing for AI products: a double-entry ledger built on
 event sourcing. Money is a decimal string; errors are RFC 9457 problem+json;
@@ -52,6 +53,7 @@ def create_app(services: Services) -> FastAPI:
         notifications,
         simulations,
         webhooks,
+        web,
     ):
         app.include_router(module.router)
     app.include_router(graphql_router(services), prefix="/graphql")

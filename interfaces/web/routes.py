@@ -1,0 +1,26 @@
+"""The web dashboard: one static page that reads the public GraphQL API (and
+follows balanceChanged over a websocket). It holds no data of its own."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import HTMLResponse
+
+from interfaces.rest.auth import PrincipalDep
+
+router = APIRouter(tags=["dashboard"])
+PAGE = (Path(__file__).parent / "dashboard.html").read_text(encoding="utf-8")
+
+
+@router.get("/dashboard", response_class=HTMLResponse, include_in_schema=False)
+def dashboard() -> str:
+    return PAGE
+
+
+@router.get("/v1/whoami")
+def whoami(who: PrincipalDep) -> dict[str, Any]:
+    """Which customer a key belongs to (null for the admin key)."""
+    return {"customer": who.customer, "admin": who.is_admin}
