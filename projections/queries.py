@@ -99,6 +99,18 @@ class LedgerQueries:
         return int(row[0]) if row else 0
 
     @money_math
+    def balances(self, customers: list[str]) -> dict[tuple[str, str], Decimal]:
+        """Current balances of many customers in one read (for GraphQL's data loader)."""
+        if not customers:
+            return {}
+        marks = ",".join("?" * len(customers))
+        with self.database.transaction(write=False) as cursor:
+            cursor.execute(
+                f"SELECT customer, currency, balance FROM {self.prefix}balances WHERE customer IN ({marks})",
+                tuple(customers),
+            )
+            return {(str(c), str(cur)): dec(amount) for c, cur, amount in cursor.fetchall()}
+
     def balance(self, customer: str, currency: str, as_of: datetime | None = None) -> tuple[Decimal, str | None]:
         """The customer's balance (credits minus debits on its wallet and
         receivable) and the time of the last change it includes."""

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
+from decimal import Decimal
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
+from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 
 from interfaces.bootstrap import Services
@@ -22,6 +25,13 @@ class TallyContext(BaseContext):
 
     def __post_init__(self) -> None:
         super().__init__()
+        # One read for the balances of every customer a query asks about (a
+        # connection of customers reads them together, not one per row).
+        self.balances: DataLoader[tuple[str, str], Decimal] = DataLoader(load_fn=self._load_balances)
+
+    async def _load_balances(self, keys: list[tuple[str, str]]) -> list[Decimal]:
+        found = await run_in_threadpool(self.services.queries.balances, sorted({customer for customer, _ in keys}))
+        return [found.get(key, Decimal(0)) for key in keys]
 
     def customer_scope(self) -> str | None:
         """None for the admin key, the customer's id for a customer key."""

@@ -90,11 +90,14 @@ class Customer:
         return [t.Invoice.of(invoice, now) for invoice in found]
 
     @strawberry.field
-    def balance(self, info: Info[TallyContext, None], as_of: datetime | None = None) -> t.Balance:
+    async def balance(self, info: Info[TallyContext, None], as_of: datetime | None = None) -> t.Balance:
         services = info.context.services
         _require_offset(as_of)
-        amount, _ = services.queries.balance(str(self.id), self.currency, as_of)
-        held = services.app.held(str(self.id)) if as_of is None else Decimal(0)  # open holds are a present fact
+        if as_of is None:
+            amount = await info.context.balances.load((str(self.id), self.currency))
+        else:
+            amount, _ = await run_in_threadpool(services.queries.balance, str(self.id), self.currency, as_of)
+        held = await run_in_threadpool(services.app.held, str(self.id)) if as_of is None else Decimal(0)  # now only
         moment = as_of or services.app.clock()
         return t.Balance(
             balance=t.Money.of(amount, self.currency),
