@@ -45,6 +45,8 @@ def seed(app: Tally) -> None:
     for customer_id, name, plan, billing in CUSTOMERS:
         app.create_customer(customer_id, name, "USD", plan, billing, 30, None)
     app.top_up("acme", "welcome-grant", "25.00", "grant", None)
+    limits = {"period": "month", "soft_limit": "40", "hard_limit": "60", "alert_thresholds_percent": [50, 80, 100]}
+    app.set_limits("acme", {**limits, "low_balance": "5"})
 
 
 def usage_stream(app: Tally, balance: Callable[[], Decimal], rate: int, stop: threading.Event) -> None:
@@ -92,11 +94,13 @@ def run_demo(
 
     services = bootstrap(settings)
     seed(services.app)
+    dashboard_key = services.app.issue_api_key("acme").key  # a read key for acme's dashboard, shown once
     stop = threading.Event()
     wallet = lambda: services.queries.balance("acme", "USD")[0]
     streamer = threading.Thread(target=usage_stream, args=(services.app, wallet, rate, stop), daemon=True)
     streamer.start()
     announce(host, port, settings, show_key=True)
+    print(f"  dashboard  http://{host}:{port}/dashboard  (sign in with acme's key {dashboard_key})", flush=True)
     server = uvicorn.Server(uvicorn.Config(create_app(services), host=host, port=port, log_level="warning"))
     if seconds > 0:
         threading.Timer(seconds, lambda: setattr(server, "should_exit", True)).start()
