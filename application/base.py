@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import Application
@@ -31,6 +33,22 @@ from application.ports import (
 from application.reference import ReferenceData
 
 
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class ReadModel:
+    """The read model's queries the use cases need (projections/ implements
+    them; the composition root wires them). Absent ones fail when used."""
+
+    usage_history: UsageHistory | None = None
+    billing: BillingReads | None = None
+    wallets: WalletReads | None = None
+    authorizations: AuthorizationReads | None = None
+    alerts: AlertReads | None = None
+
+
 class TallyBase(Application[UUID]):
     name = "tally"
 
@@ -40,23 +58,15 @@ class TallyBase(Application[UUID]):
         *,
         usage_index: Callable[[ApplicationRecorder], UsageIndex],
         price_catalog: PriceCatalog,
-        clock: Clock,
-        usage_history: UsageHistory | None = None,
+        clock: Clock = utc_now,
+        reads: ReadModel | None = None,
         payments: PaymentGateway | None = None,
-        billing_reads: BillingReads | None = None,
-        wallet_reads: WalletReads | None = None,
-        authorization_reads: AuthorizationReads | None = None,
-        alert_reads: AlertReads | None = None,
         webhooks: WebhookSender | None = None,
         dunning_days: tuple[int, ...] = (1, 3, 7),
     ) -> None:
         super().__init__(env)
-        self._usage_history = usage_history
+        self.reads = reads or ReadModel()
         self.payments = payments  # None: no card processor configured
-        self._billing_reads = billing_reads
-        self._wallet_reads = wallet_reads
-        self._authorization_reads = authorization_reads
-        self._alert_reads = alert_reads
         self.webhooks = webhooks
         self.dunning_days = list(dunning_days)
         self.clock = clock
@@ -69,33 +79,23 @@ class TallyBase(Application[UUID]):
 
     @property
     def usage_history(self) -> UsageHistory:
-        if self._usage_history is None:
-            raise RuntimeError("no usage history is wired into this application")
-        return self._usage_history
+        return _wired(self.reads.usage_history, "usage history")
 
     @property
     def billing_reads(self) -> BillingReads:
-        if self._billing_reads is None:
-            raise RuntimeError("no billing read model is wired into this application")
-        return self._billing_reads
+        return _wired(self.reads.billing, "billing reads")
 
     @property
     def wallet_reads(self) -> WalletReads:
-        if self._wallet_reads is None:
-            raise RuntimeError("no wallet read model is wired into this application")
-        return self._wallet_reads
+        return _wired(self.reads.wallets, "wallet reads")
 
     @property
     def authorization_reads(self) -> AuthorizationReads:
-        if self._authorization_reads is None:
-            raise RuntimeError("no authorization read model is wired into this application")
-        return self._authorization_reads
+        return _wired(self.reads.authorizations, "authorization reads")
 
     @property
     def alert_reads(self) -> AlertReads:
-        if self._alert_reads is None:
-            raise RuntimeError("no alert read model is wired into this application")
-        return self._alert_reads
+        return _wired(self.reads.alerts, "alert reads")
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
         """Save, then wake this process's follower (others poll)."""
@@ -113,3 +113,12 @@ class TallyBase(Application[UUID]):
             for listener in self.saved_listeners:
                 listener(position)
         return recordings
+
+
+T = TypeVar("T")
+
+
+def _wired(port: T | None, name: str) -> T:
+    if port is None:
+        raise RuntimeError(f"no {name} are wired into this application")
+    return port

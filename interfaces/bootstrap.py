@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
 
+from application.base import ReadModel
 from application.ports import Clock
 from application.tally import Tally, utc_now
 from application.tier_settler import TierSettler
@@ -84,12 +85,14 @@ def bootstrap(
         usage_index=usage_index_for,
         price_catalog=GenaiPricesCatalog(),
         clock=clock,
-        usage_history=history,
+        reads=ReadModel(
+            usage_history=history,
+            billing=BillingQueries(database, prefix),
+            wallets=WalletQueries(database, prefix),
+            authorizations=AuthorizationQueries(database, prefix),
+            alerts=AlertQueries(database, prefix),
+        ),
         payments=StripeGateway(settings.stripe_api_key, settings.stripe_api_base) if settings.stripe_api_key else None,
-        billing_reads=BillingQueries(database, prefix),
-        wallet_reads=WalletQueries(database, prefix),
-        authorization_reads=AuthorizationQueries(database, prefix),
-        alert_reads=AlertQueries(database, prefix),
         webhooks=StandardWebhookSender(),
         dunning_days=tuple(settings.dunning_days),
     )

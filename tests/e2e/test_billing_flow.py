@@ -5,32 +5,17 @@ webhooks, and the bad requests around them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
-import pytest
 
-from tests.e2e.server import client, running_server
+from tests.e2e.server import client
 from tests.stripe_server import (
-    API_KEY,
-    WEBHOOK_SECRET,
     customer_with_card,
-    localstripe,
-    register_webhook,
     signed,
     stripe_event,
 )
 from tests.support import event, rates_json
-
-
-@pytest.fixture
-def billing_server(database_url: str) -> Iterator[tuple[str, str]]:
-    with localstripe() as stripe_base:
-        env = {"STRIPE_API_KEY": API_KEY, "STRIPE_API_BASE": stripe_base, "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET}
-        with running_server(database_url, env_extra=env) as base:
-            register_webhook(stripe_base, f"{base}/v1/webhooks/stripe")
-            yield base, stripe_base
 
 
 def last_month() -> tuple[str, str]:
@@ -40,8 +25,8 @@ def last_month() -> tuple[str, str]:
     return (start - timedelta(days=3)).isoformat(), start.isoformat()
 
 
-def test_billing_over_http(billing_server: tuple[str, str]) -> None:
-    base, stripe_base = billing_server
+def test_billing_over_http(stripe_tally_server: tuple[str, str]) -> None:
+    base, stripe_base = stripe_tally_server
     moment, period_end = last_month()
     with client(base) as api:
         api.post("/v1/price-books", json={"id": "default", "currency": "USD"})

@@ -7,33 +7,18 @@ a bad signature is a 400 that changes nothing."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import httpx
-import pytest
 
-from tests.e2e.server import client, running_server, wait_for
+from tests.e2e.server import client, wait_for
 from tests.stripe_server import (
-    API_KEY,
     DECLINED_CARD,
-    WEBHOOK_SECRET,
     customer_with_card,
-    localstripe,
-    register_webhook,
     signed,
     stripe_event,
 )
 from tests.stripe_server import client as stripe_client
 from tests.support import rates_json
-
-
-@pytest.fixture
-def stripe_server(database_url: str) -> Iterator[tuple[str, str]]:
-    with localstripe() as stripe_base:
-        env = {"STRIPE_API_KEY": API_KEY, "STRIPE_API_BASE": stripe_base, "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET}
-        with running_server(database_url, env_extra=env) as base:
-            register_webhook(stripe_base, f"{base}/v1/webhooks/stripe")
-            yield base, stripe_base
 
 
 def applied_webhooks(api: httpx.Client) -> int:
@@ -45,8 +30,8 @@ def balance(api: httpx.Client) -> str:
     return str(api.get("/v1/customers/acme/balance", params={"consistent": "true"}).json()["balance"])
 
 
-def test_card_top_ups_webhooks_refunds_and_disputes(stripe_server: tuple[str, str]) -> None:
-    base, stripe_base = stripe_server
+def test_card_top_ups_webhooks_refunds_and_disputes(stripe_tally_server: tuple[str, str]) -> None:
+    base, stripe_base = stripe_tally_server
     with client(base) as api:
         api.post("/v1/price-books", json={"id": "default", "currency": "USD"})
         api.post(
