@@ -12,7 +12,7 @@ import time
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
@@ -34,8 +34,11 @@ LIMIT_PERIODS = ("day", "month")
 
 
 class Authorizations(WalletPolicies):
-    _customer_locks: dict[str, threading.Lock] = {}
-    _locks_guard = threading.Lock()
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._customer_locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+        self._holds_cache: dict[str, Holds] = {}  # each customer's, used under its lock
 
     def authorize(
         self,
@@ -51,9 +54,6 @@ class Authorizations(WalletPolicies):
         customer = self.customer(customer_id)
         request = {"customer": customer_id, "amount": amount, "estimate": estimate, "expires": expires_in_seconds}
         fingerprint = hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()[:32]
-        first = self._existing_authorization(authorization_id)
-        if first is not None:
-            return self._same(first, fingerprint), False
         asked = self._amount_asked(customer, amount, estimate)
         seconds = DEFAULT_EXPIRY_SECONDS if expires_in_seconds is None else expires_in_seconds
         if not 1 <= seconds <= MAX_EXPIRY_SECONDS:
@@ -95,17 +95,18 @@ class Authorizations(WalletPolicies):
             else:
                 self.save(authorization)
         except IntegrityError:
+            self._holds_cache.pop(customer.customer_id, None)  # its pending change was not stored
             first = self._existing_authorization(authorization_id)
-            if first is not None:  # the same id decided concurrently: its answer stands
+            if first is not None:  # asked before (a retry) or at the same moment: the first answer stands
                 return self._same(first, fingerprint), False
-            return None
+            return None  # another authorization moved the holds first: decide again
         return authorization, True
 
     def _standing(self, customer: Any, open_holds: dict[str, Decimal], now: datetime) -> Standing:
         limits = customer.limits or {}
         period = limits.get("period", "month")
         start, end = limit_period(period, now)
-        balance, captured, spend = self.authorization_reads.standing(
+        balance, captured, spend, past_due = self.authorization_reads.standing(
             customer.customer_id, customer.currency, sorted(open_holds), start, end
         )
         held = sum((amount for key, amount in open_holds.items() if key not in captured), ZERO)
@@ -116,7 +117,7 @@ class Authorizations(WalletPolicies):
             held=held,
             period_spend=spend,
             hard_limit=Decimal(hard) if hard is not None else None,
-            past_due=self.customer_status(customer.customer_id) == "past_due",
+            past_due=past_due,
         )
 
     def _amount_asked(self, customer: Any, amount: str | None, estimate: Mapping[str, Any] | None) -> Decimal:
@@ -142,7 +143,7 @@ class Authorizations(WalletPolicies):
             return authorization
         now = self.clock()
         for _attempt in range(MAX_ATTEMPTS):
-            holds = self._holds(authorization.customer)
+            holds: Holds = self.repository.get(Holds.create_id(authorization.customer))
             authorization = self.find_authorization(authorization_id)
             if authorization.voided:
                 return authorization
@@ -173,10 +174,20 @@ class Authorizations(WalletPolicies):
         return found
 
     def _holds(self, customer_id: str) -> Holds:
+        """The customer's Holds, kept between authorizations in this process
+        and brought up to date with the events appended since (by any
+        process), so a busy customer's history is not replayed each time."""
+        cached = self._holds_cache.get(customer_id)
+        if cached is not None:
+            for event in self.events.get(cached.id, gt=cached.version):
+                cached = cast(Any, event).mutate(cached)
+            self._holds_cache[customer_id] = cached
+            return cached
         try:
             found: Holds = self.repository.get(Holds.create_id(customer_id))
         except AggregateNotFoundError:
-            return Holds(customer_id)
+            found = Holds(customer_id)
+        self._holds_cache[customer_id] = found
         return found
 
     @staticmethod
@@ -201,11 +212,15 @@ class Authorizations(WalletPolicies):
         """The open holds usage has not captured yet: what `held` shows."""
         customer = self.customer(customer_id)
         now = self.clock()
-        open_holds = self._holds(customer_id).open_holds(now)
+        try:
+            found: Holds = self.repository.get(Holds.create_id(customer_id))
+        except AggregateNotFoundError:
+            return ZERO
+        open_holds = found.open_holds(now)
         if not open_holds:
             return ZERO
         start, end = limit_period("month", now)
-        _, captured, _ = self.authorization_reads.standing(
+        _, captured, _, _ = self.authorization_reads.standing(
             customer_id, customer.currency, sorted(open_holds), start, end
         )
         return sum((amount for key, amount in open_holds.items() if key not in captured), ZERO)

@@ -167,8 +167,9 @@ class AuthorizationReads(Protocol):
 
     def standing(
         self, customer: str, currency: str, holds: Sequence[str], start: datetime, end: datetime
-    ) -> tuple[Decimal, set[str], Decimal]:
-        """(balance, the holds among `holds` usage captured, spend in [start, end)), at one moment."""
+    ) -> tuple[Decimal, set[str], Decimal, bool]:
+        """(balance, the holds among `holds` usage captured, spend in [start, end),
+        whether an invoice is past due), at one moment."""
         ...
 
     def captured(self, authorization_id: str) -> bool: ...

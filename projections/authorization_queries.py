@@ -21,8 +21,8 @@ class AuthorizationQueries:
 
     def standing(
         self, customer: str, currency: str, holds: Sequence[str], start: datetime, end: datetime
-    ) -> tuple[Decimal, set[str], Decimal]:
-        """(balance, captured hold ids, spend in [start, end))."""
+    ) -> tuple[Decimal, set[str], Decimal, bool]:
+        """(balance, captured hold ids, spend in [start, end), past due)."""
         p, total = self.prefix, self.database.dialect.sum
         with self.database.snapshot() as cursor:
             cursor.execute(f"SELECT balance FROM {p}balances WHERE customer = ? AND currency = ?", (customer, currency))
@@ -46,7 +46,13 @@ class AuthorizationQueries:
                     (customer, iso(start)[:7]),
                 )
                 spend += dec(cursor.fetchone()[0])
-        return balance, captured, spend
+            cursor.execute(
+                f"SELECT 1 FROM {p}invoices WHERE customer = ? AND status IN ('payment_failed', 'uncollectible') "
+                "LIMIT 1",
+                (customer,),
+            )
+            past_due = cursor.fetchone() is not None
+        return balance, captured, spend, past_due
 
     def captured(self, authorization_id: str) -> bool:
         with self.database.transaction(write=False) as cursor:
