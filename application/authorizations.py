@@ -94,8 +94,10 @@ class Authorizations(WalletPolicies):
                 self.save(authorization, holds)
             else:
                 self.save(authorization)
-        except IntegrityError:
+        except BaseException as error:
             self._holds_cache.pop(customer.customer_id, None)  # its pending change was not stored
+            if not isinstance(error, IntegrityError):
+                raise
             first = self._existing_authorization(authorization_id)
             if first is not None:  # asked before (a retry) or at the same moment: the first answer stands
                 return self._same(first, fingerprint), False
@@ -212,11 +214,8 @@ class Authorizations(WalletPolicies):
         """The open holds usage has not captured yet: what `held` shows."""
         customer = self.customer(customer_id)
         now = self.clock()
-        try:
-            found: Holds = self.repository.get(Holds.create_id(customer_id))
-        except AggregateNotFoundError:
-            return ZERO
-        open_holds = found.open_holds(now)
+        with self._lock_of(customer_id):  # the cached Holds, brought up to date (a gateway reads this often)
+            open_holds = self._holds(customer_id).open_holds(now)
         if not open_holds:
             return ZERO
         start, end = limit_period("month", now)
