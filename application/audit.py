@@ -12,9 +12,9 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from domain.entries import charged_account, entries_of
-from domain.events import TierSettled, UsageRecorded, UsageRerated
+from domain.events import InvoiceIssued, TierSettled, UsageRecorded, UsageRerated
 from domain.journal import assert_balanced
-from domain.money import ZERO, money_math
+from domain.money import ZERO, money_math, round_to_minor_unit
 from domain.plans import Tiers
 from domain.rating import Chargeable, Rating, rate
 from domain.tier_settlement import period_of
@@ -35,6 +35,7 @@ class HistoryReport:
     debits: dict[str, Decimal] = field(default_factory=lambda: defaultdict(lambda: ZERO))
     credits: dict[str, Decimal] = field(default_factory=lambda: defaultdict(lambda: ZERO))
     settlements_checked: int = 0
+    invoices_checked: int = 0
     # (customer, month) → tiered cost by the history's ratings, and as last settled
     tiered_cost: dict[tuple[str, str], Decimal] = field(default_factory=lambda: defaultdict(lambda: ZERO))
     settled: dict[tuple[str, str], tuple[Decimal, Decimal, bool]] = field(default_factory=dict)
@@ -72,6 +73,8 @@ def audit_history(app: Tally, progress: Callable[[int], None] | None = None) -> 
                 _follow(report, latest, notification.id, event)
             elif isinstance(event, TierSettled):
                 _check_settlement(report, notification.id, event)
+            elif isinstance(event, InvoiceIssued):
+                _check_invoice(report, notification.id, event)
         if progress is not None:
             progress(len(page))
         if len(page) < PAGE:
@@ -202,3 +205,35 @@ def _check_settlement(report: HistoryReport, position: int, event: Any) -> None:
     if delta != difference - before_difference or posted != abs(delta):
         report.problems.append(f"event {position}: tier settlement posts {posted} for a change of {delta}")
     report.settled[month] = (cost, difference, was_closed or bool(event.closes))
+
+
+def _check_invoice(report: HistoryReport, position: int, event: Any) -> None:
+    """An invoice's figures follow from its lines: the subtotal, tier and note
+    totals add up, the total is the exact sum rounded half-even to the minor
+    unit (a statement's is not rounded), the rounding entry posts exactly the
+    difference, and what is due is the total less the credit applied."""
+    try:
+        figures = {name: Decimal(value) for name, value in event.figures.items()}
+        subtotal = sum((Decimal(line["amount"]) for line in event.lines), ZERO)
+        tiers = sum((Decimal(line["amount"]) for line in event.tiers), ZERO)
+        notes = sum((Decimal(note["total"]) for note in event.notes), ZERO)
+        exact_total = subtotal + tiers + notes
+        statement = event.kind == "statement"
+        total = exact_total if statement else round_to_minor_unit(exact_total, event.currency)
+        posted = sum((Decimal(p["amount"]) for p in event.entry["postings"]), ZERO) if event.entry else ZERO
+    except (ValueError, KeyError, TypeError, ArithmeticError) as error:
+        report.problems.append(
+            f"event {position}: invoice {getattr(event, 'invoice_id', '?')} cannot be rechecked: {error!r}"
+        )
+        return
+    report.invoices_checked += 1
+    expected = {
+        "subtotal": subtotal, "tier_adjustment": tiers, "corrections": notes, "total_exact": exact_total,
+        "total": total, "rounding": total - exact_total,
+        "amount_due": ZERO if statement else max(total, ZERO) - figures.get("credits_applied", ZERO),
+    }  # fmt: skip
+    wrong = sorted(name for name, value in expected.items() if figures.get(name) != value)
+    if wrong:
+        report.problems.append(f"event {position}: invoice {event.invoice_id} states wrong {', '.join(wrong)}")
+    if posted != abs(total - exact_total):
+        report.problems.append(f"event {position}: invoice {event.invoice_id} posts {posted} of rounding")

@@ -139,8 +139,8 @@ def audit() -> None:
             report = audit_history(services.app, advance)
         differences = _replay_differences(services, total)
         console.print(
-            f"{report.events} events, {report.entries} entries, {report.ratings_checked} ratings and "
-            f"{report.settlements_checked} tier settlements re-checked"
+            f"{report.events} events, {report.entries} entries; re-checked: {report.ratings_checked} ratings, "
+            f"{report.settlements_checked} tier settlements, {report.invoices_checked} invoices"
         )
         if report.unsettled:
             console.print(

@@ -37,7 +37,7 @@ def test_replay_rebuilds_equal_projections_and_audit_passes(database_url: str) -
     assert "equal the ones they replaced" in replayed.stderr
     audited = tally(database_url, "audit")
     assert audited.returncode == 0, audited.stderr
-    assert "50 ratings and 0 tier settlements re-checked" in audited.stderr
+    assert "re-checked: 50 ratings, 0 tier settlements, 0 invoices" in audited.stderr
 
 
 def test_audit_exits_non_zero_when_a_projection_differs(database_url: str) -> None:

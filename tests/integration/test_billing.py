@@ -183,3 +183,25 @@ def test_late_usage_and_corrections_go_to_the_next_invoice(stripe_services: Serv
     with pytest.raises(Conflict):  # periods are billed in order
         app.billing_run(DEC_1 + timedelta(days=14), customers=["initech"], period_start=DEC_1)
     assert audit_history(app).problems == []
+
+
+def test_the_audit_finds_an_invoice_whose_figures_do_not_follow_from_its_lines(stripe_services: Services) -> None:
+    from domain.invoice import Invoice
+
+    app = stripe_services.app
+    seed(app, customers=("acme",))
+    forged = Invoice(
+        invoice_id="acme.20261001.20261101", customer="acme", kind="invoice", billing="invoice", currency="USD",
+        period_start=DEC_1 - timedelta(days=61), period_end=DEC_1 - timedelta(days=30), cut=0,
+        lines=[{"provider": "openai", "model": "gpt-4o", "unit": "input_tokens", "late": False, "quantity": 1,
+                "unit_price": "1", "cost": "1", "markup": "0", "amount": "1.004"}],
+        tiers=[], notes=[],
+        figures={"subtotal": "1.004", "tier_adjustment": "0", "corrections": "0", "total_exact": "1.004",
+                 "total": "1.01", "rounding": "0.006", "credits_applied": "0", "credit_carried": "0",
+                 "amount_due": "1.01"},
+        issued_at=DEC_1, due_at=DEC_1, entry=None,
+    )  # fmt: skip
+    app.save(forged)
+    problems = audit_history(app).problems
+    assert any("states wrong amount_due, rounding, total" in p for p in problems), problems
+    assert any("posts 0 of rounding" in p for p in problems), problems
