@@ -106,3 +106,24 @@ def test_estimates_are_priced_and_input_checked(services: Services) -> None:
     ):
         with pytest.raises(ValidationFailed):
             services.app.authorize("x2", "acme", amount, estimate_body, None)
+
+
+def test_a_busy_customers_holds_are_snapshotted_and_load_the_same(services: Services) -> None:
+    """Every 200th Holds event takes a snapshot; an application that never
+    saw the customer loads the holds from it and the events after it."""
+    from domain.holds import Holds
+    from tests.conftest import open_services
+
+    seed(services.app, customers=("acme",), grant="100")
+    services.follower.catch_up()
+    for index in range(205):
+        assert ask(services, f"b{index}", "0.01").approved
+    holds_id = Holds.create_id("acme")
+    snapshots = list(services.app.snapshots.get(holds_id)) if services.app.snapshots else []
+    assert [snapshot.originator_version for snapshot in snapshots] == [200]
+    fresh = open_services(services.settings.database_url)
+    try:
+        assert fresh.app.held("acme") == D("2.05")
+        assert fresh.app.repository.get(holds_id).version == 206
+    finally:
+        fresh.close()
