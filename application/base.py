@@ -15,9 +15,10 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import ApplicationRecorder, Recording
+from eventsourcing.persistence import ApplicationRecorder, IntegrityError, Recording
 from eventsourcing.utils import EnvType
 
+from application.errors import Conflict
 from application.ports import (
     AlertReads,
     AuthorizationReads,
@@ -31,6 +32,9 @@ from application.ports import (
     WebhookSender,
 )
 from application.reference import ReferenceData
+
+MAX_CHANGE_ATTEMPTS = 5
+A = TypeVar("A")
 
 
 def utc_now() -> datetime:
@@ -96,6 +100,19 @@ class TallyBase(Application[UUID]):
     @property
     def alert_reads(self) -> AlertReads:
         return _wired(self.reads.alerts, "alert reads")
+
+    def change(self, load: Callable[[], A], change: Callable[[A], object], what: str) -> A:
+        """Load an aggregate, change it, save it; when another writer changed it
+        meanwhile (the event store refuses the append), again from the new state."""
+        for _attempt in range(MAX_CHANGE_ATTEMPTS):
+            found = load()
+            change(found)
+            try:
+                self.save(found)
+                return found
+            except IntegrityError:
+                continue
+        raise Conflict(f"{what} is being changed concurrently; try again")
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
         """Save, then wake this process's follower (others poll)."""

@@ -21,13 +21,11 @@ from application.payment_notices import PaymentNotices
 from application.ports import PaymentNotice, PaymentOutcome
 from domain import accounts
 from domain.identifiers import is_caller_id
-from domain.invoice import Covered, Invoice, invoice_number
+from domain.invoice import PAST_DUE_STATUSES, Covered, Invoice, invoice_number
 from domain.money import ZERO, minor_unit
 from domain.tier_settlement import period_bounds, period_of
 
 CATCH_UP_SECONDS = 30.0
-MAX_CHANGE_ATTEMPTS = 5
-PAST_DUE_STATUSES = {"payment_failed", "uncollectible"}
 
 
 @dataclass(frozen=True)
@@ -133,7 +131,7 @@ class Invoicing(PaymentNotices):
 
     def customer_status(self, customer_id: str) -> str:
         """`past_due` while an invoice's card charge has failed or it was written off."""
-        return "past_due" if self.billing_reads.unpaid_statuses(customer_id) & PAST_DUE_STATUSES else "active"
+        return "past_due" if self.billing_reads.unpaid_statuses(customer_id) & set(PAST_DUE_STATUSES) else "active"
 
     # Card charges and dunning -------------------------------------------------------
 
@@ -231,15 +229,7 @@ class Invoicing(PaymentNotices):
         return f"invoice {invoice_id} reopened by a {reason}: {found.amount_remaining} due"
 
     def _change_invoice(self, invoice_id: str, change: Callable[[Invoice], Any]) -> Invoice:
-        for _attempt in range(MAX_CHANGE_ATTEMPTS):
-            invoice = self.invoice(invoice_id)
-            change(invoice)
-            try:
-                self.save(invoice)
-                return invoice
-            except IntegrityError:
-                continue
-        raise Conflict(f"invoice {invoice_id} is being changed concurrently; try again")
+        return self.change(lambda: self.invoice(invoice_id), change, f"invoice {invoice_id}")
 
 
 def notes_of(invoice_id: str, corrections: list[dict[str, Any]]) -> list[dict[str, Any]]:

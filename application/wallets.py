@@ -4,6 +4,7 @@ gateway and credits the wallet when, and only when, the payment succeeds."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -22,7 +23,6 @@ from domain.money import minor_unit
 from domain.top_up import TopUp
 
 AnyTopUp = TopUp | CardTopUp
-MAX_APPLY_ATTEMPTS = 5
 
 
 class Wallets(Customers):
@@ -117,19 +117,14 @@ class Wallets(Customers):
 
         return self._change_card_top_up(customer_id, top_up_id, apply)
 
-    def _change_card_top_up(self, customer_id: str, top_up_id: str, change: Any) -> CardTopUp:
-        """Load, change, save; on a concurrent change, again from the new state."""
-        for _attempt in range(MAX_APPLY_ATTEMPTS):
+    def _change_card_top_up(self, customer_id: str, top_up_id: str, change: Callable[[CardTopUp], Any]) -> CardTopUp:
+        def load() -> CardTopUp:
             top_up = self._existing_top_up(customer_id, top_up_id)
             if not isinstance(top_up, CardTopUp):
                 raise NotFound(f"card top-up {top_up_id!r} of {customer_id!r} does not exist")
-            change(top_up)
-            try:
-                self.save(top_up)
-                return top_up
-            except IntegrityError:
-                continue
-        raise Conflict(f"top-up {top_up_id!r} is being changed concurrently; try again")
+            return top_up
+
+        return self.change(load, change, f"top-up {top_up_id!r}")
 
     def _existing_top_up(self, customer_id: str, top_up_id: str) -> AnyTopUp | None:
         try:

@@ -20,7 +20,7 @@ from eventsourcing.domain import Aggregate, event
 
 from domain import accounts
 from domain.identifiers import aggregate_id
-from domain.journal import JournalEntry, entry
+from domain.journal import entry
 from domain.money import ZERO
 
 
@@ -54,6 +54,11 @@ class CardTopUp(Aggregate):
         self.failure: dict[str, str] | None = None
         self.refunded = ZERO
         self.disputes: dict[str, Decimal] = {}
+
+    @property
+    def returned(self) -> Decimal:
+        """What left the wallet again: refunds and disputes."""
+        return self.refunded + sum(self.disputes.values(), ZERO)
 
     @property
     def wallet(self) -> str:
@@ -134,8 +139,3 @@ class CardTopUp(Aggregate):
     @event("Disputed")
     def _disputed(self, customer: str, top_up_id: str, dispute: str, amount: str, entry: dict[str, Any]) -> None:
         self.disputes[dispute] = Decimal(amount)
-
-
-def entry_of(event: Any) -> JournalEntry | None:
-    found = getattr(event, "entry", None)
-    return JournalEntry.from_dict(found) if found else None

@@ -24,6 +24,12 @@ from domain.journal import entry
 from domain.money import ZERO, round_to_minor_unit
 
 STATUSES = ("open", "paid", "payment_failed", "uncollectible", "void")
+PAST_DUE_STATUSES = ("payment_failed", "uncollectible")  # the customer is past due while one is
+
+
+def status_at_issue(amount_due: Decimal) -> str:
+    """Nothing due (a statement, a credit) is paid as issued."""
+    return "paid" if amount_due == ZERO else "open"
 
 
 def invoice_number(customer: str, start: datetime, end: datetime) -> str:
@@ -118,7 +124,7 @@ class Invoice(Aggregate):
         self.due_at = due_at
         self.amount_due = Decimal(figures["amount_due"])
         self.amount_paid = ZERO
-        self.status = "paid" if self.amount_due == ZERO else "open"
+        self.status = status_at_issue(self.amount_due)
         self.attempts: list[dict[str, Any]] = []
         self.next_attempt_at: datetime | None = None
         self.payment_intent: str | None = None
@@ -176,6 +182,9 @@ class Invoice(Aggregate):
     @property
     def total(self) -> Decimal:
         return Decimal(self.figures["total"])
+
+    def is_overdue(self, now: datetime) -> bool:
+        return self.status == "open" and self.due_at is not None and self.due_at < now
 
     @property
     def amount_remaining(self) -> Decimal:
@@ -264,12 +273,10 @@ class Invoice(Aggregate):
         """A refund (`key` the charge, `amount` its refunded total) or a
         dispute (`key` the dispute): the money leaves the cash account and is
         owed again, so the invoice reopens for it."""
-        already = self.reversed.get(key, ZERO)
-        delta = (
-            min(amount, self.amount_paid) - already
-            if reason == "refund"
-            else (ZERO if key in self.reversed else min(amount, self.amount_paid))
-        )
+        if reason == "refund":  # Stripe states the charge's refunded total: what is new of it
+            delta = min(amount - self.reversed.get(key, ZERO), self.amount_paid)
+        else:  # a dispute, once
+            delta = ZERO if key in self.reversed else min(amount, self.amount_paid)
         if delta <= ZERO:
             return False
         journal = entry(reason, [(self.receivable, accounts.STRIPE_CASH, delta, self.currency)])

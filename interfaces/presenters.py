@@ -108,8 +108,7 @@ def top_up(found: TopUp | CardTopUp) -> dict[str, Any]:
         "refunded": "0",
     }
     if isinstance(found, CardTopUp):
-        returned = found.refunded + sum(found.disputes.values(), found.refunded * 0)
-        shown.update(payment_intent=found.payment_intent, failure=found.failure, refunded=money(returned))
+        shown.update(payment_intent=found.payment_intent, failure=found.failure, refunded=money(found.returned))
     return shown
 
 
@@ -201,7 +200,7 @@ def invoice(found: Invoice, now: datetime) -> dict[str, Any]:
         "issued_at": found.issued_at.isoformat(),
         "due_at": found.due_at.isoformat() if found.due_at else None,
         "status": found.status,
-        "overdue": found.status == "open" and found.due_at is not None and found.due_at < now,
+        "overdue": found.is_overdue(now),
         "lines": [
             {**line, **{k: money(Decimal(line[k])) for k in ("unit_price", "cost", "markup", "amount")}}
             for line in found.lines

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
+from domain.invoice import PAST_DUE_STATUSES
 from domain.money import ZERO
 from projections.database import Database
 from projections.ledger_view import iso
@@ -46,10 +47,10 @@ class AuthorizationQueries:
                     (customer, iso(start)[:7]),
                 )
                 spend += dec(cursor.fetchone()[0])
+            marks = ",".join("?" * len(PAST_DUE_STATUSES))
             cursor.execute(
-                f"SELECT 1 FROM {p}invoices WHERE customer = ? AND status IN ('payment_failed', 'uncollectible') "
-                "LIMIT 1",
-                (customer,),
+                f"SELECT 1 FROM {p}invoices WHERE customer = ? AND status IN ({marks}) LIMIT 1",
+                (customer, *PAST_DUE_STATUSES),
             )
             past_due = cursor.fetchone() is not None
         return balance, captured, spend, past_due

@@ -39,6 +39,7 @@ from domain.events import (
     UsageRecorded,
     UsageRerated,
 )
+from domain.invoice import status_at_issue
 from domain.journal import assert_balanced
 from domain.money import MONEY_CONTEXT, ZERO
 from domain.rating import line_charges
@@ -235,7 +236,7 @@ class LedgerView:
                 event.invoice_id, str(event.originator_id), event.customer, event.kind, event.billing, event.currency,
                 iso(event.period_start), iso(event.period_end), event.cut, Decimal(figures["total"]),
                 Decimal(figures["amount_due"]), ZERO, Decimal(figures["credit_carried"]),
-                "paid" if Decimal(figures["amount_due"]) == ZERO else "open",
+                status_at_issue(Decimal(figures["amount_due"])),
                 iso(event.due_at) if event.due_at else None, None, iso(event.issued_at), position,
             ))  # fmt: skip
             return

@@ -183,7 +183,7 @@ class Invoice:
             id=strawberry.ID(found.invoice_id),
             kind=found.kind,
             status=found.status,
-            overdue=found.status == "open" and found.due_at is not None and found.due_at < now,
+            overdue=found.is_overdue(now),
             period_start=found.period_start,
             period_end=found.period_end,
             issued_at=found.issued_at,

@@ -1,0 +1,40 @@
+"""An invoice's money taken back by the card processor, by hand: refunds are
+stated as the charge's refunded total, disputes once each."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from domain.invoice import Invoice
+
+D = Decimal
+DEC_1 = datetime(2026, 12, 1, tzinfo=UTC)
+
+
+def paid_invoice() -> Invoice:
+    line = {"provider": "openai", "model": "gpt-4o", "unit": "input_tokens", "late": False, "quantity": 1,
+            "unit_price": "0.31", "cost": "0.25", "markup": "0.06", "amount": "0.31"}  # fmt: skip
+    invoice = Invoice.issue(
+        invoice_id="acme.20261101.20261201", customer="acme", billing="postpaid", currency="USD",
+        period=(datetime(2026, 11, 1, tzinfo=UTC), DEC_1), cut=1, lines=[line], tiers=[], notes=[],
+        credit_before=D(0), issued_at=DEC_1, net_terms_days=0,
+    )  # fmt: skip
+    assert invoice.charge_succeeded("pi_1", "ch_1") and invoice.status == "paid"
+    return invoice
+
+
+def test_refunds_in_steps_reopen_what_they_refund() -> None:
+    invoice = paid_invoice()
+    assert invoice.reverse("ch_1", D("0.10"), "refund")
+    assert not invoice.reverse("ch_1", D("0.10"), "refund")  # the same total again: nothing new
+    assert invoice.reverse("ch_1", D("0.31"), "refund")  # refunded in full at last
+    assert (invoice.status, invoice.amount_paid, invoice.amount_remaining) == ("open", D(0), D("0.31"))
+    assert not invoice.reverse("dp_1", D("0.31"), "dispute")  # nothing paid is left to dispute
+
+
+def test_a_dispute_reopens_once() -> None:
+    invoice = paid_invoice()
+    assert invoice.reverse("dp_1", D("0.31"), "dispute")
+    assert not invoice.reverse("dp_1", D("0.31"), "dispute")
+    assert invoice.amount_remaining == D("0.31") and not invoice.is_overdue(DEC_1)
