@@ -250,3 +250,95 @@ class SimulationPublic(BaseModel):
     simulated: TotalsPublic
     difference: str = Field(description="simulated charge minus actual charge")
     by_model: list[ModelSimulationPublic]
+
+
+class AuthorizationPublic(BaseModel):
+    id: str
+    customer: str
+    status: str = Field(description="approved, denied, captured, voided or expired")
+    amount: str
+    held: str
+    available: str
+    code: str | None = Field(description="Why it was denied")
+    expires_at: str
+    decided_at: str
+
+
+class InvoiceSummaryPublic(BaseModel):
+    id: str
+    customer: str
+    kind: str = Field(description="invoice, or statement for a prepaid customer")
+    total: str
+    amount_due: str
+    status: str
+
+
+class BillingRunPublic(BaseModel):
+    id: str
+    period_start: str
+    period_end: str
+    invoices: list[InvoiceSummaryPublic]
+
+
+class InvoicePublic(BaseModel):
+    id: str
+    customer: str
+    kind: str
+    billing: str
+    currency: str
+    period_start: str
+    period_end: str
+    issued_at: str
+    due_at: str | None
+    status: str = Field(description="open, paid, payment_failed, uncollectible or void")
+    overdue: bool
+    lines: list[dict[str, Any]] = Field(
+        description="per provider, model and unit: quantity, unit_price, cost, markup, amount, late"
+    )
+    markup: str
+    adjustments: list[dict[str, Any]] = Field(description="tier settlements and credit or debit notes")
+    subtotal: str
+    rounding: str
+    total: str
+    credits_applied: str
+    amount_due: str
+    amount_paid: str
+    amount_remaining: str
+    attempts: list[dict[str, Any]] = Field(description="failed card charges: attempt, code, message, at")
+    payment_intent: str | None
+    next_attempt_at: str | None
+
+
+class InvoicesPublic(BaseModel):
+    invoices: list[InvoicePublic]
+
+
+class WebhookEndpointPublic(BaseModel):
+    id: str
+    url: str
+    events: list[str]
+    disabled: bool
+    secret: str | None = Field(default=None, description="Shown once, when the endpoint is created")
+
+
+class DeliveryPublic(BaseModel):
+    endpoint: str
+    message_id: str
+    type: str
+    status: str = Field(description="pending, delivered or failed")
+    attempts: list[dict[str, Any]]
+    next_attempt_at: str | None
+
+
+class AlertPublic(BaseModel):
+    id: str
+    kind: str
+    threshold: str
+    period: str
+    raised_at: str
+    message: str
+    value: str
+
+
+class AlertsPublic(BaseModel):
+    alerts: list[AlertPublic]

@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from interfaces import presenters
 from interfaces.rest.auth import AdminDep, ServicesDep
 from interfaces.rest.problems import problem
-from interfaces.rest.responses import PROBLEMS, CustomerPublic
+from interfaces.rest.responses import PROBLEMS, AuthorizationPublic, CustomerPublic, Problem
 from interfaces.rest.schemas import CallerId, MoneyText, Name, Strict
 
 router = APIRouter(tags=["authorizations and limits"])
@@ -45,7 +45,18 @@ class LimitsSet(Strict):
     low_balance: MoneyText | None = None
 
 
-@router.post("/v1/authorizations", status_code=201, responses={**PROBLEMS, 402: {"description": "Refused"}})
+@router.post(
+    "/v1/authorizations",
+    status_code=201,
+    response_model=AuthorizationPublic,
+    responses={
+        **PROBLEMS,
+        402: {
+            "model": Problem,
+            "description": "Refused: insufficient_funds, spending_limit_exceeded or account_past_due",
+        },
+    },
+)
 async def authorize(body: AuthorizationCreate, services: ServicesDep, _: AdminDep) -> Any:
     decided, _created = await run_in_threadpool(
         services.app.authorize,
@@ -63,13 +74,13 @@ async def authorize(body: AuthorizationCreate, services: ServicesDep, _: AdminDe
     return problem(402, code, TITLES[code], decided.detail, extra={**extra, "authorization_status": "denied"})
 
 
-@router.get("/v1/authorizations/{authorization_id}", responses=PROBLEMS)
+@router.get("/v1/authorizations/{authorization_id}", response_model=AuthorizationPublic, responses=PROBLEMS)
 def get_authorization(authorization_id: str, services: ServicesDep, _: AdminDep) -> dict[str, Any]:
     found = services.app.find_authorization(authorization_id)
     return presenters.authorization(found, services.app.authorization_status(found))
 
 
-@router.post("/v1/authorizations/{authorization_id}/void", responses=PROBLEMS)
+@router.post("/v1/authorizations/{authorization_id}/void", response_model=AuthorizationPublic, responses=PROBLEMS)
 def void_authorization(authorization_id: str, services: ServicesDep, _: AdminDep) -> dict[str, Any]:
     voided = services.app.void_authorization(authorization_id)
     return presenters.authorization(voided, services.app.authorization_status(voided))

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from interfaces import presenters
 from interfaces.documents.invoice_pdf import render
 from interfaces.rest.auth import AdminDep, PrincipalDep, ServicesDep
-from interfaces.rest.responses import PROBLEMS
+from interfaces.rest.responses import PROBLEMS, BillingRunPublic, InvoicePublic, InvoicesPublic
 from interfaces.rest.schemas import CallerId, MoneyText, Name, Strict
 
 router = APIRouter(tags=["invoices"])
@@ -28,7 +28,7 @@ class PaymentCreate(Strict):
     reference: Name
 
 
-@router.post("/v1/billing-runs", status_code=201, responses=PROBLEMS)
+@router.post("/v1/billing-runs", status_code=201, response_model=BillingRunPublic, responses=PROBLEMS)
 async def create_billing_run(
     body: BillingRunCreate, services: ServicesDep, _: AdminDep, response: Response
 ) -> dict[str, Any]:
@@ -53,7 +53,7 @@ async def create_billing_run(
     }
 
 
-@router.get("/v1/invoices/{invoice_id}", responses=PROBLEMS)
+@router.get("/v1/invoices/{invoice_id}", response_model=InvoicePublic, responses=PROBLEMS)
 def get_invoice(invoice_id: str, services: ServicesDep, who: PrincipalDep) -> dict[str, Any]:
     return presenters.invoice(_visible(invoice_id, services, who), services.app.clock())
 
@@ -68,14 +68,14 @@ def get_invoice_pdf(invoice_id: str, services: ServicesDep, who: PrincipalDep) -
     )
 
 
-@router.get("/v1/customers/{customer_id}/invoices", responses=PROBLEMS)
+@router.get("/v1/customers/{customer_id}/invoices", response_model=InvoicesPublic, responses=PROBLEMS)
 def list_invoices(customer_id: str, services: ServicesDep, who: PrincipalDep) -> dict[str, Any]:
     who.require_customer(customer_id)
     now = services.app.clock()
     return {"invoices": [presenters.invoice(i, now) for i in services.app.invoices_of(customer_id)]}
 
 
-@router.post("/v1/invoices/{invoice_id}/payments", responses=PROBLEMS)
+@router.post("/v1/invoices/{invoice_id}/payments", response_model=InvoicePublic, responses=PROBLEMS)
 def record_payment(invoice_id: str, body: PaymentCreate, services: ServicesDep, _: AdminDep) -> dict[str, Any]:
     paid = services.app.record_invoice_payment(invoice_id, body.amount, body.reference)
     return presenters.invoice(paid, services.app.clock())

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from pydantic import Field
 
 from interfaces.rest.auth import AdminDep, PrincipalDep, ServicesDep
-from interfaces.rest.responses import PROBLEMS
+from interfaces.rest.responses import PROBLEMS, AlertsPublic, DeliveryPublic, WebhookEndpointPublic
 from interfaces.rest.schemas import Strict
 
 router = APIRouter(tags=["alerts and webhooks"])
@@ -26,22 +26,24 @@ def _endpoint(found: Any, secret: bool = False) -> dict[str, Any]:
     return shown
 
 
-@router.post("/v1/webhook-endpoints", status_code=201, responses=PROBLEMS)
+@router.post("/v1/webhook-endpoints", status_code=201, response_model=WebhookEndpointPublic, responses=PROBLEMS)
 def create_endpoint(body: WebhookEndpointCreate, services: ServicesDep, _: AdminDep) -> dict[str, Any]:
     return _endpoint(services.app.create_webhook_endpoint(body.url, body.events), secret=True)
 
 
-@router.get("/v1/webhook-endpoints/{endpoint_id}", responses=PROBLEMS)
+@router.get("/v1/webhook-endpoints/{endpoint_id}", response_model=WebhookEndpointPublic, responses=PROBLEMS)
 def get_endpoint(endpoint_id: str, services: ServicesDep, _: AdminDep) -> dict[str, Any]:
     return _endpoint(services.app.webhook_endpoint(endpoint_id))
 
 
-@router.delete("/v1/webhook-endpoints/{endpoint_id}", responses=PROBLEMS)
+@router.delete("/v1/webhook-endpoints/{endpoint_id}", response_model=WebhookEndpointPublic, responses=PROBLEMS)
 def disable_endpoint(endpoint_id: str, services: ServicesDep, _: AdminDep) -> dict[str, Any]:
     return _endpoint(services.app.disable_webhook_endpoint(endpoint_id))
 
 
-@router.get("/v1/webhook-endpoints/{endpoint_id}/deliveries/{message_id}", responses=PROBLEMS)
+@router.get(
+    "/v1/webhook-endpoints/{endpoint_id}/deliveries/{message_id}", response_model=DeliveryPublic, responses=PROBLEMS
+)
 def get_delivery(endpoint_id: str, message_id: str, services: ServicesDep, _: AdminDep) -> dict[str, Any]:
     found = services.app.delivery(endpoint_id, message_id)
     next_at = found.next_attempt_at.isoformat() if found.next_attempt_at else None
@@ -49,7 +51,7 @@ def get_delivery(endpoint_id: str, message_id: str, services: ServicesDep, _: Ad
             "status": found.status, "attempts": found.attempts, "next_attempt_at": next_at}  # fmt: skip
 
 
-@router.get("/v1/customers/{customer_id}/alerts", responses=PROBLEMS)
+@router.get("/v1/customers/{customer_id}/alerts", response_model=AlertsPublic, responses=PROBLEMS)
 def list_alerts(customer_id: str, services: ServicesDep, who: PrincipalDep, limit: int = 50) -> dict[str, Any]:
     who.require_customer(customer_id)
     services.app.customer(customer_id)
