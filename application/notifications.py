@@ -95,8 +95,11 @@ class Notifications(Authorizations):
                     ("low_balance", period, str(Decimal(low)), f"balance {balance} is below {low}", str(balance))
                 )
         spend_today, unpriced_today = days.get(today.isoformat(), (Decimal(0), 0))
-        history = [days[day][0] for day in sorted(days) if day < today.isoformat()]
-        if len(history) >= 7 and is_spike(spend_today, history):
+        week = [(today - timedelta(days=back)).isoformat() for back in range(7, 0, -1)]
+        first = self.alert_reads.first_day(customer_id) if spend_today else None
+        seasoned = first is not None and first <= week[0]  # 7 days of history; an idle day counts as zero spend
+        history = [days.get(day, (Decimal(0), 0))[0] for day in week] if seasoned else []
+        if is_spike(spend_today, history):
             candidates.append(
                 (
                     "usage_spike",

@@ -27,6 +27,13 @@ class AlertQueries:
             )
             return {str(day): (dec(charge), int(unpriced or 0)) for day, charge, unpriced in cursor.fetchall()}
 
+    def first_day(self, customer: str) -> str | None:
+        """The first day (YYYY-MM-DD) the customer had usage."""
+        with self.database.transaction(write=False) as cursor:
+            cursor.execute(f"SELECT MIN(day) FROM {self.prefix}usage_daily WHERE customer = ?", (customer,))
+            row = cursor.fetchone()
+        return None if row is None or row[0] is None else str(row[0])
+
     def alerts_of(self, customer: str, limit: int) -> list[dict[str, Any]]:
         with self.database.transaction(write=False) as cursor:
             cursor.execute(

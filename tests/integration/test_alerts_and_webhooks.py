@@ -130,3 +130,18 @@ def test_unpriced_usage_and_bad_endpoints(services: Services) -> None:
         services.app.create_webhook_endpoint("ftp://example.com", ["alert.raised"])
     with pytest.raises(ValidationFailed):
         services.app.create_webhook_endpoint("https://example.com/hooks", ["alert.lowered"])
+
+
+def test_a_usage_spike_counts_idle_days_as_zero(services: Services) -> None:
+    """Seven days of history with an idle day among them: the average is over
+    all seven days, and a day over twice it raises one spike alert."""
+    seed(services.app, customers=("acme",))
+    for back in (7, 6, 5, 3, 2, 1):  # day 4 is idle
+        moment = (NOW - timedelta(days=back)).isoformat()
+        services.app.record_usage([event(f"d{back}", timestamp=moment)])
+    services.app.record_usage([event("t0")])  # one event's spend today: under twice the average (6/7 of one)
+    step(services)
+    assert services.app.alert_reads.alerts_of("acme", 10) == []
+    services.app.record_usage([event("t1")])  # two today: over 2 × 6/7; had the idle day not counted, never
+    step(services)
+    assert [a["kind"] for a in services.app.alert_reads.alerts_of("acme", 10)] == ["usage_spike"]
