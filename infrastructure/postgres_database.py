@@ -3,6 +3,7 @@ and '?' placeholders translated to psycopg's '%s'."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -14,6 +15,7 @@ from psycopg_pool import ConnectionPool
 from projections.database import Dialect
 
 DIALECT = Dialect(name="postgresql", numeric="NUMERIC", lock_row="FOR UPDATE")
+POSTGRES_NAME_LIMIT = 63
 
 
 class _Cursor:
@@ -52,8 +54,14 @@ class _Cursor:
         """COPY the new values into a staging table, then one UPDATE ... FROM."""
         if not rows:
             return
-        staging = f"staging_update_{table}"
         names = [*columns, key]
+        # A temporary table lives as long as its connection, and a pooled
+        # connection serves updates of other column sets: one staging table
+        # per column set, named for it, so none is reused with the wrong shape.
+        shape = hashlib.sha256(",".join(names).encode()).hexdigest()[:12]
+        staging = f"staging_update_{table}_{shape}"
+        if len(staging) > POSTGRES_NAME_LIMIT:  # PostgreSQL would cut the name, and two shapes could meet again
+            raise ValueError(f"staging table name {staging!r} is over {POSTGRES_NAME_LIMIT} characters")
         self._cursor.execute(
             f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging} ON COMMIT DELETE ROWS AS "
             f"SELECT {', '.join(names)} FROM {table} WITH NO DATA"

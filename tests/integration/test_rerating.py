@@ -163,3 +163,31 @@ def test_the_audit_finds_a_correction_that_misstates_what_it_replaces(services: 
     problems = audit_history(services.app).problems
     assert any("names versions its usage was not rated at" in p for p in problems), problems
     assert any("not new minus previous" in p for p in problems), problems
+
+
+def test_a_rerating_then_a_first_rating_on_one_connection_keep_the_read_model_moving(services: Services) -> None:
+    """Regression: on PostgreSQL the follower's staging table for updates was
+    created once per connection with the first page's columns, so a later
+    page that updated other columns failed forever (the read model stopped)."""
+    seed(services.app)
+    services.app.record_usage([event("priced"), event("waiting", model="gpt-9")])
+    services.follower.catch_up()
+    services.app.publish_price_version("default", WEEK_AGO, halved_gpt4o(), "manual")
+    services.follower.catch_up()
+    assert services.app.rerate(price_book="default", since=WEEK_AGO, reason="cut").rerated == 1
+    services.follower.catch_up()  # a page of corrections: the update of the rating columns
+    rates = [
+        *halved_gpt4o(),
+        {"provider": "openai", "model": "gpt-9", "unit": "input_tokens", "price": "5", "per": 1_000_000},
+        {"provider": "openai", "model": "gpt-9", "unit": "output_tokens", "price": "20", "per": 1_000_000},
+    ]
+    services.app.publish_price_version("default", WEEK_AGO, rates, "manual")
+    services.follower.catch_up()
+    assert services.app.rerate(price_book="default", since=WEEK_AGO, reason="priced").rerated == 1
+    services.follower.catch_up()  # a page of first ratings: the update adds the account column
+    head = services.app.recorder.max_notification_id()
+    assert services.queries.position() == head
+    cost = (Decimal(1200) * 5 + Decimal(350) * 20) / 1_000_000
+    halved = (expected_charge(event("priced"))[0] / 2 * Decimal("1.2")).quantize(Q12, ROUND_HALF_EVEN)
+    assert balance(services) == Decimal("100") - halved - (cost * Decimal("1.2")).quantize(Q12)
+    assert audit_history(services.app).problems == []
