@@ -19,6 +19,7 @@ from eventsourcing.persistence import IntegrityError
 
 from application import validation
 from application.errors import Conflict, NotFound, ValidationFailed
+from application.log_tail import LogTail
 from application.usage_input import estimate_usage
 from application.wallet_policies import WalletPolicies
 from domain.customer import Customer
@@ -39,6 +40,7 @@ class Authorizations(WalletPolicies):
         self._customer_locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
         self._holds_cache: dict[str, Holds] = {}  # each customer's, used under its lock
+        self.log_tail = LogTail(self.recorder, self.mapper.to_domain_event)  # what the read model has not applied
 
     def authorize(
         self,
@@ -108,18 +110,20 @@ class Authorizations(WalletPolicies):
         limits = customer.limits or {}
         period = limits.get("period", "month")
         start, end = limit_period(period, now)
-        balance, captured, spend, past_due = self.authorization_reads.standing(
+        projected = self.authorization_reads.standing(
             customer.customer_id, customer.currency, sorted(open_holds), start, end
         )
+        tail = self.log_tail.figures(customer.customer_id, projected.position)
+        captured = projected.captured | tail.captured
         held = sum((amount for key, amount in open_holds.items() if key not in captured), ZERO)
         hard = limits.get("hard_limit")
         return Standing(
             billing=customer.billing,
-            balance=balance,
+            balance=projected.balance + tail.balance_in(customer.currency),
             held=held,
-            period_spend=spend,
+            period_spend=projected.spend + tail.spend_between(start.date(), end.date()),
             hard_limit=Decimal(hard) if hard is not None else None,
-            past_due=past_due,
+            past_due=projected.past_due,
         )
 
     def _amount_asked(self, customer: Any, amount: str | None, estimate: Mapping[str, Any] | None) -> Decimal:
@@ -219,9 +223,8 @@ class Authorizations(WalletPolicies):
         if not open_holds:
             return ZERO
         start, end = limit_period("month", now)
-        _, captured, _, _ = self.authorization_reads.standing(
-            customer_id, customer.currency, sorted(open_holds), start, end
-        )
+        projected = self.authorization_reads.standing(customer_id, customer.currency, sorted(open_holds), start, end)
+        captured = projected.captured | self.log_tail.figures(customer_id, projected.position).captured
         return sum((amount for key, amount in open_holds.items() if key not in captured), ZERO)
 
 

@@ -32,3 +32,11 @@ class Conflict(TallyError):
     code = "conflict"
     status = 409
     title = "Conflict"
+
+
+class Unavailable(TallyError):
+    """A part the answer depends on is behind or stopped: try again later."""
+
+    code = "unavailable"
+    status = 503
+    title = "Service unavailable"

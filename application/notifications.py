@@ -86,7 +86,8 @@ class Notifications(Authorizations):
         if limits:
             start, end = limit_period(limits.get("period", "month"), now)
             period = start.date().isoformat() if limits.get("period") == "day" else period_of(start)
-            balance, _, spend, _ = self.authorization_reads.standing(customer_id, customer.currency, [], start, end)
+            standing = self.authorization_reads.standing(customer_id, customer.currency, [], start, end)
+            balance, spend = standing.balance, standing.spend
             for threshold, message in spend_alerts(limits, spend):
                 candidates.append(("spend_threshold", period, threshold, message, str(spend)))
             low = limits.get("low_balance")

@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 from uuid import UUID
 
+from domain.holds import ProjectedStanding
 from domain.usage import RecordedUsage
 
 Clock = Callable[[], datetime]
@@ -167,9 +168,9 @@ class AuthorizationReads(Protocol):
 
     def standing(
         self, customer: str, currency: str, holds: Sequence[str], start: datetime, end: datetime
-    ) -> tuple[Decimal, set[str], Decimal, bool]:
-        """(balance, the holds among `holds` usage captured, spend in [start, end),
-        whether an invoice is past due), at one moment."""
+    ) -> ProjectedStanding:
+        """The balance, the holds among `holds` usage captured, the spend in
+        [start, end) and whether an invoice is past due, at one moment."""
         ...
 
     def captured(self, authorization_id: str) -> bool: ...

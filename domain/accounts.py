@@ -65,3 +65,14 @@ def provider_payable(provider: str) -> str:
 def customer_account(customer: str, billing: str) -> str:
     """The account a customer's usage is charged to, by billing mode."""
     return wallet(customer) if billing == "prepaid" else receivable(customer)
+
+
+CUSTOMER_ACCOUNT_ROOTS = ("liabilities:wallet:", "assets:receivable:")
+
+
+def customer_of(account: str) -> str | None:
+    """The customer whose wallet or receivable this account is, else None."""
+    for root in CUSTOMER_ACCOUNT_ROOTS:
+        if account.startswith(root):
+            return account[len(root) :]
+    return None

@@ -40,6 +40,18 @@ class Standing:
 
 
 @dataclass(frozen=True)
+class ProjectedStanding:
+    """What the read model says of a customer, read in one snapshot, and the
+    position in the log it has applied up to."""
+
+    balance: Decimal
+    captured: set[str]  # the holds, among those asked about, that usage captured
+    spend: Decimal  # in the period asked about
+    past_due: bool
+    position: int
+
+
+@dataclass(frozen=True)
 class Decision:
     approved: bool
     code: str | None

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from decimal import Decimal
 
+from domain.holds import ProjectedStanding
 from domain.invoice import PAST_DUE_STATUSES
 from domain.money import ZERO
 from projections.database import Database
 from projections.ledger_view import iso
 from projections.queries import dec
+from projections.schema import VIEW_NAME
 
 
 class AuthorizationQueries:
@@ -22,10 +23,13 @@ class AuthorizationQueries:
 
     def standing(
         self, customer: str, currency: str, holds: Sequence[str], start: datetime, end: datetime
-    ) -> tuple[Decimal, set[str], Decimal, bool]:
-        """(balance, captured hold ids, spend in [start, end), past due)."""
+    ) -> ProjectedStanding:
+        """The balance, captured hold ids, spend in [start, end), past due, and
+        the read model's position, all in one snapshot."""
         p, total = self.prefix, self.database.dialect.sum
         with self.database.snapshot() as cursor:
+            cursor.execute(f"SELECT position FROM {p}tracking WHERE name = ?", (VIEW_NAME,))
+            tracked = cursor.fetchone()
             cursor.execute(f"SELECT balance FROM {p}balances WHERE customer = ? AND currency = ?", (customer, currency))
             row = cursor.fetchone()
             balance = ZERO if row is None else dec(row[0])
@@ -53,7 +57,8 @@ class AuthorizationQueries:
                 (customer, *PAST_DUE_STATUSES),
             )
             past_due = cursor.fetchone() is not None
-        return balance, captured, spend, past_due
+        position = int(tracked[0]) if tracked else 0
+        return ProjectedStanding(balance, captured, spend, past_due, position)
 
     def captured(self, authorization_id: str) -> bool:
         with self.database.transaction(write=False) as cursor:

@@ -1,0 +1,117 @@
+"""The log's tail beyond the read model: the standing changes of events the
+event store holds but the read model has not applied yet.
+
+An authorization must count every usage whose POST answered before it
+arrived. The read model follows the log a page at a time, so its balance
+lags the log by up to a page's worth of work; waiting for it would make
+every decision as slow as the follower. Instead a decision reads the
+projected standing together with the read model's position P in one
+snapshot, then the log's head H, and adds the changes of the events in
+(P, H] kept here. Every usage answered before the authorization arrived has
+a notification id at most H (ids are assigned in commit order), so it is
+either in the snapshot (id <= P) or in the tail, and never in both.
+
+One tail serves every authorization of a process: each notification is read
+and decoded once, and changes at or below the read model's position are
+dropped as it advances. It is bounded: when the read model is more than
+MAX_EVENTS behind, decisions are refused as unavailable rather than made on
+a partial picture (health says which part stopped)."""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from eventsourcing.persistence import ApplicationRecorder, Notification
+
+from application.errors import Unavailable
+from domain.money import ZERO
+from domain.standing_changes import StandingChange, changes_of
+
+MAX_EVENTS = 100_000
+PAGE_SIZE = 1_000
+
+
+@dataclass
+class TailFigures:
+    """One customer's changes beyond the read model's position."""
+
+    balance: dict[str, Decimal] = field(default_factory=dict)  # per currency
+    spend_by_day: dict[str, Decimal] = field(default_factory=dict)
+    captured: set[str] = field(default_factory=set)
+
+    def balance_in(self, currency: str) -> Decimal:
+        return self.balance.get(currency, ZERO)
+
+    def spend_between(self, start: date, end: date) -> Decimal:
+        first, last = start.isoformat(), end.isoformat()
+        return sum((amount for day, amount in self.spend_by_day.items() if first <= day < last), ZERO)
+
+
+class LogTail:
+    def __init__(self, recorder: ApplicationRecorder, decode: Callable[[Notification], Any]) -> None:
+        self._recorder = recorder
+        self._decode = decode
+        self._lock = threading.Lock()
+        self._floor = 0  # the tail holds the changes of every event after this position...
+        self._read_to = 0  # ...up to this one
+        self._order: deque[tuple[int, str]] = deque()  # (position, customer), oldest first
+        self._by_customer: dict[str, deque[tuple[int, StandingChange]]] = {}
+
+    def figures(self, customer: str, projected: int) -> TailFigures:
+        """The customer's changes in (projected, head], head read now."""
+        head = self._recorder.max_notification_id() or 0
+        with self._lock:
+            self._move_floor(projected)
+            if head - self._floor > MAX_EVENTS:
+                raise Unavailable(
+                    f"the read model is {head - self._floor} events behind the log; "
+                    "authorizations resume when it catches up"
+                )
+            self._read(head)
+            return self._sum(customer, projected)
+
+    def _move_floor(self, projected: int) -> None:
+        if projected < self._floor:  # the read model went back (rebuilt from scratch): so does the tail
+            self._order.clear()
+            self._by_customer.clear()
+            self._floor = self._read_to = projected
+            return
+        while self._order and self._order[0][0] <= projected:
+            _, customer = self._order.popleft()
+            changes = self._by_customer[customer]
+            changes.popleft()
+            if not changes:
+                del self._by_customer[customer]
+        self._floor = projected
+        self._read_to = max(self._read_to, projected)
+
+    def _read(self, head: int) -> None:
+        while self._read_to < head:
+            page = self._recorder.select_notifications(self._read_to, PAGE_SIZE, stop=head, inclusive_of_start=False)
+            if not page:
+                break  # only ids of rolled-back appends are left below the head
+            for notification in page:
+                for change in changes_of(self._decode(notification)):
+                    self._order.append((notification.id, change.customer))
+                    self._by_customer.setdefault(change.customer, deque()).append((notification.id, change))
+            self._read_to = page[-1].id
+        self._read_to = max(self._read_to, head)
+
+    def _sum(self, customer: str, projected: int) -> TailFigures:
+        figures = TailFigures()
+        for position, change in self._by_customer.get(customer, ()):
+            assert position > projected, "changes the read model has applied are dropped first"
+            if change.balance:
+                figures.balance[change.currency] = figures.balance_in(change.currency) + change.balance
+            if change.spend_day is not None:
+                day = change.spend_day
+                figures.spend_by_day[day] = figures.spend_by_day.get(day, ZERO) + change.spend
+            if change.captured is not None:
+                figures.captured.add(change.captured)
+        return figures
