@@ -11,6 +11,7 @@ from typing import Any
 from domain.card_top_up import CardTopUp
 from domain.catalog import Plan, PriceBook
 from domain.customer import Customer
+from domain.customer_prices import charged_lines
 from domain.holds import Authorization
 from domain.invoice import Invoice
 from domain.money import format_amount
@@ -22,6 +23,8 @@ from domain.usage import Usage
 from projections.queries import CurrencyTotals, Entry
 
 SourceOf = Callable[[str, int], str | None]
+INVOICE_LINE_AMOUNTS = ("unit_price", "cost", "markup", "amount")
+OPERATOR_LINE_FIELDS = frozenset({"cost", "markup"})  # what the provider charged and what the plan added
 
 
 def money(amount: Decimal) -> str:
@@ -112,7 +115,11 @@ def top_up(found: TopUp | CardTopUp) -> dict[str, Any]:
     return shown
 
 
-def rating(found: Rating, source_of: SourceOf | None = None) -> dict[str, Any]:
+def rating(found: Rating, source_of: SourceOf | None = None, *, operator: bool = False) -> dict[str, Any]:
+    """The operator sees the provider's prices, the cost and the markup; a
+    customer sees what it pays per unit and per line, and the charge."""
+    if not operator:
+        return _charged_rating(found)
     return {
         "price_book": found.price_book,
         "price_version": found.price_version,
@@ -124,13 +131,43 @@ def rating(found: Rating, source_of: SourceOf | None = None) -> dict[str, Any]:
         "cost": money(found.cost),
         "charge": money(found.charge),
         "lines": [
-            {"unit": ln.unit, "quantity": ln.quantity, "price": money(ln.price), "per": ln.per, "cost": money(ln.cost)}
-            for ln in found.lines
+            {
+                "unit": ln.unit,
+                "quantity": ln.quantity,
+                "price": money(ln.price),
+                "per": ln.per,
+                "cost": money(ln.cost),
+                "amount": money(charged.amount),
+            }
+            for ln, charged in zip(found.lines, charged_lines(found), strict=True)
         ],
     }
 
 
-def usage(found: Usage, source_of: SourceOf | None = None) -> dict[str, Any]:
+def _charged_rating(found: Rating) -> dict[str, Any]:
+    """No cost, markup or price source: where the operator's prices come from
+    would tell a customer its cost base."""
+    return {
+        "price_book": found.price_book,
+        "price_version": found.price_version,
+        "plan": found.plan,
+        "plan_version": found.plan_version,
+        "currency": found.currency,
+        "charge": money(found.charge),
+        "lines": [
+            {
+                "unit": ln.unit,
+                "quantity": ln.quantity,
+                "price": money(ln.price),
+                "per": ln.per,
+                "amount": money(ln.amount),
+            }
+            for ln in charged_lines(found)
+        ],
+    }
+
+
+def usage(found: Usage, source_of: SourceOf | None = None, *, operator: bool = False) -> dict[str, Any]:
     return {
         "id": found.event_id,
         "customer": found.customer,
@@ -143,8 +180,8 @@ def usage(found: Usage, source_of: SourceOf | None = None) -> dict[str, Any]:
         "metadata": found.metadata,
         "recorded_at": found.created_on.isoformat(),
         "status": "rated" if found.rating else "unpriced",
-        "rating": rating(found.rating, source_of) if found.rating else None,
-        "ratings": [rating(r, source_of) for r in found.ratings],
+        "rating": rating(found.rating, source_of, operator=operator) if found.rating else None,
+        "ratings": [rating(r, source_of, operator=operator) for r in found.ratings],
     }
 
 
@@ -187,9 +224,11 @@ def trial_balance(as_of: datetime, currencies: list[CurrencyTotals]) -> dict[str
     }
 
 
-def invoice(found: Invoice, now: datetime) -> dict[str, Any]:
+def invoice(found: Invoice, now: datetime, *, operator: bool = False) -> dict[str, Any]:
+    """The operator sees each line's cost and markup and their total; a
+    customer (and its PDF) sees quantities, unit prices and amounts."""
     figures = found.figures
-    return {
+    shown = {
         "id": found.invoice_id,
         "customer": found.customer,
         "kind": found.kind,
@@ -201,10 +240,7 @@ def invoice(found: Invoice, now: datetime) -> dict[str, Any]:
         "due_at": found.due_at.isoformat() if found.due_at else None,
         "status": found.status,
         "overdue": found.is_overdue(now),
-        "lines": [
-            {**line, **{k: money(Decimal(line[k])) for k in ("unit_price", "cost", "markup", "amount")}}
-            for line in found.lines
-        ],
+        "lines": [_invoice_line(line, operator) for line in found.lines],
         "markup": money(sum((Decimal(line["markup"]) for line in found.lines), Decimal(0))),
         "adjustments": [
             *(
@@ -233,6 +269,14 @@ def invoice(found: Invoice, now: datetime) -> dict[str, Any]:
         "payment_intent": found.payment_intent,
         "next_attempt_at": found.next_attempt_at.isoformat() if found.next_attempt_at else None,
     }
+    if not operator:
+        del shown["markup"]
+    return shown
+
+
+def _invoice_line(line: dict[str, Any], operator: bool) -> dict[str, Any]:
+    shown = {**line, **{k: money(Decimal(line[k])) for k in INVOICE_LINE_AMOUNTS if k in line}}
+    return shown if operator else {k: v for k, v in shown.items() if k not in OPERATOR_LINE_FIELDS}
 
 
 def authorization(found: Authorization, status: str) -> dict[str, Any]:

@@ -1,5 +1,7 @@
 """An invoice as a PDF document, laid out with fpdf2 from the same dict the
-REST API returns (so the PDF and the JSON never disagree)."""
+REST API returns to a customer key (so the PDF and the JSON never disagree).
+The document goes to the customer: it shows quantities, unit prices and
+amounts, never the operator's cost or markup."""
 
 from __future__ import annotations
 
@@ -9,6 +11,10 @@ from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
 COLUMNS = (("Provider / model", 62), ("Unit", 34), ("Quantity", 24), ("Unit price", 24), ("Amount", 26))
+# The customer's figures only: the provider's cost and the operator's markup
+# are never printed, whoever renders the document.
+TOTALS = (("Subtotal", "subtotal"), ("Rounding", "rounding"), ("Total", "total"),
+          ("Credits applied", "credits_applied"), ("Amount due", "amount_due"), ("Paid", "amount_paid"))  # fmt: skip
 
 
 def render(invoice: dict[str, Any], seller: str = "tally") -> bytes:
@@ -43,9 +49,7 @@ def render(invoice: dict[str, Any], seller: str = "tally") -> bytes:
         _row(pdf, [label, "", "", "", adjustment["amount"]])
     pdf.ln(2)
     currency = invoice["currency"]
-    for label, key in (("Subtotal", "subtotal"), ("Markup included", "markup"), ("Rounding", "rounding"),
-                       ("Total", "total"), ("Credits applied", "credits_applied"), ("Amount due", "amount_due"),
-                       ("Paid", "amount_paid")):  # fmt: skip
+    for label, key in TOTALS:
         pdf.set_font("Helvetica", "B" if key in ("total", "amount_due") else "", 10)
         pdf.cell(144, 6, label, align="R")
         pdf.cell(26, 6, f"{invoice[key]} {currency}", align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)

@@ -5,11 +5,14 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
+from strawberry.permission import BasePermission
+from strawberry.types import Info
 
 from interfaces.bootstrap import Services
 
@@ -28,13 +31,20 @@ class TallyContext(BaseContext):
         # One read for the balances of every customer a query asks about (a
         # connection of customers reads them together, not one per row).
         self.balances: DataLoader[tuple[str, str], Decimal] = DataLoader(load_fn=self._load_balances)
+        self._scope: tuple[str | None] | None = None  # the key's scope, once checked
 
     async def _load_balances(self, keys: list[tuple[str, str]]) -> list[Decimal]:
         found = await run_in_threadpool(self.services.queries.balances, sorted({customer for customer, _ in keys}))
         return [found.get(key, Decimal(0)) for key in keys]
 
     def customer_scope(self) -> str | None:
-        """None for the admin key, the customer's id for a customer key."""
+        """None for the admin key, the customer's id for a customer key. Checked
+        once per request: fields such as `cost` ask again for every row."""
+        if self._scope is None:
+            self._scope = (self._check_key(),)
+        return self._scope[0]
+
+    def _check_key(self) -> str | None:
         given = self.authorization
         if not given and isinstance(self.connection_params, dict):  # a websocket's connection_init payload
             given = str(self.connection_params.get("authorization", ""))
@@ -56,6 +66,19 @@ class TallyContext(BaseContext):
     def may_see(self, customer: str) -> bool:
         scope = self.customer_scope()
         return scope is None or scope == customer
+
+
+class OperatorOnly(BasePermission):
+    """A field holding the operator's provider cost or margin. A customer key
+    reads prices, quantities and amounts only: asking for such a field answers
+    a `forbidden` error for it (the schema keeps the field non-null for admin
+    clients, so the error takes its nearest nullable parent with it)."""
+
+    message = "forbidden: the provider's cost is the operator's; this field needs the admin key"
+    error_extensions = {"code": "forbidden"}
+
+    def has_permission(self, source: Any, info: Info[TallyContext, None], **kwargs: Any) -> bool:
+        return info.context.customer_scope() is None
 
 
 def context_getter(services: Services):  # type: ignore[no-untyped-def]

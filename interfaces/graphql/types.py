@@ -10,6 +10,7 @@ from typing import Any, NewType
 import strawberry
 
 from domain.money import format_amount
+from interfaces.graphql.context import OperatorOnly
 
 # A whole number that may pass 2^31, sent as a decimal string (schema.py maps it).
 BigInt = NewType("BigInt", int)
@@ -61,7 +62,9 @@ class SpendByModel:
     provider: str
     model: str
     spend: Money
-    cost: Money
+    cost: Money = strawberry.field(
+        description="What the provider charged (admin key only)", permission_classes=[OperatorOnly]
+    )
 
 
 @strawberry.type
@@ -156,7 +159,9 @@ class UsageBucket:
     feature: str | None
     unit: str | None
     quantities: list[UnitQuantity]
-    cost: Money
+    cost: Money = strawberry.field(
+        description="What the provider charged (admin key only)", permission_classes=[OperatorOnly]
+    )
     charge: Money
 
 

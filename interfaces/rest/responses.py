@@ -137,20 +137,25 @@ class UsageResultsPublic(BaseModel):
 class RatedLinePublic(BaseModel):
     unit: str
     quantity: int
-    price: str
+    price: str = Field(
+        description="Per `per` units: the provider's price (admin key), what the customer pays (customer key)"
+    )
     per: int
-    cost: str
+    cost: str | None = Field(default=None, description="The admin key only: what the provider charged")
+    amount: str = Field(description="The line's share of the charge")
 
 
 class RatingPublic(BaseModel):
     price_book: str
     price_version: int
-    price_source: str | None = Field(description="manual, or the catalog and its version (e.g. genai-prices 0.2.3)")
+    price_source: str | None = Field(
+        default=None, description="The admin key only: manual, or the catalog and its version (genai-prices 0.2.3)"
+    )
     plan: str
     plan_version: int
-    markup_percent: str
+    markup_percent: str | None = Field(default=None, description="The admin key only: the plan's markup")
     currency: str
-    cost: str
+    cost: str | None = Field(default=None, description="The admin key only: what the provider charged")
     charge: str
     lines: list[RatedLinePublic]
 
@@ -293,9 +298,11 @@ class InvoicePublic(BaseModel):
     status: str = Field(description="open, paid, payment_failed, uncollectible or void")
     overdue: bool
     lines: list[dict[str, Any]] = Field(
-        description="per provider, model and unit: quantity, unit_price, cost, markup, amount, late"
+        description="per provider, model and unit: quantity, unit_price, amount, late; cost, markup: admin key only"
     )
-    markup: str
+    markup: str | None = Field(
+        default=None, description="The admin key only: what the plan added to the provider's cost"
+    )
     adjustments: list[dict[str, Any]] = Field(description="tier settlements and credit or debit notes")
     subtotal: str
     rounding: str

@@ -53,14 +53,17 @@ async def create_billing_run(
     }
 
 
-@router.get("/v1/invoices/{invoice_id}", response_model=InvoicePublic, responses=PROBLEMS)
+@router.get(
+    "/v1/invoices/{invoice_id}", response_model=InvoicePublic, response_model_exclude_unset=True, responses=PROBLEMS
+)
 def get_invoice(invoice_id: str, services: ServicesDep, who: PrincipalDep) -> dict[str, Any]:
-    return presenters.invoice(_visible(invoice_id, services, who), services.app.clock())
+    return presenters.invoice(_visible(invoice_id, services, who), services.app.clock(), operator=who.is_admin)
 
 
 @router.get("/v1/invoices/{invoice_id}/pdf", responses={**PROBLEMS, 200: {"content": {"application/pdf": {}}}})
 def get_invoice_pdf(invoice_id: str, services: ServicesDep, who: PrincipalDep) -> Response:
-    shown = presenters.invoice(_visible(invoice_id, services, who), services.app.clock())
+    # A document sent to the customer: the customer's view, whoever asks for it.
+    shown = presenters.invoice(_visible(invoice_id, services, who), services.app.clock(), operator=False)
     return Response(
         render(shown),
         media_type="application/pdf",
@@ -68,17 +71,23 @@ def get_invoice_pdf(invoice_id: str, services: ServicesDep, who: PrincipalDep) -
     )
 
 
-@router.get("/v1/customers/{customer_id}/invoices", response_model=InvoicesPublic, responses=PROBLEMS)
+@router.get(
+    "/v1/customers/{customer_id}/invoices",
+    response_model=InvoicesPublic,
+    response_model_exclude_unset=True,
+    responses=PROBLEMS,
+)
 def list_invoices(customer_id: str, services: ServicesDep, who: PrincipalDep) -> dict[str, Any]:
     who.require_customer(customer_id)
     now = services.app.clock()
-    return {"invoices": [presenters.invoice(i, now) for i in services.app.invoices_of(customer_id)]}
+    found = services.app.invoices_of(customer_id)
+    return {"invoices": [presenters.invoice(i, now, operator=who.is_admin) for i in found]}
 
 
 @router.post("/v1/invoices/{invoice_id}/payments", response_model=InvoicePublic, responses=PROBLEMS)
 def record_payment(invoice_id: str, body: PaymentCreate, services: ServicesDep, _: AdminDep) -> dict[str, Any]:
     paid = services.app.record_invoice_payment(invoice_id, body.amount, body.reference)
-    return presenters.invoice(paid, services.app.clock())
+    return presenters.invoice(paid, services.app.clock(), operator=True)
 
 
 def _visible(invoice_id: str, services: Any, who: Any) -> Any:

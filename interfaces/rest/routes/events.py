@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from application.errors import NotFound, ValidationFailed
+from application.event_limits import shown_name
 from interfaces import presenters
 from interfaces.rest.auth import AdminDep, PrincipalDep, ServicesDep
 from interfaces.rest.responses import PROBLEMS, UsageEventPublic, UsageResultsPublic
@@ -20,16 +21,25 @@ router = APIRouter(tags=["usage events"])
 BATCH_SCHEMA = {"content": {"application/json": {"schema": UsageBatchDoc.model_json_schema()}}, "required": True}
 
 
+def _not_json(constant: str) -> None:
+    raise ValueError(f"{constant} is not JSON")
+
+
 def _batch(raw: bytes, limit: int) -> list[Any]:
     try:
-        body = json.loads(raw)
+        body = json.loads(raw, parse_constant=_not_json)
     except (ValueError, UnicodeDecodeError):
         raise HTTPException(400, "the request body is not valid JSON") from None
+    except RecursionError:  # the parser recurses per level: a deep body must not cost the server
+        raise HTTPException(400, "the request body is nested too deeply to be a batch of events") from None
     if not isinstance(body, dict) or not isinstance(body.get("events"), list):
         raise ValidationFailed('the body must be {"events": [...]}', [{"loc": "events", "msg": "missing"}])
     extra = sorted(set(body) - {"events"})
     if extra:
-        raise ValidationFailed(f"unknown field {extra[0]!r}", [{"loc": extra[0], "msg": "extra field"}])
+        shown = shown_name(extra[0])
+        raise ValidationFailed(
+            f'unknown field {shown}; the body is {{"events": [...]}}', [{"loc": shown, "msg": "extra field"}]
+        )
     events: list[Any] = body["events"]
     if len(events) > limit:
         raise HTTPException(413, f"a batch holds at most {limit} events, this one has {len(events)}")
@@ -49,10 +59,15 @@ async def record_events(request: Request, services: ServicesDep, _: AdminDep) ->
     return {"results": [result.as_dict() for result in results]}
 
 
-@router.get("/v1/events/{customer_id}/{event_id}", response_model=UsageEventPublic, responses=PROBLEMS)
+@router.get(
+    "/v1/events/{customer_id}/{event_id}",
+    response_model=UsageEventPublic,
+    response_model_exclude_unset=True,  # a customer's view has no cost fields at all, not nulls
+    responses=PROBLEMS,
+)
 def get_event(customer_id: str, event_id: str, services: ServicesDep, who: PrincipalDep) -> dict[str, Any]:
     who.require_customer(customer_id)
     usage = services.app.find_usage(customer_id, event_id)
     if usage is None:
         raise NotFound(f"event {event_id!r} of customer {customer_id!r} does not exist")
-    return presenters.usage(usage, services.app.price_source)
+    return presenters.usage(usage, services.app.price_source, operator=who.is_admin)
