@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from application.errors import ValidationFailed
+from application.event_limits import brief, is_valid_text, metadata_problem, shown_name, text_problem
 from domain.identifiers import is_caller_id
 from domain.pricing import UNITS
 from domain.usage import fingerprint
@@ -17,7 +18,6 @@ MAX_FUTURE = timedelta(minutes=5)
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 MAX_QUANTITY = 10**15
 MAX_NAME_LENGTH = 200
-MAX_METADATA_KEYS = 50
 REQUIRED_FIELDS = ("id", "customer", "timestamp", "provider", "model", "usage")
 OPTIONAL_FIELDS = ("feature", "authorization_id", "metadata")
 
@@ -46,7 +46,7 @@ class Rejection:
 
 def parse_usage(raw: object, now: datetime) -> UsageInput | Rejection:
     if not isinstance(raw, Mapping):
-        return Rejection(None, "validation_error", "each event must be a JSON object")
+        return Rejection(None, "validation_error", f"each event must be a JSON object, got {brief(raw)}")
     event_id = raw.get("id")
     if not isinstance(event_id, str) or not is_caller_id(event_id):
         return Rejection(None, "validation_error", "id must be 1-128 characters of [A-Za-z0-9._:-]", "id")
@@ -82,9 +82,13 @@ def parse_usage(raw: object, now: datetime) -> UsageInput | Rejection:
 
 
 def _shape_problem(raw: Mapping[str, Any], now: datetime) -> tuple[str, str] | None:
+    problem = _text_problem(raw)
+    if problem is not None:
+        return problem
     unknown = sorted(set(raw) - set(REQUIRED_FIELDS) - set(OPTIONAL_FIELDS))
     if unknown:
-        return unknown[0], f"unknown field {unknown[0]!r}; allowed: {', '.join(REQUIRED_FIELDS + OPTIONAL_FIELDS)}"
+        allowed = ", ".join(REQUIRED_FIELDS + OPTIONAL_FIELDS)
+        return shown_name(unknown[0]), f"unknown field {brief(unknown[0])}; allowed: {allowed}"
     missing = [name for name in REQUIRED_FIELDS if raw.get(name) is None]
     if missing:
         return missing[0], f"{missing[0]} is required"
@@ -106,10 +110,24 @@ def _shape_problem(raw: Mapping[str, Any], now: datetime) -> tuple[str, str] | N
     authorization_id = raw.get("authorization_id")
     if authorization_id is not None and (not isinstance(authorization_id, str) or not is_caller_id(authorization_id)):
         return "authorization_id", "authorization_id must be an authorization id"
-    metadata = raw.get("metadata")
-    if metadata is not None and (not isinstance(metadata, Mapping) or len(metadata) > MAX_METADATA_KEYS):
-        return "metadata", f"metadata must be an object of at most {MAX_METADATA_KEYS} keys"
-    return _usage_problem(raw["usage"])
+    problem = _usage_problem(raw["usage"])
+    if problem is None and raw.get("metadata") is not None:
+        return metadata_problem(raw["metadata"])
+    return problem
+
+
+def _text_problem(raw: Mapping[str, Any]) -> tuple[str, str] | None:
+    """Field names, units and string fields must be valid Unicode: details and
+    locations repeat them, and the event store keeps them as UTF-8."""
+    usage = raw.get("usage")
+    names = [*raw, *(usage if isinstance(usage, Mapping) else ())]
+    if not all(isinstance(name, str) and is_valid_text(name) for name in names):
+        return "event", "field names and units must be valid Unicode text; one holds a lone surrogate"
+    for name, value in raw.items():
+        problem = text_problem(shown_name(name), value) if isinstance(value, str) else None
+        if problem is not None:
+            return problem
+    return None
 
 
 def estimate_usage(usage: object) -> dict[str, int]:
@@ -126,9 +144,9 @@ def _usage_problem(usage: object) -> tuple[str, str] | None:
         return "usage", "usage must be a non-empty object of unit counts"
     for unit, quantity in usage.items():
         if unit not in UNITS:
-            return f"usage.{unit}", f"unknown unit {unit!r}; known units: {', '.join(sorted(UNITS))}"
+            return f"usage.{shown_name(unit)}", f"unknown unit {brief(unit)}; known units: {', '.join(sorted(UNITS))}"
         if isinstance(quantity, bool) or not isinstance(quantity, int):
-            return f"usage.{unit}", f"{unit} must be a whole number, got {quantity!r}"
+            return f"usage.{unit}", f"{unit} must be a whole number, got {brief(quantity)}"
         if quantity < 0:
             return f"usage.{unit}", f"{unit} must not be negative, got {quantity}"
         if quantity > MAX_QUANTITY:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -58,4 +59,19 @@ def create_app(services: Services) -> FastAPI:
         app.include_router(module.router)
     app.include_router(graphql_router(services), prefix="/graphql")
     app.add_middleware(BodySizeLimit, max_bytes=services.settings.max_body_bytes)
+    _add_request_components(app)
     return app
+
+
+def _add_request_components(app: FastAPI) -> None:
+    """Schemas of request bodies that routes document by hand join the
+    generated components, so that /openapi.json resolves every $ref."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = generate()
+            document.setdefault("components", {}).setdefault("schemas", {}).update(events.REQUEST_COMPONENTS)
+        return app.openapi_schema or generate()
+
+    app.openapi = openapi  # type: ignore[method-assign]

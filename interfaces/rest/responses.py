@@ -170,6 +170,9 @@ class UsageEventPublic(BaseModel):
     usage: dict[str, int]
     authorization_id: str | None
     metadata: dict[str, Any]
+    metadata_withheld: str | None = Field(
+        default=None, description="Why the metadata is not shown: recorded before the limits, nested too deeply"
+    )
     recorded_at: str
     status: str = Field(description="rated | unpriced")
     rating: RatingPublic | None

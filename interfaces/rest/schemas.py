@@ -7,6 +7,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
 
+from application.event_limits import (
+    MAX_METADATA_BYTES,
+    MAX_METADATA_DEPTH,
+    MAX_METADATA_KEY_LENGTH,
+    MAX_METADATA_KEYS,
+    MAX_METADATA_TEXT_LENGTH,
+)
+from application.usage_input import MAX_QUANTITY
 from domain.pricing import UNITS
 
 CallerId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:-]{1,128}$")]
@@ -108,19 +116,31 @@ class TopUpCreate(Strict):
     expires_at: AwareDatetime | None = None
 
 
+METADATA_DESCRIPTION = (
+    "Free-form JSON object kept with the event and part of its body (a retry must repeat it). Limits: nested at most "
+    f"{MAX_METADATA_DEPTH} levels of objects and arrays (the metadata object is the first), at most "
+    f"{MAX_METADATA_KEYS} keys in all (nested objects included), at most {MAX_METADATA_BYTES} bytes as canonical "
+    f"JSON (UTF-8, sorted keys, no spaces), keys of at most {MAX_METADATA_KEY_LENGTH} characters, strings of at most "
+    f"{MAX_METADATA_TEXT_LENGTH} characters, finite numbers, and no object whose only keys are `_type_` and `_data_` "
+    "(reserved by the event store). An event beyond a limit is rejected on its own (validation_error)."
+)
+
+
 class UsageEventDoc(Strict):
     """One usage event (documentation of POST /v1/events; each event is checked
-    on its own so one bad event never spoils its batch)."""
+    on its own so one bad event never spoils its batch). Every string, key and
+    unit must be valid Unicode: an escaped lone surrogate (\\ud800) rejects the
+    event."""
 
-    id: CallerId
+    id: CallerId = Field(description="The idempotency key, per customer")
     customer: CallerId
-    timestamp: AwareDatetime
-    provider: Name
-    model: Name
-    feature: Name | None = None
-    usage: dict[Unit, Annotated[int, Field(ge=0)]]
+    timestamp: AwareDatetime = Field(description="RFC 3339 with an offset; from 2000 to 5 minutes ahead of the server")
+    provider: Name = Field(description="1-200 printable characters")
+    model: Name = Field(description="1-200 printable characters")
+    feature: Name | None = Field(default=None, description="1-200 printable characters")
+    usage: dict[Unit, Annotated[int, Field(ge=0, le=MAX_QUANTITY)]]
     authorization_id: CallerId | None = None
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: dict[str, Any] = Field(default_factory=dict, description=METADATA_DESCRIPTION)
 
 
 class UsageBatchDoc(Strict):

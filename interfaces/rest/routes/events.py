@@ -11,14 +11,23 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from application.errors import NotFound, ValidationFailed
-from application.event_limits import shown_name
+from application.event_limits import MAX_ANSWERED_DEPTH, shown_name, too_deep_to_answer
 from interfaces import presenters
 from interfaces.rest.auth import AdminDep, PrincipalDep, ServicesDep
 from interfaces.rest.responses import PROBLEMS, UsageEventPublic, UsageResultsPublic
 from interfaces.rest.schemas import UsageBatchDoc
 
 router = APIRouter(tags=["usage events"])
-BATCH_SCHEMA = {"content": {"application/json": {"schema": UsageBatchDoc.model_json_schema()}}, "required": True}
+COMPONENT_REF = "#/components/schemas/{model}"
+# The route reads its body itself (one bad event must not fail the batch), so
+# its request schema is documented by hand; the schemas it refers to join the
+# document's components (create_app adds them), where every $ref resolves.
+_BATCH = UsageBatchDoc.model_json_schema(ref_template=COMPONENT_REF)
+REQUEST_COMPONENTS: dict[str, Any] = {**_BATCH.pop("$defs"), UsageBatchDoc.__name__: _BATCH}
+BATCH_SCHEMA = {
+    "content": {"application/json": {"schema": {"$ref": COMPONENT_REF.format(model=UsageBatchDoc.__name__)}}},
+    "required": True,
+}
 
 
 def _not_json(constant: str) -> None:
@@ -70,4 +79,13 @@ def get_event(customer_id: str, event_id: str, services: ServicesDep, who: Princ
     usage = services.app.find_usage(customer_id, event_id)
     if usage is None:
         raise NotFound(f"event {event_id!r} of customer {customer_id!r} does not exist")
-    return presenters.usage(usage, services.app.price_source, operator=who.is_admin)
+    return _answerable(presenters.usage(usage, services.app.price_source, operator=who.is_admin))
+
+
+def _answerable(shown: dict[str, Any]) -> dict[str, Any]:
+    """An event recorded before the metadata limits may hold metadata nested
+    too deeply to answer as JSON: the event is answered, its metadata withheld."""
+    if not too_deep_to_answer(shown["metadata"]):
+        return shown
+    reason = f"the metadata is nested more than {MAX_ANSWERED_DEPTH} levels deep (recorded before the limits)"
+    return {**shown, "metadata": {}, "metadata_withheld": reason}
