@@ -39,6 +39,9 @@ class Metering(Wallets):
         self.reference.refresh()
         results: list[UsageResult | None] = [None] * len(raws)
         pending: dict[UUID, tuple[int, UsageInput]] = {}
+        # Later copies of an id in the batch wait until the store is asked: a
+        # stored body stands over the batch's first copy.
+        repeats: dict[UUID, list[tuple[int, UsageInput]]] = {}
         for index, parsed in enumerate(parse_usage(raw, now) for raw in raws):
             if isinstance(parsed, Rejection):
                 results[index] = rejected(parsed.id, parsed.code, parsed.detail, parsed.loc)
@@ -47,10 +50,10 @@ class Metering(Wallets):
             else:
                 key = usage_id(parsed.customer, parsed.id)
                 if key in pending:
-                    results[index] = _repeat(parsed.id, parsed.fingerprint, pending[key][1].fingerprint)
+                    repeats.setdefault(key, []).append((index, parsed))
                 else:
                     pending[key] = (index, parsed)
-        self._append_new(pending, results)
+        self._append_new(pending, repeats, results)
         answered = [result for result in results if result is not None]
         assert len(answered) == len(raws), "every event gets an answer"
         with self.counters_lock:
@@ -58,11 +61,16 @@ class Metering(Wallets):
                 self.counters[result.status] += 1
         return answered
 
-    def _append_new(self, pending: dict[UUID, tuple[int, UsageInput]], results: list[UsageResult | None]) -> None:
+    def _append_new(
+        self,
+        pending: dict[UUID, tuple[int, UsageInput]],
+        repeats: dict[UUID, list[tuple[int, UsageInput]]],
+        results: list[UsageResult | None],
+    ) -> None:
         for _attempt in range(MAX_SAVE_ATTEMPTS):
             for key, stored_fingerprint in self.usage_index.existing(list(pending)).items():
-                index, parsed = pending.pop(key)
-                results[index] = _repeat(parsed.id, parsed.fingerprint, stored_fingerprint)
+                for index, parsed in (pending.pop(key), *repeats.pop(key, ())):
+                    results[index] = _repeat(parsed.id, parsed.fingerprint, stored_fingerprint)
             if not pending:
                 return
             recorded = []
@@ -72,9 +80,12 @@ class Metering(Wallets):
                 results[index] = UsageResult(parsed.id, "accepted", warnings=warnings)
             try:
                 self.append(recorded)
-                return
             except IntegrityError:
                 continue  # another writer recorded some of these ids meanwhile
+            for key, copies in repeats.items():  # ids new to the store: later copies answer to the first
+                for index, parsed in copies:
+                    results[index] = _repeat(parsed.id, parsed.fingerprint, pending[key][1].fingerprint)
+            return
         raise Conflict(
             f"the batch lost {MAX_SAVE_ATTEMPTS} races in a row to other writers of the same ids; "
             "nothing of it was recorded, and sending it again is safe"

@@ -1,0 +1,114 @@
+"""A batch's bad events are answered one by one on both stores: text that is
+not valid Unicode and metadata beyond the limits are rejected alone, the
+rest is recorded and projected; repeats of an id answer to the stored body
+first, to the batch's first copy otherwise."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from application.event_limits import (
+    MAX_METADATA_BYTES,
+    MAX_METADATA_DEPTH,
+    MAX_METADATA_KEY_LENGTH,
+    MAX_METADATA_KEYS,
+    MAX_METADATA_TEXT_LENGTH,
+)
+from application.results import UsageResult
+from interfaces.bootstrap import Services
+from tests.support import event, expected_charge, seed
+
+
+def nested(depth: int) -> dict[str, Any]:
+    """Metadata whose objects and arrays nest `depth` levels, itself the first."""
+    value: Any = []
+    for _ in range(depth - 2):
+        value = [value]
+    return {"k": value}
+
+
+def answers(results: list[UsageResult]) -> list[str]:
+    return [result.status if result.error is None else result.error["code"] for result in results]
+
+
+def wide(keys: int) -> dict[str, Any]:
+    return {"group": {f"k{index}": index for index in range(keys - 1)}}
+
+
+POISON: list[tuple[str, dict[str, Any]]] = [
+    ("surrogate-value", {"metadata": {"note": "\ud800"}}),
+    ("surrogate-key", {"metadata": {"\udfff": 1}}),
+    ("surrogate-nested", {"metadata": {"a": [{"b": "x\ud83d"}]}}),
+    ("surrogate-provider", {"provider": "open\ud800ai"}),
+    ("surrogate-model", {"model": "\ud800"}),
+    ("surrogate-feature", {"feature": "chat\udc00"}),
+    ("surrogate-unit", {"usage": {"\ud800": 1}}),
+    ("surrogate-field", {"\ud800": 1}),
+    ("too-deep", {"metadata": nested(MAX_METADATA_DEPTH + 1)}),
+    ("very-deep", {"metadata": nested(950)}),
+    ("too-many-keys", {"metadata": wide(MAX_METADATA_KEYS + 1)}),
+    ("too-large", {"metadata": {f"k{i}": "x" * 2000 for i in range(MAX_METADATA_BYTES // 2000 + 1)}}),
+    ("long-key", {"metadata": {"k" * (MAX_METADATA_KEY_LENGTH + 1): 1}}),
+    ("long-text", {"metadata": {"k": "x" * (MAX_METADATA_TEXT_LENGTH + 1)}}),
+    ("reserved", {"metadata": {"x": {"_type_": "nope", "_data_": 1}}}),
+    ("reserved-decimal", {"metadata": {"_type_": "decimal_str", "_data_": "not a number"}}),
+    ("infinite", {"metadata": {"x": float("inf")}}),
+    ("not-an-object", {"metadata": "text"}),
+]
+
+
+def test_each_poisonous_event_is_rejected_alone_and_the_rest_recorded(services: Services) -> None:
+    seed(services.app)
+    batch: list[Any] = [event("good-1")]
+    batch += [{**event(name), **change} for name, change in POISON]
+    batch.append(event("good-2", input_tokens=5))
+    results = services.app.record_usage(batch)
+    assert answers(results) == ["accepted"] + ["validation_error"] * len(POISON) + ["accepted"]
+    for result in results[1:-1]:
+        assert result.error is not None and result.error["detail"], result
+        "".join(str(part) for part in result.error.values()).encode("utf-8")  # answerable as UTF-8 JSON
+    services.follower.catch_up()
+    charged = expected_charge(event("good-1"))[1] + expected_charge(event("good-2", input_tokens=5))[1]
+    assert services.queries.balance("acme", "USD")[0] == Decimal("100") - charged
+    assert services.app.find_usage("acme", "too-deep") is None
+
+
+def test_metadata_at_every_limit_is_recorded_and_read_back(services: Services) -> None:
+    seed(services.app)
+    at_limits = {
+        "deep": nested(MAX_METADATA_DEPTH)["k"],
+        "key" + "k" * (MAX_METADATA_KEY_LENGTH - 3): "x" * MAX_METADATA_TEXT_LENGTH,
+        "many": {f"k{index}": index for index in range(MAX_METADATA_KEYS - 4)},
+        "unicode": "日本語 🎉",
+    }
+    assert answers(services.app.record_usage([{**event("edge"), "metadata": at_limits}])) == ["accepted"]
+    found = services.app.find_usage("acme", "edge")
+    assert found is not None and found.metadata == at_limits
+
+
+@pytest.mark.parametrize(
+    ("stored", "batch", "expected"),
+    [
+        # the stored body stands over the batch's first copy
+        (True, ["changed", "same"], ["conflict", "duplicate"]),
+        (True, ["changed", "changed"], ["conflict", "conflict"]),
+        (True, ["same", "changed", "same"], ["duplicate", "conflict", "duplicate"]),
+        # an id new to the store: later copies answer to the first
+        (False, ["changed", "same"], ["accepted", "conflict"]),
+        (False, ["same", "same", "changed"], ["accepted", "duplicate", "conflict"]),
+    ],
+)
+def test_repeats_of_an_id_answer_to_the_stored_body_first(
+    services: Services, stored: bool, batch: list[str], expected: list[str]
+) -> None:
+    seed(services.app)
+    bodies = {"same": event("e1"), "changed": event("e1", input_tokens=999)}
+    if stored:
+        assert answers(services.app.record_usage([bodies["same"]])) == ["accepted"]
+    assert answers(services.app.record_usage([bodies[name] for name in batch])) == expected
+    services.follower.catch_up()
+    first = bodies["same"] if stored else bodies[batch[0]]
+    assert services.queries.balance("acme", "USD")[0] == Decimal("100") - expected_charge(first)[1]
