@@ -41,7 +41,7 @@ def measure_rerate(url: str, events: list[Event], customers: int, batch: int, ti
             services.app.record_usage(chunk)
         if not services.wait_projected(services.app.recorder.max_notification_id() or 0, timeout):
             raise BenchError("the projection did not catch up with the recorded usage")
-        services.watcher.stop()  # the bench calls rerate itself (where the watcher would), to time it
+        services.stop_policies()  # the bench calls rerate itself (where the watcher would), to time it
         services.app.publish_price_version(PRICE_BOOK, BACKDATED, cheaper_rates(), "manual")
         started = time.perf_counter()
         report = services.app.rerate(price_book=PRICE_BOOK, since=BACKDATED, reason="bench: backdated price cut")

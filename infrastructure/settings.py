@@ -25,6 +25,15 @@ class Settings(BaseSettings):
     # a projector process: then it runs in the server, so that re-rating and
     # projecting its adjustments use two cores.
     watcher: bool = True
+    # When /healthz names a part (the follower, each policy) as red: after this
+    # many failed steps in a row (about one a second while a fault lasts) ...
+    health_failures: int = Field(default=3, ge=1, le=1000)
+    # ... when the log holds work for the follower and the read model's
+    # position has not moved for this long ...
+    health_stall_seconds: float = Field(default=30.0, gt=0, le=86_400)
+    # ... or when one step of any part has run this long. A re-rating of a
+    # long history is one step of the version watcher and may take minutes.
+    health_step_seconds: float = Field(default=600.0, gt=0, le=86_400)
 
     # Stripe (the contract's names, without the TALLY_ prefix). Without a key,
     # card top-ups and card charges are refused with a 422.

@@ -4,6 +4,7 @@ follower, wired once for the server, the CLI and the tests."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
 
@@ -28,12 +29,13 @@ from projections.billing_queries import BillingQueries, WalletQueries
 from projections.checkpoints import SqlCheckpoints
 from projections.database import Database
 from projections.follower import Follower
-from projections.loop import StepLoop
+from projections.loop import StepLoop, stop_loops
+from projections.part_health import PartHealth, ProgressWatch
 from projections.queries import LedgerQueries, UsageHistoryQueries
 
 LIVE_PREFIX = "view_"
 WAIT_POLL_SECONDS = 0.005
-WATCH_SECONDS = 0.5
+POLICY_IDLE_SECONDS = 0.5
 
 
 @dataclass
@@ -45,9 +47,12 @@ class Services:
     follower: Follower
     queries: LedgerQueries
     listener: LogListener
-    watcher: StepLoop  # runs the policies: version watcher, tier settler, dunning, wallets
+    policies: list[StepLoop]  # one loop per policy, each with its own thread and health
     settler: TierSettler
     projector: BaseProcess | None = None
+    follower_mode: str = "off"  # thread, process or off (interfaces/projector.py)
+    follower_health: PartHealth | None = None  # this process's follower's, or its projector process's
+    progress_watch: ProgressWatch = field(default_factory=ProgressWatch)
     webhook_counters: dict[str, int] = field(default_factory=lambda: {"applied": 0, "ignored": 0, "rejected": 0})
 
     def wait_projected(self, position: int, timeout: float) -> bool:
@@ -60,9 +65,12 @@ class Services:
             self.follower.wait(position, WAIT_POLL_SECONDS)
         return True
 
+    def stop_policies(self) -> None:
+        stop_loops(self.policies)
+
     def close(self) -> None:
         stop_projector_process(self.projector)
-        self.watcher.stop()
+        self.stop_policies()
         self.listener.stop()
         self.follower.stop()
         self.database.close()
@@ -75,6 +83,7 @@ def bootstrap(
     start_follower: bool = True,
     clock: Clock = utc_now,
     prefix: str = LIVE_PREFIX,
+    follower_health: PartHealth | None = None,
 ) -> Services:
     settings = settings or Settings()
     store = parse_database_url(settings.database_url)
@@ -98,31 +107,39 @@ def bootstrap(
     )
     with database.transaction(write=True) as cursor:
         schema.create(cursor, prefix, database.dialect)
-    follower = Follower(app.recorder, app.mapper.to_domain_event, database, prefix)
+    follower = Follower(app.recorder, app.mapper.to_domain_event, database, prefix, health=follower_health)
     app.saved_listeners.append(follower.notify)
     listener = LogListener(app.recorder, follower.notify)
     checkpoints = SqlCheckpoints(database)
-    versions, settler = VersionWatcher(app, checkpoints), TierSettler(app, checkpoints)
-    watcher = StepLoop(
-        lambda: (
-            versions.step()
-            + settler.step()
-            + app.retry_due_charges()
-            + app.run_wallet_policies()
-            + app.alert_step(checkpoints)
-            + app.webhook_step(checkpoints)
-        ),
-        "tally-policies",
-        WATCH_SECONDS,
-    )
+    settler = TierSettler(app, checkpoints)
+    policies = policy_loops(app, checkpoints, settler)
     queries = LedgerQueries(database, prefix)
-    services = Services(settings, store, app, database, follower, queries, listener, watcher, settler)
+    services = Services(settings, store, app, database, follower, queries, listener, policies, settler)
     mode = resolve_mode(settings, store.kind) if start_follower else "off"
+    services.follower_mode = mode
     if mode == "thread":
         follower.start()
         listener.start()
+        services.follower_health = follower.health
     elif mode == "process":
-        services.projector = start_projector_process(settings)
+        services.projector, services.follower_health = start_projector_process(settings)
     if mode != "off" and settings.watcher:
-        watcher.start()
+        for loop in policies:
+            loop.start()
     return services
+
+
+def policy_loops(app: Tally, checkpoints: SqlCheckpoints, settler: TierSettler) -> list[StepLoop]:
+    """One loop per policy, each with its own thread and health: a policy
+    whose steps fail is retried on its own and named by /healthz, and never
+    holds up the steps of another."""
+    versions = VersionWatcher(app, checkpoints)
+    steps: dict[str, Callable[[], int]] = {
+        "version-watcher": versions.step,
+        "tier-settler": settler.step,
+        "dunning": app.retry_due_charges,
+        "wallet-policies": app.run_wallet_policies,
+        "alerts": lambda: app.alert_step(checkpoints),
+        "webhooks": lambda: app.webhook_step(checkpoints),
+    }
+    return [StepLoop(step, name, POLICY_IDLE_SECONDS) for name, step in steps.items()]

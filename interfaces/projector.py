@@ -8,6 +8,10 @@
   the follower as a thread (docs/performance.md);
 - off: not here; another process (`tally project`, or a server with a
   projector) applies the pages.
+
+A projector process reports its follower's health to the server through
+shared memory (interfaces/shared_part_health.py): its failures count in the
+server's /healthz and /metrics as if it ran there.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ import time
 from multiprocessing.process import BaseProcess
 
 from infrastructure.settings import Settings
+from interfaces.shared_part_health import SharedPartHealth
+from projections.follower import PART_NAME
 
 PARENT_CHECK_SECONDS = 1.0
 
@@ -30,24 +36,26 @@ def resolve_mode(settings: Settings, store_kind: str) -> str:
     return "process" if store_kind == "postgresql" else "thread"
 
 
-def start_projector_process(settings: Settings) -> BaseProcess:
+def start_projector_process(settings: Settings) -> tuple[BaseProcess, SharedPartHealth]:
+    """The child process and the health record its follower writes."""
     context = multiprocessing.get_context("spawn")
+    health = SharedPartHealth(PART_NAME, context)
     process = context.Process(
         target=run_projector,
-        args=(settings.model_dump(), os.getpid()),
+        args=(settings.model_dump(), os.getpid(), health),
         name="tally-projector",
         daemon=True,
     )
     process.start()
-    return process
+    return process, health
 
 
-def run_projector(settings_fields: dict[str, object], parent_pid: int) -> None:
+def run_projector(settings_fields: dict[str, object], parent_pid: int, health: SharedPartHealth) -> None:
     """The child: follow until the parent is gone or the child is stopped."""
     from interfaces.bootstrap import bootstrap
 
     settings = Settings.model_validate({**settings_fields, "projector": "thread", "watcher": False})
-    services = bootstrap(settings)
+    services = bootstrap(settings, follower_health=health)
     try:
         while os.getppid() == parent_pid:
             time.sleep(PARENT_CHECK_SECONDS)

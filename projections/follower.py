@@ -20,10 +20,12 @@ from eventsourcing.persistence import ApplicationRecorder, Notification
 from projections.database import Database
 from projections.ledger_view import LedgerView
 from projections.loop import StepLoop
+from projections.part_health import PartHealth
 from projections.schema import VIEW_NAME
 
 PAGE_SIZE = 2000
 IDLE_POLL_SECONDS = 0.05
+PART_NAME = "follower"
 
 Decode = Callable[[Notification], Any]
 Progress = Callable[[int], None]
@@ -37,6 +39,7 @@ class Follower:
         database: Database,
         prefix: str,
         page_size: int = PAGE_SIZE,
+        health: PartHealth | None = None,
     ) -> None:
         assert 0 < page_size <= 10_000, "a page is bounded"
         self.recorder = recorder
@@ -47,7 +50,10 @@ class Follower:
         self.page_size = page_size
         self.position = self._stored_position()
         self._advanced = threading.Condition()
-        self._loop = StepLoop(self.step, "tally-follower", IDLE_POLL_SECONDS)
+        # The record may live in memory shared with another process: a
+        # projector process's follower reports to the server that started it.
+        self._loop = StepLoop(self.step, PART_NAME, IDLE_POLL_SECONDS, health)
+        self.health = self._loop.health
 
     def _stored_position(self) -> int:
         with self.database.transaction(write=False) as cursor:
