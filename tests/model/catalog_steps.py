@@ -1,0 +1,58 @@
+"""Catalog steps: price and plan versions, backdated, forward or tied with
+another version, some of them no longer pricing a model. The server answers
+at once; the re-rating they cause follows asynchronously, so the model
+widens what each usage's charge may show until the next agreement."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from tests.model.rating_model import PlanVersion, PriceVersion
+from tests.model.run_state import Run
+from tests.model.workload import BASE_RATES, rate_rows, stamp
+
+PLANS = {"pro": (Decimal("20"), {("openai", "gpt-4o-mini"): Decimal("50")}), "lite": (Decimal("7.5"), {})}
+
+
+def publish_prices(run: Run) -> None:
+    rates = run.workload.rates()
+    if not rates:  # a version holds at least one rate
+        rates = {("openai", "gpt-4o", unit): (Decimal(price), per) for unit, (price, per) in
+                 BASE_RATES[("openai", "gpt-4o")].items()}  # fmt: skip
+    effective = effective_from(run)
+    number = run.model.next_price_number()
+    body = {"effective_from": stamp(effective, run.rng), "rates": rate_rows(rates)}
+    answer = run.session.post("/v1/price-books/default/versions", body)
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["version"] == number, answer.json()
+    run.model.publish_prices(PriceVersion(number, effective, rates))
+    run.version_moments.append(effective)
+    run.quiet = False
+    dropped = {(p, m) for p, m, _ in run.model.prices[-2].rates} - {(p, m) for p, m, _ in rates}
+    run.counts["price version dropping a model" if dropped else "price version"] += 1
+
+
+def publish_plan(run: Run) -> None:
+    plan = run.rng.choice(sorted(PLANS))
+    effective = effective_from(run)
+    markup, overrides = run.workload.markup(), run.workload.overrides()
+    body = {
+        "effective_from": stamp(effective, run.rng),
+        "markup_percent": str(markup),
+        "model_overrides": [
+            {"provider": provider, "model": model, "markup_percent": str(percent)}
+            for (provider, model), percent in sorted(overrides.items())
+        ],
+    }
+    answer = run.session.post(f"/v1/plans/{plan}/versions", body)
+    assert answer.status_code == 201, answer.text
+    run.model.publish_plan(plan, PlanVersion(run.model.next_plan_number(plan), effective, markup, overrides))
+    run.version_moments.append(effective)
+    run.quiet = False
+
+
+def effective_from(run: Run) -> datetime:
+    moments = [usage.timestamp for usage in run.model.usage.values()]
+    sample = run.rng.sample(moments, min(len(moments), 20))
+    return run.workload.effective_from(run.version_moments, sorted(sample))

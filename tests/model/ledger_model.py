@@ -1,0 +1,213 @@
+"""The reference ledger: what every balance, account, spend and invoice must
+be after a sequence of operations, computed with plain Decimal arithmetic
+from the contract's rules (../shared/docs/contract.md, docs/rating.md,
+docs/collection.md, docs/control.md). Nothing here comes from the
+application: if the two disagree, one of them misreads the contract.
+
+Amounts the model cannot know until the server states them (an invoice read
+while re-ratings were still pending) are taken from the server and then
+checked against what the model can say of them (see invoice_model.py)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from tests.model.invoice_model import InvoiceFigures
+from tests.model.rating_model import PlanVersion, PriceVersion, Rating, Usage, rate
+
+ZERO = Decimal(0)
+FUTURE_LIMIT = timedelta(minutes=5)
+UNITS = frozenset(
+    {
+        "input_tokens",
+        "output_tokens",
+        "cached_input_tokens",
+        "cache_write_tokens",
+        "reasoning_tokens",
+        "requests",
+        "images",
+        "audio_seconds",
+        "characters",
+    }
+)
+
+
+@dataclass
+class Customer:
+    customer_id: str
+    billing: str  # prepaid | postpaid | invoice
+    plan: str
+    card: str | None  # "good", "declined" or no card on file
+    grants: Decimal = ZERO
+    card_top_ups: Decimal = ZERO
+    card_payments: Decimal = ZERO
+    bank_payments: Decimal = ZERO
+    credit_carried: Decimal = ZERO
+    invoices: list[InvoiceFigures] = field(default_factory=list)
+
+    @property
+    def funds(self) -> Decimal:
+        return self.grants + self.card_top_ups
+
+    @property
+    def rounding(self) -> Decimal:
+        return sum((invoice.rounding for invoice in self.invoices), ZERO)
+
+
+@dataclass
+class Hold:
+    authorization_id: str
+    customer: str
+    amount: Decimal
+    expires_at: datetime
+    voided: bool = False
+    captured: bool = False
+
+    def open_at(self, moment: datetime) -> bool:
+        """A hold expires at its expiry moment (the moment itself counts as expired)."""
+        return not (self.voided or self.captured) and self.expires_at > moment
+
+
+class LedgerModel:
+    def __init__(self, first_prices: PriceVersion) -> None:
+        self.prices: list[PriceVersion] = [first_prices]
+        self.plans: dict[str, list[PlanVersion]] = {}
+        self.customers: dict[str, Customer] = {}
+        self.usage: dict[tuple[str, str], Usage] = {}
+        self.bodies: dict[tuple[str, str], str] = {}  # the canonical body of the first accepted copy
+        self.top_ups: dict[tuple[str, str], str] = {}
+        self.authorizations: dict[str, tuple[str, bool]] = {}  # id: (canonical request, approved)
+        self.holds: dict[str, Hold] = {}
+        # What the server may show for each usage's charge until the next quiet moment: its
+        # rating under any of the version sets published since (re-rating is asynchronous).
+        self.possible_charges: dict[tuple[str, str], set[Decimal]] = {}
+
+    # Reference data ----------------------------------------------------------------
+
+    def add_plan(self, plan: str, first: PlanVersion) -> None:
+        self.plans[plan] = [first]
+
+    def add_customer(self, customer: Customer) -> None:
+        self.customers[customer.customer_id] = customer
+
+    def publish_prices(self, version: PriceVersion) -> None:
+        self.prices.append(version)
+        self._widen_possible_charges()
+
+    def publish_plan(self, plan: str, version: PlanVersion) -> None:
+        self.plans[plan].append(version)
+        self._widen_possible_charges()
+
+    def next_price_number(self) -> int:
+        return len(self.prices) + 1
+
+    def next_plan_number(self, plan: str) -> int:
+        return len(self.plans[plan]) + 1
+
+    # Rating ------------------------------------------------------------------------
+
+    def rating(self, usage: Usage) -> Rating | None:
+        return rate(usage, self.prices, self.plans[self.customers[usage.customer].plan])
+
+    def charge(self, usage: Usage) -> Decimal:
+        found = self.rating(usage)
+        return found.charge if found else ZERO
+
+    def _widen_possible_charges(self) -> None:
+        for key, usage in self.usage.items():
+            self.possible_charges[key].add(self.charge(usage))
+
+    def settle(self) -> None:
+        """The server was seen to agree with the model: nothing is pending."""
+        self.possible_charges = {key: {self.charge(usage)} for key, usage in self.usage.items()}
+
+    # Metering ----------------------------------------------------------------------
+
+    def rejection(self, event: dict[str, object], now: datetime) -> str | None:
+        """Why the contract rejects this event on its own, if it does."""
+        if event.get("customer") not in self.customers:
+            return "not_found"
+        quantities = event.get("usage")
+        assert isinstance(quantities, dict)
+        if any(unit not in UNITS for unit in quantities):
+            return "validation_error"
+        if any(type(count) is not int or count < 0 for count in quantities.values()):
+            return "validation_error"
+        timestamp = event["timestamp"]
+        assert isinstance(timestamp, str)
+        if datetime.fromisoformat(timestamp) > now + FUTURE_LIMIT:
+            return "validation_error"
+        return None
+
+    def record(self, usage: Usage, canonical: str) -> str:
+        """accepted, duplicate or conflict; the first body stands."""
+        stored = self.bodies.get(usage.key)
+        if stored is not None:
+            return "duplicate" if stored == canonical else "conflict"
+        self.bodies[usage.key] = canonical
+        self.usage[usage.key] = usage
+        self.possible_charges[usage.key] = {self.charge(usage)}
+        hold = self.holds.get(usage.authorization_id or "")
+        if hold is not None and hold.customer == usage.customer:
+            hold.captured = True  # the first usage naming a hold captures it
+        return "accepted"
+
+    def usage_of(self, customer: str) -> Iterable[Usage]:
+        return (usage for usage in self.usage.values() if usage.customer == customer)
+
+    # Balances and accounts -----------------------------------------------------------
+
+    def charges(self, customer: str) -> Decimal:
+        return sum((self.charge(usage) for usage in self.usage_of(customer)), ZERO)
+
+    def balance(self, customer: str) -> Decimal:
+        """Prepaid: the wallet, funds minus charges. Postpaid and invoice: minus
+        what is owed (usage, and invoices' rounding, less what was paid)."""
+        found = self.customers[customer]
+        if found.billing == "prepaid":
+            return found.funds - self.charges(customer)
+        return -(self.charges(customer) + found.rounding - found.card_payments - found.bank_payments)
+
+    def held(self, customer: str, moment: datetime) -> Decimal:
+        return sum((h.amount for h in self.holds.values() if h.customer == customer and h.open_at(moment)), ZERO)
+
+    def spend(self, customer: str, start: datetime, end: datetime) -> Decimal:
+        return sum((self.charge(u) for u in self.usage_of(customer) if start <= u.timestamp < end), ZERO)
+
+    def by_model(self, customer: str, start: datetime, end: datetime) -> dict[tuple[str, str], Decimal]:
+        found: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+        for usage in self.usage_of(customer):
+            if start <= usage.timestamp < end and (rating := self.rating(usage)) is not None:
+                found[(usage.provider, usage.model)] += rating.charge
+        return {key: amount for key, amount in found.items() if amount}
+
+    def accounts(self) -> dict[str, Decimal]:
+        """Every account's balance on its normal side, as the trial balance shows it."""
+        found: dict[str, Decimal] = defaultdict(Decimal)
+        for usage in self.usage.values():
+            rating = self.rating(usage)
+            if rating is None:
+                continue
+            found["revenue:usage"] += rating.charge
+            found[f"expenses:provider:{usage.provider}"] += rating.cost
+            found[f"liabilities:payable:provider:{usage.provider}"] += rating.cost
+        for customer in self.customers.values():
+            name = customer.customer_id
+            if customer.billing == "prepaid":
+                found[f"liabilities:wallet:{name}"] += self.balance(name)
+            else:
+                found[f"assets:receivable:{name}"] -= self.balance(name)
+            found["expenses:grants"] += customer.grants
+            found["assets:cash:stripe"] += customer.card_top_ups + customer.card_payments
+            found["assets:cash:bank"] += customer.bank_payments
+            found["expenses:rounding"] -= customer.rounding
+        return {account: amount for account, amount in found.items() if amount}
+
+    def billed_through(self, customer: str, end: datetime) -> Decimal:
+        """What all of a customer's invoices up to a period ending at `end` must
+        add up to, once every rating is final: the charges of its usage before `end`."""
+        return sum((self.charge(u) for u in self.usage_of(customer) if u.timestamp < end), ZERO)

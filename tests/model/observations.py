@@ -1,0 +1,153 @@
+"""What the server shows, set against what the model says it must show:
+every customer's balance, held and available amounts, its current period's
+spend and daily usage buckets in GraphQL, its invoices, and every account
+of the trial balance. The system is eventually consistent (re-rating runs
+behind the version that causes it), so agreement is awaited by polling,
+never by timing; a deadline that passes fails with the differences."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from tests.model.ledger_model import LedgerModel
+from tests.model.server_session import ServerSession
+
+AGREEMENT_SECONDS = 120.0
+POLL_SECONDS = 0.25
+EXPIRY_SLACK = timedelta(seconds=1.5)  # a hold this close to its expiry may be open or not when read
+USAGE_QUERY = (
+    '{alias}: customer(id: "{customer}") {{ currentPeriod {{ start end spend {{ amount }} }} '
+    'usage(from: "{start}", to: "{end}", granularity: DAY, groupBy: [PROVIDER, MODEL]) '
+    "{{ start provider model charge {{ amount }} }} }}"
+)
+
+
+def differences(model: LedgerModel, session: ServerSession) -> list[str]:
+    found = []
+    for customer in sorted(model.customers):
+        found += balance_differences(model, session, customer)
+        found += invoice_differences(model, session, customer)
+    found += graphql_differences(model, session)
+    found += trial_balance_differences(model, session)
+    return found
+
+
+def await_agreement(model: LedgerModel, session: ServerSession, what: str) -> float:
+    """Poll until the server shows what the model says; returns the seconds it took."""
+    started = time.monotonic()
+    while True:
+        found = differences(model, session)
+        if not found:
+            return time.monotonic() - started
+        if time.monotonic() - started > AGREEMENT_SECONDS:
+            listed = "\n  ".join(found[:40])
+            raise AssertionError(
+                f"{what}: after {AGREEMENT_SECONDS:.0f} s the server still differs from the model "
+                f"({len(found)} differences; requests in {session.log_path}):\n  {listed}"
+            )
+        time.sleep(POLL_SECONDS)
+
+
+def hold_near_expiry(model: LedgerModel, customer: str, moment: datetime) -> bool:
+    return any(
+        h.customer == customer and not (h.voided or h.captured) and abs(h.expires_at - moment) <= EXPIRY_SLACK
+        for h in model.holds.values()
+    )
+
+
+def balance_differences(model: LedgerModel, session: ServerSession, customer: str) -> list[str]:
+    now = datetime.now(UTC)
+    if hold_near_expiry(model, customer, now):
+        return [f"{customer}: a hold is at its expiry; read again once it has passed"]
+    shown = session.get(f"/v1/customers/{customer}/balance").json()
+    balance, held = model.balance(customer), model.held(customer, now)
+    expected = {"balance": balance, "held": held, "available": balance - held}
+    return [
+        f"{customer} {name}: model {amount}, server {shown[name]}"
+        for name, amount in expected.items()
+        if Decimal(shown[name]) != amount
+    ]
+
+
+def invoice_differences(model: LedgerModel, session: ServerSession, customer: str) -> list[str]:
+    shown = {i["id"]: i for i in session.get(f"/v1/customers/{customer}/invoices").json()["invoices"]}
+    expected = {invoice.invoice_id: invoice for invoice in model.customers[customer].invoices}
+    if set(shown) != set(expected):
+        return [f"{customer} invoices: model {sorted(expected)}, server {sorted(shown)}"]
+    found = []
+    for invoice_id, invoice in expected.items():
+        server = shown[invoice_id]
+        for name, amount in (("total", invoice.total), ("amount_paid", invoice.amount_paid)):
+            if Decimal(server[name]) != amount:
+                found.append(f"invoice {invoice_id} {name}: model {amount}, server {server[name]}")
+        if server["status"] != invoice.status:
+            found.append(f"invoice {invoice_id} status: model {invoice.status}, server {server['status']}")
+    return found
+
+
+def graphql_differences(model: LedgerModel, session: ServerSession) -> list[str]:
+    names = sorted(model.customers)
+    start = model_start(model)
+    end = datetime.now(UTC) + timedelta(days=1)
+    query = " ".join(
+        USAGE_QUERY.format(alias=f"c{i}", customer=name, start=start.isoformat(), end=end.isoformat())
+        for i, name in enumerate(names)
+    )
+    data = session.graphql("{ " + query + " }")
+    found = []
+    for i, name in enumerate(names):
+        shown = data[f"c{i}"]
+        period = shown["currentPeriod"]
+        spend = model.spend(name, parse_time(period["start"]), parse_time(period["end"]))
+        if Decimal(period["spend"]["amount"]) != spend:
+            found.append(f"{name} currentPeriod.spend: model {spend}, server {period['spend']['amount']}")
+        found += bucket_differences(model, name, shown["usage"], start, end)
+    return found
+
+
+def bucket_differences(
+    model: LedgerModel, customer: str, buckets: list[dict[str, object]], start: datetime, end: datetime
+) -> list[str]:
+    shown: dict[tuple[str, str, str], Decimal] = defaultdict(Decimal)
+    for bucket in buckets:
+        charge = bucket["charge"]
+        assert isinstance(charge, dict)
+        shown[(parse_time(str(bucket["start"])).date().isoformat(), str(bucket["provider"]), str(bucket["model"]))] += (
+            Decimal(charge["amount"])
+        )
+    expected: dict[tuple[str, str, str], Decimal] = defaultdict(Decimal)
+    for usage in model.usage_of(customer):
+        if start <= usage.timestamp < end:
+            day = usage.timestamp.astimezone(UTC).date().isoformat()
+            expected[(day, usage.provider, usage.model)] += model.charge(usage)
+    keys = {key for key, amount in shown.items() if amount} | {key for key, amount in expected.items() if amount}
+    return [
+        f"{customer} usage bucket {key}: model {expected[key]}, server {shown[key]}"
+        for key in sorted(keys)
+        if shown[key] != expected[key]
+    ]
+
+
+def trial_balance_differences(model: LedgerModel, session: ServerSession) -> list[str]:
+    currencies = session.get("/v1/ledger/trial-balance").json()["currencies"]
+    found = [f"{c['currency']}: debits {c['debits']} != credits {c['credits']}" for c in currencies
+             if Decimal(c["debits"]) != Decimal(c["credits"])]  # fmt: skip
+    shown = {a["account"]: Decimal(a["balance"]) for c in currencies for a in c["accounts"] if Decimal(a["balance"])}
+    expected = model.accounts()
+    for account in sorted(set(shown) | set(expected)):
+        if shown.get(account, Decimal(0)) != expected.get(account, Decimal(0)):
+            found.append(f"account {account}: model {expected.get(account, 0)}, server {shown.get(account, 0)}")
+    return found
+
+
+def model_start(model: LedgerModel) -> datetime:
+    """Where the usage buckets are read from: before every usage of the run."""
+    earliest = min((usage.timestamp for usage in model.usage.values()), default=datetime.now(UTC))
+    return earliest.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
