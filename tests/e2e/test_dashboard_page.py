@@ -1,6 +1,7 @@
 """The web dashboard in headless Chromium (Debian's chromium, driven by
 Playwright): it signs in with a customer key, shows the numbers the API
-gives, and updates live when usage arrives. The test saves a screenshot."""
+gives, and updates live when usage arrives; it neither asks for nor shows
+the operator's cost, markup or margin. The test saves a screenshot."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import sync_playwright
 
+from tests.customer_view_checks import operator_words
 from tests.e2e.server import client
 from tests.e2e.test_rest_flow import setup_catalog
 from tests.support import event, just_now
@@ -35,6 +37,8 @@ def test_the_dashboard_shows_the_api_numbers_and_follows_usage(sqlite_server: st
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
             page = browser.new_page(viewport={"width": 1200, "height": 900})
+            asked: list[str] = []  # every GraphQL request the page sends
+            page.on("request", lambda request: "/graphql" in request.url and asked.append(request.post_data or ""))
             page.goto(f"{sqlite_server}/dashboard")
             page.fill("#key", key)
             page.click("button[type=submit]")
@@ -44,6 +48,8 @@ def test_the_dashboard_shows_the_api_numbers_and_follows_usage(sqlite_server: st
             assert any("gpt-4o-mini" in row for row in models) and len(models) == 2
             assert page.locator("#trend rect").count() >= 1
             assert page.text_content("#limit") == "of a 10 USD hard limit"
+            assert asked and all(operator_words(query) == [] for query in asked), asked
+            assert operator_words(page.inner_text("body")) == [], page.inner_text("body")
             page.wait_for_selector("#live:has-text('live')")
 
             api.post("/v1/events", json={"events": [event(f"late{i}", timestamp=just_now()) for i in range(20)]})
