@@ -141,7 +141,8 @@ class Customer:
         group_by: list[t.UsageDimension] | None = None,
     ) -> list[t.UsageBucket]:
         """Usage in HOUR or DAY buckets by provider, model, feature and unit, with
-        quantities, cost and charge; charges add up to the ledger's."""
+        quantities and charge (and cost, for the admin key only); charges add
+        up to the ledger's."""
         _require_offset(start)
         _require_offset(end)
         if not start < end or end - start > MAX_USAGE_RANGE[granularity]:
