@@ -44,7 +44,17 @@ class Rejection:
     loc: str | None = None
 
 
+@dataclass(frozen=True)
+class Unreadable:
+    """An event the edge could not read (nested too deeply for its JSON
+    parser): it stands in the batch so that the others are answered."""
+
+    detail: str
+
+
 def parse_usage(raw: object, now: datetime) -> UsageInput | Rejection:
+    if isinstance(raw, Unreadable):
+        return Rejection(None, "validation_error", raw.detail)
     if not isinstance(raw, Mapping):
         return Rejection(None, "validation_error", f"each event must be a JSON object, got {brief(raw)}")
     event_id = raw.get("id")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from decimal import Decimal
 
@@ -10,6 +11,8 @@ from domain.identifiers import is_caller_id
 from domain.money import RATED_PLACES, is_currency, parse_amount
 
 MAX_AMOUNT = Decimal(10) ** 15
+# ASCII digits only: str.isdigit() also passes "³" and other digits int() refuses.
+POSITION_PATTERN = re.compile(r"[0-9]{1,18}")
 
 
 def caller_id(value: str, loc: str) -> str:
@@ -47,3 +50,9 @@ def aware(moment: datetime, loc: str) -> datetime:
     if moment.tzinfo is None:
         raise ValidationFailed(f"{loc} must carry a UTC offset (RFC 3339)", [{"loc": loc, "msg": "naive time"}])
     return moment
+
+
+def is_position(text: str) -> bool:
+    """Whether a cursor from a query string is a log position (at most 18
+    ASCII digits, so it fits a 64-bit column)."""
+    return POSITION_PATTERN.fullmatch(text) is not None

@@ -124,7 +124,7 @@ class UsageError(BaseModel):
 
 
 class UsageResultPublic(BaseModel):
-    id: str | None
+    id: str | None = Field(default=None, description="Absent when the event has no readable id")
     status: str = Field(description="accepted | duplicate | rejected")
     error: UsageError | None = None
     warnings: list[str] | None = None

@@ -3,7 +3,6 @@ the body is read as JSON and handed to the application event by event."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -14,6 +13,7 @@ from application.errors import NotFound, ValidationFailed
 from application.event_limits import MAX_ANSWERED_DEPTH, shown_name, too_deep_to_answer
 from interfaces import presenters
 from interfaces.rest.auth import AdminDep, PrincipalDep, ServicesDep
+from interfaces.rest.batch_body import BodyTooDeep, parse_body
 from interfaces.rest.responses import PROBLEMS, UsageEventPublic, UsageResultsPublic
 from interfaces.rest.schemas import UsageBatchDoc
 
@@ -30,16 +30,12 @@ BATCH_SCHEMA = {
 }
 
 
-def _not_json(constant: str) -> None:
-    raise ValueError(f"{constant} is not JSON")
-
-
 def _batch(raw: bytes, limit: int) -> list[Any]:
     try:
-        body = json.loads(raw, parse_constant=_not_json)
-    except (ValueError, UnicodeDecodeError):
+        body = parse_body(raw)
+    except ValueError:
         raise HTTPException(400, "the request body is not valid JSON") from None
-    except RecursionError:  # the parser recurses per level: a deep body must not cost the server
+    except BodyTooDeep:
         raise HTTPException(400, "the request body is nested too deeply to be a batch of events") from None
     if not isinstance(body, dict) or not isinstance(body.get("events"), list):
         raise ValidationFailed('the body must be {"events": [...]}', [{"loc": "events", "msg": "missing"}])
