@@ -18,6 +18,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import Info
 
 from application.errors import NotFound
+from application.validation import is_position
 from interfaces.bootstrap import Services
 from interfaces.graphql import types as t
 from interfaces.graphql.context import NotAllowed, TallyContext, context_getter
@@ -303,7 +304,7 @@ def _entries(
     as_of: datetime | None = None,
 ) -> t.LedgerEntryConnection:
     limit = max(1, min(first, MAX_PAGE))
-    start = int(after) if after and after.isdigit() and len(after) < 19 else 0
+    start = int(after) if after and is_position(after) else 0
     found = info.context.services.queries.entries(customer=customer, as_of=as_of, after=start, limit=limit + 1)
     page = found[:limit]
     edges = [

@@ -79,6 +79,15 @@ async def on_http_error(_: Request, error: Exception) -> JSONResponse:
     return problem(error.status_code, code, title, str(error.detail), headers=headers)
 
 
+async def on_too_deep(_: Request, error: Exception) -> JSONResponse:
+    """A parser that recurses per level of nesting (JSON, GraphQL) ran out of
+    stack: the request is nested too deeply, which is the caller's to fix."""
+    assert isinstance(error, RecursionError)
+    logger.warning("a request nested too deeply: %s", error)
+    detail = "the request is nested too deeply to be read; nest JSON and GraphQL selections less deeply"
+    return problem(400, "validation_error", "The request is nested too deeply", detail)
+
+
 async def on_unexpected(_: Request, error: Exception) -> JSONResponse:
     logger.exception("unexpected error", exc_info=error)
     return problem(500, "internal_error", "Internal error", "the server failed; nothing was changed by this request")
@@ -88,4 +97,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(TallyError, on_tally_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(HTTPException, on_http_error)
+    app.add_exception_handler(RecursionError, on_too_deep)
     app.add_exception_handler(Exception, on_unexpected)

@@ -345,3 +345,94 @@ def test_a_retried_grant_returns_the_first_answer(api: httpx.Client) -> None:
     again = api.post("/v1/customers/acme/top-ups", json=body)
     assert (first.status_code, again.status_code) == (201, 200)
     assert first.json() == again.json()
+
+
+def raw_batch(*events: str) -> str:
+    return '{"events": [' + ", ".join(events) + "]}"
+
+
+def raw_event(event_id: str, **fields: str) -> str:
+    """An event as JSON text, each field given as JSON text (escapes kept as sent)."""
+    body = {key: json.dumps(value) for key, value in event(event_id, timestamp=just_now()).items()}
+    return "{" + ", ".join(f'"{key}": {value}' for key, value in {**body, **fields}.items()) + "}"
+
+
+def post_raw(api: httpx.Client, path: str, text: str) -> httpx.Response:
+    return api.post(path, content=text.encode(), headers={"content-type": "application/json"})
+
+
+def test_a_poisonous_event_is_rejected_alone_and_spoils_nothing(api: httpx.Client) -> None:
+    """Each of these made its whole batch a 500, or was stored and then stopped
+    the read model or its own reads for good."""
+    poisons = [
+        raw_event("p-surrogate-value", metadata='{"note": "\\ud800"}'),
+        raw_event("p-surrogate-key", metadata='{"\\ud800": 1}'),
+        raw_event("p-surrogate-model", model='"gpt\\udfff"'),
+        raw_event("p-deep-950", metadata='{"k": ' + "[" * 950 + "]" * 950 + "}"),
+        raw_event("p-deep-300", metadata='{"k": ' + "[" * 300 + "]" * 300 + "}"),
+        raw_event("p-reserved", metadata='{"x": {"_type_": "nope", "_data_": 1}}'),
+        raw_event("p-infinite", metadata='{"x": 1e400}'),
+        raw_event("p-many-keys", metadata=json.dumps({f"k{index}": index for index in range(300)})),
+    ]
+    text = raw_batch(raw_event("p-good-1"), *poisons, raw_event("p-good-2"))
+    response = post_raw(api, "/v1/events", text)
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    assert [result["status"] for result in results] == ["accepted"] + ["rejected"] * len(poisons) + ["accepted"]
+    for result in results[1:-1]:
+        assert result["error"]["code"] == "validation_error" and result["error"]["detail"], result
+        assert_problem(api.get(f"/v1/events/acme/{result['id']}"), 404, "not_found")
+    assert "Unicode" in results[1]["error"]["detail"] and "16 levels" in results[4]["error"]["detail"]
+    assert api.get("/v1/events/acme/p-good-2").status_code == 200
+    ledger_state(api)  # the read model follows past the batch: nothing in it stops the follower
+
+
+def test_a_changed_copy_then_the_exact_copy_of_a_stored_event(api: httpx.Client) -> None:
+    stored = event("copies", timestamp=just_now())
+    assert api.post("/v1/events", json={"events": [stored]}).json()["results"][0]["status"] == "accepted"
+    changed = {**stored, "usage": {"input_tokens": 1}}
+    results = api.post("/v1/events", json={"events": [changed, stored]}).json()["results"]
+    assert [result["status"] for result in results] == ["rejected", "duplicate"]
+    assert results[0]["error"]["code"] == "conflict"
+    assert api.get("/v1/events/acme/copies").json()["usage"] == stored["usage"]
+
+
+def test_odd_numbers_and_deep_bodies_are_clear_4xx(api: httpx.Client) -> None:
+    for path in (
+        "/v1/ledger/entries?cursor=%C2%B3",
+        "/v1/ledger/entries?cursor=%D9%A1",
+        "/v1/ledger/entries?limit=%C2%B3",
+    ):
+        assert_problem(api.get(path), 422, "validation_error")
+    deep = "[" * 100_000 + "]" * 100_000
+    for path in ("/v1/events", "/v1/customers", "/graphql"):
+        assert_problem(post_raw(api, path, deep), 400, "validation_error")
+    alone = post_raw(api, "/v1/events", raw_batch("[" * 100_000 + "]" * 100_000, raw_event("deep-neighbour")))
+    assert [result["status"] for result in alone.json()["results"]] == ["rejected", "accepted"], alone.text
+    assert "nested too deeply" in alone.json()["results"][0]["error"]["detail"]
+    assert_problem(
+        post_raw(api, "/v1/events", raw_batch(raw_event("nan", metadata='{"x": NaN}'))), 400, "validation_error"
+    )
+    entries = api.post("/graphql", json={"query": '{ ledger { entries(after: "³") { edges { cursor } } } }'}).json()
+    assert "errors" not in entries and entries["data"]["ledger"]["entries"]["edges"], entries
+
+
+def test_openapi_is_valid_and_every_reference_resolves(api: httpx.Client) -> None:
+    document = httpx.get(f"{api.base_url}/openapi.json").json()
+    references: list[str] = []
+    pending: list[Any] = [document]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            references += [node["$ref"]] if isinstance(node.get("$ref"), str) else []
+            pending += list(node.values())
+        elif isinstance(node, list):
+            pending += node
+    assert references
+    for reference in set(references):
+        assert reference.startswith("#/components/schemas/"), reference
+        assert reference.rsplit("/", 1)[1] in document["components"]["schemas"], reference
+    batch = document["paths"]["/v1/events"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert batch == {"$ref": "#/components/schemas/UsageBatchDoc"}
+    metadata = document["components"]["schemas"]["UsageEventDoc"]["properties"]["metadata"]
+    assert "16 levels" in metadata["description"] and "256 keys" in metadata["description"]

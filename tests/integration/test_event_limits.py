@@ -9,7 +9,9 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
+from application import usage_input
 from application.event_limits import (
     MAX_METADATA_BYTES,
     MAX_METADATA_DEPTH,
@@ -19,7 +21,8 @@ from application.event_limits import (
 )
 from application.results import UsageResult
 from interfaces.bootstrap import Services
-from tests.support import event, expected_charge, seed
+from interfaces.rest.app import create_app
+from tests.support import ADMIN_KEY, event, expected_charge, seed
 
 
 def nested(depth: int) -> dict[str, Any]:
@@ -112,3 +115,21 @@ def test_repeats_of_an_id_answer_to_the_stored_body_first(
     services.follower.catch_up()
     first = bodies["same"] if stored else bodies[batch[0]]
     assert services.queries.balance("acme", "USD")[0] == Decimal("100") - expected_charge(first)[1]
+
+
+def test_an_event_stored_before_the_limits_is_read_with_its_deep_metadata_withheld(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Metadata 260 to 945 levels deep was stored, and its event then answered
+    500 on every read: the event is answered, the metadata withheld."""
+    seed(services.app)
+    monkeypatch.setattr(usage_input, "metadata_problem", lambda metadata: None)  # as before the limits
+    legacy = [{**event("legacy-300"), "metadata": nested(300)}, {**event("legacy-20"), "metadata": nested(20)}]
+    assert answers(services.app.record_usage(legacy)) == ["accepted", "accepted"]
+    with TestClient(create_app(services), headers={"Authorization": f"Bearer {ADMIN_KEY}"}) as api:
+        deep = api.get("/v1/events/acme/legacy-300")
+        assert deep.status_code == 200, deep.text
+        assert deep.json()["metadata"] == {} and "nested more than" in deep.json()["metadata_withheld"]
+        assert deep.json()["usage"] == event("legacy-300")["usage"]
+        shallow = api.get("/v1/events/acme/legacy-20").json()
+        assert shallow["metadata"] == nested(20) and "metadata_withheld" not in shallow

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 from pydantic import AwareDatetime
 
 from application.errors import ValidationFailed
+from application.validation import is_position
 from interfaces import presenters
 from interfaces.rest.auth import AdminDep, ServicesDep
 from interfaces.rest.responses import PROBLEMS, EntriesPublic, TrialBalancePublic
@@ -18,7 +19,7 @@ router = APIRouter(tags=["audit"])
 def _cursor(cursor: str | None) -> int:
     if cursor is None:
         return 0
-    if not cursor.isdigit() or len(cursor) > 18:
+    if not is_position(cursor):
         raise ValidationFailed("cursor must be a next_cursor from an earlier page", [{"loc": "cursor", "msg": "bad"}])
     return int(cursor)
 
