@@ -1,7 +1,9 @@
 """The auditor's check of the history itself: every stored event is read in
 order; every entry must balance, every currency's debits must equal its
-credits, and every rating must be reproduced exactly from the price and plan
-versions it names."""
+credits, every rating must be reproduced exactly from the price and plan
+versions it names, every unpricing must name versions that leave the usage
+unpriced, and every usage's latest rating must be the one the versions in
+force at its moment give (application/audit_in_force.py)."""
 
 from __future__ import annotations
 
@@ -11,8 +13,19 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from application.audit_in_force import Standing, Versions, awaiting, standing
+from application.ports import Checkpoints
+from application.version_watcher import SETTLED_CHECKPOINT
 from domain.entries import charged_account, entries_of
-from domain.events import InvoiceIssued, TierSettled, UsageRecorded, UsageRerated
+from domain.events import (
+    InvoiceIssued,
+    PlanVersionPublished,
+    PriceVersionPublished,
+    TierSettled,
+    UsageRecorded,
+    UsageRerated,
+    UsageUnpriced,
+)
 from domain.journal import assert_balanced
 from domain.money import ZERO, money_math, round_to_minor_unit
 from domain.plans import Tiers
@@ -39,6 +52,10 @@ class HistoryReport:
     # (customer, month) → tiered cost by the history's ratings, and as last settled
     tiered_cost: dict[tuple[str, str], Decimal] = field(default_factory=lambda: defaultdict(lambda: ZERO))
     settled: dict[tuple[str, str], tuple[Decimal, Decimal, bool]] = field(default_factory=dict)
+    usage_checked: int = 0  # usage whose latest rating was checked against the versions in force
+    # versions whose re-rating the version watcher has not carried out yet, and the usage that awaits it
+    pending_versions: list[str] = field(default_factory=list)
+    awaiting_rerating: list[str] = field(default_factory=list)
 
     @property
     def unsettled(self) -> list[tuple[str, str]]:
@@ -52,25 +69,29 @@ class HistoryReport:
 
 
 @money_math
-def audit_history(app: Tally, progress: Callable[[int], None] | None = None) -> HistoryReport:
-    app.reference.refresh()
+def audit_history(
+    app: Tally, progress: Callable[[int], None] | None = None, checkpoints: Checkpoints | None = None
+) -> HistoryReport:
+    """Audit the log as it stands now. `checkpoints` say how far the version
+    watcher has carried out re-rating; without them, no version counts as
+    carried out, so no usage's rating is held against the versions in force."""
+    head = app.recorder.max_notification_id() or 0
+    app.reference.refresh()  # after the head: the reference data know every version the audited log publishes
     report = HistoryReport()
     latest: dict[Any, Latest] = {}  # usage aggregate → its latest rating, in brief
+    standings: dict[Any, Standing] = {}  # usage aggregate → its latest rating against the versions in force
+    versions = Versions(checkpoints.get(SETTLED_CHECKPOINT) if checkpoints is not None else 0)
     position = 0
-    while True:
-        page = app.recorder.select_notifications(position, PAGE, inclusive_of_start=False)
+    while position < head:
+        page = app.recorder.select_notifications(position, PAGE, stop=head, inclusive_of_start=False)
         for notification in page:
             event = app.mapper.to_domain_event(notification)
             report.events += 1
             _check_entries(report, notification.id, event)
-            if isinstance(event, UsageRecorded) and event.rating:
-                _check_rating(app, report, notification.id, event, event.usage)
-                _follow(report, latest, notification.id, event)
-            elif isinstance(event, UsageRerated):
-                quantities = {line["unit"]: line["quantity"] for line in event.rating["lines"]}
-                _check_rating(app, report, notification.id, event, quantities)
-                _check_deltas(report, notification.id, event)
-                _follow(report, latest, notification.id, event)
+            if isinstance(event, (UsageRecorded, UsageRerated, UsageUnpriced)):
+                _check_usage(app, report, latest, standings, notification.id, event)
+            elif isinstance(event, (PriceVersionPublished, PlanVersionPublished)):
+                versions.note(app, notification.id, event)
             elif isinstance(event, TierSettled):
                 _check_settlement(report, notification.id, event)
             elif isinstance(event, InvoiceIssued):
@@ -80,10 +101,83 @@ def audit_history(app: Tally, progress: Callable[[int], None] | None = None) -> 
         if len(page) < PAGE:
             break
         position = page[-1].id
+    _check_in_force(app, report, standings, versions)
     for currency in sorted(set(report.debits) | set(report.credits)):
         if report.debits[currency] != report.credits[currency]:
             report.problems.append(f"trial balance in {currency} is not zero")
     return report
+
+
+def _check_usage(
+    app: Tally,
+    report: HistoryReport,
+    latest: dict[Any, Latest],
+    standings: dict[Any, Standing],
+    position: int,
+    event: Any,
+) -> None:
+    if isinstance(event, UsageUnpriced):
+        quantities, rating = dict(event.usage), None
+        _check_unpricing(app, report, position, event)
+        _check_deltas(report, position, event)
+    elif isinstance(event, UsageRerated):
+        quantities, rating = {line["unit"]: line["quantity"] for line in event.rating["lines"]}, event.rating
+        _check_rating(app, report, position, event, quantities)
+        _check_deltas(report, position, event)
+    else:
+        quantities, rating = event.usage, event.rating
+        if rating:
+            _check_rating(app, report, position, event, quantities)
+    _follow(report, latest, position, event)
+    try:
+        standings[event.originator_id] = standing(app, event, quantities, rating)
+    except (AssertionError, ValueError, KeyError, TypeError, ArithmeticError) as error:
+        report.problems.append(f"event {position}: its rating cannot be held against the versions in force: {error!r}")
+
+
+def _check_in_force(app: Tally, report: HistoryReport, standings: dict[Any, Standing], versions: Versions) -> None:
+    """Each usage's latest rating against the versions in force; a difference
+    a pending version may explain awaits the version watcher."""
+    pending = versions.pending(app)
+    report.pending_versions = [f"{kind} {name} version {number}" for kind, name, number, _ in pending]
+    for found in standings.values():
+        report.usage_checked += 1
+        if found.disagreement is None:
+            continue
+        if awaiting(found, pending):
+            report.awaiting_rerating.append(found.label)
+        else:
+            report.problems.append(f"usage {found.label}: {found.disagreement}")
+
+
+def _check_unpricing(app: Tally, report: HistoryReport, position: int, event: Any) -> None:
+    """An unpricing names the versions in force at the usage's moment and the
+    units they leave without a rate: the price version must exist and have no
+    rate for any of those units (or no price or plan version be in force)."""
+    try:
+        in_force = event.in_force
+        book = app.reference.price_books.get(in_force["price_book"])
+        number, units = in_force["price_version"], list(in_force["unpriced_units"])
+        if book is None or (number is not None and not 0 < int(number) <= len(book.versions)):
+            report.problems.append(f"event {position}: the unpricing names a price version that does not exist")
+            return
+        prices = book.versions[int(number) - 1] if number is not None else None
+        leaves_unpriced = (
+            prices is None
+            or in_force["plan_version"] is None
+            or (
+                bool(units)
+                and all(
+                    event.usage.get(unit, 0) > 0 and prices.rate_for(event.provider, event.model, unit) is None
+                    for unit in units
+                )
+            )
+        )
+    except (ValueError, KeyError, TypeError) as error:
+        report.problems.append(f"event {position}: the unpricing cannot be rechecked: {error!r}")
+        return
+    if not leaves_unpriced:
+        report.problems.append(f"event {position}: the unpricing names versions that price the usage")
 
 
 def _check_entries(report: HistoryReport, position: int, event: object) -> None:
@@ -148,40 +242,52 @@ def _check_deltas(report: HistoryReport, position: int, event: Any) -> None:
 
 @dataclass(frozen=True)
 class Latest:
+    """A usage's latest rating in brief (versions None: unpriced)."""
+
     cost: Decimal
     charge: Decimal
-    price_version: int
-    plan_version: int
+    price_version: int | None
+    plan_version: int | None
     tiered_cost: Decimal
+
+    @property
+    def priced(self) -> bool:
+        return self.price_version is not None
+
+
+UNPRICED = Latest(ZERO, ZERO, None, None, ZERO)
 
 
 def _follow(report: HistoryReport, latest: dict[Any, Latest], position: int, event: Any) -> None:
-    """Keep each usage's latest rating: a correction must state the
-    differences from it and name its versions, and each month's tiered cost
-    is the sum of its usage's latest tiered costs."""
-    rating = event.rating
-    now = Latest(
-        Decimal(rating["cost"]),
-        Decimal(rating["charge"]),
-        int(rating["price_version"]),
-        int(rating["plan_version"]),
-        Decimal(rating["cost"]) if rating.get("tiered") else ZERO,
-    )
-    before = latest.get(event.originator_id)
-    if isinstance(event, UsageRerated) and before is not None:
+    """Keep each usage's latest rating: a correction or an unpricing must
+    state the differences from it and name its versions, a first rating
+    follows none, and each month's tiered cost is the sum of its usage's
+    latest tiered costs."""
+    rating = getattr(event, "rating", None)
+    now = UNPRICED
+    if rating:
+        cost = Decimal(rating["cost"])
+        tiered_cost = cost if rating.get("tiered") else ZERO
+        now = Latest(cost, Decimal(rating["charge"]), int(rating["price_version"]), int(rating["plan_version"]),
+                     tiered_cost)  # fmt: skip
+    before = latest.get(event.originator_id, UNPRICED)
+    if isinstance(event, (UsageRerated, UsageUnpriced)):
+        _check_follows(report, position, event, before, now)
+    month = (event.customer, period_of(event.occurred_at))
+    report.tiered_cost[month] += now.tiered_cost - before.tiered_cost
+    latest[event.originator_id] = now
+
+
+def _check_follows(report: HistoryReport, position: int, event: Any, before: Latest, now: Latest) -> None:
+    what = "unpricing" if isinstance(event, UsageUnpriced) else "re-rating"
+    if before.priced:
         replaces = event.replaces or {}
         if (replaces.get("price_version"), replaces.get("plan_version")) != (before.price_version, before.plan_version):
-            report.problems.append(f"event {position}: the re-rating names versions its usage was not rated at")
-        if (Decimal(event.delta_cost), Decimal(event.delta_charge)) != (
-            now.cost - before.cost,
-            now.charge - before.charge,
-        ):
-            report.problems.append(f"event {position}: the re-rating's differences are not new minus previous")
-    elif isinstance(event, UsageRerated) and event.replaces is not None:
-        report.problems.append(f"event {position}: the re-rating replaces a rating the usage never had")
-    month = (event.customer, period_of(event.occurred_at))
-    report.tiered_cost[month] += now.tiered_cost - (before.tiered_cost if before else ZERO)
-    latest[event.originator_id] = now
+            report.problems.append(f"event {position}: the {what} names versions its usage was not rated at")
+    elif event.replaces is not None:
+        report.problems.append(f"event {position}: the {what} replaces a rating the usage does not have")
+    if (Decimal(event.delta_cost), Decimal(event.delta_charge)) != (now.cost - before.cost, now.charge - before.charge):
+        report.problems.append(f"event {position}: the {what}'s differences are not new minus previous")
 
 
 def _check_settlement(report: HistoryReport, position: int, event: Any) -> None:

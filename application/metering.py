@@ -5,10 +5,17 @@ Duplicates are found first with one query for the whole batch (a duplicate
 inside a multi-aggregate save would fail the whole transaction); the event
 store's unique key stays the last line of defence against a concurrent
 writer: on IntegrityError the batch is looked up again and saved without
-the ids the other writer took."""
+the ids the other writer took.
+
+A batch rates with the reference data (customers, price and plan versions)
+it read before rating; it never appends ratings read longer ago than
+REFERENCE_MAX_AGE_SECONDS: an older read is refreshed and the batch rated
+again first. The version watcher's settling pass relies on that bound (see
+application/version_watcher.py)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -21,22 +28,28 @@ from application.errors import Conflict
 from application.results import UsageResult, rejected
 from application.usage_input import Rejection, UsageInput, parse_usage
 from application.wallets import Wallets
+from domain.catalog import Plan, PriceBook
 from domain.customer import Customer
 from domain.identifiers import is_caller_id
-from domain.plans import plan_in_force
-from domain.pricing import version_in_force
+from domain.plans import PlanVersion, plan_in_force
+from domain.pricing import PriceVersion, version_in_force
 from domain.rating import Chargeable, Rating, rate, unpriced_units
 from domain.usage import Usage, usage_id
 
 MAX_BATCH = 1000
 MAX_SAVE_ATTEMPTS = 5
+# How old the reference data a batch rates with may be when its append
+# starts; well inside the version watcher's settling window.
+REFERENCE_MAX_AGE_SECONDS = 1.0
 
 
 class Metering(Wallets):
+    _reference_read_at = float("-inf")  # time.monotonic() when the reference data was last read
+
     def record_usage(self, raws: Sequence[object]) -> list[UsageResult]:
         assert len(raws) <= MAX_BATCH, "the edge limits batches"
         now = self.clock()
-        self.reference.refresh()
+        self.refresh_reference()
         results: list[UsageResult | None] = [None] * len(raws)
         pending: dict[UUID, tuple[int, UsageInput]] = {}
         # Later copies of an id in the batch wait until the store is asked: a
@@ -73,6 +86,7 @@ class Metering(Wallets):
                     results[index] = _repeat(parsed.id, parsed.fingerprint, stored_fingerprint)
             if not pending:
                 return
+            self.recent_reference()  # ratings never appended with reference data older than the bound
             recorded = []
             for key, (index, parsed) in pending.items():
                 usage, warnings = self._metered(parsed, key)
@@ -90,6 +104,22 @@ class Metering(Wallets):
             f"the batch lost {MAX_SAVE_ATTEMPTS} races in a row to other writers of the same ids; "
             "nothing of it was recorded, and sending it again is safe"
         )
+
+    def refresh_reference(self) -> None:
+        """Bring the reference data up to the log, noting when: the moment
+        before the read began (an older moment only makes the next check
+        stricter). The reference data is shared by every batch of the process,
+        so any batch's read keeps it recent for all."""
+        started = time.monotonic()
+        self.reference.refresh()
+        self._reference_read_at = max(self._reference_read_at, started)
+
+    def recent_reference(self) -> None:
+        """Read the reference data again unless it was read within
+        REFERENCE_MAX_AGE_SECONDS: what a batch is about to rate and append
+        with (a slow duplicate check, a lost race, a long re-rating)."""
+        if time.monotonic() - self._reference_read_at > REFERENCE_MAX_AGE_SECONDS:
+            self.refresh_reference()
 
     def _metered(self, parsed: UsageInput, key: UUID) -> tuple[Any, list[str]]:
         customer = self.reference.customers[parsed.customer]
@@ -119,14 +149,35 @@ class Metering(Wallets):
     ) -> Rating | None:
         """Usage rated at the price and plan versions in force at its moment,
         as the reference data stands now; None while any unit is unpriced."""
-        plan = self.reference.plans[customer.plan]
-        book = self.reference.price_books[plan.price_book]
-        prices = version_in_force(book.versions, occurred_at)
-        terms = plan_in_force(plan.versions, occurred_at)
+        book, prices, plan, terms = self.versions_in_force(customer, occurred_at)
         item = Chargeable(customer.customer_id, customer.billing, customer.currency, provider, model, usage)
         if prices is None or terms is None or unpriced_units(item, prices):
             return None
         return rate(item, book.price_book_id, prices, plan.plan_id, terms)
+
+    def versions_in_force(
+        self, customer: Customer, occurred_at: datetime
+    ) -> tuple[PriceBook, PriceVersion | None, Plan, PlanVersion | None]:
+        """The customer's plan and its price book, with the version of each in
+        force at `occurred_at` (None before the first)."""
+        plan = self.reference.plans[customer.plan]
+        book = self.reference.price_books[plan.price_book]
+        return book, version_in_force(book.versions, occurred_at), plan, plan_in_force(plan.versions, occurred_at)
+
+    def unpriced_because(
+        self, customer: Customer, occurred_at: datetime, provider: str, model: str, usage: dict[str, int]
+    ) -> dict[str, Any]:
+        """Why usage is unpriced, for the event that says so: the versions in
+        force at its moment and the units they leave without a rate."""
+        book, prices, plan, terms = self.versions_in_force(customer, occurred_at)
+        item = Chargeable(customer.customer_id, customer.billing, customer.currency, provider, model, usage)
+        return {
+            "price_book": book.price_book_id,
+            "price_version": prices.number if prices else None,
+            "plan": plan.plan_id,
+            "plan_version": terms.number if terms else None,
+            "unpriced_units": unpriced_units(item, prices),
+        }
 
 
 def _repeat(event_id: str, fingerprint: str, stored_fingerprint: str) -> UsageResult:

@@ -72,9 +72,12 @@ class Notifications(Authorizations):
 
     # Alerts -----------------------------------------------------------------------------
 
-    def raise_alerts(self, customer_id: str) -> int:
+    def raise_alerts(self, customer_id: str, unpriced: int = 0) -> int:
         """Raise whatever alerts the customer's figures call for now; each at
-        most once per threshold per period (the event store refuses a second)."""
+        most once per threshold per period (the event store refuses a second).
+        `unpriced`: how many of its usage events became unpriced since the last
+        pass (recorded so, or unpriced by a version that no longer prices
+        them), whatever day they belong to."""
         customer = self.reference.customers.get(customer_id)
         if customer is None:
             return 0
@@ -110,14 +113,15 @@ class Notifications(Authorizations):
                     str(spend_today),
                 )
             )
-        if unpriced_today:
+        if unpriced_today or unpriced:
             candidates.append(
                 (
                     "unpriced_usage",
                     today.isoformat(),
                     "any",
-                    f"{unpriced_today} usage events today have no price",
-                    str(unpriced_today),
+                    f"{unpriced_today} usage events today have no price"
+                    + (f"; {unpriced} recorded or re-rated since the last check have none" if unpriced else ""),
+                    str(max(unpriced_today, unpriced)),
                 )
             )
         raised = 0
@@ -137,7 +141,8 @@ class Notifications(Authorizations):
             return 0
         self.reference.refresh()
         customers = sorted({customer for customer, _ in self.usage_history.changed_months(after, position)})
-        raised = sum(self.raise_alerts(customer) for customer in customers)
+        unpriced = self.usage_history.unpriced_changed(after, position)
+        raised = sum(self.raise_alerts(customer, unpriced.get(customer, 0)) for customer in customers)
         checkpoints.put(ALERTS_CHECKPOINT, position)
         return raised
 

@@ -56,6 +56,11 @@ class UsageHistory(Protocol):
         positions in (after, upto]."""
         ...
 
+    def unpriced_changed(self, after: int, upto: int) -> dict[str, int]:
+        """Per customer, the usage recorded or re-rated at read-model positions
+        in (after, upto] that is unpriced now."""
+        ...
+
     def months_of(self, customer: str, since: datetime) -> list[str]:
         """The months (YYYY-MM) in which a customer has usage at or after `since`."""
         ...

@@ -1,8 +1,11 @@
 """Re-rating: when a price or plan version is published, every usage event it
 applies to is rated again at the versions in force at its moment. A changed
 amount becomes a Usage.Rerated event with an adjustment entry for the
-difference; unpriced usage gets its first rating. Nothing is edited, and
-running it again changes nothing more (the amounts already agree)."""
+difference; unpriced usage gets its first rating; rated usage that the
+versions in force no longer price becomes a Usage.Unpriced event whose entry
+reverses its charge. So a usage's final rating depends only on the event and
+the versions published, whatever the order they arrived in. Nothing is
+edited, and running it again changes nothing more (the ratings already agree)."""
 
 from __future__ import annotations
 
@@ -15,9 +18,11 @@ from eventsourcing.persistence import IntegrityError
 from application.errors import Conflict
 from application.simulation import Simulations
 from domain import accounts
+from domain.customer import Customer
 from domain.money import ZERO
-from domain.rerating import PreviousRating, adjustment, changes_amounts
-from domain.usage import RecordedUsage, rerated_event
+from domain.rating import Rating
+from domain.rerating import PreviousRating, adjustment, changes_amounts, withdrawal
+from domain.usage import RecordedUsage, rerated_event, unpriced_event
 
 PAGE = 5_000
 APPEND_CHUNK = 1_000
@@ -28,7 +33,7 @@ FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 @dataclass
 class RerateReport:
     scanned: int = 0
-    rerated: int = 0
+    rerated: int = 0  # corrections, first ratings and unpricings appended
     conflicts: int = 0
 
 
@@ -38,11 +43,13 @@ class Rerating(Simulations):
     ) -> RerateReport:
         """Re-rate the usage, since `since`, of the customers on `plan` or on a
         plan that prices from `price_book`. The read model is caught up to the
-        log first, so every usage recorded before this call is seen."""
+        log first, so every usage recorded before this call is seen. Each
+        chunk is rated with reference data read at most
+        REFERENCE_MAX_AGE_SECONDS before its append, like a metering batch."""
         head = self.recorder.max_notification_id() or 0
         if not self.usage_history.caught_up(head, CATCH_UP_SECONDS):
             raise Conflict("the read model is behind the event log; re-rating will run when it catches up")
-        self.reference.refresh()
+        self.refresh_reference()
         customers = sorted(
             customer.customer_id
             for customer in self.reference.customers.values()
@@ -53,14 +60,18 @@ class Rerating(Simulations):
         while True:
             page = self.usage_history.usage_of(customers, since, FAR_FUTURE, after, PAGE)
             report.scanned += len(page)
-            events = [found for _, usage in page if (found := self._rerated(usage, reason)) is not None]
-            for start in range(0, len(events), APPEND_CHUNK):
-                self._append_rerated(events[start : start + APPEND_CHUNK], report)
+            for start in range(0, len(page), APPEND_CHUNK):
+                self.recent_reference()
+                chunk = page[start : start + APPEND_CHUNK]
+                events = [found for _, usage in chunk if (found := self._rerated(usage, reason)) is not None]
+                self._append_rerated(events, report)
             if len(page) < PAGE:
                 return report
             after = page[-1][0]
 
     def _rerated(self, usage: RecordedUsage, reason: str) -> Any:
+        """The event that brings the usage to the rating the versions in force
+        give (None when it has that rating already)."""
         customer = self.reference.customers[usage.customer]
         new = self.rating_in_force(customer, usage.occurred_at, usage.provider, usage.model, usage.usage)
         previous = PreviousRating(
@@ -70,9 +81,15 @@ class Rerating(Simulations):
             usage.charge,
             usage.account or accounts.customer_account(usage.customer, customer.billing),
             usage.tiered,
+            usage.currency or customer.currency,
         )
-        if new is None or not changes_amounts(previous, new):
+        if new is None:
+            return self._withdrawn(usage, customer, previous, reason) if previous.is_priced else None
+        if not changes_amounts(previous, new):
             return None
+        return self._corrected(usage, previous, new, reason)
+
+    def _corrected(self, usage: RecordedUsage, previous: PreviousRating, new: Rating, reason: str) -> Any:
         entry = adjustment(previous, new, usage.provider)
         assert usage.key is not None, "usage from the read model carries its aggregate id"
         return rerated_event(
@@ -96,7 +113,33 @@ class Rerating(Simulations):
             reason=reason,
         )
 
+    def _withdrawn(self, usage: RecordedUsage, customer: Customer, previous: PreviousRating, reason: str) -> Any:
+        """Rated usage that the versions in force no longer price: unpriced
+        again, its charge and provider cost reversed."""
+        assert usage.key is not None, "usage from the read model carries its aggregate id"
+        assert previous.cost is not None and previous.charge is not None, "only a rating is withdrawn"
+        entry = withdrawal(previous, usage.provider)
+        return unpriced_event(
+            usage.key,
+            usage.version + 1,
+            customer=usage.customer,
+            event_id=usage.event_id,
+            occurred_at=usage.occurred_at,
+            provider=usage.provider,
+            model=usage.model,
+            feature=usage.feature,
+            usage=usage.usage,
+            in_force=self.unpriced_because(customer, usage.occurred_at, usage.provider, usage.model, usage.usage),
+            adjustment=entry.as_dict() if entry else None,
+            delta_cost=str(ZERO - previous.cost),
+            delta_charge=str(ZERO - previous.charge),
+            replaces={"price_version": previous.price_version, "plan_version": previous.plan_version},
+            reason=reason,
+        )
+
     def _append_rerated(self, events: list[Any], report: RerateReport) -> None:
+        if not events:
+            return
         try:
             self.append(events)
             report.rerated += len(events)

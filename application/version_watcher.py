@@ -1,39 +1,79 @@
 """The policy that keeps ratings true: it follows the log for published price
-and plan versions and, for each, re-rates the usage the version covers (from
-its effective_from on). Its position is a checkpoint, advanced only after the
-re-rating is appended, so a crash repeats a step, which changes nothing the
-second time. A settling pass repeats each step a few seconds later for the
-usage that raced the version's publication."""
+and plan versions and re-rates the usage each covers (from its
+effective_from on) twice. The first pass runs as soon as the version is in
+the log; the settling pass runs SETTLE_SECONDS later, for usage that raced
+the publication. Each pass has its checkpoint, advanced only after its
+re-rating is appended, so a crash or a restart repeats a step (which changes
+nothing the second time) and never skips one.
+
+Why no usage escapes both passes. A usage is rated by the batch that records
+it, or by a re-rating chunk, with the reference data (customers, price and
+plan versions) that batch read. Take a version V, visible in the log from
+the moment tV, and a batch that read the reference data at t0 and whose
+append committed at t1.
+
+1. If the batch read the reference data after tV, it rated with V.
+2. Otherwise t0 < tV. A batch never starts its append with reference data
+   read more than REFERENCE_MAX_AGE_SECONDS earlier (it reads them again
+   first), so its append starts before t0 + REFERENCE_MAX_AGE_SECONDS.
+3. The first pass for V begins after tV: it reads the log's head and waits
+   for the read model to apply it. A usage committed before that read is
+   re-rated by it.
+4. A usage committed after it is re-rated by the settling pass, which reads
+   the head again no sooner than SETTLE_SECONDS after this process knew V's
+   first pass done, itself after tV: so after t0 + SETTLE_SECONDS. The usage
+   is in the log by then when its append commits within SETTLE_SECONDS -
+   REFERENCE_MAX_AGE_SECONDS of starting (four seconds for one insert).
+
+The settling moment is counted on this process's own monotonic clock from
+when it first knew the first pass done, never from the version's stored
+timestamp: another host's clock, or a publisher slow to commit, cannot
+shorten it. After a restart the settling checkpoint still names the versions
+whose settling pass has not run; they get it SETTLE_SECONDS after the
+process first sees them. A pass that lost a race to a concurrent re-rating
+(another process's watcher) does not count and runs again."""
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
+from eventsourcing.persistence import Notification
 from eventsourcing.utils import get_topic
 
 from application.errors import Conflict
+from application.metering import REFERENCE_MAX_AGE_SECONDS
 from application.ports import Checkpoints
+from application.rerating import RerateReport
 from application.tier_settlements import TierSettlements
 from domain.events import PlanVersionPublished, PriceVersionPublished
 
 logger = logging.getLogger(__name__)
 CHECKPOINT = "version-watcher"
+SETTLED_CHECKPOINT = "version-watcher-settled"
 PAGE = 100
 SETTLE_SECONDS = 5.0
 TOPICS = [get_topic(PriceVersionPublished), get_topic(PlanVersionPublished)]
+assert SETTLE_SECONDS >= 4 * REFERENCE_MAX_AGE_SECONDS, "the settling window leaves an append time to commit"
 
 
 class VersionWatcher:
     def __init__(self, app: TierSettlements, checkpoints: Checkpoints) -> None:
         self.app = app
         self.checkpoints = checkpoints
-        self._settling: list[tuple[float, dict[str, Any]]] = []
+        # log position of a version → time.monotonic() when this process first knew its first pass done
+        self._first_pass_known: dict[int, float] = {}
 
     def step(self) -> int:
-        """Handle the next published versions; returns how many."""
-        self._settle_due()
+        """Settle the versions due, then handle the next published ones;
+        returns how many versions had their first pass."""
+        self._settling_passes()
+        return self._first_passes()
+
+    def _first_passes(self) -> int:
         position = self.checkpoints.get(CHECKPOINT)
         page = self.app.recorder.select_notifications(position, PAGE, topics=TOPICS, inclusive_of_start=False)
         for notification in page:
@@ -43,21 +83,48 @@ class VersionWatcher:
             except Conflict:
                 return 0  # the read model is still catching up: try again later, from here
             self.checkpoints.put(CHECKPOINT, notification.id)
-            self._settling.append((time.monotonic() + SETTLE_SECONDS, request))
+            self._first_pass_known[notification.id] = time.monotonic()
         return len(page)
 
-    def _settle_due(self) -> None:
-        """A second pass a few seconds later: a batch that read the reference
-        data just before the version was published, and appended just after
-        the first pass read the log, is re-rated here."""
-        now = time.monotonic()
-        due = [request for at, request in self._settling if at <= now]
-        self._settling = [(at, request) for at, request in self._settling if at > now]
-        for request in due:
+    def _settling_passes(self) -> int:
+        """The second pass for each version whose first pass this process has
+        known done for SETTLE_SECONDS, in log order; several versions due at
+        once are settled by one re-rating per price book or plan, from the
+        earliest effective_from among them. Returns how many were settled."""
+        settled, handled = self.checkpoints.get(SETTLED_CHECKPOINT), self.checkpoints.get(CHECKPOINT)
+        if settled >= handled:
+            self._first_pass_known.clear()
+            return 0
+        page = self.app.recorder.select_notifications(
+            settled, PAGE, stop=handled, topics=TOPICS, inclusive_of_start=False
+        )
+        due = self._due(page)
+        if not due:
+            return 0
+        for request in _merged([self._request(self.app.mapper.to_domain_event(n)) for n in due]):
             try:
-                self._rerate({**request, "reason": request["reason"] + " (settling pass)"})
+                report = self._rerate({**request, "reason": request["reason"] + " (settling pass)"})
             except Conflict:
-                self._settling.append((now + SETTLE_SECONDS, request))
+                return 0  # the read model is behind: the whole pass again later
+            if report.conflicts:
+                return 0  # a concurrent re-rating took some of these: run the pass again, it converges
+        self.checkpoints.put(SETTLED_CHECKPOINT, due[-1].id)
+        for notification in due:
+            self._first_pass_known.pop(notification.id, None)
+        return len(due)
+
+    def _due(self, page: Sequence[Notification]) -> list[Notification]:
+        """The leading versions of `page` whose settling moment has come; a
+        version first seen here (another process ran its first pass, or this
+        one restarted) counts from now."""
+        now = time.monotonic()
+        due = []
+        for notification in page:
+            known = self._first_pass_known.setdefault(notification.id, now)
+            if now - known < SETTLE_SECONDS:
+                break
+            due.append(notification)
+        return due
 
     def _request(self, event: Any) -> dict[str, Any]:
         self.app.reference.refresh()
@@ -76,7 +143,7 @@ class VersionWatcher:
             "reason": f"plan {plan.plan_id} version {event.number}",
         }
 
-    def _rerate(self, request: dict[str, Any]) -> None:
+    def _rerate(self, request: dict[str, Any]) -> RerateReport:
         report = self.app.rerate(**request)
         if "plan" in request:  # a new ladder may change what a month owes without changing any rating
             self.app.resettle_plan(request["plan"], request["since"])
@@ -84,3 +151,21 @@ class VersionWatcher:
             "%s: re-rated %s of %s usage events (%s conflicts)",
             request["reason"], report.rerated, report.scanned, report.conflicts,
         )  # fmt: skip
+        return report
+
+
+def _merged(requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One request per price book or plan, from the earliest `since` among
+    the versions it settles, its reason naming the first of them."""
+    merged: dict[tuple[str, str], dict[str, Any]] = {}
+    counts: dict[tuple[str, str], int] = {}
+    for request in requests:
+        key = ("plan", request["plan"]) if "plan" in request else ("price_book", request["price_book"])
+        counts[key] = counts.get(key, 0) + 1
+        found = merged.setdefault(key, dict(request))
+        since: datetime = min(found["since"], request["since"])
+        found["since"] = since
+    for key, count in counts.items():
+        if count > 1:
+            merged[key]["reason"] += f" and {count - 1} later versions"
+    return list(merged.values())

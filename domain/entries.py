@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from domain import accounts
-from domain.events import UsageRecorded, UsageRerated
+from domain.events import UsageRecorded, UsageRerated, UsageUnpriced
 from domain.journal import JournalEntry
 
 
@@ -24,7 +24,7 @@ def entries_of(event: object) -> list[JournalEntry]:
     if isinstance(event, UsageRecorded):
         rating = event.rating
         return [JournalEntry.from_dict(rating["entry"])] if rating and rating["entry"] else []
-    if isinstance(event, UsageRerated):
+    if isinstance(event, (UsageRerated, UsageUnpriced)):
         return [JournalEntry.from_dict(event.adjustment)] if event.adjustment else []
     # Every other event that moves money carries its entry as `entry`
     # (grants, tier settlements, card top-ups, invoices and their payments).

@@ -31,6 +31,7 @@ PlanCreated: type[Any] = Plan.Created
 PlanVersionPublished: type[Any] = Plan.VersionPublished  # type: ignore[attr-defined]
 UsageRecorded: type[Any] = Usage.Recorded  # type: ignore[attr-defined]
 UsageRerated: type[Any] = Usage.Rerated  # type: ignore[attr-defined]
+UsageUnpriced: type[Any] = Usage.Unpriced  # type: ignore[attr-defined]
 TopUpGranted: type[Any] = TopUp.Granted  # type: ignore[attr-defined]
 TopUpExpired: type[Any] = TopUp.Expired  # type: ignore[attr-defined]
 TierSettlementOpened: type[Any] = TierSettlement.Opened  # type: ignore[attr-defined]

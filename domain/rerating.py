@@ -1,6 +1,7 @@
 """Re-rating: the difference between a usage event's latest rating and a new
 one, as an adjustment entry. Earlier entries are never edited; a correction
-is a new entry that references both ratings."""
+is a new entry that references both ratings, and a withdrawal (the versions
+in force no longer price the usage) is a new entry that reverses the last."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ class PreviousRating:
     charge: Decimal | None
     account: str | None  # the customer account the charge was posted to
     tiered: bool = False  # whether its cost counted toward the month's tier ladder
+    currency: str | None = None  # the currency it was posted in (None while unpriced)
 
     @property
     def is_priced(self) -> bool:
@@ -60,3 +62,22 @@ def adjustment(previous: PreviousRating, new: Rating, provider: str) -> JournalE
 def _movement(debit: str, credit: str, delta: Decimal, currency: str) -> tuple[str, str, Decimal, str]:
     """A positive delta moves debit → credit as the original did; a negative one moves it back."""
     return (debit, credit, delta, currency) if delta >= ZERO else (credit, debit, -delta, currency)
+
+
+def withdrawal(previous: PreviousRating, provider: str) -> JournalEntry | None:
+    """For usage whose versions in force no longer price it: its charge
+    returned to the customer account it was posted to and its provider cost
+    taken back, kind `rerating` like any correction. None for a rating that
+    moved nothing (a free model)."""
+    assert previous.is_priced, "only a rating can be withdrawn"
+    assert previous.cost is not None and previous.charge is not None
+    assert previous.account is not None and previous.currency is not None, "a rating names its account and currency"
+    return entry(
+        "rerating",
+        [
+            _movement(previous.account, accounts.USAGE_REVENUE, -previous.charge, previous.currency),
+            _movement(
+                accounts.provider_cost(provider), accounts.provider_payable(provider), -previous.cost, previous.currency
+            ),
+        ],
+    )

@@ -5,8 +5,9 @@ on (originator_id, version) makes deduplication hold across batches,
 restarts and concurrent writers. The creation event carries the usage and,
 when the model is priced, its rating with the journal entry: recorded and
 rated in one atomic append, one stored row per usage event on the hot path.
-Later ratings (an unpriced model priced, a backdated correction) are further
-events on the same aggregate, never edits."""
+Later ratings (an unpriced model priced, a backdated correction) and an
+unpricing (the version in force at its moment no longer prices it) are
+further events on the same aggregate, never edits."""
 
 from __future__ import annotations
 
@@ -71,7 +72,8 @@ class Usage(Aggregate):
         self.authorization_id = authorization_id
         self.metadata = metadata
         self.fingerprint = fingerprint
-        self.rating_records: list[dict[str, Any]] = [rating] if rating else []
+        # every rating in order; None marks an unpricing (the latest None: unpriced now)
+        self.rating_records: list[dict[str, Any] | None] = [rating] if rating else []
 
     @event("Rerated")
     def rerate(
@@ -95,13 +97,42 @@ class Usage(Aggregate):
         that the event reads on its own (rollups key on them)."""
         self.rating_records.append(rating)
 
+    @event("Unpriced")
+    def unprice(
+        self,
+        customer: str,
+        event_id: str,
+        occurred_at: datetime,
+        provider: str,
+        model: str,
+        feature: str | None,
+        usage: dict[str, int],
+        in_force: dict[str, Any],
+        adjustment: dict[str, Any] | None,
+        delta_cost: str,
+        delta_charge: str,
+        replaces: dict[str, Any],
+        reason: str,
+    ) -> None:
+        """The versions in force at the usage's moment no longer price it (a
+        backdated version without its model): its rating is withdrawn and the
+        adjustment entry reverses its charge and provider cost, so the usage
+        stands as if it had arrived unpriced. `in_force` names the price book
+        and plan versions in force and the units they leave unpriced;
+        `replaces` the rating withdrawn. A later version that prices it gives
+        it a first rating again (a Rerated whose `replaces` is null)."""
+        self.rating_records.append(None)
+
     @property
     def ratings(self) -> list[Rating]:
-        return [Rating.from_dict(record) for record in self.rating_records]
+        """Every rating the usage has had, the first first (unpricings left out)."""
+        return [Rating.from_dict(record) for record in self.rating_records if record is not None]
 
     @property
     def rating(self) -> Rating | None:
-        return Rating.from_dict(self.rating_records[-1]) if self.rating_records else None
+        """The latest rating; None while unpriced (as recorded, or unpriced since)."""
+        latest = self.rating_records[-1] if self.rating_records else None
+        return Rating.from_dict(latest) if latest is not None else None
 
     @classmethod
     def record(cls, *, key: UUID | None = None, **fields: Any) -> Any:
@@ -133,10 +164,18 @@ def rerated_event(key: UUID, version: int, **fields: Any) -> Any:
     return rerated(originator_id=key, originator_version=version, timestamp=rerated.create_timestamp(), **fields)
 
 
+def unpriced_event(key: UUID, version: int, **fields: Any) -> Any:
+    """The Unpriced event for the usage aggregate `key` at `version`, built
+    like rerated_event() and refused the same way if the aggregate moved on."""
+    unpriced: Any = Usage.Unpriced  # type: ignore[attr-defined]
+    return unpriced(originator_id=key, originator_version=version, timestamp=unpriced.create_timestamp(), **fields)
+
+
 @dataclass(frozen=True)
 class RecordedUsage:
     """A usage event as recorded, with its latest rating's amounts (None when
-    unpriced): what what-if simulations and re-rating read."""
+    unpriced): what what-if simulations and re-rating read. `account` is the
+    customer account its charge was last posted to (kept while unpriced)."""
 
     customer: str
     event_id: str
@@ -153,3 +192,4 @@ class RecordedUsage:
     plan_version: int | None = None
     account: str | None = None
     tiered: bool = False
+    currency: str | None = None

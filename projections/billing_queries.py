@@ -8,7 +8,12 @@ invoice covers the usage first rated at or before its cut that happened
 before its period's end, less what the previous invoice covered. So usage
 that arrives late for an invoiced period falls to the next invoice (marked
 late), and a re-rating of invoiced usage becomes a note on the invoice
-that billed it, carried by the next one. Nothing is billed twice or lost."""
+that billed it, carried by the next one. Nothing is billed twice or lost.
+
+"First rated" is the first rating a usage ever had: usage that is unpriced
+again (a backdated version without its model) keeps it, so its reversal is
+a credit note on the invoice that billed it, and a later first rating of it
+a debit note on that same invoice. Usage unpriced at the cut has no line."""
 
 from __future__ import annotations
 
@@ -18,12 +23,17 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from domain.events import UsageRerated, UsageUnpriced
 from domain.invoice import Covered
 from domain.money import ZERO
 from projections.database import Database
 from projections.ledger_view import iso
 from projections.queries import dec
 from projections.schema import VIEW_NAME
+
+# The events whose entries change an earlier rating's amounts: corrections,
+# unpricings and the first rating of usage unpriced since it was billed.
+RATING_CHANGES = tuple(event.__qualname__ for event in (UsageRerated, UsageUnpriced))
 
 
 @dataclass(frozen=True)
@@ -53,7 +63,7 @@ class BillingQueries:
                 f"SUM(l.quantity), {total('l.cost')}, {total('l.charge')} "
                 f"FROM {p}usage_lines l JOIN {p}usage_events e ON e.usage_id = l.usage_id "
                 "WHERE e.customer = ? AND e.account = ? AND e.rated_position <= ? AND e.occurred_at < ? "
-                "AND NOT (e.rated_position <= ? AND e.occurred_at < ?) "
+                "AND e.charge IS NOT NULL AND NOT (e.rated_position <= ? AND e.occurred_at < ?) "
                 "GROUP BY 1, 2, 3, 4 ORDER BY 4, 1, 2, 3",
                 (iso(start), customer, account, cut, iso(end), prev_cut, prev_end),
             )
@@ -70,10 +80,10 @@ class BillingQueries:
                 cursor.execute(
                     f"SELECT e.rated_position, e.occurred_at, e.provider, e.model, p.debit, p.amount "
                     f"FROM {p}postings p JOIN {p}usage_events e ON e.usage_id = p.cause_id "
-                    "WHERE p.customer = ? AND p.kind = 'rerating' AND (p.debit = ? OR p.credit = ?) "
+                    "WHERE p.customer = ? AND p.cause_type IN (?, ?) AND (p.debit = ? OR p.credit = ?) "
                     "AND p.position > ? AND p.position <= ? AND e.rated_position <= ? AND e.occurred_at < ? "
                     "ORDER BY p.position",
-                    (customer, account, account, prev_cut, cut, prev_cut, prev_end),
+                    (customer, *RATING_CHANGES, account, account, prev_cut, cut, prev_cut, prev_end),
                 )
                 corrections = _corrections(cursor.fetchall(), account, earlier)
         return BillingSnapshot(cut, lines, tiers, corrections)

@@ -38,6 +38,7 @@ from domain.events import (
     TopUpGranted,
     UsageRecorded,
     UsageRerated,
+    UsageUnpriced,
 )
 from domain.invoice import status_at_issue
 from domain.journal import assert_balanced
@@ -55,6 +56,7 @@ RERATED_COLUMNS = (
     "version", "price_book", "price_version", "plan", "plan_version", "currency", "cost", "charge", "tiered",
     "position",
 )  # fmt: skip
+USAGE_EVENTS = (UsageRecorded, UsageRerated, UsageUnpriced)
 
 
 def iso(moment: datetime) -> str:
@@ -81,8 +83,10 @@ class Changes:
     usage: dict[tuple[str, str, str, str, str], list[Any]] = field(default_factory=dict)
     customers: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
     usage_events: list[tuple[Any, ...]] = field(default_factory=list)
-    rerated: list[tuple[Any, ...]] = field(default_factory=list)
-    first_rated: list[tuple[Any, ...]] = field(default_factory=list)
+    # per usage id, the columns of its usage_events row that the page's later ratings set, the last value winning
+    rated: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # per usage id, the position of a first rating in the page (kept only where the row has none yet)
+    first_rated: dict[str, int] = field(default_factory=dict)
     lines: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
     relined: set[str] = field(default_factory=set)
     tier_months: dict[tuple[str, str], tuple[Any, ...]] = field(default_factory=dict)
@@ -118,6 +122,8 @@ class LedgerView:
                     changes.captures.setdefault(event.authorization_id, capture)
             elif isinstance(event, UsageRerated):
                 self._fold_rerated(changes, position, event)
+            elif isinstance(event, UsageUnpriced):
+                self._fold_unpriced(changes, position, event)
             elif isinstance(event, (CustomerRegistered, CustomerUpdated)):
                 self._fold_customer(changes, position, event)
             elif isinstance(event, TierSettled):
@@ -172,8 +178,11 @@ class LedgerView:
         row[1] = max(row[1], at)
 
     @staticmethod
-    def _rollup(changes: Changes, event: Any, *, events: int, unpriced: int, cost: Decimal, charge: Decimal) -> None:
-        """Add to the day's usage row of the event's customer, provider, model and feature."""
+    def _rollup(
+        changes: Changes, event: Any, *, events: int, unpriced: int, cost: Decimal, charge: Decimal, currency: str = ""
+    ) -> None:
+        """Add to the day's usage row of the event's customer, provider, model
+        and feature (`currency` empty: the row keeps the one it has)."""
         day = event.occurred_at.astimezone(UTC).date().isoformat()
         key = (event.customer, day, event.provider, event.model, event.feature or "")
         row = changes.usage.setdefault(key, [0, 0, ZERO, ZERO, ""])
@@ -181,21 +190,20 @@ class LedgerView:
         row[1] += unpriced
         row[2] += cost
         row[3] += charge
-        if event.rating:
-            row[4] = event.rating["currency"]
+        if currency:
+            row[4] = currency
 
     def _fold_usage(self, changes: Changes, event: Any) -> None:
         rating = event.rating
         if rating is None:
             self._rollup(changes, event, events=1, unpriced=1, cost=ZERO, charge=ZERO)
         else:
-            self._rollup(
-                changes, event, events=1, unpriced=0, cost=Decimal(rating["cost"]), charge=Decimal(rating["charge"])
-            )
+            cost, charge = Decimal(rating["cost"]), Decimal(rating["charge"])
+            self._rollup(changes, event, events=1, unpriced=0, cost=cost, charge=charge, currency=rating["currency"])
 
     def _fold_rerated(self, changes: Changes, position: int, event: Any) -> None:
         rating = event.rating
-        first = event.replaces is None  # usage that was counted unpriced gets its first rating
+        first = event.replaces is None  # usage that was counted unpriced gets its first rating (again)
         self._rollup(
             changes,
             event,
@@ -203,20 +211,45 @@ class LedgerView:
             unpriced=-1 if first else 0,
             cost=Decimal(event.delta_cost),
             charge=Decimal(event.delta_charge),
+            currency=rating["currency"],
         )
-        values = (
-            event.originator_version, rating["price_book"], rating["price_version"], rating["plan"],
-            rating["plan_version"], rating["currency"], Decimal(rating["cost"]), Decimal(rating["charge"]),
-            int(bool(rating.get("tiered"))), position,
-        )  # fmt: skip
         usage_key = str(event.originator_id)
         changes.relined.add(usage_key)
         quantities = {line["unit"]: line["quantity"] for line in rating["lines"]}
         changes.lines[usage_key] = _usage_lines(event, quantities, rating)
-        if first:  # a first rating names the account charged; a correction keeps it
-            changes.first_rated.append((*values, charged_account(event.adjustment), position, str(event.originator_id)))
-        else:
-            changes.rerated.append((*values, str(event.originator_id)))
+        columns = changes.rated.setdefault(usage_key, {})
+        columns.update(
+            version=event.originator_version, price_book=rating["price_book"], price_version=rating["price_version"],
+            plan=rating["plan"], plan_version=rating["plan_version"], currency=rating["currency"],
+            cost=Decimal(rating["cost"]), charge=Decimal(rating["charge"]), tiered=int(bool(rating.get("tiered"))),
+            position=position,
+        )  # fmt: skip
+        charged = charged_account(event.adjustment)
+        if first and charged is not None:  # a first rating names the account charged; a correction keeps it
+            columns["account"] = charged
+        if first:  # the first rating ever bills the usage; a later one (after an unpricing) is a correction of it
+            changes.first_rated.setdefault(usage_key, position)
+
+    def _fold_unpriced(self, changes: Changes, position: int, event: Any) -> None:
+        """Usage the versions in force no longer price: counted unpriced again,
+        its charge and cost out of the rollups, lines and tier ladder. The row
+        keeps the account charged and the position first rated at, which
+        billing reads to credit the invoice that billed it."""
+        self._rollup(
+            changes,
+            event,
+            events=0,
+            unpriced=1,
+            cost=Decimal(event.delta_cost),
+            charge=Decimal(event.delta_charge),
+        )
+        usage_key = str(event.originator_id)
+        changes.relined.add(usage_key)
+        changes.lines[usage_key] = _usage_lines(event, event.usage, None)
+        changes.rated.setdefault(usage_key, {}).update(
+            version=event.originator_version, price_book=None, price_version=None, plan=None, plan_version=None,
+            currency=None, cost=None, charge=None, tiered=0, position=position,
+        )  # fmt: skip
 
     @staticmethod
     def _fold_tiers(changes: Changes, position: int, event: Any) -> None:
@@ -373,10 +406,7 @@ class LedgerView:
         )
         cursor.insert_rows(f"{p}usage_events", changes.usage_events)
         self._write_lines(cursor, changes)
-        cursor.update_rows(
-            f"{p}usage_events", "usage_id", (*RERATED_COLUMNS, "account", "rated_position"), _last(changes.first_rated)
-        )
-        cursor.update_rows(f"{p}usage_events", "usage_id", RERATED_COLUMNS, _last(changes.rerated))
+        self._write_ratings(cursor, changes)
         self._write_customers(cursor, changes)
         cursor.insert_rows(
             f"{p}tier_months",
@@ -397,6 +427,25 @@ class LedgerView:
                 (*values, endpoint_id, message_id),
             )
 
+    def _write_ratings(self, cursor: Cursor, changes: Changes) -> None:
+        """Each re-rated usage's row as the page's last rating left it, one bulk
+        update per set of columns; the position of a first rating only where
+        the row has none (a usage first rated, unpriced and rated again keeps
+        the position of the rating that billed it first)."""
+        p = self.prefix
+        by_columns: dict[tuple[str, ...], list[tuple[Any, ...]]] = defaultdict(list)
+        for usage_key, columns in changes.rated.items():
+            names = tuple(name for name in (*RERATED_COLUMNS, "account") if name in columns)
+            assert set(RERATED_COLUMNS) <= set(names), "every rating sets all of its columns"
+            by_columns[names].append((*(columns[name] for name in names), usage_key))
+        for names, rows in sorted(by_columns.items()):
+            cursor.update_rows(f"{p}usage_events", "usage_id", names, rows)
+        if changes.first_rated:
+            cursor.executemany(
+                f"UPDATE {p}usage_events SET rated_position = COALESCE(rated_position, ?) WHERE usage_id = ?",
+                [(position, usage_key) for usage_key, position in changes.first_rated.items()],
+            )
+
     def _write_customers(self, cursor: Cursor, changes: Changes) -> None:
         p = self.prefix
         for operation, row in changes.customers:
@@ -404,12 +453,6 @@ class LedgerView:
                 cursor.execute(f"INSERT INTO {p}customers VALUES (?,?,?,?,?,?,?,?,?)", row)
             else:
                 cursor.execute(f"UPDATE {p}customers SET name = ?, plan = ?, billing = ? WHERE aggregate_id = ?", row)
-
-
-def _last(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    """The last row per key (the key comes last): one update per usage event
-    per page, the latest, as an UPDATE ... FROM takes no order."""
-    return list({row[-1]: row for row in rows}.values())
 
 
 def _usage_lines(event: Any, usage: dict[str, int], rating: dict[str, Any] | None) -> list[tuple[Any, ...]]:
@@ -447,7 +490,7 @@ def _occurred_at(event: Any, posted_at: str) -> str:
     """The moment a posting's business fact belongs to: a usage's own moment
     (for its charge and any correction of it), a tier settlement's month,
     otherwise when it was posted. Invoices select postings by it."""
-    if isinstance(event, (UsageRecorded, UsageRerated)):
+    if isinstance(event, USAGE_EVENTS):
         return iso(event.occurred_at)
     if isinstance(event, TierSettled):
         return f"{event.period}-01T00:00:00.000000Z"
@@ -457,7 +500,7 @@ def _occurred_at(event: Any, posted_at: str) -> str:
 def _cause_ref(event: Any) -> str:
     if isinstance(event, UsageRecorded):
         return f"usage:{event.customer}:{event.event_id}"
-    if isinstance(event, UsageRerated):
+    if isinstance(event, (UsageRerated, UsageUnpriced)):
         return f"rerating:{event.customer}:{event.event_id}"
     if isinstance(event, TierSettled):
         return f"tiers:{event.customer}:{event.period}"

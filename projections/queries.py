@@ -274,11 +274,11 @@ def first_month_from(moment: datetime) -> str:
 
 def _recorded(row: Any) -> RecordedUsage:
     usage_id, customer, event_id, occurred_at, provider, model, feature, usage, cost, charge = row[:10]
-    version, price_version, plan_version, account, tiered = row[10:]
+    version, price_version, plan_version, account, tiered, currency = row[10:]
     return RecordedUsage(
         customer, event_id, datetime.fromisoformat(occurred_at.replace("Z", "+00:00")), provider, model, feature,
         json.loads(usage), None if cost is None else dec(cost), None if charge is None else dec(charge),
-        UUID(usage_id), int(version), price_version, plan_version, account, bool(tiered),
+        UUID(usage_id), int(version), price_version, plan_version, account, bool(tiered), currency,
     )  # fmt: skip
 
 
@@ -343,6 +343,18 @@ class UsageHistoryQueries:
             )
             return [(str(customer), str(month)) for customer, month in cursor.fetchall()]
 
+    def unpriced_changed(self, after: int, upto: int) -> dict[str, int]:
+        """Per customer, how many of the usage events recorded or re-rated at
+        log positions in (after, upto] are unpriced now: recorded unpriced, or
+        unpriced by a version that no longer prices them."""
+        with self.database.transaction(write=False) as cursor:
+            cursor.execute(
+                f"SELECT customer, COUNT(*) FROM {self.prefix}usage_events "
+                "WHERE position > ? AND position <= ? AND charge IS NULL GROUP BY customer",
+                (after, upto),
+            )
+            return {str(customer): int(count) for customer, count in cursor.fetchall()}
+
     def months_of(self, customer: str, since: datetime) -> list[str]:
         start = iso(since.replace(day=1, hour=0, minute=0, second=0, microsecond=0))
         with self.database.transaction(write=False) as cursor:
@@ -405,7 +417,8 @@ class UsageHistoryQueries:
         with self.database.transaction(write=False) as cursor:
             cursor.execute(
                 "SELECT usage_id, customer, event_id, occurred_at, provider, model, feature, usage, cost, charge, "
-                f"version, price_version, plan_version, account, tiered FROM {self.prefix}usage_events WHERE {where} "
+                f"version, price_version, plan_version, account, tiered, currency FROM {self.prefix}usage_events "
+                f"WHERE {where} "
                 "ORDER BY occurred_at, usage_id LIMIT ?",
                 (last_time, last_id, iso(start), iso(end), *params, limit),
             )
