@@ -1,0 +1,65 @@
+"""Through a real server on both stores: a backdated price version without a
+model unprices the usage of that model already rated (the event reads
+unpriced, the wallet gets the charge back, the spend drops, the operator is
+alerted), and a later version that prices it rates it again, charged once."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+from domain.money import format_amount
+from tests.e2e.server import client, wait_for
+from tests.e2e.test_rest_flow import graphql, setup_catalog
+from tests.support import event, expected_charge, just_now, rates_json
+
+WAIT_SECONDS = 30
+
+
+def balance(api: httpx.Client) -> str:
+    return str(api.get("/v1/customers/acme/balance").json()["balance"])
+
+
+def standing(api: httpx.Client) -> dict[str, Any]:
+    query = '{ customer(id: "acme") { currentPeriod { spend { amount } } alerts(first: 10) { kind } } }'
+    customer: dict[str, Any] = graphql(api, query)["data"]["customer"]
+    return customer
+
+
+def test_a_version_without_the_model_unprices_its_usage_until_one_prices_it_again(server: str) -> None:
+    with client(server) as api:
+        setup_catalog(api)
+        now = just_now()
+        rated, other = event("e1", timestamp=now), event("m1", model="gpt-4o-mini", timestamp=now)
+        assert api.post("/v1/events", json={"events": [rated, other]}).status_code == 200
+        _, charge = expected_charge(rated)
+        _, other_charge = expected_charge(other)
+        assert wait_for(lambda: balance(api) == format_amount(Decimal(25) - charge - other_charge), WAIT_SECONDS)
+
+        without = [rate for rate in rates_json() if rate["model"] != "gpt-4o"]
+        published = api.post(
+            "/v1/price-books/default/versions", json={"effective_from": "2026-01-02T00:00:00Z", "rates": without}
+        )
+        assert published.status_code == 201, published.text
+        assert wait_for(lambda: api.get("/v1/events/acme/e1").json()["status"] == "unpriced", WAIT_SECONDS)
+        shown = api.get("/v1/events/acme/e1").json()
+        assert shown["rating"] is None and [r["price_version"] for r in shown["ratings"]] == [1]
+        assert wait_for(lambda: balance(api) == format_amount(Decimal(25) - other_charge), WAIT_SECONDS)
+        unpriced = wait_for(lambda: "unpriced_usage" in [a["kind"] for a in standing(api)["alerts"]], WAIT_SECONDS)
+        assert unpriced, standing(api)
+        assert Decimal(standing(api)["currentPeriod"]["spend"]["amount"]) == other_charge
+        trial = api.get("/v1/ledger/trial-balance").json()["currencies"][0]
+        assert trial["debits"] == trial["credits"]
+
+        published = api.post(
+            "/v1/price-books/default/versions", json={"effective_from": "2026-01-03T00:00:00Z", "rates": rates_json()}
+        )
+        assert published.status_code == 201, published.text
+        assert wait_for(lambda: api.get("/v1/events/acme/e1").json()["status"] == "rated", WAIT_SECONDS)
+        assert [r["price_version"] for r in api.get("/v1/events/acme/e1").json()["ratings"]] == [1, 3]
+        assert wait_for(lambda: balance(api) == format_amount(Decimal(25) - charge - other_charge), WAIT_SECONDS)
+        assert Decimal(standing(api)["currentPeriod"]["spend"]["amount"]) == charge + other_charge
+        trial = api.get("/v1/ledger/trial-balance").json()["currencies"][0]
+        assert trial["debits"] == trial["credits"]
