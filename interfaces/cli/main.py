@@ -22,6 +22,7 @@ from interfaces.bootstrap import LIVE_PREFIX, Services, bootstrap
 from interfaces.cli.export import export_ledger
 from interfaces.cli.progress import progress_bar
 from projections import rebuild
+from projections.checkpoints import SqlCheckpoints
 
 app = typer.Typer(help="tally: usage-based billing for AI products on an event-sourced ledger.", no_args_is_help=True)
 prices = typer.Typer(help="The model price catalog.", no_args_is_help=True)
@@ -136,7 +137,7 @@ def audit() -> None:
     try:
         total = services.app.recorder.max_notification_id() or 0
         with progress_bar("checking history", total) as advance:
-            report = audit_history(services.app, advance)
+            report = audit_history(services.app, advance, SqlCheckpoints(services.database))
         differences = _replay_differences(services, total)
         console.print(
             f"{report.events} events, {report.entries} entries; re-checked: {report.ratings_checked} ratings, "
@@ -145,6 +146,11 @@ def audit() -> None:
         if report.unsettled:
             console.print(
                 f"{len(report.unsettled)} customer months await their tier settlement (the settler is behind)"
+            )
+        if report.pending_versions:
+            console.print(
+                f"{len(report.pending_versions)} versions await re-rating ({', '.join(report.pending_versions)}): "
+                f"{len(report.awaiting_rerating)} usage events await it (the version watcher is behind)"
             )
         for currency in sorted(report.debits):
             console.print(f"  {currency}: debits {report.debits[currency]} = credits {report.credits[currency]}")

@@ -1,19 +1,27 @@
 """Through a real server on both stores: a backdated price version without a
 model unprices the usage of that model already rated (the event reads
 unpriced, the wallet gets the charge back, the spend drops, the operator is
-alerted), and a later version that prices it rates it again, charged once."""
+alerted), and a later version that prices it rates it again, charged once.
+`tally audit` names the versions the version watcher has yet to carry out."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import httpx
+import pytest
 
+from application import version_watcher
+from application.version_watcher import VersionWatcher
 from domain.money import format_amount
+from projections.checkpoints import SqlCheckpoints
+from tests.conftest import open_services
 from tests.e2e.server import client, wait_for
+from tests.e2e.test_cli import tally
 from tests.e2e.test_rest_flow import graphql, setup_catalog
-from tests.support import event, expected_charge, just_now, rates_json
+from tests.support import event, expected_charge, just_now, rates_json, seed
 
 WAIT_SECONDS = 30
 
@@ -63,3 +71,31 @@ def test_a_version_without_the_model_unprices_its_usage_until_one_prices_it_agai
         assert Decimal(standing(api)["currentPeriod"]["spend"]["amount"]) == charge + other_charge
         trial = api.get("/v1/ledger/trial-balance").json()["currencies"][0]
         assert trial["debits"] == trial["credits"]
+
+
+def test_tally_audit_reports_versions_not_yet_carried_out_as_pending(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    services = open_services(database_url)
+    try:
+        seed(services.app)
+        services.app.record_usage([event("a1")])
+        without = [rate for rate in rates_json() if rate["model"] != "gpt-4o"]
+        services.app.publish_price_version("default", datetime(2026, 11, 19, tzinfo=UTC), without, "manual")
+        services.follower.catch_up()
+        audited = tally(database_url, "audit")
+        assert audited.returncode == 0, audited.stderr
+        assert "3 versions await re-rating" in audited.stderr and "1 usage events await it" in audited.stderr
+
+        monkeypatch.setattr(version_watcher, "SETTLE_SECONDS", 0.0)
+        monkeypatch.setattr("application.rerating.CATCH_UP_SECONDS", 0.2)  # the follower runs between the steps
+        watcher = VersionWatcher(services.app, SqlCheckpoints(services.database))
+        for _ in range(4):  # both passes of the three versions
+            services.follower.catch_up()
+            watcher.step()
+        services.follower.catch_up()
+    finally:
+        services.close()
+    audited = tally(database_url, "audit")
+    assert audited.returncode == 0, audited.stderr
+    assert "await re-rating" not in audited.stderr and "audit passed" in audited.stderr
