@@ -9,6 +9,7 @@ and the same comparison after the replay."""
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -97,7 +98,9 @@ def drive(run: Run, steps: int) -> None:
     for number in range(steps):
         name = run.rng.choices(names, weights)[0]
         run.session.note({"step": number, "kind": name})
+        started = time.monotonic()
         STEPS[name][1](run)
+        run.seconds[name] += time.monotonic() - started
         run.counts[f"step: {name}"] += 1
 
 
@@ -113,8 +116,7 @@ def finish(run: Run) -> None:
         billing_steps.close_period(run, period)
     if last_end > run.billed[-1][1]:  # today's usage so far, up to a second ago
         billing_steps.close_period(run, (run.billed[-1][1], last_end))
-    problems = billing_steps.invoiced_problems(run, run.billed[-1][1])
-    assert not problems, problems
+    billing_steps.check_invoiced(run, run.billed[-1][1])
     await_agreement(run.model, run.session, "after the last billing run")
     lifecycle_steps.audit(run)
     replayed = run.session.cli("replay")
@@ -145,7 +147,10 @@ def summary(run: Run, store: str, seed: int) -> str:
     steps = sum(count for name, count in run.counts.items() if name.startswith("step: "))
     kinds = ", ".join(f"{name[6:]} {count}" for name, count in sorted(run.counts.items()) if name.startswith("step: "))
     details = ", ".join(f"{name} {count}" for name, count in sorted(run.counts.items()) if not name.startswith("step"))
+    spent = ", ".join(
+        f"{name} {run.seconds[name]:.1f}" for name in sorted(run.seconds, key=run.seconds.__getitem__, reverse=True)
+    )
     return (
         f"model-based run on {store} (seed {seed}): {steps} steps ({kinds}); "
-        f"{len(run.model.usage)} usage events recorded; {details}"
+        f"{len(run.model.usage)} usage events recorded; {details}; seconds per step kind: {spent}"
     )

@@ -4,7 +4,7 @@ the reference model, the random workload, and what the steps have sent."""
 from __future__ import annotations
 
 import random
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -22,6 +22,7 @@ class Run:
     calendar: Calendar
     workload: Workload
     counts: Counter[str] = field(default_factory=Counter)
+    seconds: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
     # Whether no version was published since the server last agreed with the model:
     # then no re-rating is pending, and what the server reads next is fully known.
     quiet: bool = True
@@ -31,6 +32,7 @@ class Run:
     billed: list[tuple[datetime, datetime]] = field(default_factory=list)
     top_up_bodies: list[tuple[str, dict[str, Any], int, str]] = field(default_factory=list)
     authorization_bodies: list[tuple[dict[str, Any], int]] = field(default_factory=list)
+    known_defects: list[str] = field(default_factory=list)  # disagreements a defect being fixed explains
 
     def prepaid(self) -> list[str]:
         return sorted(c for c, found in self.model.customers.items() if found.billing == "prepaid")
