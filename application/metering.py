@@ -11,10 +11,12 @@ A batch rates with the reference data (customers, price and plan versions)
 it read before rating; it never appends ratings read longer ago than
 REFERENCE_MAX_AGE_SECONDS: an older read is refreshed and the batch rated
 again first. The version watcher's settling pass relies on that bound (see
-application/version_watcher.py)."""
+application/version_watcher.py); an append that commits later than the
+settling window after its read is logged as a warning."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from datetime import datetime
@@ -41,6 +43,11 @@ MAX_SAVE_ATTEMPTS = 5
 # How old the reference data a batch rates with may be when its append
 # starts; well inside the version watcher's settling window.
 REFERENCE_MAX_AGE_SECONDS = 1.0
+# The version watcher's settling pass comes this long after a version's first
+# pass: a batch that commits within it of its reference read is seen by one
+# of the two passes.
+SETTLING_SECONDS = 5.0
+logger = logging.getLogger(__name__)
 
 
 class Metering(Wallets):
@@ -86,7 +93,7 @@ class Metering(Wallets):
                     results[index] = _repeat(parsed.id, parsed.fingerprint, stored_fingerprint)
             if not pending:
                 return
-            self.recent_reference()  # ratings never appended with reference data older than the bound
+            read_at = self.recent_reference()  # ratings never appended with reference data older than the bound
             recorded = []
             for key, (index, parsed) in pending.items():
                 usage, warnings = self._metered(parsed, key)
@@ -96,6 +103,7 @@ class Metering(Wallets):
                 self.append(recorded)
             except IntegrityError:
                 continue  # another writer recorded some of these ids meanwhile
+            self._note_late_append(read_at, len(recorded))
             for key, copies in repeats.items():  # ids new to the store: later copies answer to the first
                 for index, parsed in copies:
                     results[index] = _repeat(parsed.id, parsed.fingerprint, pending[key][1].fingerprint)
@@ -114,12 +122,28 @@ class Metering(Wallets):
         self.reference.refresh()
         self._reference_read_at = max(self._reference_read_at, started)
 
-    def recent_reference(self) -> None:
+    def recent_reference(self) -> float:
         """Read the reference data again unless it was read within
         REFERENCE_MAX_AGE_SECONDS: what a batch is about to rate and append
-        with (a slow duplicate check, a lost race, a long re-rating)."""
+        with (a slow duplicate check, a lost race, a long re-rating). Returns
+        when the data in use were read."""
         if time.monotonic() - self._reference_read_at > REFERENCE_MAX_AGE_SECONDS:
             self.refresh_reference()
+        return self._reference_read_at
+
+    @staticmethod
+    def _note_late_append(read_at: float, count: int) -> None:
+        """An append that committed a settling window or more after its
+        reference read (a stalled insert) may hold ratings that a version
+        published meanwhile changes, after both passes of that version read
+        the log: say so, for the operator to audit and re-rate."""
+        elapsed = time.monotonic() - read_at
+        if elapsed >= SETTLING_SECONDS:
+            logger.warning(
+                "%s usage events were appended %.1f s after their reference data were read, past the %s s "
+                "settling window: run `tally audit`, and `tally rerate` for any version it names",
+                count, elapsed, SETTLING_SECONDS,
+            )  # fmt: skip
 
     def _metered(self, parsed: UsageInput, key: UUID) -> tuple[Any, list[str]]:
         customer = self.reference.customers[parsed.customer]

@@ -23,7 +23,9 @@ append committed at t1.
    the head again no sooner than SETTLE_SECONDS after this process knew V's
    first pass done, itself after tV: so after t0 + SETTLE_SECONDS. The usage
    is in the log by then when its append commits within SETTLE_SECONDS -
-   REFERENCE_MAX_AGE_SECONDS of starting (four seconds for one insert).
+   REFERENCE_MAX_AGE_SECONDS of starting (four seconds for one insert). A
+   batch that commits later than that is logged as a warning by metering,
+   and `tally audit` names any rating it leaves out of force.
 
 The settling moment is counted on this process's own monotonic clock from
 when it first knew the first pass done, never from the version's stored
@@ -45,7 +47,7 @@ from eventsourcing.persistence import Notification
 from eventsourcing.utils import get_topic
 
 from application.errors import Conflict
-from application.metering import REFERENCE_MAX_AGE_SECONDS
+from application.metering import REFERENCE_MAX_AGE_SECONDS, SETTLING_SECONDS
 from application.ports import Checkpoints
 from application.rerating import RerateReport
 from application.tier_settlements import TierSettlements
@@ -55,7 +57,7 @@ logger = logging.getLogger(__name__)
 CHECKPOINT = "version-watcher"
 SETTLED_CHECKPOINT = "version-watcher-settled"
 PAGE = 100
-SETTLE_SECONDS = 5.0
+SETTLE_SECONDS = SETTLING_SECONDS
 TOPICS = [get_topic(PriceVersionPublished), get_topic(PlanVersionPublished)]
 assert SETTLE_SECONDS >= 4 * REFERENCE_MAX_AGE_SECONDS, "the settling window leaves an append time to commit"
 

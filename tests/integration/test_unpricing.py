@@ -8,6 +8,7 @@ survives a restart."""
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -361,3 +362,25 @@ def test_a_batch_reads_the_reference_data_again_when_its_read_grew_old(
     finally:
         writer.close()
         operator.close()
+
+
+def test_an_append_that_commits_past_the_settling_window_is_logged(
+    services: Services, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The one way a usage could escape both passes: its insert stalls past
+    the settling window. The operator is told, to audit and re-rate."""
+    from application import metering
+
+    seed(services.app)
+    clock = SteppedClock()
+    monkeypatch.setattr(metering, "time", clock)
+    append = services.app.append
+
+    def stalled(events: Any) -> Any:
+        clock.offset += metering.SETTLING_SECONDS
+        return append(events)
+
+    monkeypatch.setattr(services.app, "append", stalled)
+    with caplog.at_level(logging.WARNING, logger="application.metering"):
+        assert services.app.record_usage([event("stalled")])[0].status == "accepted"
+    assert [r.getMessage() for r in caplog.records if "settling window" in r.getMessage()], caplog.text
