@@ -8,6 +8,8 @@ from __future__ import annotations
 import ctypes
 import math
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from multiprocessing.context import BaseContext
 
 from projections.part_health import Clock, PartHealth, PartState
@@ -25,15 +27,33 @@ NUMBERS = (
 )  # each a double: a count, a flag (0 or 1), or a time (NaN for none yet)
 ERROR_BYTES = 1024  # the error's type and message, cut to fit
 SEPARATOR = "\n"  # between type and message; a message is one line
+# A process killed while it holds the lock leaves it taken for good. The
+# lock is held for microseconds, so waiting longer than this means it is
+# orphaned: go on without it. The record has one writer, the projector's
+# follower thread; the worst a reader then sees is a half-written record,
+# while a health check that waits for the lock would never answer.
+LOCK_WAIT_SECONDS = 0.2
 
 
 class SharedPartHealth(PartHealth):
     def __init__(self, name: str, context: BaseContext, clock: Clock = time.time) -> None:
-        super().__init__(name, clock)
-        self._lock = context.Lock()
+        # The base's record and thread lock are not made: the record lives in
+        # the arrays below, and every object here must pass to a spawned child.
+        self.name = name
+        self.clock = clock
+        self._shared_lock = context.Lock()
         self._numbers = context.RawArray(ctypes.c_double, len(NUMBERS))
         self._error = context.RawArray(ctypes.c_char, ERROR_BYTES)
         self._store(PartState(name))
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        held = self._shared_lock.acquire(timeout=LOCK_WAIT_SECONDS)
+        try:
+            yield
+        finally:
+            if held:
+                self._shared_lock.release()
 
     def _load(self) -> PartState:
         values = dict(zip(NUMBERS, self._numbers, strict=True))

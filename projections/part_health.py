@@ -70,13 +70,16 @@ def error_text(error: BaseException) -> tuple[str, str]:
 
 class PartHealth:
     """One part's record, changed only under a lock. Subclasses keep it
-    elsewhere (shared memory) by overriding `_load` and `_store`."""
+    elsewhere (shared memory) by overriding `_load`, `_store` and `_guard`."""
 
     def __init__(self, name: str, clock: Clock = time.time) -> None:
         self.name = name
         self.clock = clock
-        self._lock: AbstractContextManager[Any] = threading.Lock()
+        self._lock = threading.Lock()
         self._state = PartState(name)
+
+    def _guard(self) -> AbstractContextManager[Any]:
+        return self._lock
 
     def _load(self) -> PartState:
         return self._state
@@ -85,11 +88,11 @@ class PartHealth:
         self._state = state
 
     def _update(self, **changes: object) -> None:
-        with self._lock:
+        with self._guard():
             self._store(dataclasses.replace(self._load(), **changes))  # type: ignore[arg-type]
 
     def state(self) -> PartState:
-        with self._lock:
+        with self._guard():
             return self._load()
 
     def loop_started(self) -> None:
@@ -105,7 +108,7 @@ class PartHealth:
     def step_succeeded(self, done: int) -> None:
         assert done >= 0, "a step reports how much it did"
         now = self.clock()
-        with self._lock:
+        with self._guard():
             state = self._load()
             self._store(
                 dataclasses.replace(
@@ -121,7 +124,7 @@ class PartHealth:
     def step_failed(self, error: BaseException) -> None:
         error_type, error_message = error_text(error)
         now = self.clock()
-        with self._lock:
+        with self._guard():
             state = self._load()
             self._store(
                 dataclasses.replace(

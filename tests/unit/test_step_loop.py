@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
+import time
+from typing import Any
 
 import pytest
 
@@ -182,3 +184,31 @@ def test_a_child_process_shares_its_record_with_the_parent() -> None:
     assert (state.error_type, state.error_message) == ("KeyError", "'gone é'")
     assert state.last_success_at is not None and state.last_progress_at is not None
     assert state.step_started_at is not None and state.last_failure_at is not None
+
+
+def take_lock_and_wait(health: SharedPartHealth, taken: Any) -> None:
+    health._shared_lock.acquire()
+    taken.set()
+    time.sleep(600)
+
+
+def test_a_process_killed_holding_the_shared_lock_does_not_hang_its_readers() -> None:
+    """A projector killed in the moment it writes its record leaves the lock
+    taken for good: readers (the server's /healthz) still answer."""
+    context = multiprocessing.get_context("spawn")
+    health = SharedPartHealth("follower", context)
+    taken = context.Event()
+    child = context.Process(target=take_lock_and_wait, args=(health, taken))
+    child.start()
+    try:
+        assert taken.wait(timeout=60)
+    finally:
+        child.kill()
+        child.join(timeout=60)
+    answers: list[PartState] = []
+    reader = threading.Thread(target=lambda: answers.append(health.state()), daemon=True)
+    reader.start()
+    reader.join(timeout=30)  # a deadline for a hang, not a measure of speed
+    assert answers == [PartState("follower")]
+    health.step_failed(RuntimeError("written all the same"))
+    assert health.state().error_message == "written all the same"
