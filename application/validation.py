@@ -12,7 +12,7 @@ from domain.money import RATED_PLACES, is_currency, parse_amount
 
 MAX_AMOUNT = Decimal(10) ** 15
 # ASCII digits only: str.isdigit() also passes "³" and other digits int() refuses.
-POSITION_PATTERN = re.compile(r"[0-9]{1,18}")
+POSITION_PATTERN = re.compile(r"^[0-9]{1,18}$")
 
 
 def caller_id(value: str, loc: str) -> str:

@@ -28,6 +28,8 @@ from interfaces.rest.routes import (
 )
 from interfaces.web import routes as web
 
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_REF = "#/components/schemas/Problem"
 DESCRIPTION = """Usage-based billing for AI products: a double-entry ledger built on
 event sourcing. Money is a decimal string; errors are RFC 9457 problem+json;
 every request but /healthz, /metrics, the docs and Stripe's webhook carries `Authorization: Bearer <key>`."""
@@ -57,21 +59,35 @@ def create_app(services: Services) -> FastAPI:
         web,
     ):
         app.include_router(module.router)
-    app.include_router(graphql_router(services), prefix="/graphql")
+    # GraphQL describes itself (introspection); its two HTTP routes would only
+    # document one opaque body in the REST document.
+    app.include_router(graphql_router(services), prefix="/graphql", include_in_schema=False)
     app.add_middleware(BodySizeLimit, max_bytes=services.settings.max_body_bytes)
-    _add_request_components(app)
+    _complete_document(app)
     return app
 
 
-def _add_request_components(app: FastAPI) -> None:
-    """Schemas of request bodies that routes document by hand join the
-    generated components, so that /openapi.json resolves every $ref."""
+def _complete_document(app: FastAPI) -> None:
+    """The OpenAPI document as generated, completed: request schemas that
+    routes document by hand join the components, so that every $ref
+    resolves, and problems are declared as the problem+json they are."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             document = generate()
             document.setdefault("components", {}).setdefault("schemas", {}).update(events.REQUEST_COMPONENTS)
+            for operation in (
+                op for item in document["paths"].values() for op in item.values() if isinstance(op, dict)
+            ):
+                for response in operation.get("responses", {}).values():
+                    _declare_problem_media_type(response)
         return app.openapi_schema or generate()
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _declare_problem_media_type(response: dict[str, Any]) -> None:
+    content = response.get("content", {})
+    if content.get("application/json", {}).get("schema") == {"$ref": PROBLEM_REF}:
+        content[PROBLEM_MEDIA_TYPE] = content.pop("application/json")

@@ -10,11 +10,13 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from application.errors import TallyError
 
 logger = logging.getLogger(__name__)
 PROBLEM_TYPE = "https://tally.dev/problems/"
+PROBED_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 CODES_BY_STATUS = {
     400: "validation_error",
     401: "unauthorized",
@@ -55,6 +57,17 @@ def _loc(parts: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(str(part) for part in parts if part != "body")
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this path, asked of the router one
+    method at a time: its own 405 names only the first route that matched."""
+    allowed = []
+    for method in PROBED_METHODS:
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] is Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return allowed
+
+
 async def on_tally_error(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, TallyError)
     return problem(error.status, error.code, error.title, error.detail, error.errors)
@@ -71,10 +84,12 @@ async def on_validation_error(_: Request, error: Exception) -> JSONResponse:
     return problem(422, "validation_error", "The request is not valid", detail, errors)
 
 
-async def on_http_error(_: Request, error: Exception) -> JSONResponse:
+async def on_http_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, HTTPException)
     code = CODES_BY_STATUS.get(error.status_code, "validation_error")
     headers = dict(error.headers or {})
+    if error.status_code == 405:
+        headers["Allow"] = ", ".join(_allowed_methods(request))
     title = HTTPStatus(error.status_code).phrase if error.status_code in HTTPStatus._value2member_map_ else "Error"
     return problem(error.status_code, code, title, str(error.detail), headers=headers)
 

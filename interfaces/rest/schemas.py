@@ -3,9 +3,19 @@ string; unknown keys are refused."""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+)
 
 from application.event_limits import (
     MAX_METADATA_BYTES,
@@ -32,6 +42,20 @@ def _known_unit(unit: str) -> str:
 
 
 Unit = Annotated[str, AfterValidator(_known_unit), WithJsonSchema({"type": "string", "enum": sorted(UNITS)})]
+RFC_3339_START = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}")
+
+
+def _rfc_3339(value: object) -> object:
+    """Only RFC 3339 text is a time here: pydantic would also read a number,
+    or a numeric string from a query, as seconds since 1970."""
+    if not isinstance(value, str) or not RFC_3339_START.match(value):
+        raise ValueError("must be an RFC 3339 time with an offset, e.g. 2026-11-01T00:00:00Z")
+    return value
+
+
+Moment = Annotated[AwareDatetime, BeforeValidator(_rfc_3339)]
+# A JSON integer, never true or false read as 1 or 0.
+WholeNumber = Annotated[int, Field(strict=True)]
 
 
 class Strict(BaseModel):
@@ -48,11 +72,11 @@ class RateIn(Strict):
     model: Name
     unit: Unit
     price: MoneyText
-    per: int = Field(default=1, ge=1, le=1_000_000_000)
+    per: WholeNumber = Field(default=1, ge=1, le=1_000_000_000)
 
 
 class PriceVersionCreate(Strict):
-    effective_from: AwareDatetime
+    effective_from: Moment
     rates: list[RateIn] = Field(min_length=1, max_length=20_000)
 
 
@@ -81,7 +105,7 @@ class PlanCreate(Strict):
 
 
 class PlanVersionCreate(Strict):
-    effective_from: AwareDatetime
+    effective_from: Moment
     markup_percent: MoneyText = "0"
     tiers: TiersIn | None = None
     model_overrides: list[ModelOverrideIn] = Field(default_factory=list, max_length=1000)
@@ -93,7 +117,7 @@ class CustomerCreate(Strict):
     currency: Currency
     plan: CallerId
     billing: Literal["prepaid", "postpaid", "invoice"] = "prepaid"
-    net_terms_days: int = Field(default=30, ge=0, le=365)
+    net_terms_days: WholeNumber = Field(default=30, ge=0, le=365)
     stripe_customer_id: Annotated[str, StringConstraints(max_length=255)] | None = None
 
 
@@ -113,7 +137,7 @@ class TopUpCreate(Strict):
     id: CallerId
     amount: MoneyText
     source: Literal["stripe", "grant"]
-    expires_at: AwareDatetime | None = None
+    expires_at: Moment | None = None
 
 
 METADATA_DESCRIPTION = (
@@ -134,11 +158,11 @@ class UsageEventDoc(Strict):
 
     id: CallerId = Field(description="The idempotency key, per customer")
     customer: CallerId
-    timestamp: AwareDatetime = Field(description="RFC 3339 with an offset; from 2000 to 5 minutes ahead of the server")
+    timestamp: Moment = Field(description="RFC 3339 with an offset; from 2000 to 5 minutes ahead of the server")
     provider: Name = Field(description="1-200 printable characters")
     model: Name = Field(description="1-200 printable characters")
     feature: Name | None = Field(default=None, description="1-200 printable characters")
-    usage: dict[Unit, Annotated[int, Field(ge=0, le=MAX_QUANTITY)]]
+    usage: dict[Unit, Annotated[WholeNumber, Field(ge=0, le=MAX_QUANTITY)]]
     authorization_id: CallerId | None = None
     metadata: dict[str, Any] = Field(default_factory=dict, description=METADATA_DESCRIPTION)
 

@@ -10,7 +10,7 @@ import pytest
 
 from tests.e2e.server import client, running_server, wait_for
 from tests.e2e.test_rest_flow import setup_catalog
-from tests.support import event, just_now
+from tests.support import event, just_now, rates_json
 
 
 def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
@@ -436,3 +436,56 @@ def test_openapi_is_valid_and_every_reference_resolves(api: httpx.Client) -> Non
     assert batch == {"$ref": "#/components/schemas/UsageBatchDoc"}
     metadata = document["components"]["schemas"]["UsageEventDoc"]["properties"]["metadata"]
     assert "16 levels" in metadata["description"] and "256 keys" in metadata["description"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/v1/plans/pro/versions", {"effective_from": 0}),
+        ("POST", "/v1/customers/acme/top-ups", {"id": "t-epoch", "amount": "1", "source": "grant", "expires_at": 0}),
+        ("POST", "/v1/billing-runs", {"period_end": 1_777_593_600}),  # 2026-05-01T00:00:00Z
+        (
+            "POST",
+            "/v1/customers",
+            {"id": "c-bool", "name": "B", "currency": "USD", "plan": "pro", "net_terms_days": False},
+        ),
+        (
+            "POST",
+            "/v1/price-books/default/versions",
+            {"effective_from": "2026-01-01T00:00:00Z", "rates": [{**rates_json()[0], "per": True}]},
+        ),
+        ("GET", "/v1/customers/acme/balance?as_of=0.5", None),
+        ("GET", "/v1/ledger/trial-balance?as_of=1800000000", None),
+        ("GET", "/v1/ledger/entries?from=0", None),
+    ],
+)
+def test_numbers_are_not_times_and_booleans_are_not_counts(
+    api: httpx.Client, method: str, path: str, body: dict[str, Any] | None
+) -> None:
+    """pydantic reads a number (or a numeric query string) as seconds since
+    1970 and true as 1: each of these was answered 2xx."""
+    before = ledger_state(api)
+    assert_problem(api.request(method, path, json=body), 422, "validation_error")
+    assert ledger_state(api) == before
+
+
+def test_a_405_names_every_method_of_its_path(api: httpx.Client) -> None:
+    for path, methods in (
+        ("/v1/customers/acme", {"GET", "PATCH"}),
+        ("/v1/customers/acme/limits", {"PUT", "DELETE"}),
+        ("/graphql", {"GET", "POST"}),
+    ):
+        refused = api.request("OPTIONS", path)
+        assert_problem(refused, 405, "validation_error")
+        assert methods <= {method.strip() for method in refused.headers["allow"].split(",")}, refused.headers
+
+
+def test_openapi_declares_what_the_routes_answer(api: httpx.Client) -> None:
+    paths = httpx.get(f"{api.base_url}/openapi.json").json()["paths"]
+    problem = paths["/v1/customers/{customer_id}"]["get"]["responses"]["404"]["content"]
+    assert list(problem) == ["application/problem+json"]
+    assert "200" in paths["/v1/customers/{customer_id}/top-ups"]["post"]["responses"]  # a retried top-up
+    assert "200" in paths["/v1/billing-runs"]["post"]["responses"]  # the same period again
+    assert "429" in paths["/v1/customers/{customer_id}/balance"]["get"]["responses"]  # consistent=true, behind
+    assert "404" in paths["/v1/customers/{customer_id}/api-keys/{key_id}"]["delete"]["responses"]
+    assert "/graphql" not in paths  # GraphQL describes itself

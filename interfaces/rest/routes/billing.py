@@ -5,21 +5,21 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Response
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
 from interfaces import presenters
 from interfaces.documents.invoice_pdf import render
 from interfaces.rest.auth import AdminDep, PrincipalDep, ServicesDep
 from interfaces.rest.responses import PROBLEMS, BillingRunPublic, InvoicePublic, InvoicesPublic
-from interfaces.rest.schemas import CallerId, MoneyText, Name, Strict
+from interfaces.rest.schemas import CallerId, Moment, MoneyText, Name, Strict
 
 router = APIRouter(tags=["invoices"])
 
 
 class BillingRunCreate(Strict):
-    period_end: AwareDatetime
-    period_start: AwareDatetime | None = Field(default=None, description="Default: the calendar month before")
+    period_end: Moment
+    period_start: Moment | None = Field(default=None, description="Default: the calendar month before")
     customers: list[CallerId] | None = Field(default=None, max_length=10_000)
 
 
@@ -28,7 +28,12 @@ class PaymentCreate(Strict):
     reference: Name
 
 
-@router.post("/v1/billing-runs", status_code=201, response_model=BillingRunPublic, responses=PROBLEMS)
+@router.post(
+    "/v1/billing-runs",
+    status_code=201,
+    response_model=BillingRunPublic,
+    responses={**PROBLEMS, 200: {"model": BillingRunPublic, "description": "The same period again: what it issued"}},
+)
 async def create_billing_run(
     body: BillingRunCreate, services: ServicesDep, _: AdminDep, response: Response
 ) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from fastapi import APIRouter
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
 from application.errors import NotFound
@@ -14,6 +14,7 @@ from interfaces import presenters
 from interfaces.rest.auth import AdminDep, ServicesDep
 from interfaces.rest.responses import PROBLEMS, PlanPublic, PriceBookPublic, PriceVersionPublic
 from interfaces.rest.schemas import (
+    Moment,
     PlanCreate,
     PlanVersionCreate,
     PriceBookCreate,
@@ -27,8 +28,8 @@ router = APIRouter(tags=["prices and plans"])
 class CatalogImport(Strict):
     source: Literal["genai-prices"] = "genai-prices"
     providers: list[str] = Field(min_length=1, max_length=50)
-    effective_from: AwareDatetime
-    history_since: AwareDatetime | None = Field(
+    effective_from: Moment
+    history_since: Moment | None = Field(
         default=None,
         description="Also publish one version per catalog price change since this moment (the catalog's history).",
     )

@@ -47,7 +47,7 @@ def issue_api_key(customer_id: str, services: ServicesDep, _: AdminDep) -> dict[
     return {"id": issued.id, "key": issued.key, "customer": customer_id}
 
 
-@router.delete("/v1/customers/{customer_id}/api-keys/{key_id}", status_code=204)
+@router.delete("/v1/customers/{customer_id}/api-keys/{key_id}", status_code=204, responses=PROBLEMS)
 def revoke_api_key(customer_id: str, key_id: str, services: ServicesDep, _: AdminDep) -> Response:
     services.app.revoke_api_key(customer_id, key_id)
     return Response(status_code=204)

@@ -15,7 +15,7 @@ router = APIRouter(tags=["alerts and webhooks"])
 
 
 class WebhookEndpointCreate(Strict):
-    url: str = Field(min_length=8, max_length=2000)
+    url: str = Field(min_length=8, max_length=2000, pattern=r"^https?://")
     events: list[str] = Field(min_length=1, max_length=20)
 
 

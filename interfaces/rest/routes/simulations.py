@@ -5,19 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
 from application.simulation import Totals, by_model_rows
 from interfaces import presenters
 from interfaces.rest.auth import AdminDep, ServicesDep
 from interfaces.rest.responses import PROBLEMS, SimulationPublic
-from interfaces.rest.schemas import CallerId, ModelOverrideIn, MoneyText, RateIn, Strict, TiersIn
+from interfaces.rest.schemas import CallerId, ModelOverrideIn, Moment, MoneyText, RateIn, Strict, TiersIn
 
 router = APIRouter(tags=["simulations"])
 
 
 class CandidatePrices(Strict):
-    effective_from: AwareDatetime
+    effective_from: Moment
     rates: list[RateIn] = Field(min_length=1, max_length=20_000)
 
 
@@ -29,8 +29,8 @@ class CandidatePlan(Strict):
 
 class SimulationCreate(Strict):
     customer: CallerId | None = None
-    start: AwareDatetime = Field(alias="from")
-    end: AwareDatetime = Field(alias="to")
+    start: Moment = Field(alias="from")
+    end: Moment = Field(alias="to")
     price_version: CandidatePrices | None = None
     plan: CandidatePlan | None = None
 

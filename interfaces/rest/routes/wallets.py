@@ -6,13 +6,12 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
-from pydantic import AwareDatetime
 
 from application.errors import TallyError
 from interfaces import presenters
 from interfaces.rest.auth import AdminDep, PrincipalDep, ServicesDep
-from interfaces.rest.responses import PROBLEMS, BalancePublic, TopUpPublic
-from interfaces.rest.schemas import TopUpCreate
+from interfaces.rest.responses import PROBLEMS, BalancePublic, Problem, TopUpPublic
+from interfaces.rest.schemas import Moment, TopUpCreate
 
 CONSISTENT_WAIT_SECONDS = 2.0
 
@@ -26,7 +25,12 @@ class ProjectionBehind(TallyError):
 router = APIRouter(tags=["wallets"])
 
 
-@router.post("/v1/customers/{customer_id}/top-ups", status_code=201, response_model=TopUpPublic, responses=PROBLEMS)
+@router.post(
+    "/v1/customers/{customer_id}/top-ups",
+    status_code=201,
+    response_model=TopUpPublic,
+    responses={**PROBLEMS, 200: {"model": TopUpPublic, "description": "A retry of the same id: the first answer"}},
+)
 def create_top_up(
     customer_id: str, body: TopUpCreate, services: ServicesDep, _: AdminDep, response: Response
 ) -> dict[str, Any]:
@@ -42,12 +46,16 @@ def get_top_up(customer_id: str, top_up_id: str, services: ServicesDep, who: Pri
     return presenters.top_up(services.app.find_top_up(customer_id, top_up_id))
 
 
-@router.get("/v1/customers/{customer_id}/balance", response_model=BalancePublic, responses=PROBLEMS)
+@router.get(
+    "/v1/customers/{customer_id}/balance",
+    response_model=BalancePublic,
+    responses={**PROBLEMS, 429: {"model": Problem, "description": "consistent=true, and the read model is behind"}},
+)
 def get_balance(
     customer_id: str,
     services: ServicesDep,
     who: PrincipalDep,
-    as_of: AwareDatetime | None = None,
+    as_of: Moment | None = None,
     consistent: Annotated[
         bool, Query(description="Wait (up to 2 s) until every event accepted before this request is in the balance.")
     ] = False,
