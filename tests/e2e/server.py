@@ -8,7 +8,8 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
 
 import httpx
 
@@ -31,21 +32,39 @@ def tally_command(*args: str) -> list[str]:
 def running_server(
     database_url: str, *extra_args: str, follower: bool = True, env_extra: dict[str, str] | None = None
 ) -> Iterator[str]:
+    with server_process(database_url, *extra_args, follower=follower, env_extra=env_extra) as (base, _process):
+        yield base
+
+
+@contextmanager
+def server_process(
+    database_url: str,
+    *extra_args: str,
+    follower: bool = True,
+    env_extra: dict[str, str] | None = None,
+    log: Path | None = None,
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A running server and its process, for tests that kill it outright; it is
+    stopped on leaving unless it is already gone. With `log`, the server's
+    stderr is appended to that file, so a failing test can show what the
+    server said (a pipe nobody reads would also fill up and stall it)."""
     port = free_port()
     env = {**os.environ, "TALLY_DATABASE_URL": database_url, "TALLY_ADMIN_KEY": ADMIN_KEY, **(env_extra or {})}
     env["TALLY_FOLLOWER"] = "true" if follower else "false"
-    process = subprocess.Popen(
-        tally_command("serve", "--port", str(port), *extra_args),
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    with log.open("ab") if log else nullcontext(subprocess.PIPE) as stderr:
+        process = subprocess.Popen(
+            tally_command("serve", "--port", str(port), *extra_args),
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + STARTUP_SECONDS
         while time.monotonic() < deadline:
             if process.poll() is not None:
-                raise RuntimeError(f"server exited: {process.stderr.read().decode() if process.stderr else ''}")
+                said = log.read_text() if log else process.stderr.read().decode() if process.stderr else ""
+                raise RuntimeError(f"server exited: {said}")
             try:
                 if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
                     break
@@ -53,7 +72,7 @@ def running_server(
                 time.sleep(0.1)
         else:
             raise RuntimeError("server did not start")
-        yield base
+        yield base, process
     finally:
         process.terminate()
         try:
