@@ -79,7 +79,7 @@ def audit_history(
     app.reference.refresh()  # after the head: the reference data know every version the audited log publishes
     report = HistoryReport()
     latest: dict[Any, Latest] = {}  # usage aggregate → its latest rating, in brief
-    standings: dict[Any, Standing] = {}  # usage aggregate → its latest rating against the versions in force
+    standings: dict[Any, Standing] = {}  # usage aggregate → its latest rating, where it is not the one in force
     versions = Versions(checkpoints.get(SETTLED_CHECKPOINT) if checkpoints is not None else 0)
     position = 0
     while position < head:
@@ -101,6 +101,7 @@ def audit_history(
         if len(page) < PAGE:
             break
         position = page[-1].id
+    report.usage_checked = len(latest)
     _check_in_force(app, report, standings, versions)
     for currency in sorted(set(report.debits) | set(report.credits)):
         if report.debits[currency] != report.credits[currency]:
@@ -130,20 +131,23 @@ def _check_usage(
             _check_rating(app, report, position, event, quantities)
     _follow(report, latest, position, event)
     try:
-        standings[event.originator_id] = standing(app, event, quantities, rating)
+        found = standing(app, event, quantities, rating)
     except (AssertionError, ValueError, KeyError, TypeError, ArithmeticError) as error:
         report.problems.append(f"event {position}: its rating cannot be held against the versions in force: {error!r}")
+        return
+    if found.disagreement is None:
+        standings.pop(event.originator_id, None)  # only disagreements are kept: memory goes to what needs a word
+    else:
+        standings[event.originator_id] = found
 
 
 def _check_in_force(app: Tally, report: HistoryReport, standings: dict[Any, Standing], versions: Versions) -> None:
-    """Each usage's latest rating against the versions in force; a difference
-    a pending version may explain awaits the version watcher."""
+    """The usage whose latest rating is not the one in force: awaiting the
+    version watcher where a pending version may explain it, else a problem."""
     pending = versions.pending(app)
     report.pending_versions = [f"{kind} {name} version {number}" for kind, name, number, _ in pending]
     for found in standings.values():
-        report.usage_checked += 1
-        if found.disagreement is None:
-            continue
+        assert found.disagreement is not None, "only disagreements are kept"
         if awaiting(found, pending):
             report.awaiting_rerating.append(found.label)
         else:

@@ -87,6 +87,9 @@ def standing(app: Tally, event: Any, quantities: Mapping[str, int], latest: Mapp
     book = app.reference.price_books[plan.price_book]
     prices = version_in_force(book.versions, event.occurred_at)
     terms = plan_in_force(plan.versions, event.occurred_at)
+    if latest and prices and terms and _names(latest) == (book.price_book_id, prices.number, terms.number):
+        # rated at the very versions in force: the rating check has recomputed it from them already
+        return Standing(label, event.occurred_at, book.price_book_id, plan.plan_id, None)
     item = Chargeable(event.customer, customer.billing, customer.currency, event.provider, event.model, quantities)
     wanted: Amounts = None
     if prices is not None and terms is not None and not unpriced_units(item, prices):
@@ -108,6 +111,10 @@ def awaiting(found: Standing, pending: list[tuple[str, str, int, datetime]]) -> 
         (kind, name) in (("price book", found.price_book), ("plan", found.plan)) and effective_from <= found.occurred_at
         for kind, name, _, effective_from in pending
     )
+
+
+def _names(rating: Mapping[str, Any]) -> tuple[str, int, int]:
+    return str(rating["price_book"]), int(rating["price_version"]), int(rating["plan_version"])
 
 
 def _described(amounts: Amounts) -> str:
