@@ -4,6 +4,7 @@ hundreds of bodies; the real-server tests cover the same routes over TCP)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from hypothesis import strategies as st
 from infrastructure.settings import Settings
 from interfaces.bootstrap import bootstrap
 from interfaces.rest.app import create_app
-from tests.support import ADMIN_KEY, seed
+from tests.support import ADMIN_KEY, event, seed
 
 COMMANDS = [
     "/v1/price-books",
@@ -131,3 +132,45 @@ def test_no_usage_batch_makes_a_500(api: TestClient, batch: list[dict[str, Any]]
     response = api.post("/v1/events", json={"events": batch})
     assert response.status_code == 200, response.text
     assert len(response.json()["results"]) == len(batch)
+
+
+# Text with a lone surrogate half of the time (hypothesis seldom draws one on its own).
+any_text = st.sampled_from(["\ud800", "a\udfffb", "\ud83d", "x\udc00"]) | st.text(max_size=8)
+deep_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | any_text,
+    lambda inner: st.lists(inner, max_size=2) | st.dictionaries(any_text, inner, max_size=2),
+    max_leaves=40,
+)
+
+
+def nested(value: Any, depth: int) -> Any:
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    metadata=st.dictionaries(any_text, deep_values, max_size=4),
+    depth=st.integers(0, 40),
+    text=any_text,
+    index=st.integers(0, 10_000),
+)
+def test_any_metadata_or_text_is_answered_event_by_event(
+    api: TestClient, metadata: dict[str, Any], depth: int, text: str, index: int
+) -> None:
+    """Text with lone surrogates, deep nesting, odd keys: each event
+    is answered on its own, the good one beside it is recorded, and whatever
+    was recorded reads back."""
+    suspect = {**event(f"m{index}", timestamp="2026-11-26T17:00:01Z"), "metadata": {"v": nested(metadata, depth)}}
+    suspect["metadata"][text] = text
+    good = event(f"g{index}", timestamp="2026-11-26T17:00:01Z")
+    body = json.dumps({"events": [suspect, good]})  # escapes lone surrogates as \\udxxx
+    response = api.post("/v1/events", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 200, response.text
+    first, second = response.json()["results"]
+    assert second["status"] in ("accepted", "duplicate"), second
+    if first["status"] == "rejected":
+        assert first["error"]["detail"], first
+    else:
+        assert api.get(f"/v1/events/acme/m{index}").status_code == 200
