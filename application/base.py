@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import ApplicationRecorder, IntegrityError, Recording
+from eventsourcing.persistence import ApplicationRecorder, IntegrityError, Recording, Transcoder
 from eventsourcing.utils import EnvType
 
 from application.errors import Conflict
@@ -32,6 +32,7 @@ from application.ports import (
     WebhookSender,
 )
 from application.reference import ReferenceData
+from application.stored_values import StoredValuesTranscoder
 
 MAX_CHANGE_ATTEMPTS = 5
 A = TypeVar("A")
@@ -80,6 +81,13 @@ class TallyBase(Application[UUID]):
         self.saved_listeners: list[Callable[[int], None]] = []
         self.counters: dict[str, int] = {"accepted": 0, "duplicate": 0, "rejected": 0}
         self.counters_lock = threading.Lock()
+
+    def construct_transcoder(self) -> Transcoder:
+        """The library's JSON transcoder, tolerant of stored caller objects
+        shaped like its transcoded values (application/stored_values.py)."""
+        transcoder = StoredValuesTranscoder()
+        self.register_transcodings(transcoder)
+        return transcoder
 
     @property
     def usage_history(self) -> UsageHistory:

@@ -133,3 +133,27 @@ def test_an_event_stored_before_the_limits_is_read_with_its_deep_metadata_withhe
         assert deep.json()["usage"] == event("legacy-300")["usage"]
         shallow = api.get("/v1/events/acme/legacy-20").json()
         assert shallow["metadata"] == nested(20) and "metadata_withheld" not in shallow
+
+
+def test_an_event_stored_with_reserved_keys_in_its_metadata_is_projected_and_read(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Metadata objects shaped like the event store's transcoded values were
+    stored, then stopped the read model's follower and failed every read."""
+    seed(services.app)
+    monkeypatch.setattr(usage_input, "metadata_problem", lambda metadata: None)  # as before the limits
+    shapes = [
+        {"x": {"_type_": "nope", "_data_": 1}},
+        {"_type_": "uuid_hex", "_data_": 5},
+        {"_type_": "decimal_str", "_data_": "not a number"},
+        {"_type_": "datetime_iso", "_data_": ["2026"]},
+    ]
+    legacy = [{**event(f"legacy-{index}"), "metadata": shape} for index, shape in enumerate(shapes)]
+    assert answers(services.app.record_usage(legacy)) == ["accepted"] * len(shapes)
+    services.follower.catch_up()
+    charged = sum((expected_charge(body)[1] for body in legacy), Decimal(0))
+    assert services.queries.balance("acme", "USD")[0] == Decimal("100") - charged
+    with TestClient(create_app(services), headers={"Authorization": f"Bearer {ADMIN_KEY}"}) as api:
+        for index, shape in enumerate(shapes):
+            found = api.get(f"/v1/events/acme/legacy-{index}")
+            assert found.status_code == 200 and found.json()["metadata"] == shape, found.text
