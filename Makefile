@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo serve test lint typecheck unit bench clean
+.PHONY: setup demo serve test lint typecheck unit bench soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,13 @@ test: setup lint typecheck
 bench: setup
 	bash scripts/ensure-postgres
 	$(BIN)/python -m bench
+
+## A long model-based run of the whole ledger on both stores (docs/audit.md): a new
+## seed each time unless TALLY_MODEL_SEED is set; TALLY_MODEL_STEPS steps per store.
+soak: setup
+	bash scripts/ensure-postgres
+	TALLY_MODEL_STEPS=$${TALLY_MODEL_STEPS:-3000} TALLY_MODEL_SEED=$${TALLY_MODEL_SEED:-$$(date +%s)} \
+		$(BIN)/pytest -q tests/model/test_model_based.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache tally-demo.db*

@@ -60,7 +60,7 @@ def record_invoice(run: Run, invoice_id: str, customer: str, period: tuple[datet
         if exact != expected_exact:
             problem = (f"invoice {invoice_id}: the model bills {expected_exact} (its usage before {period[1]} "
                        f"less {billed_before} billed before), the server {exact}")  # fmt: skip
-            note_known_defect(run, customer, period[1], problem, shown)
+            note_known_defect(run, customer, period[1], expected_exact - exact, problem, str(shown))
     expected = figures(invoice_id, "statement" if found.billing == "prepaid" else "invoice", period, exact,
                        found.credit_carried)  # fmt: skip
     if found.billing == "postpaid" and found.card == "good":  # charged at once
@@ -119,7 +119,7 @@ def check_invoiced(run: Run, end: datetime) -> None:
             problem = (
                 f"{customer}: its invoices billed {invoiced} in all, its usage before {end} charges {usage_before_end}"
             )
-            note_known_defect(run, customer, end, problem, None)
+            note_known_defect(run, customer, end, usage_before_end - invoiced, problem, "")
 
 
 ZERO_FIRST_RATING = (
@@ -130,21 +130,25 @@ ZERO_FIRST_RATING = (
 )
 
 
-def note_known_defect(run: Run, customer: str, end: datetime, problem: str, shown: object) -> None:
-    """An invoice that bills other than the model says fails the run, unless the
-    customer has usage the known defect above explains: then it is noted, the
-    run goes on, and the test is marked as failing for that defect alone."""
+def note_known_defect(run: Run, customer: str, end: datetime, shortfall: Decimal, problem: str, shown: str) -> None:
+    """An invoice that bills otherwise than the model says fails the run, unless
+    the known defect above explains it: the customer has usage before `end`
+    whose first rating charged nothing, and its invoices billed less than the
+    model by at most the most that usage was ever charged. Then it is noted,
+    the run goes on, and the test ends marked as failing for that defect."""
     explained = zero_first_ratings(run, customer, end)
-    assert explained, f"{problem}: {shown}"
+    bound = sum((run.model.highest_charges[(customer, event_id)] for event_id in explained), ZERO)
+    assert explained and ZERO < shortfall <= bound, (
+        f"{problem} (usage first rated at zero: {explained[:10]}, charged at most {bound} in all) {shown}"
+    )
     run.known_defects.append(f"{problem} (usage first rated at zero: {', '.join(explained[:10])})")
 
 
 def zero_first_ratings(run: Run, customer: str, end: datetime) -> list[str]:
-    """The customer's usage before `end` whose first rating on the server
-    charged nothing and that the model now charges."""
+    """The customer's usage before `end` whose first rating on the server charged nothing."""
     found = []
     for usage in run.model.usage_of(customer):
-        if usage.timestamp < end and run.model.charge(usage) > ZERO:
+        if usage.timestamp < end and run.model.highest_charges[usage.key] > ZERO:
             ratings = run.session.get(f"/v1/events/{customer}/{usage.event_id}").json()["ratings"]
             if ratings and Decimal(ratings[0]["charge"]) == ZERO:
                 found.append(usage.event_id)

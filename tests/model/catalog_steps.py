@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
+
+import httpx
 
 from tests.model.rating_model import PlanVersion, PriceVersion
 from tests.model.run_state import Run
@@ -16,20 +19,29 @@ PLANS = {"pro": (Decimal("20"), {("openai", "gpt-4o-mini"): Decimal("50")}), "li
 
 
 def publish_prices(run: Run) -> None:
+    version, body = next_price_version(run)
+    answer = run.session.post("/v1/price-books/default/versions", body)
+    price_version_published(run, version, answer)
+
+
+def next_price_version(run: Run) -> tuple[PriceVersion, dict[str, Any]]:
+    """The next price version and its request body, not yet sent."""
     rates = run.workload.rates()
     if not rates:  # a version holds at least one rate
         rates = {("openai", "gpt-4o", unit): (Decimal(price), per) for unit, (price, per) in
                  BASE_RATES[("openai", "gpt-4o")].items()}  # fmt: skip
     effective = effective_from(run)
-    number = run.model.next_price_number()
     body = {"effective_from": stamp(effective, run.rng), "rates": rate_rows(rates)}
-    answer = run.session.post("/v1/price-books/default/versions", body)
+    return PriceVersion(run.model.next_price_number(), effective, rates), body
+
+
+def price_version_published(run: Run, version: PriceVersion, answer: httpx.Response) -> None:
     assert answer.status_code == 201, answer.text
-    assert answer.json()["version"] == number, answer.json()
-    run.model.publish_prices(PriceVersion(number, effective, rates))
-    run.version_moments.append(effective)
+    assert answer.json()["version"] == version.number, answer.json()
+    run.model.publish_prices(version)
+    run.version_moments.append(version.effective_from)
     run.quiet = False
-    dropped = {(p, m) for p, m, _ in run.model.prices[-2].rates} - {(p, m) for p, m, _ in rates}
+    dropped = {(p, m) for p, m, _ in run.model.prices[-2].rates} - {(p, m) for p, m, _ in version.rates}
     run.counts["price version dropping a model" if dropped else "price version"] += 1
 
 

@@ -85,6 +85,8 @@ class LedgerModel:
         # What the server may show for each usage's charge until the next quiet moment: its
         # rating under any of the version sets published since (re-rating is asynchronous).
         self.possible_charges: dict[tuple[str, str], set[Decimal]] = {}
+        self.highest_charges: dict[tuple[str, str], Decimal] = {}  # the most each usage was ever charged
+        self._ratings: dict[tuple[str, str], Rating | None] = {}  # as the versions stand; cleared when they change
 
     # Reference data ----------------------------------------------------------------
 
@@ -96,10 +98,12 @@ class LedgerModel:
 
     def publish_prices(self, version: PriceVersion) -> None:
         self.prices.append(version)
+        self._ratings.clear()
         self._widen_possible_charges()
 
     def publish_plan(self, plan: str, version: PlanVersion) -> None:
         self.plans[plan].append(version)
+        self._ratings.clear()
         self._widen_possible_charges()
 
     def next_price_number(self) -> int:
@@ -111,7 +115,9 @@ class LedgerModel:
     # Rating ------------------------------------------------------------------------
 
     def rating(self, usage: Usage) -> Rating | None:
-        return rate(usage, self.prices, self.plans[self.customers[usage.customer].plan])
+        if usage.key not in self._ratings:
+            self._ratings[usage.key] = rate(usage, self.prices, self.plans[self.customers[usage.customer].plan])
+        return self._ratings[usage.key]
 
     def charge(self, usage: Usage) -> Decimal:
         found = self.rating(usage)
@@ -119,7 +125,9 @@ class LedgerModel:
 
     def _widen_possible_charges(self) -> None:
         for key, usage in self.usage.items():
-            self.possible_charges[key].add(self.charge(usage))
+            charge = self.charge(usage)
+            self.possible_charges[key].add(charge)
+            self.highest_charges[key] = max(self.highest_charges[key], charge)
 
     def settle(self) -> None:
         """The server was seen to agree with the model: nothing is pending."""
@@ -151,6 +159,7 @@ class LedgerModel:
         self.bodies[usage.key] = canonical
         self.usage[usage.key] = usage
         self.possible_charges[usage.key] = {self.charge(usage)}
+        self.highest_charges[usage.key] = self.charge(usage)
         hold = self.holds.get(usage.authorization_id or "")
         if hold is not None and hold.customer == usage.customer:
             hold.captured = True  # the first usage naming a hold captures it

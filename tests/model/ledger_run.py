@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from tests.model import billing_steps, catalog_steps, lifecycle_steps, metering_steps, money_steps
+from tests.model import billing_steps, catalog_steps, lifecycle_steps, metering_steps, money_steps, race_steps
 from tests.model.ledger_model import Customer, LedgerModel
 from tests.model.observations import await_agreement
 from tests.model.rating_model import PlanVersion, PriceVersion
@@ -35,6 +35,7 @@ OPENING_GRANTS = {"acme": Decimal("3.00"), "bolt": Decimal("0.50")}
 Step = Callable[[Run], None]
 STEPS: dict[str, tuple[float, Step]] = {
     "usage batch": (30, metering_steps.send_usage),
+    "usage racing a version": (1.5, race_steps.usage_racing_a_version),
     "price version": (5, catalog_steps.publish_prices),
     "plan version": (3, catalog_steps.publish_plan),
     "grant": (5, money_steps.grant),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -56,12 +57,24 @@ class ServerSession:
     def request(self, method: str, path: str, body: Any = None, params: dict[str, str] | None = None) -> httpx.Response:
         assert self._api is not None, "the server is not running"
         answer = self._api.request(method, path, json=body, params=params)
-        if method != "GET":
+        if method != "GET" and path != "/graphql":
             self.note({"request": f"{method} {path}", "body": body, "status": answer.status_code})
         return answer
 
     def post(self, path: str, body: Any = None) -> httpx.Response:
         return self.request("POST", path, body)
+
+    def post_concurrently(self, requests: list[tuple[str, Any]]) -> list[httpx.Response]:
+        """Several POSTs at once, each on a connection of its own, answers in order."""
+        with ThreadPoolExecutor(max_workers=len(requests)) as pool:
+            answers = list(pool.map(lambda request: self._post_alone(*request), requests))
+        for (path, body), answer in zip(requests, answers, strict=True):
+            self.note({"request": f"POST {path} (concurrently)", "body": body, "status": answer.status_code})
+        return answers
+
+    def _post_alone(self, path: str, body: Any) -> httpx.Response:
+        with client(self.base) as own:
+            return own.post(path, json=body)
 
     def get(self, path: str, params: dict[str, str] | None = None) -> httpx.Response:
         return self.request("GET", path, params=params)
