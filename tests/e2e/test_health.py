@@ -23,7 +23,10 @@ from tests.e2e.test_rest_flow import setup_catalog
 from tests.support import POSTGRES_URL, event, just_now, rates_json
 
 DEADLINE_SECONDS = 60.0  # generous: a part turns red after three failed steps, about a second apart
-HEALTH_SETTINGS = {"TALLY_HEALTH_FAILURES": "3", "TALLY_HEALTH_STALL_SECONDS": "2"}
+# Failures in a row turn a part red; the stall rule, left at its 30 s, can
+# then not be what names it. The stuck follower's test shortens the stall.
+FAILURE_SETTINGS = {"TALLY_HEALTH_FAILURES": "3"}
+STALL_SETTINGS = {"TALLY_HEALTH_STALL_SECONDS": "2"}
 POLICIES = {"version-watcher", "tier-settler", "dunning", "wallet-policies", "alerts", "webhooks"}
 
 
@@ -103,7 +106,7 @@ def caught_up(api: httpx.Client) -> bool:
 
 
 def test_a_failing_follower_turns_health_red_and_back(database_url: str) -> None:
-    with running_server(database_url, env_extra=HEALTH_SETTINGS) as base, client(base) as api:
+    with running_server(database_url, env_extra=FAILURE_SETTINGS) as base, client(base) as api:
         setup_catalog(api)
         assert wait_for(lambda: caught_up(api), timeout=DEADLINE_SECONDS)
         body = health(base).json()
@@ -139,7 +142,7 @@ def test_a_failing_follower_turns_health_red_and_back(database_url: str) -> None
 def test_one_failing_policy_does_not_starve_the_others(database_url: str) -> None:
     """The version watcher's checkpoint is refused, so every step of it fails;
     the alert policy, which ran after it in the same loop, still raises alerts."""
-    with running_server(database_url, env_extra=HEALTH_SETTINGS) as base, client(base) as api:
+    with running_server(database_url, env_extra=FAILURE_SETTINGS) as base, client(base) as api:
         setup_catalog(api)
         assert api.put("/v1/customers/acme/limits", json={"low_balance": "30"}).status_code == 200
         execute_outside(database_url, *refuse_checkpoint_of(database_url, "version-watcher"))
@@ -170,7 +173,7 @@ def test_one_failing_policy_does_not_starve_the_others(database_url: str) -> Non
 def test_a_stuck_projector_process_is_a_stall(postgres_url: str) -> None:
     """On PostgreSQL the follower runs in a child process. Held on a row lock
     it neither fails nor advances: the server sees the log move on without it."""
-    with running_server(postgres_url, env_extra=HEALTH_SETTINGS) as base, client(base) as api:
+    with running_server(postgres_url, env_extra=STALL_SETTINGS) as base, client(base) as api:
         setup_catalog(api)
         assert wait_for(lambda: caught_up(api), timeout=DEADLINE_SECONDS)
         with outside_connection(postgres_url) as holder, holder.transaction():
