@@ -87,9 +87,9 @@ class PartHealth:
     def _store(self, state: PartState) -> None:
         self._state = state
 
-    def _update(self, **changes: object) -> None:
+    def _update(self, **changes: Any) -> None:
         with self._guard():
-            self._store(dataclasses.replace(self._load(), **changes))  # type: ignore[arg-type]
+            self._store(dataclasses.replace(self._load(), **changes))
 
     def state(self) -> PartState:
         with self._guard():
