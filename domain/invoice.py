@@ -197,7 +197,12 @@ class Invoice(Aggregate):
     # Card charges (postpaid) -------------------------------------------------
 
     def charge_succeeded(self, payment_intent: str | None, charge: str | None) -> bool:
+        """A card payment succeeded. A payment already recorded (its webhook
+        arriving after the synchronous answer, or replayed, maybe after a
+        refund reopened the invoice) pays nothing again."""
         if self.amount_remaining <= ZERO or self.status in ("paid", "void"):
+            return False
+        if payment_intent and payment_intent in self.references:
             return False
         amount = self.amount_remaining
         journal = entry("payment", [(accounts.STRIPE_CASH, self.receivable, amount, self.currency)])

@@ -89,6 +89,15 @@ def test_billing_over_http(stripe_tally_server: tuple[str, str]) -> None:
             assert answer.status_code == 200
         reopened = api.get(f"/v1/invoices/{invoices['globex']['id']}").json()
         assert reopened["status"] == "open" and reopened["amount_remaining"] == "0.1"
+        # The payment's own webhook, told (again) after the refund: the same payment is not counted twice.
+        succeeded = stripe_event("payment_intent.succeeded", {"id": globex["payment_intent"], "object": "payment_intent",
+                                 "status": "succeeded", "amount": 31, "amount_received": 31, "currency": "usd",
+                                 "latest_charge": "ch_x", "metadata": {}}, "evt_s")  # fmt: skip
+        payload, signature = signed(succeeded)
+        answer = httpx.post(f"{base}/v1/webhooks/stripe", content=payload, headers={"Stripe-Signature": signature})
+        assert answer.status_code == 200, answer.text
+        still = api.get(f"/v1/invoices/{invoices['globex']['id']}").json()
+        assert still["status"] == "open" and still["amount_remaining"] == "0.1", still
         balance = api.get("/v1/customers/globex/balance", params={"consistent": "true"}).json()
         assert balance["balance"] == "-0.1"  # owed again
 

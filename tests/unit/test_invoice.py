@@ -38,3 +38,15 @@ def test_a_dispute_reopens_once() -> None:
     assert invoice.reverse("dp_1", D("0.31"), "dispute")
     assert not invoice.reverse("dp_1", D("0.31"), "dispute")
     assert invoice.amount_remaining == D("0.31") and not invoice.is_overdue(DEC_1)
+
+
+def test_a_payment_told_again_after_a_refund_pays_nothing() -> None:
+    """The card processor's webhook for a payment can arrive after the
+    synchronous answer and after a refund reopened the invoice: the same
+    payment is not counted twice."""
+    invoice = paid_invoice()
+    assert invoice.reverse("ch_1", D("0.10"), "refund")
+    assert not invoice.charge_succeeded("pi_1", "ch_1")
+    assert (invoice.status, invoice.amount_paid, invoice.amount_remaining) == ("open", D("0.21"), D("0.10"))
+    assert invoice.charge_succeeded("pi_2", "ch_2")  # a new payment of what is owed again
+    assert (invoice.status, invoice.amount_remaining) == ("paid", D(0))
