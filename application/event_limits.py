@@ -37,6 +37,8 @@ Problem = tuple[str, str]  # (where, what a person can do about it)
 def is_valid_text(text: str) -> bool:
     """Whether the text is valid Unicode: UTF-8 can hold it (JSON's escapes can
     carry a lone surrogate, which no stored or answered text may)."""
+    if text.isascii():  # the usual case, answered without encoding
+        return True
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -75,12 +77,15 @@ def metadata_problem(metadata: object) -> Problem | None:
     """The first way the metadata breaks the limits, or None."""
     if not isinstance(metadata, Mapping):
         return "metadata", f"metadata must be a JSON object, got {brief(metadata)}"
-    problem = _walk(metadata)
-    if problem is not None:
-        return problem
-    size = len(canonical_json(metadata).encode("utf-8"))
-    if size > MAX_METADATA_BYTES:
-        return "metadata", f"metadata is {size} bytes as JSON; at most {MAX_METADATA_BYTES} are allowed"
+    bound = _size_bound(metadata)
+    if bound is None:  # something may be beyond a limit: the walk that names where
+        problem = _walk(metadata)
+        if problem is not None:
+            return problem
+    if bound is None or bound > MAX_METADATA_BYTES:
+        size = len(canonical_json(metadata).encode("utf-8"))
+        if size > MAX_METADATA_BYTES:
+            return "metadata", f"metadata is {size} bytes as JSON; at most {MAX_METADATA_BYTES} are allowed"
     return None
 
 
@@ -100,6 +105,44 @@ def too_deep_to_answer(metadata: object) -> bool:
 
 def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def _size_bound(metadata: Mapping[str, Any]) -> int | None:
+    """The hot path: an upper bound of the metadata's canonical JSON in bytes
+    (6 per character, the longest escape), or None as soon as anything may
+    break a limit; then _walk finds what and where."""
+    keys = bound = 0
+    pending: list[tuple[object, int]] = [(metadata, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, str):
+            if len(value) > MAX_METADATA_TEXT_LENGTH or not is_valid_text(value):
+                return None
+            bound += 6 * len(value) + 3  # quotes and a comma
+        elif isinstance(value, Mapping):
+            keys += len(value)
+            if depth > MAX_METADATA_DEPTH or keys > MAX_METADATA_KEYS or value.keys() == RESERVED_KEYS:
+                return None
+            bound += 2
+            for key, item in value.items():
+                if not isinstance(key, str) or len(key) > MAX_METADATA_KEY_LENGTH or not is_valid_text(key):
+                    return None
+                bound += 6 * len(key) + 4  # quotes, a colon and a comma
+                pending.append((item, depth + 1))
+        elif isinstance(value, list):
+            if depth > MAX_METADATA_DEPTH:
+                return None
+            bound += len(value) + 2
+            pending.extend((item, depth + 1) for item in value)
+        elif value is None or isinstance(value, bool):
+            bound += 6
+        elif isinstance(value, int):
+            bound += value.bit_length() // 3 + 3  # digits, a sign and a comma
+        elif isinstance(value, float) and math.isfinite(value):
+            bound += 26  # the longest repr of a float, and a comma
+        else:
+            return None
+    return bound
 
 
 def _walk(metadata: Mapping[str, Any]) -> Problem | None:

@@ -1,7 +1,10 @@
 from typing import Any
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
+from application.event_limits import MAX_METADATA_BYTES, _size_bound, _walk, canonical_json, metadata_problem
 from application.usage_input import Rejection, UsageInput, parse_usage
 from tests.support import NOW, event
 
@@ -56,3 +59,33 @@ def test_an_event_exactly_five_minutes_ahead_is_accepted() -> None:
 @pytest.mark.parametrize("raw", [None, [], "x", {"id": "has space"}, {"id": "x" * 129}, {}])
 def test_events_without_a_usable_id_are_rejected(raw: Any) -> None:
     assert rejection(raw).code == "validation_error"
+
+
+json_text = st.sampled_from(["\ud800", "x\udfff", "_type_", "_data_", "é", "\x00", "🎉"]) | st.text(max_size=12)
+metadata_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | json_text,
+    lambda inner: (
+        st.lists(inner, max_size=6)
+        | st.dictionaries(json_text, inner, max_size=6)
+        | st.fixed_dictionaries({"_type_": inner, "_data_": inner})
+    ),
+    max_leaves=60,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@example(metadata={"k": "\x00" * 2048, "l": "\x00" * 2048, "m": "\x00" * 2048}, depth=0)  # 6 bytes a character
+@example(metadata={"k": [1.2345678901234567e-300] * 10, "l": [-(2**200), True, None]}, depth=0)
+@given(metadata=st.dictionaries(json_text, metadata_values, max_size=8), depth=st.integers(0, 20))
+def test_the_fast_size_bound_never_lets_through_what_the_full_walk_refuses(
+    metadata: dict[str, Any], depth: int
+) -> None:
+    for _ in range(depth):
+        metadata = {"k": metadata}
+    bound = _size_bound(metadata)
+    walked = _walk(metadata)
+    if bound is not None:
+        assert walked is None, walked
+        assert len(canonical_json(metadata).encode()) <= bound
+    expected = walked is None and len(canonical_json(metadata).encode()) <= MAX_METADATA_BYTES
+    assert (metadata_problem(metadata) is None) == expected
