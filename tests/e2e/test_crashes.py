@@ -212,7 +212,6 @@ def assert_audit_and_replay_pass(database_url: str, api: httpx.Client, events: l
     replayed = tally(database_url, "replay")
     assert replayed.returncode == 0, replayed.stderr
     assert balances(api) == expected_balances(events)
-    assert_recorded_exactly_once(api, events)
 
 
 def resend_and_check(
