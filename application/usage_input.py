@@ -131,7 +131,12 @@ def _text_problem(raw: Mapping[str, Any]) -> tuple[str, str] | None:
     locations repeat them, and the event store keeps them as UTF-8."""
     usage = raw.get("usage")
     names = [*raw, *(usage if isinstance(usage, Mapping) else ())]
-    if not all(isinstance(name, str) and is_valid_text(name) for name in names):
+    if not all(isinstance(name, str) for name in names):
+        return "event", "field names and units must be text"
+    texts = [value for value in raw.values() if isinstance(value, str)]
+    if is_valid_text("".join(names + texts)):  # the usual case, checked at once
+        return None
+    if not all(is_valid_text(name) for name in names):
         return "event", "field names and units must be valid Unicode text; one holds a lone surrogate"
     for name, value in raw.items():
         problem = text_problem(shown_name(name), value) if isinstance(value, str) else None
