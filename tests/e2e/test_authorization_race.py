@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
+from tests.e2e.consistency import consistent_balance
 from tests.e2e.server import client, running_server
 from tests.support import ADMIN_KEY, rates_json
 
@@ -23,7 +24,7 @@ def test_two_hundred_racing_authorizations_approve_exactly_fifty(postgres_url: s
             api.post("/v1/plans", json={"id": "pro", "price_book": "default", "markup_percent": "20"})
             api.post("/v1/customers", json={"id": "acme", "name": "Acme", "currency": "USD", "plan": "pro"})
             api.post("/v1/customers/acme/top-ups", json={"id": "welcome", "amount": "5.00", "source": "grant"})
-            assert api.get("/v1/customers/acme/balance", params={"consistent": "true"}).json()["balance"] == "5"
+            assert consistent_balance(api, "acme")["balance"] == "5"
         servers = [first, second]
         sessions = [
             httpx.Client(base_url=s, headers={"Authorization": f"Bearer {ADMIN_KEY}"}, timeout=60) for s in servers

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
+from tests.e2e.consistency import consistent_balance
 from tests.e2e.server import client
 from tests.stripe_server import (
     customer_with_card,
@@ -43,7 +44,7 @@ def test_billing_over_http(stripe_tally_server: tuple[str, str]) -> None:
             assert api.post("/v1/customers", json=body).status_code == 201
         events = [event(f"{c}{i}", c, timestamp=moment) for c in ("globex", "initech") for i in range(40)]
         assert api.post("/v1/events", json={"events": events}).status_code == 200
-        api.get("/v1/customers/globex/balance", params={"consistent": "true"})
+        consistent_balance(api, "globex")
 
         future = api.post("/v1/billing-runs", json={"period_end": "2999-01-01T00:00:00Z"})
         assert future.status_code == 422
@@ -98,7 +99,7 @@ def test_billing_over_http(stripe_tally_server: tuple[str, str]) -> None:
         assert answer.status_code == 200, answer.text
         still = api.get(f"/v1/invoices/{invoices['globex']['id']}").json()
         assert still["status"] == "open" and still["amount_remaining"] == "0.1", still
-        balance = api.get("/v1/customers/globex/balance", params={"consistent": "true"}).json()
+        balance = consistent_balance(api, "globex")
         assert balance["balance"] == "-0.1"  # owed again
 
         # A customer key sees its own invoices only.

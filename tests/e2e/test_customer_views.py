@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from domain.money import format_amount
 from tests.customer_view_checks import operator_fields, operator_words, pdf_text, provider_prices_shown
+from tests.e2e.consistency import consistent_balance
 from tests.e2e.server import client
 from tests.e2e.test_billing_flow import last_month
 from tests.e2e.test_rest_flow import graphql, setup_catalog
@@ -55,7 +56,7 @@ def test_graphql_answers_cost_to_the_admin_key_only(server: str) -> None:
     with client(server) as api:
         setup_catalog(api)
         api.post("/v1/events", json={"events": [event(f"g{i}", timestamp=just_now()) for i in range(3)]})
-        api.get("/v1/customers/acme/balance", params={"consistent": "true"})
+        consistent_balance(api, "acme")
         key = api.post("/v1/customers/acme/api-keys").json()["key"]
         with client(server, key) as own:
             period = graphql(own, PERIOD_QUERY)
@@ -81,7 +82,7 @@ def test_an_invoice_shows_a_customer_no_cost_or_markup(server: str) -> None:
         events = [event(f"i{i}", "initech", timestamp=moment) for i in range(40)]
         events.append(event("i-mini", "initech", model="gpt-4o-mini", timestamp=moment))
         api.post("/v1/events", json={"events": events})
-        api.get("/v1/customers/initech/balance", params={"consistent": "true"})
+        consistent_balance(api, "initech")
         run = api.post("/v1/billing-runs", json={"period_end": period_end, "customers": ["initech"]})
         assert run.status_code == 201, run.text
         invoice_id = run.json()["invoices"][0]["id"]

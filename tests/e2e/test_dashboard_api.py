@@ -4,6 +4,7 @@ answers at once and again after new usage."""
 
 from __future__ import annotations
 
+from tests.e2e.consistency import consistent_balance
 from tests.e2e.graphql_ws import next_data, subscription
 from tests.e2e.server import client, wait_for
 from tests.e2e.test_rest_flow import graphql, setup_catalog
@@ -21,7 +22,7 @@ def test_the_dashboard_reads_and_the_subscription_follows(server: str) -> None:
     with client(server) as api:
         setup_catalog(api)
         api.put("/v1/customers/acme/limits", json={"hard_limit": "20", "alert_thresholds_percent": [1]})
-        api.get("/v1/customers/acme/balance", params={"consistent": "true"})  # the grant is in the read model
+        consistent_balance(api, "acme")  # the grant is in the read model
         assert (
             api.post("/v1/authorizations", json={"id": "h1", "customer": "acme", "amount": "2.00"}).status_code == 201
         )

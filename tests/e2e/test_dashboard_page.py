@@ -12,6 +12,7 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from tests.customer_view_checks import operator_words
+from tests.e2e.consistency import consistent_balance
 from tests.e2e.server import client
 from tests.e2e.test_rest_flow import setup_catalog
 from tests.support import event, just_now
@@ -32,7 +33,7 @@ def test_the_dashboard_shows_the_api_numbers_and_follows_usage(sqlite_server: st
         api.post(
             "/v1/events", json={"events": [event(f"m{i}", model="gpt-4o-mini", timestamp=just_now()) for i in range(5)]}
         )
-        shown = api.get("/v1/customers/acme/balance", params={"consistent": "true"}).json()["balance"]
+        shown = consistent_balance(api, "acme")["balance"]
         key = api.post("/v1/customers/acme/api-keys").json()["key"]
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
@@ -53,7 +54,7 @@ def test_the_dashboard_shows_the_api_numbers_and_follows_usage(sqlite_server: st
             page.wait_for_selector("#live:has-text('live')")
 
             api.post("/v1/events", json={"events": [event(f"late{i}", timestamp=just_now()) for i in range(20)]})
-            after = api.get("/v1/customers/acme/balance", params={"consistent": "true"}).json()["balance"]
+            after = consistent_balance(api, "acme")["balance"]
             assert after != shown
             page.wait_for_function(
                 "expected => document.getElementById('balance').textContent === expected",

@@ -22,6 +22,7 @@ from interfaces.graphql.schema import schema
 from interfaces.rest.app import create_app
 from interfaces.rest.auth import admin, principal
 from tests.customer_view_checks import OPERATOR_WORDS, operator_fields, operator_words, pdf_text, provider_prices_shown
+from tests.e2e.consistency import consistent_balance
 from tests.e2e.server import client
 from tests.e2e.test_billing_flow import last_month
 from tests.e2e.test_rest_flow import setup_catalog
@@ -105,7 +106,7 @@ def seed_what_a_customer_reads(api: httpx.Client) -> dict[str, str]:
     events = [event("walk-now", timestamp=just_now()), event("walk-mini", model="gpt-4o-mini", timestamp=moment)]
     events.append(event("walk-last", timestamp=moment))
     assert all(r["status"] == "accepted" for r in api.post("/v1/events", json={"events": events}).json()["results"])
-    api.get("/v1/customers/acme/balance", params={"consistent": "true"})
+    consistent_balance(api, "acme")
     run = api.post("/v1/billing-runs", json={"period_end": period_end, "customers": ["acme"]})
     assert run.status_code == 201, run.text
     return {"event_id": "walk-now", "invoice_id": run.json()["invoices"][0]["id"], "top_up_id": "welcome"}

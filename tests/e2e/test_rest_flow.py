@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 
 from domain.money import format_amount
+from tests.e2e.consistency import consistent_balance
 from tests.e2e.server import client, wait_for
 from tests.support import Q12, event, expected_charge, just_now, rates_json
 
@@ -186,7 +187,7 @@ def test_a_consistent_balance_read_includes_every_accepted_event(server: str) ->
         now = just_now()
         for round_ in range(5):
             api.post("/v1/events", json={"events": [event(f"k{round_}-{i}", timestamp=now) for i in range(100)]})
-            shown = api.get("/v1/customers/acme/balance", params={"consistent": "true"}).json()["balance"]
+            shown = consistent_balance(api, "acme")["balance"]
             charged = (round_ + 1) * 100 * expected_charge(event("x"))[1]
             assert shown == format_amount(Decimal("25") - charged)
 
@@ -196,7 +197,7 @@ def test_a_simulation_over_http(server: str) -> None:
         setup_catalog(api)
         now = just_now()
         api.post("/v1/events", json={"events": [event(f"s{i}", timestamp=now) for i in range(10)]})
-        assert api.get("/v1/customers/acme/balance", params={"consistent": "true"}).status_code == 200
+        consistent_balance(api, "acme")
         body = {
             "customer": "acme",
             "from": "2026-01-01T00:00:00Z",
@@ -229,7 +230,7 @@ def test_a_backdated_price_version_rerates_within_seconds(server: str) -> None:
         api.post("/v1/events", json={"events": [event(f"r{i}", timestamp=now) for i in range(50)]})
         api.post("/v1/events", json={"events": [event("late-model", model="gpt-9", timestamp=now)]})
         cost, charge = expected_charge(event("x"))
-        before = api.get("/v1/customers/acme/balance", params={"consistent": "true"}).json()["balance"]
+        before = consistent_balance(api, "acme")["balance"]
         assert before == format_amount(Decimal("25") - 50 * charge)
         cheaper = [
             {**r, "price": format_amount(Decimal(r["price"]) / 2)} if r["model"] == "gpt-4o" else r
@@ -268,7 +269,7 @@ def test_usage_buckets_over_graphql(server: str) -> None:
                 ]
             },
         )
-        api.get("/v1/customers/acme/balance", params={"consistent": "true"})
+        consistent_balance(api, "acme")
         query = (
             '{ customer(id: "acme") { currentPeriod { spend { amount } } '
             'usage(from: "2026-01-01T00:00:00Z", to: "2027-01-01T00:00:00Z", granularity: DAY, groupBy: [MODEL, UNIT]) '

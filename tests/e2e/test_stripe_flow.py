@@ -10,6 +10,7 @@ import re
 
 import httpx
 
+from tests.e2e.consistency import consistent_balance
 from tests.e2e.server import client, wait_for
 from tests.stripe_server import (
     DECLINED_CARD,
@@ -27,7 +28,7 @@ def applied_webhooks(api: httpx.Client) -> int:
 
 
 def balance(api: httpx.Client) -> str:
-    return str(api.get("/v1/customers/acme/balance", params={"consistent": "true"}).json()["balance"])
+    return str(consistent_balance(api, "acme")["balance"])
 
 
 def test_card_top_ups_webhooks_refunds_and_disputes(stripe_tally_server: tuple[str, str]) -> None:
