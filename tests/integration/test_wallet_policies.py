@@ -5,7 +5,7 @@ application's clock."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from application.audit import audit_history
@@ -28,14 +28,17 @@ def test_a_grant_expires_with_what_is_left_of_it(stripe_services: Services, stri
     services, app = stripe_services, stripe_services.app
     seed(app, customers=("acme",), grant="1")  # a grant without expiry
     app.update_customer("acme", None, None, None, customer_with_card(stripe_base))
-    app.top_up("acme", "promo", "0.05", "grant", NOW + timedelta(days=3))
+    # Postings carry the wall clock's time (the event's own timestamp), which the
+    # expiry compares with: the grant expires three days after the real now.
+    expires = max(NOW, datetime.now(UTC)) + timedelta(days=3)
+    app.top_up("acme", "promo", "0.05", "grant", expires)
     app.top_up("acme", "card", "10.00", "stripe", None)
     usage = [event(f"u{i}") for i in range(4)]  # spent from "promo" first: it expires first
     app.record_usage(usage)
     catch_up(services)
     spent = sum((expected_charge(body)[1] for body in usage), D(0))
     assert app.run_wallet_policies() == 0  # nothing has expired yet
-    at(services, NOW + timedelta(days=3, seconds=1))
+    at(services, expires + timedelta(seconds=1))
     assert app.run_wallet_policies() == 1
     catch_up(services)
     assert app.run_wallet_policies() == 0  # once
