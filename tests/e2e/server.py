@@ -6,9 +6,10 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -51,34 +52,37 @@ def server_process(
     port = free_port()
     env = {**os.environ, "TALLY_DATABASE_URL": database_url, "TALLY_ADMIN_KEY": ADMIN_KEY, **(env_extra or {})}
     env["TALLY_FOLLOWER"] = "true" if follower else "false"
-    with log.open("ab") if log else nullcontext(subprocess.PIPE) as stderr:
+    # stderr goes to a file (the given log, else a temporary one): a pipe nobody
+    # reads fills up, and a server that logs a lot would stall on it.
+    with log.open("ab") if log else tempfile.TemporaryFile() as stderr:
         process = subprocess.Popen(
             tally_command("serve", "--port", str(port), *extra_args),
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=stderr,
         )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                said = log.read_text() if log else process.stderr.read().decode() if process.stderr else ""
-                raise RuntimeError(f"server exited: {said}")
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        else:
-            raise RuntimeError("server did not start")
-        yield base, process
-    finally:
-        process.terminate()
+        base = f"http://127.0.0.1:{port}"
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+            deadline = time.monotonic() + STARTUP_SECONDS
+            while time.monotonic() < deadline:
+                if process.poll() is not None:
+                    stderr.seek(0)
+                    said = log.read_text() if log else stderr.read().decode(errors="replace")
+                    raise RuntimeError(f"server exited: {said}")
+                try:
+                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            else:
+                raise RuntimeError("server did not start")
+            yield base, process
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
 
 
 def client(base: str, key: str = ADMIN_KEY) -> httpx.Client:
