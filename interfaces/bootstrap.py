@@ -54,6 +54,7 @@ class Services:
     follower_health: PartHealth | None = None  # this process's follower's, or its projector process's
     progress_watch: ProgressWatch = field(default_factory=ProgressWatch)
     webhook_counters: dict[str, int] = field(default_factory=lambda: {"applied": 0, "ignored": 0, "rejected": 0})
+    before_close: list[Callable[[], None]] = field(default_factory=list)  # e.g. the demo's usage stream
 
     def wait_projected(self, position: int, timeout: float) -> bool:
         """Read-your-writes wherever the follower runs: until the read model
@@ -69,6 +70,8 @@ class Services:
         stop_loops(self.policies)
 
     def close(self) -> None:
+        for stop in self.before_close:  # what still writes through these services stops first
+            stop()
         stop_projector_process(self.projector)
         self.stop_policies()
         self.listener.stop()

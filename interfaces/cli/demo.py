@@ -99,6 +99,12 @@ def run_demo(
     wallet = lambda: services.queries.balance("acme", "USD")[0]
     streamer = threading.Thread(target=usage_stream, args=(services.app, wallet, rate, stop), daemon=True)
     streamer.start()
+
+    def stop_stream() -> None:
+        stop.set()
+        streamer.join(timeout=5)
+
+    services.before_close.append(stop_stream)  # before the server's shutdown closes the pools it writes to
     announce(host, port, settings, show_key=True)
     print(f"  dashboard  http://{host}:{port}/dashboard  (sign in with acme's key {dashboard_key})", flush=True)
     server = uvicorn.Server(uvicorn.Config(create_app(services), host=host, port=port, log_level="warning"))
@@ -107,5 +113,4 @@ def run_demo(
     try:
         server.run()
     finally:
-        stop.set()
-        streamer.join(timeout=5)
+        stop_stream()
