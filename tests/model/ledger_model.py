@@ -42,6 +42,7 @@ class Customer:
     billing: str  # prepaid | postpaid | invoice
     plan: str
     card: str | None  # "good", "declined" or no card on file
+    limit: tuple[str, Decimal] | None = None  # a hard limit per day or month
     grants: Decimal = ZERO
     card_top_ups: Decimal = ZERO
     card_payments: Decimal = ZERO

@@ -17,7 +17,7 @@ from typing import Any
 
 from tests.model import billing_steps, catalog_steps, lifecycle_steps, metering_steps, money_steps, race_steps
 from tests.model.ledger_model import Customer, LedgerModel
-from tests.model.observations import await_agreement
+from tests.model.observations import await_agreement, rating_problems
 from tests.model.rating_model import PlanVersion, PriceVersion
 from tests.model.run_state import Run
 from tests.model.server_session import ServerSession
@@ -42,6 +42,7 @@ STEPS: dict[str, tuple[float, Step]] = {
     "card top-up": (3, money_steps.card_top_up),
     "authorization": (10, money_steps.authorize),
     "void": (3, money_steps.void),
+    "limits": (1.5, money_steps.set_limits),
     "billing run": (2, billing_steps.bill),
     "bank transfer": (2, billing_steps.pay_invoice),
     "checkpoint": (4, lifecycle_steps.checkpoint),
@@ -110,7 +111,7 @@ def finish(run: Run) -> None:
     await_agreement(run.model, run.session, "at the end of the run")
     run.model.settle()
     run.quiet = True
-    mismatched = rating_problems(run)
+    mismatched = rating_problems(run.model, run.session)
     assert not mismatched, "usage events rated otherwise than the model says:\n  " + "\n  ".join(mismatched[:40])
     last_end = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=1)
     for period in run.billing_periods[len(run.billed) :]:
@@ -123,25 +124,6 @@ def finish(run: Run) -> None:
     replayed = run.session.cli("replay")
     assert replayed.returncode == 0, f"tally replay exited {replayed.returncode}:\n{replayed.stderr}"
     await_agreement(run.model, run.session, "after tally replay")
-
-
-def rating_problems(run: Run) -> list[str]:
-    """Every usage event's own rating, as `GET /v1/events/{customer}/{id}` shows it."""
-    problems = []
-    for (customer, event_id), usage in run.model.usage.items():
-        shown = run.session.get(f"/v1/events/{customer}/{event_id}").json()
-        rating = run.model.rating(usage)
-        expected = ("unpriced", None, None) if rating is None else ("rated", rating.charge, rating.cost)
-        found = shown["rating"] or {}
-        server = (shown["status"], _decimal(found.get("charge")), _decimal(found.get("cost")))
-        if server != expected:
-            problems.append(f"{customer}/{event_id} at {usage.timestamp.isoformat()} {usage.provider}/{usage.model}: "
-                            f"model {expected}, server {server}")  # fmt: skip
-    return problems
-
-
-def _decimal(text: str | None) -> Decimal | None:
-    return None if text is None else Decimal(text)
 
 
 def summary(run: Run, store: str, seed: int) -> str:

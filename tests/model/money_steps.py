@@ -12,8 +12,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from tests.model.ledger_model import ZERO, Hold, LedgerModel
-from tests.model.observations import EXPIRY_SLACK, parse_time
+from tests.model import authorization_model
+from tests.model.ledger_model import ZERO, Hold
+from tests.model.observations import parse_time
 from tests.model.run_state import Run
 
 AUTHORIZATION_FACTORS = ("0.25", "0.5", "0.9", "1", "1", "1.1", "2")
@@ -64,24 +65,22 @@ def authorize(run: Run) -> None:
     customer = run.rng.choice(run.customers())
     amount = amount_to_ask(run, customer)
     body: dict[str, Any] = {"id": run.workload.next_id("auth"), "customer": customer, "amount": format(amount, "f"),
-            "expires_in_seconds": run.rng.choice([3600, 3600, 3600, 1, 2])}  # fmt: skip
-    certain = certain_decision(run.model, customer, amount, datetime.now(UTC))
+                            "expires_in_seconds": run.rng.choice([3600, 3600, 3600, 1, 2])}  # fmt: skip
+    certain = authorization_model.certain_answer(run.model, customer, amount, datetime.now(UTC))
     answer = run.session.post("/v1/authorizations", body)
     assert answer.status_code in (201, 402), answer.text
-    approved = answer.status_code == 201
-    if not approved:
-        assert answer.json()["code"] == "insufficient_funds", answer.text
-    assert certain is None or certain == approved, (
-        f"authorization {body}: the model {'approves' if certain else 'refuses'} it for certain "
-        f"(available {available_range(run.model, customer, datetime.now(UTC))}), the server answered {answer.text}"
+    shown = "approved" if answer.status_code == 201 else answer.json()["code"]
+    assert shown in ("approved", "insufficient_funds", "spending_limit_exceeded"), answer.text
+    assert certain in (None, shown), (
+        f"authorization {body}: the model is sure of {certain} (available "
+        f"{authorization_model.available(run.model, customer, datetime.now(UTC))}, the limit leaves "
+        f"{authorization_model.headroom(run.model, customer, datetime.now(UTC))}), the server answered {answer.text}"
     )
-    if approved:
+    if shown == "approved":
         expires_at = parse_time(answer.json()["expires_at"])
         run.model.holds[body["id"]] = Hold(body["id"], customer, amount, expires_at)
     run.authorization_bodies.append((body, answer.status_code))
-    run.counts[
-        f"authorization {'approved' if approved else 'refused'}{'' if certain is not None else ' (either)'}"
-    ] += 1
+    run.counts[f"authorization {shown}{'' if certain else ' (either answer)'}"] += 1
     return None
 
 
@@ -115,40 +114,37 @@ def void(run: Run) -> None:
 
 
 def amount_to_ask(run: Run, customer: str) -> Decimal:
-    """Around what the customer has available, so that answers fall on both sides
-    of it (and exactly on it)."""
-    low, _ = available_range(run.model, customer, datetime.now(UTC))
-    if low <= ZERO:
+    """Around what the customer has available, or what its limit leaves, so that
+    answers fall on both sides of it (and exactly on it)."""
+    now = datetime.now(UTC)
+    left = authorization_model.headroom(run.model, customer, now)
+    if left is not None and run.rng.random() < 0.5:
+        room = left.low
+    else:
+        room = authorization_model.available(run.model, customer, now).low
+    if room <= ZERO:
         return run.workload.amount("0.01", "1.00")
     factor = Decimal(run.rng.choice(AUTHORIZATION_FACTORS))
-    return max(Decimal("0.01"), (low * factor).quantize(Decimal("1e-12")))
+    return max(Decimal("0.01"), (room * factor).quantize(Decimal("1e-12")))
 
 
-def available_range(model: LedgerModel, customer: str, moment: datetime) -> tuple[Decimal, Decimal]:
-    """The least and the most the server may find available: every usage at any
-    of the charges a pending re-rating may still show, and a hold at its expiry
-    open or not."""
-    usage = [model.possible_charges[u.key] for u in model.usage_of(customer)]
-    charged_most = sum((max(charges) for charges in usage), ZERO)
-    charged_least = sum((min(charges) for charges in usage), ZERO)
-    before_charges = model.balance(customer) + model.charges(customer)
-    holds = [h for h in model.holds.values() if h.customer == customer and not (h.voided or h.captured)]
-    surely_held = sum((h.amount for h in holds if h.expires_at > moment + EXPIRY_SLACK), ZERO)
-    maybe_held = sum((h.amount for h in holds if abs(h.expires_at - moment) <= EXPIRY_SLACK), ZERO)
-    return (
-        before_charges - charged_most - surely_held - maybe_held,
-        before_charges - charged_least - surely_held,
-    )
-
-
-def certain_decision(model: LedgerModel, customer: str, amount: Decimal, moment: datetime) -> bool | None:
-    """Prepaid: approved when balance minus open holds covers the amount. Others
-    have no wallet to cover: approved (no limits are set in this run)."""
-    if model.customers[customer].billing != "prepaid":
-        return True
-    low, high = available_range(model, customer, moment)
-    if amount <= low:
-        return True
-    if amount > high:
-        return False
-    return None
+def set_limits(run: Run) -> None:
+    """A hard limit per day or month a little above what the period has spent,
+    changed now and then, or removed."""
+    customer = run.rng.choice(run.customers())
+    found = run.model.customers[customer]
+    if found.limit is not None and run.rng.random() < 0.25:
+        answer = run.session.request("DELETE", f"/v1/customers/{customer}/limits")
+        assert answer.status_code == 200, answer.text
+        found.limit = None
+        run.counts["limit removed"] += 1
+        return
+    period = run.rng.choice(["month", "month", "day"])
+    start, end = authorization_model.limit_period(period, datetime.now(UTC))
+    spent = authorization_model.charged(run.model, customer, start, end).high
+    hard_limit = (spent + run.workload.amount("0.10", "3.00")).quantize(Decimal("0.01"))
+    answer = run.session.request("PUT", f"/v1/customers/{customer}/limits",
+                                 {"period": period, "hard_limit": str(hard_limit)})  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    found.limit = (period, hard_limit)
+    run.counts[f"limit per {period}"] += 1

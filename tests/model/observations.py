@@ -12,12 +12,12 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from tests.model.authorization_model import EXPIRY_SLACK
 from tests.model.ledger_model import LedgerModel
 from tests.model.server_session import ServerSession
 
 AGREEMENT_SECONDS = 120.0
 POLL_SECONDS = 0.25
-EXPIRY_SLACK = timedelta(seconds=1.5)  # a hold this close to its expiry may be open or not when read
 USAGE_QUERY = (
     '{alias}: customer(id: "{customer}") {{ currentPeriod {{ start end spend {{ amount }} }} '
     'usage(from: "{start}", to: "{end}", granularity: DAY, groupBy: [PROVIDER, MODEL]) '
@@ -43,7 +43,7 @@ def await_agreement(model: LedgerModel, session: ServerSession, what: str) -> fl
         if not found:
             return time.monotonic() - started
         if time.monotonic() - started > AGREEMENT_SECONDS:
-            listed = "\n  ".join(found[:40])
+            listed = "\n  ".join(found[:40] + rating_problems(model, session)[:40])
             raise AssertionError(
                 f"{what}: after {AGREEMENT_SECONDS:.0f} s the server still differs from the model "
                 f"({len(found)} differences; requests in {session.log_path}):\n  {listed}"
@@ -141,6 +141,25 @@ def trial_balance_differences(model: LedgerModel, session: ServerSession) -> lis
         if shown.get(account, Decimal(0)) != expected.get(account, Decimal(0)):
             found.append(f"account {account}: model {expected.get(account, 0)}, server {shown.get(account, 0)}")
     return found
+
+
+def rating_problems(model: LedgerModel, session: ServerSession) -> list[str]:
+    """Every usage event's own rating, as `GET /v1/events/{customer}/{id}` shows it."""
+    problems = []
+    for (customer, event_id), usage in model.usage.items():
+        shown = session.get(f"/v1/events/{customer}/{event_id}").json()
+        rating = model.rating(usage)
+        expected = ("unpriced", None, None) if rating is None else ("rated", rating.charge, rating.cost)
+        found = shown["rating"] or {}
+        server = (shown["status"], _decimal(found.get("charge")), _decimal(found.get("cost")))
+        if server != expected:
+            problems.append(f"{customer}/{event_id} at {usage.timestamp.isoformat()} {usage.provider}/{usage.model}: "
+                            f"model {expected}, server {server}")  # fmt: skip
+    return problems
+
+
+def _decimal(text: str | None) -> Decimal | None:
+    return None if text is None else Decimal(text)
 
 
 def model_start(model: LedgerModel) -> datetime:
