@@ -87,6 +87,7 @@ class Changes:
     rated: dict[str, dict[str, Any]] = field(default_factory=dict)
     # per usage id, the position of a first rating in the page (kept only where the row has none yet)
     first_rated: dict[str, int] = field(default_factory=dict)
+    charged_accounts: dict[str, str] = field(default_factory=dict)  # where a correction names one
     lines: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
     relined: set[str] = field(default_factory=set)
     tier_months: dict[tuple[str, str], tuple[Any, ...]] = field(default_factory=dict)
@@ -227,6 +228,8 @@ class LedgerView:
         charged = charged_account(event.adjustment)
         if first and charged is not None:  # a first rating names the account charged; a correction keeps it
             columns["account"] = charged
+        elif charged is not None:  # ...unless it has none: a first rating at a free price charged no account
+            changes.charged_accounts.setdefault(usage_key, charged)
         if first:  # the first rating ever bills the usage; a later one (after an unpricing) is a correction of it
             changes.first_rated.setdefault(usage_key, position)
 
@@ -440,6 +443,11 @@ class LedgerView:
             by_columns[names].append((*(columns[name] for name in names), usage_key))
         for names, rows in sorted(by_columns.items()):
             cursor.update_rows(f"{p}usage_events", "usage_id", names, rows)
+        if changes.charged_accounts:
+            cursor.executemany(
+                f"UPDATE {p}usage_events SET account = COALESCE(account, ?) WHERE usage_id = ?",
+                [(account, usage_key) for usage_key, account in changes.charged_accounts.items()],
+            )
         if changes.first_rated:
             cursor.executemany(
                 f"UPDATE {p}usage_events SET rated_position = COALESCE(rated_position, ?) WHERE usage_id = ?",

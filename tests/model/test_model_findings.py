@@ -19,11 +19,6 @@ def gpt_4o_input(price: str) -> list[dict[str, Any]]:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="usage first rated at a free price keeps no charged account in the read model, so once a later "
-    "version prices it no invoice line or note bills it",
-)
 def test_usage_first_rated_free_is_invoiced_once_a_version_prices_it(database_url: str) -> None:
     this_month = datetime.now(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     with running_server(database_url) as base, client(base) as api:
