@@ -454,6 +454,8 @@ def test_openapi_is_valid_and_every_reference_resolves(api: httpx.Client) -> Non
             "/v1/price-books/default/versions",
             {"effective_from": "2026-01-01T00:00:00Z", "rates": [{**rates_json()[0], "per": True}]},
         ),
+        ("POST", "/v1/authorizations", {"id": "a-bool", "customer": "acme", "amount": "1", "expires_in_seconds": True}),
+        ("PUT", "/v1/customers/acme/limits", {"alert_thresholds_percent": [True]}),
         ("GET", "/v1/customers/acme/balance?as_of=0.5", None),
         ("GET", "/v1/ledger/trial-balance?as_of=1800000000", None),
         ("GET", "/v1/ledger/entries?from=0", None),

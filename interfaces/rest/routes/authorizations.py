@@ -13,7 +13,7 @@ from interfaces import presenters
 from interfaces.rest.auth import AdminDep, ServicesDep
 from interfaces.rest.problems import problem
 from interfaces.rest.responses import PROBLEMS, AuthorizationPublic, CustomerPublic, Problem
-from interfaces.rest.schemas import CallerId, MoneyText, Name, Strict
+from interfaces.rest.schemas import CallerId, MoneyText, Name, Strict, WholeNumber
 
 router = APIRouter(tags=["authorizations and limits"])
 TITLES = {
@@ -34,14 +34,16 @@ class AuthorizationCreate(Strict):
     customer: CallerId
     amount: MoneyText | None = None
     estimate: Estimate | None = None
-    expires_in_seconds: Annotated[int, Field(ge=1, le=7 * 24 * 3600)] | None = None
+    expires_in_seconds: Annotated[WholeNumber, Field(ge=1, le=7 * 24 * 3600)] | None = None
 
 
 class LimitsSet(Strict):
     period: Literal["day", "month"] = "month"
     soft_limit: MoneyText | None = None
     hard_limit: MoneyText | None = None
-    alert_thresholds_percent: list[int] = Field(default_factory=list, max_length=20)
+    alert_thresholds_percent: list[Annotated[WholeNumber, Field(ge=1, le=1000)]] = Field(
+        default_factory=list, max_length=20
+    )
     low_balance: MoneyText | None = None
 
 
