@@ -22,6 +22,7 @@ from application.validation import is_position
 from interfaces.bootstrap import Services
 from interfaces.graphql import types as t
 from interfaces.graphql.context import NotAllowed, TallyContext, context_getter
+from interfaces.graphql.error_codes import ErrorCodes
 from projections.queries import CurrencyTotals
 
 MAX_DEPTH = 8
@@ -381,6 +382,7 @@ schema = strawberry.Schema(
         lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
         lambda: MaxTokensLimiter(max_token_count=2000),
         lambda: MaxAliasesLimiter(max_alias_count=20),
+        ErrorCodes,
     ],
 )
 

@@ -10,6 +10,7 @@ from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
 from interfaces.rest.auth import PrincipalDep
+from interfaces.rest.responses import PROBLEMS
 
 router = APIRouter(tags=["dashboard"])
 PAGE = (Path(__file__).parent / "dashboard.html").read_text(encoding="utf-8")
@@ -20,7 +21,7 @@ def dashboard() -> str:
     return PAGE
 
 
-@router.get("/v1/whoami")
+@router.get("/v1/whoami", responses=PROBLEMS)
 def whoami(who: PrincipalDep) -> dict[str, Any]:
     """Which customer a key belongs to (null for the admin key)."""
     return {"customer": who.customer, "admin": who.is_admin}

@@ -491,3 +491,33 @@ def test_openapi_declares_what_the_routes_answer(api: httpx.Client) -> None:
     assert "429" in paths["/v1/customers/{customer_id}/balance"]["get"]["responses"]  # consistent=true, behind
     assert "404" in paths["/v1/customers/{customer_id}/api-keys/{key_id}"]["delete"]["responses"]
     assert "/graphql" not in paths  # GraphQL describes itself
+
+
+@pytest.mark.parametrize(
+    ("key", "query", "code"),
+    [
+        ("admin", "{ customer(id: ", "validation_error"),
+        ("admin", '{ customer(id: "acme") { nope } }', "validation_error"),
+        (
+            "admin",
+            '{ customer(id: "acme") { usage(from: "2027-01-01T00:00:00Z", to: "2026-01-01T00:00:00Z", '
+            "granularity: DAY) { start } } }",
+            "validation_error",
+        ),  # fmt: skip
+        ("admin", '{ ledger(asOf: "2026-01-01T00:00:00") { asOf } }', "validation_error"),
+        ("none", '{ customer(id: "acme") { id } }', "unauthorized"),
+        ("customer", "{ ledger { asOf } }", "forbidden"),
+        ("customer", '{ customer(id: "acme") { currentPeriod { byModel { cost { amount } } } } }', "forbidden"),
+    ],
+)
+def test_every_graphql_error_carries_its_code(api: httpx.Client, key: str, query: str, code: str) -> None:
+    """The contract's codes, in `extensions.code`: a client can tell a query to
+    change from a failure of tally's (resolver errors carried no code)."""
+    base = str(api.base_url)
+    headers = {"admin": dict(api.headers), "none": {}}.get(key)
+    if headers is None:
+        headers = {"Authorization": f"Bearer {api.post('/v1/customers/acme/api-keys').json()['key']}"}
+    answer = httpx.post(f"{base}/graphql", json={"query": query}, headers=headers)
+    assert answer.status_code in (200, 400), answer.text
+    errors = answer.json()["errors"]
+    assert errors and all(error["extensions"]["code"] == code for error in errors), errors
