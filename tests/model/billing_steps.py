@@ -57,10 +57,10 @@ def record_invoice(run: Run, invoice_id: str, customer: str, period: tuple[datet
     if run.quiet:
         billed_before = sum((invoice.exact_total for invoice in found.invoices), ZERO)
         expected_exact = run.model.billed_through(customer, period[1]) - billed_before
-        if exact != expected_exact:
-            problem = (f"invoice {invoice_id}: the model bills {expected_exact} (its usage before {period[1]} "
-                       f"less {billed_before} billed before), the server {exact}")  # fmt: skip
-            note_known_defect(run, customer, period[1], expected_exact - exact, problem, str(shown))
+        assert exact == expected_exact, (
+            f"invoice {invoice_id}: the model bills {expected_exact} (its usage before {period[1]} "
+            f"less {billed_before} billed before), the server {exact}: {shown}"
+        )
     expected = figures(invoice_id, "statement" if found.billing == "prepaid" else "invoice", period, exact,
                        found.credit_carried)  # fmt: skip
     if found.billing == "postpaid" and found.card == "good":  # charged at once
@@ -115,41 +115,6 @@ def check_invoiced(run: Run, end: datetime) -> None:
     for customer, found in sorted(run.model.customers.items()):
         invoiced = sum((invoice.exact_total for invoice in found.invoices), ZERO)
         usage_before_end = run.model.billed_through(customer, end)
-        if invoiced != usage_before_end:
-            problem = (
-                f"{customer}: its invoices billed {invoiced} in all, its usage before {end} charges {usage_before_end}"
-            )
-            note_known_defect(run, customer, end, usage_before_end - invoiced, problem, "")
-
-
-ZERO_FIRST_RATING = (
-    "known defect: usage whose first rating charged nothing (a free price) is never billed on an invoice "
-    "once a later version prices it: its read-model row keeps no charged account, so invoice lines leave it "
-    "out and no note carries its correction (projections/ledger_view.py _usage_row and _fold_rerated, "
-    "projections/billing_queries.py); the balance has the charge, the invoices do not"
-)
-
-
-def note_known_defect(run: Run, customer: str, end: datetime, shortfall: Decimal, problem: str, shown: str) -> None:
-    """An invoice that bills otherwise than the model says fails the run, unless
-    the known defect above explains it: the customer has usage before `end`
-    whose first rating charged nothing, and its invoices billed less than the
-    model by at most the most that usage was ever charged. Then it is noted,
-    the run goes on, and the test ends marked as failing for that defect."""
-    explained = zero_first_ratings(run, customer, end)
-    bound = sum((run.model.highest_charges[(customer, event_id)] for event_id in explained), ZERO)
-    assert explained and ZERO < shortfall <= bound, (
-        f"{problem} (usage first rated at zero: {explained[:10]}, charged at most {bound} in all) {shown}"
-    )
-    run.known_defects.append(f"{problem} (usage first rated at zero: {', '.join(explained[:10])})")
-
-
-def zero_first_ratings(run: Run, customer: str, end: datetime) -> list[str]:
-    """The customer's usage before `end` whose first rating on the server charged nothing."""
-    found = []
-    for usage in run.model.usage_of(customer):
-        if usage.timestamp < end and run.model.highest_charges[usage.key] > ZERO:
-            ratings = run.session.get(f"/v1/events/{customer}/{usage.event_id}").json()["ratings"]
-            if ratings and Decimal(ratings[0]["charge"]) == ZERO:
-                found.append(usage.event_id)
-    return found
+        assert invoiced == usage_before_end, (
+            f"{customer}: its invoices billed {invoiced} in all, its usage before {end} charges {usage_before_end}"
+        )

@@ -86,7 +86,6 @@ class LedgerModel:
         # What the server may show for each usage's charge until the next quiet moment: its
         # rating under any of the version sets published since (re-rating is asynchronous).
         self.possible_charges: dict[tuple[str, str], set[Decimal]] = {}
-        self.highest_charges: dict[tuple[str, str], Decimal] = {}  # the most each usage was ever charged
         self._ratings: dict[tuple[str, str], Rating | None] = {}  # as the versions stand; cleared when they change
 
     # Reference data ----------------------------------------------------------------
@@ -126,9 +125,7 @@ class LedgerModel:
 
     def _widen_possible_charges(self) -> None:
         for key, usage in self.usage.items():
-            charge = self.charge(usage)
-            self.possible_charges[key].add(charge)
-            self.highest_charges[key] = max(self.highest_charges[key], charge)
+            self.possible_charges[key].add(self.charge(usage))
 
     def settle(self) -> None:
         """The server was seen to agree with the model: nothing is pending."""
@@ -160,7 +157,6 @@ class LedgerModel:
         self.bodies[usage.key] = canonical
         self.usage[usage.key] = usage
         self.possible_charges[usage.key] = {self.charge(usage)}
-        self.highest_charges[usage.key] = self.charge(usage)
         hold = self.holds.get(usage.authorization_id or "")
         if hold is not None and hold.customer == usage.customer:
             hold.captured = True  # the first usage naming a hold captures it

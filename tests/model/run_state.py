@@ -32,7 +32,6 @@ class Run:
     billed: list[tuple[datetime, datetime]] = field(default_factory=list)
     top_up_bodies: list[tuple[str, dict[str, Any], int, str]] = field(default_factory=list)
     authorization_bodies: list[tuple[dict[str, Any], int]] = field(default_factory=list)
-    known_defects: list[str] = field(default_factory=list)  # disagreements a defect being fixed explains
 
     def prepaid(self) -> list[str]:
         return sorted(c for c, found in self.model.customers.items() if found.billing == "prepaid")
