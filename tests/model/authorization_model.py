@@ -8,9 +8,11 @@ the balance minus the open holds is less than the amount; otherwise
 approved. Spend is the charges of the usage whose own moment falls in the
 period (a UTC day or calendar month).
 
-The server may still be re-rating when it decides, and a hold at its expiry
-may be open or not, so the model reasons on spans: the least and the most
-each figure may be. An answer is certain when it is the same at both ends."""
+The server may still be re-rating when it decides, and it decides at some
+moment between the request's sending and its answer, when a hold may just
+have expired or a limit's period just turned; so the model reasons on
+spans, the least and the most each figure may be, and an answer is certain
+when it is the same at both ends."""
 
 from __future__ import annotations
 
@@ -21,6 +23,26 @@ from decimal import Decimal
 from tests.model.ledger_model import ZERO, LedgerModel
 
 EXPIRY_SLACK = timedelta(seconds=1.5)  # a hold this close to its expiry may be open or not when read
+
+
+@dataclass(frozen=True)
+class Window:
+    """When the server may have decided: between sending and answering."""
+
+    sent: datetime
+    answered: datetime
+
+    @classmethod
+    def at(cls, moment: datetime) -> Window:
+        return cls(moment, moment)
+
+    @property
+    def earliest(self) -> datetime:
+        return self.sent - EXPIRY_SLACK
+
+    @property
+    def latest(self) -> datetime:
+        return self.answered + EXPIRY_SLACK
 
 
 @dataclass(frozen=True)
@@ -46,16 +68,16 @@ def charged(model: LedgerModel, customer: str, start: datetime | None = None, en
     return Span(sum((min(p) for p in possible), ZERO), sum((max(p) for p in possible), ZERO))
 
 
-def held(model: LedgerModel, customer: str, moment: datetime) -> Span:
+def held(model: LedgerModel, customer: str, window: Window) -> Span:
     holds = [h for h in model.holds.values() if h.customer == customer and not (h.voided or h.captured)]
-    surely = sum((h.amount for h in holds if h.expires_at > moment + EXPIRY_SLACK), ZERO)
-    maybe = sum((h.amount for h in holds if abs(h.expires_at - moment) <= EXPIRY_SLACK), ZERO)
+    surely = sum((h.amount for h in holds if h.expires_at > window.latest), ZERO)
+    maybe = sum((h.amount for h in holds if window.earliest <= h.expires_at <= window.latest), ZERO)
     return Span(surely, surely + maybe)
 
 
-def available(model: LedgerModel, customer: str, moment: datetime) -> Span:
+def available(model: LedgerModel, customer: str, window: Window) -> Span:
     before_charges = model.balance(customer) + model.charges(customer)
-    return Span(before_charges, before_charges) - charged(model, customer) - held(model, customer, moment)
+    return Span(before_charges, before_charges) - charged(model, customer) - held(model, customer, window)
 
 
 def limit_period(period: str, moment: datetime) -> tuple[datetime, datetime]:
@@ -67,24 +89,23 @@ def limit_period(period: str, moment: datetime) -> tuple[datetime, datetime]:
     return start, (start + timedelta(days=32)).replace(day=1)
 
 
-def headroom(model: LedgerModel, customer: str, moment: datetime) -> Span | None:
+def headroom(model: LedgerModel, customer: str, window: Window) -> Span | None:
     """What the hard limit leaves for this period, if the customer has one."""
     limit = model.customers[customer].limit
     if limit is None:
         return None
     period, hard_limit = limit
-    start, end = limit_period(period, moment)
-    return Span(hard_limit, hard_limit) - charged(model, customer, start, end) - held(model, customer, moment)
+    start, end = limit_period(period, window.sent)
+    return Span(hard_limit, hard_limit) - charged(model, customer, start, end) - held(model, customer, window)
 
 
-def certain_answer(model: LedgerModel, customer: str, amount: Decimal, moment: datetime) -> str | None:
+def certain_answer(model: LedgerModel, customer: str, amount: Decimal, window: Window) -> str | None:
     """`approved`, or the code of the refusal, when the model is sure of it."""
     limit = model.customers[customer].limit
     if limit is not None:
-        start, end = limit_period(limit[0], moment)
-        if min(moment - start, end - moment) <= EXPIRY_SLACK:
-            return None  # the period may turn while the request is on its way
-        left = headroom(model, customer, moment)
+        if limit_period(limit[0], window.earliest) != limit_period(limit[0], window.latest):
+            return None  # the period may have turned while the request was on its way
+        left = headroom(model, customer, window)
         assert left is not None
         if amount > left.high:
             return "spending_limit_exceeded"
@@ -92,7 +113,7 @@ def certain_answer(model: LedgerModel, customer: str, amount: Decimal, moment: d
             return None
     if model.customers[customer].billing != "prepaid":
         return "approved"
-    funds = available(model, customer, moment)
+    funds = available(model, customer, window)
     if amount <= funds.low:
         return "approved"
     return "insufficient_funds" if amount > funds.high else None

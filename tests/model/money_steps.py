@@ -66,15 +66,17 @@ def authorize(run: Run) -> None:
     amount = amount_to_ask(run, customer)
     body: dict[str, Any] = {"id": run.workload.next_id("auth"), "customer": customer, "amount": format(amount, "f"),
                             "expires_in_seconds": run.rng.choice([3600, 3600, 3600, 1, 2])}  # fmt: skip
-    certain = authorization_model.certain_answer(run.model, customer, amount, datetime.now(UTC))
+    sent = datetime.now(UTC)
     answer = run.session.post("/v1/authorizations", body)
+    window = authorization_model.Window(sent, datetime.now(UTC))
+    certain = authorization_model.certain_answer(run.model, customer, amount, window)
     assert answer.status_code in (201, 402), answer.text
     shown = "approved" if answer.status_code == 201 else answer.json()["code"]
     assert shown in ("approved", "insufficient_funds", "spending_limit_exceeded"), answer.text
     assert certain in (None, shown), (
         f"authorization {body}: the model is sure of {certain} (available "
-        f"{authorization_model.available(run.model, customer, datetime.now(UTC))}, the limit leaves "
-        f"{authorization_model.headroom(run.model, customer, datetime.now(UTC))}), the server answered {answer.text}"
+        f"{authorization_model.available(run.model, customer, window)}, the limit leaves "
+        f"{authorization_model.headroom(run.model, customer, window)}), the server answered {answer.text}"
     )
     if shown == "approved":
         expires_at = parse_time(answer.json()["expires_at"])
@@ -116,7 +118,7 @@ def void(run: Run) -> None:
 def amount_to_ask(run: Run, customer: str) -> Decimal:
     """Around what the customer has available, or what its limit leaves, so that
     answers fall on both sides of it (and exactly on it)."""
-    now = datetime.now(UTC)
+    now = authorization_model.Window.at(datetime.now(UTC))
     left = authorization_model.headroom(run.model, customer, now)
     if left is not None and run.rng.random() < 0.5:
         room = left.low

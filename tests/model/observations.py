@@ -52,8 +52,11 @@ def await_agreement(model: LedgerModel, session: ServerSession, what: str) -> fl
 
 
 def hold_near_expiry(model: LedgerModel, customer: str, moment: datetime) -> bool:
+    """Whether a hold may expire while the balance is read (a slow read included)."""
     return any(
-        h.customer == customer and not (h.voided or h.captured) and abs(h.expires_at - moment) <= EXPIRY_SLACK
+        h.customer == customer
+        and not (h.voided or h.captured)
+        and moment - EXPIRY_SLACK <= h.expires_at <= moment + 3 * EXPIRY_SLACK
         for h in model.holds.values()
     )
 
