@@ -15,33 +15,40 @@ from tests.model.rating_model import PlanVersion, PriceVersion
 from tests.model.run_state import Run
 from tests.model.workload import BASE_RATES, rate_rows, stamp
 
-PLANS = {"pro": (Decimal("20"), {("openai", "gpt-4o-mini"): Decimal("50")}), "lite": (Decimal("7.5"), {})}
+PRICE_BOOKS = {"default": "USD", "euro": "EUR"}
+PLANS = {  # price book, markup, overrides
+    "pro": ("default", Decimal("20"), {("openai", "gpt-4o-mini"): Decimal("50")}),
+    "lite": ("default", Decimal("7.5"), {}),
+    "euro": ("euro", Decimal("15"), {("anthropic", "claude-sonnet-4-5"): Decimal("25")}),
+}
 
 
 def publish_prices(run: Run) -> None:
-    version, body = next_price_version(run)
-    answer = run.session.post("/v1/price-books/default/versions", body)
-    price_version_published(run, version, answer)
+    price_book = run.rng.choice(["default", "default", "default", "euro"])
+    version, body = next_price_version(run, price_book)
+    answer = run.session.post(f"/v1/price-books/{price_book}/versions", body)
+    price_version_published(run, price_book, version, answer)
 
 
-def next_price_version(run: Run) -> tuple[PriceVersion, dict[str, Any]]:
-    """The next price version and its request body, not yet sent."""
+def next_price_version(run: Run, price_book: str) -> tuple[PriceVersion, dict[str, Any]]:
+    """The next price version of a price book and its request body, not yet sent."""
     rates = run.workload.rates()
     if not rates:  # a version holds at least one rate
         rates = {("openai", "gpt-4o", unit): (Decimal(price), per) for unit, (price, per) in
                  BASE_RATES[("openai", "gpt-4o")].items()}  # fmt: skip
     effective = effective_from(run)
     body = {"effective_from": stamp(effective, run.rng), "rates": rate_rows(rates)}
-    return PriceVersion(run.model.next_price_number(), effective, rates), body
+    return PriceVersion(run.model.next_price_number(price_book), effective, rates), body
 
 
-def price_version_published(run: Run, version: PriceVersion, answer: httpx.Response) -> None:
+def price_version_published(run: Run, price_book: str, version: PriceVersion, answer: httpx.Response) -> None:
     assert answer.status_code == 201, answer.text
     assert answer.json()["version"] == version.number, answer.json()
-    run.model.publish_prices(version)
+    run.model.publish_prices(price_book, version)
     run.version_moments.append(version.effective_from)
     run.quiet = False
-    dropped = {(p, m) for p, m, _ in run.model.prices[-2].rates} - {(p, m) for p, m, _ in version.rates}
+    before = run.model.prices[price_book][-2].rates
+    dropped = {(p, m) for p, m, _ in before} - {(p, m) for p, m, _ in version.rates}
     run.counts["price version dropping a model" if dropped else "price version"] += 1
 
 

@@ -41,6 +41,7 @@ class Customer:
     customer_id: str
     billing: str  # prepaid | postpaid | invoice
     plan: str
+    currency: str
     card: str | None  # "good", "declined" or no card on file
     limit: tuple[str, Decimal] | None = None  # a hard limit per day or month
     grants: Decimal = ZERO
@@ -74,14 +75,14 @@ class Hold:
 
 
 class LedgerModel:
-    def __init__(self, first_prices: PriceVersion) -> None:
-        self.prices: list[PriceVersion] = [first_prices]
+    def __init__(self) -> None:
+        self.prices: dict[str, list[PriceVersion]] = {}  # per price book, in the order published
+        self.currencies: dict[str, str] = {}  # per price book
         self.plans: dict[str, list[PlanVersion]] = {}
+        self.price_book_of: dict[str, str] = {}  # per plan
         self.customers: dict[str, Customer] = {}
         self.usage: dict[tuple[str, str], Usage] = {}
         self.bodies: dict[tuple[str, str], str] = {}  # the canonical body of the first accepted copy
-        self.top_ups: dict[tuple[str, str], str] = {}
-        self.authorizations: dict[str, tuple[str, bool]] = {}  # id: (canonical request, approved)
         self.holds: dict[str, Hold] = {}
         # What the server may show for each usage's charge until the next quiet moment: its
         # rating under any of the version sets published since (re-rating is asynchronous).
@@ -90,14 +91,20 @@ class LedgerModel:
 
     # Reference data ----------------------------------------------------------------
 
-    def add_plan(self, plan: str, first: PlanVersion) -> None:
+    def add_price_book(self, price_book: str, currency: str, first: PriceVersion) -> None:
+        self.prices[price_book] = [first]
+        self.currencies[price_book] = currency
+
+    def add_plan(self, plan: str, price_book: str, first: PlanVersion) -> None:
         self.plans[plan] = [first]
+        self.price_book_of[plan] = price_book
 
     def add_customer(self, customer: Customer) -> None:
+        assert customer.currency == self.currencies[self.price_book_of[customer.plan]], "one currency per customer"
         self.customers[customer.customer_id] = customer
 
-    def publish_prices(self, version: PriceVersion) -> None:
-        self.prices.append(version)
+    def publish_prices(self, price_book: str, version: PriceVersion) -> None:
+        self.prices[price_book].append(version)
         self._ratings.clear()
         self._widen_possible_charges()
 
@@ -106,8 +113,8 @@ class LedgerModel:
         self._ratings.clear()
         self._widen_possible_charges()
 
-    def next_price_number(self) -> int:
-        return len(self.prices) + 1
+    def next_price_number(self, price_book: str) -> int:
+        return len(self.prices[price_book]) + 1
 
     def next_plan_number(self, plan: str) -> int:
         return len(self.plans[plan]) + 1
@@ -116,7 +123,8 @@ class LedgerModel:
 
     def rating(self, usage: Usage) -> Rating | None:
         if usage.key not in self._ratings:
-            self._ratings[usage.key] = rate(usage, self.prices, self.plans[self.customers[usage.customer].plan])
+            plan = self.customers[usage.customer].plan
+            self._ratings[usage.key] = rate(usage, self.prices[self.price_book_of[plan]], self.plans[plan])
         return self._ratings[usage.key]
 
     def charge(self, usage: Usage) -> Decimal:
@@ -191,27 +199,28 @@ class LedgerModel:
                 found[(usage.provider, usage.model)] += rating.charge
         return {key: amount for key, amount in found.items() if amount}
 
-    def accounts(self) -> dict[str, Decimal]:
-        """Every account's balance on its normal side, as the trial balance shows it."""
-        found: dict[str, Decimal] = defaultdict(Decimal)
+    def accounts(self) -> dict[tuple[str, str], Decimal]:
+        """Every account's balance per currency, on its normal side, as the trial balance shows it."""
+        found: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
         for usage in self.usage.values():
             rating = self.rating(usage)
             if rating is None:
                 continue
-            found["revenue:usage"] += rating.charge
-            found[f"expenses:provider:{usage.provider}"] += rating.cost
-            found[f"liabilities:payable:provider:{usage.provider}"] += rating.cost
+            currency = self.customers[usage.customer].currency
+            found[(currency, "revenue:usage")] += rating.charge
+            found[(currency, f"expenses:provider:{usage.provider}")] += rating.cost
+            found[(currency, f"liabilities:payable:provider:{usage.provider}")] += rating.cost
         for customer in self.customers.values():
-            name = customer.customer_id
+            name, currency = customer.customer_id, customer.currency
             if customer.billing == "prepaid":
-                found[f"liabilities:wallet:{name}"] += self.balance(name)
+                found[(currency, f"liabilities:wallet:{name}")] += self.balance(name)
             else:
-                found[f"assets:receivable:{name}"] -= self.balance(name)
-            found["expenses:grants"] += customer.grants
-            found["assets:cash:stripe"] += customer.card_top_ups + customer.card_payments
-            found["assets:cash:bank"] += customer.bank_payments
-            found["expenses:rounding"] -= customer.rounding
-        return {account: amount for account, amount in found.items() if amount}
+                found[(currency, f"assets:receivable:{name}")] -= self.balance(name)
+            found[(currency, "expenses:grants")] += customer.grants
+            found[(currency, "assets:cash:stripe")] += customer.card_top_ups + customer.card_payments
+            found[(currency, "assets:cash:bank")] += customer.bank_payments
+            found[(currency, "expenses:rounding")] -= customer.rounding
+        return {key: amount for key, amount in found.items() if amount}
 
     def billed_through(self, customer: str, end: datetime) -> Decimal:
         """What all of a customer's invoices up to a period ending at `end` must

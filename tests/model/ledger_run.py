@@ -1,10 +1,11 @@
-"""One model-based run: a catalog and four customers (two prepaid, one of them
-with a card that declines; one postpaid with a card; one paying invoices
-by bank transfer), then a seeded random interleaving of steps, each sent
-to the real server and applied to the model, and at the end the whole
-ledger compared: balances, spend, usage buckets, every usage event's
-rating, invoices, the trial balance; then `tally audit` and `tally replay`,
-and the same comparison after the replay."""
+"""One model-based run: two price books (USD and EUR) and three plans, six
+customers (in USD: two prepaid, one of them with a card that declines, one
+postpaid with a card, one paying invoices by bank transfer; in EUR: one
+prepaid, one paying invoices), then a seeded random interleaving of steps,
+each sent to the real server and applied to the model, and at the end the
+whole ledger compared: balances, spend, usage buckets, every usage event's
+rating, invoices, the trial balance per currency; then `tally audit` and
+`tally replay`, and the same comparison after the replay."""
 
 from __future__ import annotations
 
@@ -30,8 +31,10 @@ CUSTOMERS = (  # id, billing, plan, card
     ("bolt", "prepaid", "lite", "declined"),
     ("globex", "postpaid", "pro", "good"),
     ("initech", "invoice", "lite", None),
+    ("dupont", "prepaid", "euro", None),
+    ("duval", "invoice", "euro", None),
 )
-OPENING_GRANTS = {"acme": Decimal("3.00"), "bolt": Decimal("0.50")}
+OPENING_GRANTS = {"acme": Decimal("3.00"), "bolt": Decimal("0.50"), "dupont": Decimal("2.00")}
 Step = Callable[[Run], None]
 STEPS: dict[str, tuple[float, Step]] = {
     "usage batch": (30, metering_steps.send_usage),
@@ -55,7 +58,7 @@ STEPS: dict[str, tuple[float, Step]] = {
 def new_run(session: ServerSession, seed: int) -> Run:
     rng = random.Random(seed)
     calendar = Calendar.now()
-    model = LedgerModel(PriceVersion(1, FIRST_EFFECTIVE, first_rates()))
+    model = LedgerModel()
     run = Run(session, model, rng, calendar, Workload(rng, calendar))
     run.billing_periods = calendar.billing_periods()
     return run
@@ -70,24 +73,27 @@ def set_up(run: Run) -> None:
 
 def set_up_catalog(run: Run) -> None:
     post = run.session.post
-    assert post("/v1/price-books", {"id": "default", "currency": "USD"}).status_code == 201
-    first = {"effective_from": FIRST_EFFECTIVE.isoformat(), "rates": rate_rows(first_rates())}
-    assert post("/v1/price-books/default/versions", first).status_code == 201
-    for plan, (markup, overrides) in catalog_steps.PLANS.items():
+    for price_book, currency in catalog_steps.PRICE_BOOKS.items():
+        assert post("/v1/price-books", {"id": price_book, "currency": currency}).status_code == 201
+        first = {"effective_from": FIRST_EFFECTIVE.isoformat(), "rates": rate_rows(first_rates())}
+        assert post(f"/v1/price-books/{price_book}/versions", first).status_code == 201
+        run.model.add_price_book(price_book, currency, PriceVersion(1, FIRST_EFFECTIVE, first_rates()))
+    for plan, (price_book, markup, overrides) in catalog_steps.PLANS.items():
         rows = [{"provider": p, "model": m, "markup_percent": str(percent)} for (p, m), percent in overrides.items()]
-        body = {"id": plan, "price_book": "default", "markup_percent": str(markup), "model_overrides": rows}
+        body = {"id": plan, "price_book": price_book, "markup_percent": str(markup), "model_overrides": rows}
         assert post("/v1/plans", body).status_code == 201
-        run.model.add_plan(plan, PlanVersion(1, PLAN_BEGINNING, markup, overrides))
+        run.model.add_plan(plan, price_book, PlanVersion(1, PLAN_BEGINNING, markup, overrides))
 
 
 def set_up_customer(run: Run, customer: str, billing: str, plan: str, card: str | None) -> None:
-    body: dict[str, Any] = {"id": customer, "name": customer.title(), "currency": "USD", "plan": plan,
+    currency = catalog_steps.PRICE_BOOKS[catalog_steps.PLANS[plan][0]]
+    body: dict[str, Any] = {"id": customer, "name": customer.title(), "currency": currency, "plan": plan,
                             "billing": billing, "net_terms_days": 30}  # fmt: skip
     if card:
         number = GOOD_CARD if card == "good" else DECLINED_CARD
         body["stripe_customer_id"] = customer_with_card(run.session.stripe_base, number)
     assert run.session.post("/v1/customers", body).status_code == 201
-    run.model.add_customer(Customer(customer, billing, plan, card))
+    run.model.add_customer(Customer(customer, billing, plan, currency, card))
     if customer in OPENING_GRANTS:
         grant = {"id": "opening", "amount": str(OPENING_GRANTS[customer]), "source": "grant"}
         assert run.session.post(f"/v1/customers/{customer}/top-ups", grant).status_code == 201

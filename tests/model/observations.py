@@ -138,11 +138,16 @@ def trial_balance_differences(model: LedgerModel, session: ServerSession) -> lis
     currencies = session.get("/v1/ledger/trial-balance").json()["currencies"]
     found = [f"{c['currency']}: debits {c['debits']} != credits {c['credits']}" for c in currencies
              if Decimal(c["debits"]) != Decimal(c["credits"])]  # fmt: skip
-    shown = {a["account"]: Decimal(a["balance"]) for c in currencies for a in c["accounts"] if Decimal(a["balance"])}
+    shown = {
+        (c["currency"], a["account"]): Decimal(a["balance"])
+        for c in currencies
+        for a in c["accounts"]
+        if Decimal(a["balance"])
+    }
     expected = model.accounts()
-    for account in sorted(set(shown) | set(expected)):
-        if shown.get(account, Decimal(0)) != expected.get(account, Decimal(0)):
-            found.append(f"account {account}: model {expected.get(account, 0)}, server {shown.get(account, 0)}")
+    for key in sorted(set(shown) | set(expected)):
+        if shown.get(key, Decimal(0)) != expected.get(key, Decimal(0)):
+            found.append(f"{key[0]} account {key[1]}: model {expected.get(key, 0)}, server {shown.get(key, 0)}")
     return found
 
 

@@ -22,7 +22,7 @@ def usage_racing_a_version(run: Run) -> None:
         run.workload.usage_event(run.rng.choice(run.customers()), run.version_moments, None)
         for _ in range(run.rng.randint(*RACING_EVENTS))
     ]
-    version, body = next_price_version(run)
+    version, body = next_price_version(run, "default")
     usage_answer, version_answer = run.session.post_concurrently(
         [("/v1/events", {"events": batch}), ("/v1/price-books/default/versions", body)]
     )
@@ -33,5 +33,5 @@ def usage_racing_a_version(run: Run) -> None:
     for event, result in zip(batch, usage_answer.json()["results"], strict=True):
         expected = expected_result(run, event, now)
         assert result["status"] == expected["status"], f"event {event}: model {expected}, server {result}"
-    price_version_published(run, version, version_answer)
+    price_version_published(run, "default", version, version_answer)
     run.counts["usage batch racing a price version"] += 1
