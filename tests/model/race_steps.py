@@ -3,7 +3,9 @@ price version that changes how it rates. Which of the two the server
 handles first is not known, so the batch's unpriced warnings may go either
 way and the model accepts both; the final ratings may not (a usage's final
 rating depends only on the event and the versions published, whatever the
-order they arrived in), and the next agreement holds the server to them."""
+order they arrived in), and the next agreement holds the server to them,
+also when the server restarts at once, before the version watcher's
+settling pass was due."""
 
 from __future__ import annotations
 
@@ -34,4 +36,9 @@ def usage_racing_a_version(run: Run) -> None:
         expected = expected_result(run, event, now)
         assert result["status"] == expected["status"], f"event {event}: model {expected}, server {result}"
     price_version_published(run, "default", version, version_answer)
-    run.counts["usage batch racing a price version"] += 1
+    if run.rng.random() < 0.3:  # within the settling pass's few seconds: it must survive the restart
+        run.session.stop()
+        run.session.start()
+        run.counts["usage batch racing a price version, then a restart"] += 1
+    else:
+        run.counts["usage batch racing a price version"] += 1

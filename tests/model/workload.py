@@ -78,12 +78,12 @@ class Calendar:
         return cls(previous_month, this_month)
 
     def billing_periods(self) -> list[tuple[datetime, datetime]]:
-        """The previous month, then up to two periods of whole days in this month
+        """The previous month, then up to four periods of whole days in this month
         that have already ended (none when today is the month's first day)."""
         periods = [(self.previous_month, self.this_month)]
         today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
         days = (today - self.this_month).days
-        cuts = sorted({self.this_month + timedelta(days=d) for d in (days // 2, days) if d > 0})
+        cuts = sorted({self.this_month + timedelta(days=days * part // 4) for part in (1, 2, 3, 4) if days * part // 4})
         start = self.this_month
         for end in cuts:
             periods.append((start, end))
