@@ -503,7 +503,7 @@ def test_openapi_declares_what_the_routes_answer(api: httpx.Client) -> None:
             '{ customer(id: "acme") { usage(from: "2027-01-01T00:00:00Z", to: "2026-01-01T00:00:00Z", '
             "granularity: DAY) { start } } }",
             "validation_error",
-        ),  # fmt: skip
+        ),
         ("admin", '{ ledger(asOf: "2026-01-01T00:00:00") { asOf } }', "validation_error"),
         ("none", '{ customer(id: "acme") { id } }', "unauthorized"),
         ("customer", "{ ledger { asOf } }", "forbidden"),
