@@ -16,7 +16,15 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from tests.model import billing_steps, catalog_steps, lifecycle_steps, metering_steps, money_steps, race_steps
+from tests.model import (
+    billing_steps,
+    catalog_steps,
+    lifecycle_steps,
+    metering_steps,
+    money_steps,
+    race_steps,
+    refund_steps,
+)
 from tests.model.ledger_model import Customer, LedgerModel
 from tests.model.observations import await_agreement, rating_problems
 from tests.model.rating_model import PlanVersion, PriceVersion
@@ -43,6 +51,7 @@ STEPS: dict[str, tuple[float, Step]] = {
     "plan version": (3, catalog_steps.publish_plan),
     "grant": (5, money_steps.grant),
     "card top-up": (3, money_steps.card_top_up),
+    "refund or dispute": (1.5, refund_steps.take_back),
     "authorization": (10, money_steps.authorize),
     "void": (3, money_steps.void),
     "limits": (1.5, money_steps.set_limits),

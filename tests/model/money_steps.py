@@ -15,7 +15,7 @@ from typing import Any
 from tests.model import authorization_model
 from tests.model.ledger_model import ZERO, Hold
 from tests.model.observations import parse_time
-from tests.model.run_state import Run
+from tests.model.run_state import CardPayment, Run
 
 AUTHORIZATION_FACTORS = ("0.25", "0.5", "0.9", "1", "1", "1.1", "2")
 
@@ -41,6 +41,7 @@ def card_top_up(run: Run) -> None:
     assert answer.status_code == 201 and answer.json()["status"] == expected, answer.text
     if expected == "succeeded":
         found.card_top_ups += Decimal(body["amount"])
+        run.card_payments.append(CardPayment(customer, answer.json()["payment_intent"], Decimal(body["amount"])))
     run.top_up_bodies.append((customer, body, 201, expected))
     run.counts[f"card top-up {expected}"] += 1
 

@@ -46,11 +46,6 @@ def test_usage_first_rated_free_is_invoiced_once_a_version_prices_it(database_ur
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="an invoice's id names its period by dates only, so a second period ending on the day the first one "
-    "did is answered 200 with the first period's invoice and never billed",
-)
 def test_two_periods_within_one_day_are_billed_apart(database_url: str) -> None:
     now = datetime.now(UTC)
     day = now.replace(hour=0, minute=0, second=0, microsecond=0)
