@@ -62,12 +62,14 @@ class Invoicing(PaymentNotices):
         existing = self._existing_invoice(invoice_id)
         if existing is not None:  # the run repeated: the invoice it issued, unchanged
             return existing, False
-        earlier = self._earlier_invoices(customer_id, start)
         for month in months_between(start, end):  # close the months: volume ladders are priced now
             self.settle_tiers(customer_id, month, close=True)
         head = self.recorder.max_notification_id() or 0
         if not self.usage_history.caught_up(head, CATCH_UP_SECONDS):
             raise Conflict("the read model is behind the event log; run the billing run again shortly")
+        # Read once the read model holds every invoice issued so far: one issued a
+        # moment ago (the previous period's, by the run before) must be seen as earlier.
+        earlier = self._earlier_invoices(customer_id, start)
         customer = self.reference.customers[customer_id]
         account = accounts.customer_account(customer_id, customer.billing)
         found = self.billing_reads.snapshot(customer_id, account, start, end, earlier)

@@ -11,7 +11,7 @@ so that the receivable holds exactly what the invoice asks for."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -34,8 +34,21 @@ def status_at_issue(amount_due: Decimal) -> str:
 
 def invoice_number(customer: str, start: datetime, end: datetime) -> str:
     """The invoice's public id: the customer and its period, so that a billing
-    run repeated for the same period finds the invoice it already issued."""
-    return f"{customer}.{start:%Y%m%d}.{end:%Y%m%d}"
+    run repeated for the same period finds the invoice it already issued.
+    Periods of whole days (UTC) are named by their dates; any other period by
+    its moments, so two periods within one day never share an id."""
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
+    if _is_midnight(start) and _is_midnight(end):
+        return f"{customer}.{start:%Y%m%d}.{end:%Y%m%d}"
+    return f"{customer}.{_moment(start)}.{_moment(end)}"
+
+
+def _is_midnight(moment: datetime) -> bool:
+    return (moment.hour, moment.minute, moment.second, moment.microsecond) == (0, 0, 0, 0)
+
+
+def _moment(moment: datetime) -> str:
+    return f"{moment:%Y%m%dT%H%M%S}" + (f"{moment:%f}" if moment.microsecond else "")
 
 
 @dataclass(frozen=True)

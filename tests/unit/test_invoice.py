@@ -50,3 +50,14 @@ def test_a_payment_told_again_after_a_refund_pays_nothing() -> None:
     assert (invoice.status, invoice.amount_paid, invoice.amount_remaining) == ("open", D("0.21"), D("0.10"))
     assert invoice.charge_succeeded("pi_2", "ch_2")  # a new payment of what is owed again
     assert (invoice.status, invoice.amount_remaining) == ("paid", D(0))
+
+
+def test_periods_within_one_day_have_ids_of_their_own() -> None:
+    from domain.invoice import invoice_number
+
+    day = datetime(2026, 11, 29, tzinfo=UTC)
+    assert invoice_number("acme", datetime(2026, 11, 1, tzinfo=UTC), day) == "acme.20261101.20261129"
+    morning = invoice_number("acme", day, day.replace(hour=6))
+    noon = invoice_number("acme", day.replace(hour=6), day.replace(hour=12))
+    assert (morning, noon) == ("acme.20261129T000000.20261129T060000", "acme.20261129T060000.20261129T120000")
+    assert invoice_number("acme", day, day.replace(microsecond=5)) == "acme.20261129T000000.20261129T000000000005"
