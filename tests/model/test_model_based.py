@@ -1,14 +1,15 @@
 """The whole ledger through the real server, on SQLite and on PostgreSQL,
 against a reference model written in the test (tests/model/ledger_model.py):
 a seeded random interleaving of usage batches (retried, changed, invalid,
-capturing holds), backdated and forward price and plan versions (some no
-longer pricing a model), grants, card top-ups through a local Stripe
-server, authorizations with their voids and captures, billing runs, bank
-transfers, restarts of the server and `tally replay` between steps, none
-of them waiting for the read model. At quiet moments and at the end every
-balance, the GraphQL spend and usage, every usage event's rating, the
-invoices and the trial balance must equal the model's, and `tally audit`
-and `tally replay` must pass.
+capturing holds, racing a version), backdated and forward price and plan
+versions (some no longer pricing a model), grants, card top-ups through a
+local Stripe server and their refunds and disputes, authorizations with
+their voids and captures, hard limits, billing runs, bank transfers,
+restarts of the server and `tally replay` between steps, in USD and EUR,
+none of them waiting for the read model. At quiet moments and at the end
+every balance, the GraphQL spend and usage, every usage event's rating,
+the invoices and the trial balance must equal the model's, and `tally
+audit` and `tally replay` must pass (docs/audit.md#model-based-tests).
 
 `TALLY_MODEL_STEPS` (default 300) and `TALLY_MODEL_SEED` (default fixed)
 size and vary the run; `make soak` runs a long one."""
@@ -20,8 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.model.ledger_run import drive as drive_steps
-from tests.model.ledger_run import finish, new_run, set_up, summary
+from tests.model.ledger_run import drive, finish, new_run, set_up, summary
 from tests.model.server_session import ServerSession
 
 STEPS = int(os.environ.get("TALLY_MODEL_STEPS", "300"))
@@ -38,7 +38,7 @@ def test_the_ledger_agrees_with_its_model(
     run = new_run(session, SEED)
     try:
         set_up(run)
-        drive_steps(run, STEPS)
+        drive(run, STEPS)
         finish(run)
     finally:
         session.stop()
