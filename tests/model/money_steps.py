@@ -21,8 +21,11 @@ AUTHORIZATION_FACTORS = ("0.25", "0.5", "0.9", "1", "1", "1.1", "2")
 
 
 def grant(run: Run) -> None:
-    if run.top_up_bodies and run.rng.random() < 0.2:
+    pick = run.rng.random()
+    if run.top_up_bodies and pick < 0.2:
         return retry_top_up(run)
+    if pick < 0.3:
+        return refused_top_up(run)
     customer = run.rng.choice(run.prepaid())
     body = {"id": run.workload.next_id("grant"), "amount": str(run.workload.amount("0.10", "5.00")), "source": "grant"}
     answer = run.session.post(f"/v1/customers/{customer}/top-ups", body)
@@ -30,6 +33,21 @@ def grant(run: Run) -> None:
     run.model.customers[customer].grants += Decimal(body["amount"])
     run.top_up_bodies.append((customer, body, 201, "succeeded"))
     return None
+
+
+def refused_top_up(run: Run) -> None:
+    """Bad input is a 4xx problem and changes nothing: a grant to a customer
+    without a wallet, or an amount that is not a positive decimal of at most
+    12 places."""
+    customer, amount = run.rng.choice(run.prepaid()), run.rng.choice(["0", "-1", "0.0000000000001", "1e3", "ten"])
+    if run.rng.random() < 0.3:
+        customer, amount = run.rng.choice([c for c in run.customers() if c not in run.prepaid()]), "1.00"
+    body = {"id": run.workload.next_id("grant"), "amount": amount, "source": "grant"}
+    answer = run.session.post(f"/v1/customers/{customer}/top-ups", body)
+    assert answer.status_code == 422, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json"), answer.headers
+    assert answer.json()["code"] == "validation_error", answer.text
+    run.counts["top-up refused"] += 1
 
 
 def card_top_up(run: Run) -> None:
