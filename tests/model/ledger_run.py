@@ -47,6 +47,7 @@ Step = Callable[[Run], None]
 STEPS: dict[str, tuple[float, Step]] = {
     "usage batch": (30, metering_steps.send_usage),
     "usage racing a version": (1.5, race_steps.usage_racing_a_version),
+    "usage then an authorization": (2, race_steps.spend_then_authorize),
     "price version": (5, catalog_steps.publish_prices),
     "plan version": (3, catalog_steps.publish_plan),
     "grant": (5, money_steps.grant),

@@ -82,7 +82,12 @@ def authorize(run: Run) -> None:
     if run.authorization_bodies and run.rng.random() < 0.15:
         return retry_authorization(run)
     customer = run.rng.choice(run.customers())
-    amount = amount_to_ask(run, customer)
+    ask_authorization(run, customer, amount_to_ask(run, customer))
+    return None
+
+
+def ask_authorization(run: Run, customer: str, amount: Decimal) -> str:
+    """Ask, check the answer against the model where it is sure, keep the hold."""
     body: dict[str, Any] = {"id": run.workload.next_id("auth"), "customer": customer, "amount": format(amount, "f"),
                             "expires_in_seconds": run.rng.choice([3600, 3600, 3600, 1, 2])}  # fmt: skip
     sent = datetime.now(UTC)
@@ -102,7 +107,7 @@ def authorize(run: Run) -> None:
         run.model.holds[body["id"]] = Hold(body["id"], customer, amount, expires_at)
     run.authorization_bodies.append((body, answer.status_code))
     run.counts[f"authorization {shown}{'' if certain else ' (either answer)'}"] += 1
-    return None
+    return shown
 
 
 def retry_authorization(run: Run) -> None:
