@@ -1,7 +1,8 @@
 """The reference rules of an authorization (contract, docs/control.md), and
 how sure the model can be of its answer.
 
-Refused, in this order: `spending_limit_exceeded` when the limit period's
+Refused, in this order: `account_past_due` while an invoice's card charge
+has failed, `spending_limit_exceeded` when the limit period's
 spend plus the open holds plus the amount passes the hard limit (exactly at
 the limit passes), then, for a prepaid customer, `insufficient_funds` when
 the balance minus the open holds is less than the amount; otherwise
@@ -101,6 +102,8 @@ def headroom(model: LedgerModel, customer: str, window: Window) -> Span | None:
 
 def certain_answer(model: LedgerModel, customer: str, amount: Decimal, window: Window) -> str | None:
     """`approved`, or the code of the refusal, when the model is sure of it."""
+    if model.customers[customer].past_due:
+        return "account_past_due"
     limit = model.customers[customer].limit
     if limit is not None:
         if limit_period(limit[0], window.earliest) != limit_period(limit[0], window.latest):

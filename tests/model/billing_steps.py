@@ -15,6 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from tests.model.invoice_model import ZERO, figures, shown_problems
+from tests.model.money_steps import ask_authorization
 from tests.model.run_state import Run
 
 
@@ -31,9 +32,12 @@ def close_period(run: Run, period: tuple[datetime, datetime]) -> None:
     assert answer.status_code == 201, answer.text
     invoices = answer.json()["invoices"]
     assert sorted(i["customer"] for i in invoices) == run.customers(), invoices
+    was_past_due = {customer for customer, found in run.model.customers.items() if found.past_due}
     for shown in invoices:
         record_invoice(run, shown["id"], shown["customer"], period)
     run.billed.append(period)
+    for customer in sorted(c for c, found in run.model.customers.items() if found.past_due and c not in was_past_due):
+        ask_authorization(run, customer, Decimal("0.01"))  # at once: past due as soon as the charge failed
     run.counts["billing run, " + ("nothing pending" if run.quiet else "re-rating pending")] += 1
 
 
@@ -66,6 +70,8 @@ def record_invoice(run: Run, invoice_id: str, customer: str, period: tuple[datet
     if found.billing == "postpaid" and found.card == "good":  # charged at once
         expected.amount_paid = expected.amount_due
         found.card_payments += expected.amount_due
+    elif found.billing == "postpaid":  # the card declines: retried on the dunning schedule, days from now
+        expected.charge_failed = expected.amount_due > ZERO
     stated = {name: Decimal(shown[name]) for name in ("total", "rounding", "credits_applied", "amount_due",
                                                        "amount_paid")}  # fmt: skip
     wanted = {name: getattr(expected, name) for name in stated}

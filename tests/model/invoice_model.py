@@ -29,6 +29,7 @@ class InvoiceFigures:
     amount_due: Decimal
     amount_paid: Decimal = ZERO
     references: frozenset[str] = frozenset()
+    charge_failed: bool = False  # a postpaid card declined when the invoice was issued
 
     @property
     def amount_remaining(self) -> Decimal:
@@ -36,7 +37,9 @@ class InvoiceFigures:
 
     @property
     def status(self) -> str:
-        return "paid" if self.amount_remaining == ZERO else "open"
+        if self.amount_remaining == ZERO:
+            return "paid"
+        return "payment_failed" if self.charge_failed else "open"
 
 
 def figures(

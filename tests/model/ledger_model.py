@@ -56,6 +56,11 @@ class Customer:
         return self.grants + self.card_top_ups
 
     @property
+    def past_due(self) -> bool:
+        """While an invoice's card charge has failed, authorizations are refused."""
+        return any(invoice.status == "payment_failed" for invoice in self.invoices)
+
+    @property
     def rounding(self) -> Decimal:
         return sum((invoice.rounding for invoice in self.invoices), ZERO)
 

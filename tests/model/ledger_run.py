@@ -1,7 +1,7 @@
-"""One model-based run: two price books (USD and EUR) and three plans, six
-customers (in USD: two prepaid, one of them with a card that declines, one
-postpaid with a card, one paying invoices by bank transfer; in EUR: one
-prepaid, one paying invoices), then a seeded random interleaving of steps,
+"""One model-based run: two price books (USD and EUR) and three plans, seven
+customers (in USD: two prepaid, one of them with a card that declines, two
+postpaid, one of them with a card that declines, one paying invoices by
+bank transfer; in EUR: one prepaid, one paying invoices), then a seeded random interleaving of steps,
 each sent to the real server and applied to the model, and at the end the
 whole ledger compared: balances, spend, usage buckets, every usage event's
 rating, invoices, the trial balance per currency; then `tally audit` and
@@ -38,6 +38,7 @@ CUSTOMERS = (  # id, billing, plan, card
     ("acme", "prepaid", "pro", "good"),
     ("bolt", "prepaid", "lite", "declined"),
     ("globex", "postpaid", "pro", "good"),
+    ("hooli", "postpaid", "lite", "declined"),
     ("initech", "invoice", "lite", None),
     ("dupont", "prepaid", "euro", None),
     ("duval", "invoice", "euro", None),

@@ -96,7 +96,7 @@ def ask_authorization(run: Run, customer: str, amount: Decimal) -> str:
     certain = authorization_model.certain_answer(run.model, customer, amount, window)
     assert answer.status_code in (201, 402), answer.text
     shown = "approved" if answer.status_code == 201 else answer.json()["code"]
-    assert shown in ("approved", "insufficient_funds", "spending_limit_exceeded"), answer.text
+    assert shown in ("approved", "account_past_due", "insufficient_funds", "spending_limit_exceeded"), answer.text
     assert certain in (None, shown), (
         f"authorization {body}: the model is sure of {certain} (available "
         f"{authorization_model.available(run.model, customer, window)}, the limit leaves "
