@@ -69,7 +69,8 @@ class Customers(Catalog):
         _check_terms(new_name, new_billing, customer.net_terms_days)
         self._check_plan_currency(new_plan, customer.currency)
         if (new_name, new_plan, new_billing) != (customer.name, customer.plan, customer.billing):
-            customer.update(new_name, new_plan, new_billing)
+            # a new plan takes effect now: usage before this moment stays on the plan it had
+            customer.change(new_name, new_plan, new_billing, self.clock())
         if stripe_customer_id is not None and stripe_customer_id != customer.stripe_customer_id:
             customer.link_stripe(stripe_customer_id)
         self._save_changed(customer)

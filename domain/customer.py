@@ -1,7 +1,10 @@
-"""The Customer aggregate: who is billed, in which currency, on which plan."""
+"""The Customer aggregate: who is billed, in which currency, on which plan,
+and since when: a plan change takes effect from its moment on, so usage is
+rated under the plan its customer had at the usage's own moment."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -32,7 +35,10 @@ class Customer(Aggregate):
         self.customer_id = customer_id
         self.name = name
         self.currency = currency
-        self.plan = plan
+        self.plan = plan  # the plan as last set: the one usage from now on is rated under
+        self.registered_plan = plan
+        # (effective_at, plan) of every change of plan, in the order made
+        self.plan_changes: list[tuple[datetime, str]] = []
         self.billing = billing
         self.net_terms_days = net_terms_days
         self.stripe_customer_id = stripe_customer_id
@@ -40,12 +46,59 @@ class Customer(Aggregate):
         self.auto_top_up: dict[str, str] | None = None  # {"threshold", "amount"}
         self.limits: dict[str, Any] | None = None
 
-    @event("Updated")
-    def update(self, name: str, plan: str, billing: str) -> None:
+    class Updated(Aggregate.Event):
+        """Name, plan and billing after a change; a new plan takes effect at
+        `effective_at`. Changes stored before the plan history was kept carry
+        no `effective_at`: they took effect when they were recorded, so the
+        upcast gives them their own timestamp, the same on every replay."""
+
+        name: str
+        plan: str
+        billing: str
+        effective_at: datetime
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["effective_at"] = state["timestamp"]
+
+    @event(Updated)
+    def update(self, name: str, plan: str, billing: str, effective_at: datetime) -> None:
         assert billing in BILLING_MODES, billing
+        assert effective_at.tzinfo is not None, "a plan change takes effect at an aware moment"
+        if plan != self.plan:
+            self.plan_changes.append((effective_at, plan))
         self.name = name
         self.plan = plan
         self.billing = billing
+
+    def change(self, name: str, plan: str, billing: str, now: datetime) -> None:
+        """Change name, plan or billing at `now` (the application's clock). A
+        new plan takes effect at `now`, or at the last change's moment when a
+        clock behind it made this one: so the plan as last set is the plan
+        of every moment from now on, whichever host made each change."""
+        latest = max((effective_at for effective_at, _ in self.plan_changes), default=now)
+        self.update(name, plan, billing, max(now, latest))
+
+    def plan_at(self, moment: datetime) -> str:
+        """The plan of the last change effective at or before `moment`
+        (the one made last among changes at the same moment), else the plan
+        the customer registered with: usage may be timestamped before its
+        customer was registered."""
+        found, found_at = self.registered_plan, None
+        for effective_at, plan in self.plan_changes:
+            if effective_at <= moment and (found_at is None or effective_at >= found_at):
+                found, found_at = plan, effective_at
+        return found
+
+    def plans_held(self) -> set[str]:
+        """Every plan the customer has been on, the one it registered with included."""
+        return {self.registered_plan, *(plan for _, plan in self.plan_changes)}
+
+    def plans_since(self, since: datetime) -> set[str]:
+        """Every plan the customer is on at some moment at or after `since`."""
+        return {self.plan_at(since), *(plan for effective_at, plan in self.plan_changes if effective_at > since)}
 
     @event("StripeLinked")
     def link_stripe(self, stripe_customer_id: str) -> None:

@@ -19,7 +19,7 @@ from domain.top_up import TopUp
 from domain.usage import Usage
 
 CustomerRegistered: type[Any] = Customer.Registered  # type: ignore[attr-defined]
-CustomerUpdated: type[Any] = Customer.Updated  # type: ignore[attr-defined]
+CustomerUpdated: type[Any] = Customer.Updated
 CustomerStripeLinked: type[Any] = Customer.StripeLinked  # type: ignore[attr-defined]
 CustomerAutoTopUpSet: type[Any] = Customer.AutoTopUpSet  # type: ignore[attr-defined]
 CustomerLimitsSet: type[Any] = Customer.LimitsSet  # type: ignore[attr-defined]
