@@ -171,8 +171,9 @@ class Metering(Wallets):
     def rating_in_force(
         self, customer: Customer, occurred_at: datetime, provider: str, model: str, usage: dict[str, int]
     ) -> Rating | None:
-        """Usage rated at the price and plan versions in force at its moment,
-        as the reference data stands now; None while any unit is unpriced."""
+        """Usage rated under the plan its customer had at its moment, at the
+        price and plan versions in force then, as the reference data stands
+        now; None while any unit is unpriced."""
         book, prices, plan, terms = self.versions_in_force(customer, occurred_at)
         item = Chargeable(customer.customer_id, customer.billing, customer.currency, provider, model, usage)
         if prices is None or terms is None or unpriced_units(item, prices):
@@ -182,9 +183,10 @@ class Metering(Wallets):
     def versions_in_force(
         self, customer: Customer, occurred_at: datetime
     ) -> tuple[PriceBook, PriceVersion | None, Plan, PlanVersion | None]:
-        """The customer's plan and its price book, with the version of each in
-        force at `occurred_at` (None before the first)."""
-        plan = self.reference.plans[customer.plan]
+        """The plan the customer had at `occurred_at` and its price book, with
+        the version of each in force then (None before the first): a plan
+        change takes effect from its moment on, whenever the usage arrives."""
+        plan = self.reference.plans[customer.plan_at(occurred_at)]
         book = self.reference.price_books[plan.price_book]
         return book, version_in_force(book.versions, occurred_at), plan, plan_in_force(plan.versions, occurred_at)
 

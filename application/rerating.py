@@ -1,5 +1,6 @@
-"""Re-rating: when a price or plan version is published, every usage event it
-applies to is rated again at the versions in force at its moment. A changed
+"""Re-rating: when a price or plan version is published, or a customer changes
+plan, every usage event it applies to is rated again under the plan its
+customer had at its moment, at the versions in force then. A changed
 amount becomes a Usage.Rerated event with an adjustment entry for the
 difference; unpriced usage gets its first rating; rated usage that the
 versions in force no longer price becomes a Usage.Unpriced event whose entry
@@ -39,21 +40,29 @@ class RerateReport:
 
 class Rerating(Simulations):
     def rerate(
-        self, *, price_book: str | None = None, plan: str | None = None, since: datetime, reason: str
+        self,
+        *,
+        price_book: str | None = None,
+        plan: str | None = None,
+        customer: str | None = None,
+        since: datetime,
+        reason: str,
     ) -> RerateReport:
-        """Re-rate the usage, since `since`, of the customers on `plan` or on a
-        plan that prices from `price_book`. The read model is caught up to the
-        log first, so every usage recorded before this call is seen. Each
-        chunk is rated with reference data read at most
-        REFERENCE_MAX_AGE_SECONDS before its append, like a metering batch."""
+        """Re-rate the usage, since `since`, of `customer`, or of the customers
+        on `plan` or on a plan that prices from `price_book` at any moment
+        since then (a customer who left the plan keeps its usage from before
+        on it). The read model is caught up to the log first, so every usage
+        recorded before this call is seen. Each chunk is rated with reference
+        data read at most REFERENCE_MAX_AGE_SECONDS before its append, like a
+        metering batch."""
         head = self.recorder.max_notification_id() or 0
         if not self.usage_history.caught_up(head, CATCH_UP_SECONDS):
             raise Conflict("the read model is behind the event log; re-rating will run when it catches up")
         self.refresh_reference()
         customers = sorted(
-            customer.customer_id
-            for customer in self.reference.customers.values()
-            if customer.plan == plan or self.reference.plans[customer.plan].price_book == price_book
+            found.customer_id
+            for found in self.reference.customers.values()
+            if found.customer_id == customer or self._on_plan_since(found, plan, price_book, since)
         )
         report = RerateReport()
         after = ""
@@ -68,6 +77,13 @@ class Rerating(Simulations):
             if len(page) < PAGE:
                 return report
             after = page[-1][0]
+
+    def _on_plan_since(self, customer: Customer, plan: str | None, price_book: str | None, since: datetime) -> bool:
+        """Whether the customer is on `plan`, or on a plan pricing from
+        `price_book`, at some moment at or after `since`."""
+        return any(
+            name == plan or self.reference.plans[name].price_book == price_book for name in customer.plans_since(since)
+        )
 
     def _rerated(self, usage: RecordedUsage, reason: str) -> Any:
         """The event that brings the usage to the rating the versions in force

@@ -12,6 +12,7 @@ from eventsourcing.persistence import IntegrityError
 
 from application.rerating import Rerating
 from domain import accounts
+from domain.customer import Customer
 from domain.plans import Tiers, plan_in_force
 from domain.tier_settlement import TierSettlement, period_bounds
 
@@ -26,8 +27,10 @@ class TierSettlements(Rerating):
         if customer is None:
             return None
         start, end = period_bounds(period)
-        plan = self.reference.plans[customer.plan]
-        terms = plan_in_force(plan.versions, min(end - LAST_MOMENT, self.clock()))
+        # the ladder of the plan, and its version, in force at the month's last moment (or now)
+        moment = min(end - LAST_MOMENT, self.clock())
+        plan = self.reference.plans[customer.plan_at(moment)]
+        terms = plan_in_force(plan.versions, moment)
         tiers: Tiers | None = terms.tiers if terms else None
         key = TierSettlement.create_id(customer_id, period)
         try:
@@ -54,21 +57,33 @@ class TierSettlements(Rerating):
 
     def resettle_plan(self, plan_id: str, since: datetime) -> int:
         """After a plan version: settle again every month since `since` of
-        the plan's tiered customers (a ladder can change without changing
-        any event's first-tier rating)."""
+        the tiered customers on the plan at some moment since then (a ladder
+        can change without changing any event's first-tier rating)."""
         settled = 0
         for customer_id in self.tiered_customers():
-            if self.reference.customers[customer_id].plan != plan_id:
-                continue
-            for period in self.usage_history.months_of(customer_id, since):
-                settled += self.settle_tiers(customer_id, period) is not None
+            if plan_id in self.reference.customers[customer_id].plans_since(since):
+                for period in self.usage_history.months_of(customer_id, since):
+                    settled += self.settle_tiers(customer_id, period) is not None
         return settled
 
+    def resettle_customer(self, customer_id: str, since: datetime) -> int:
+        """After a change of plan: settle again every month of the customer's
+        usage since `since` (a month's ladder is that of the plan it ends on)."""
+        self.reference.refresh()
+        customer = self.reference.customers.get(customer_id)
+        if customer is None or not self._ever_tiered(customer):
+            return 0
+        return sum(
+            self.settle_tiers(customer_id, period) is not None
+            for period in self.usage_history.months_of(customer_id, since)
+        )
+
     def tiered_customers(self) -> list[str]:
-        """Customers whose plan has, or had, a tier ladder."""
+        """Customers on a plan, now or before, that has or had a tier ladder."""
         self.reference.refresh()
         return sorted(
-            customer.customer_id
-            for customer in self.reference.customers.values()
-            if any(version.tiers for version in self.reference.plans[customer.plan].versions)
+            customer.customer_id for customer in self.reference.customers.values() if self._ever_tiered(customer)
         )
+
+    def _ever_tiered(self, customer: Customer) -> bool:
+        return any(version.tiers for plan in customer.plans_held() for version in self.reference.plans[plan].versions)

@@ -1,6 +1,7 @@
 """The policy that keeps ratings true: it follows the log for published price
-and plan versions and re-rates the usage each covers (from its
-effective_from on) twice. The first pass runs as soon as the version is in
+and plan versions, and for customers' changes of plan, and re-rates the
+usage each covers (from a version's effective_from on, from a plan change's
+effective_at on, for that customer alone) twice. The first pass runs as soon as the version is in
 the log; the settling pass runs SETTLE_SECONDS later, for usage that raced
 the publication. Each pass has its checkpoint, advanced only after its
 re-rating is appended, so a crash or a restart repeats a step (which changes
@@ -33,13 +34,23 @@ timestamp: another host's clock, or a publisher slow to commit, cannot
 shorten it. After a restart the settling checkpoint still names the versions
 whose settling pass has not run; they get it SETTLE_SECONDS after the
 process first sees them. A pass that lost a race to a concurrent re-rating
-(another process's watcher) does not count and runs again."""
+(another process's watcher) does not count and runs again.
+
+A change of plan (PATCH /v1/customers/{id}) is carried out here, like a
+version, rather than by the request that makes it: a batch that read the
+customer before the change and appends after it rated its usage under the
+old plan, and only a pass that reads the log after that append (the
+settling pass, by the argument above, with the change in the place of V)
+can correct it; the watcher already gives that pass a persisted checkpoint
+that survives a crash between the change and its re-rating, which a
+request's own re-rating would not. A change that leaves the plan as it was
+(a new name, a new billing mode) re-rates nothing."""
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -51,14 +62,15 @@ from application.metering import REFERENCE_MAX_AGE_SECONDS, SETTLING_SECONDS
 from application.ports import Checkpoints
 from application.rerating import RerateReport
 from application.tier_settlements import TierSettlements
-from domain.events import PlanVersionPublished, PriceVersionPublished
+from domain.customer import Customer
+from domain.events import CustomerUpdated, PlanVersionPublished, PriceVersionPublished
 
 logger = logging.getLogger(__name__)
 CHECKPOINT = "version-watcher"
 SETTLED_CHECKPOINT = "version-watcher-settled"
 PAGE = 100
 SETTLE_SECONDS = SETTLING_SECONDS
-TOPICS = [get_topic(PriceVersionPublished), get_topic(PlanVersionPublished)]
+TOPICS = [get_topic(PriceVersionPublished), get_topic(PlanVersionPublished), get_topic(CustomerUpdated)]
 assert SETTLE_SECONDS >= 4 * REFERENCE_MAX_AGE_SECONDS, "the settling window leaves an append time to commit"
 
 
@@ -81,7 +93,8 @@ class VersionWatcher:
         for notification in page:
             request = self._request(self.app.mapper.to_domain_event(notification))
             try:
-                self._rerate(request)
+                if request is not None:
+                    self._rerate(request)
             except Conflict:
                 return 0  # the read model is still catching up: try again later, from here
             self.checkpoints.put(CHECKPOINT, notification.id)
@@ -103,7 +116,8 @@ class VersionWatcher:
         due = self._due(page)
         if not due:
             return 0
-        for request in _merged([self._request(self.app.mapper.to_domain_event(n)) for n in due]):
+        requests = [self._request(self.app.mapper.to_domain_event(notification)) for notification in due]
+        for request in _merged([request for request in requests if request is not None]):
             try:
                 report = self._rerate({**request, "reason": request["reason"] + " (settling pass)"})
             except Conflict:
@@ -128,8 +142,11 @@ class VersionWatcher:
             due.append(notification)
         return due
 
-    def _request(self, event: Any) -> dict[str, Any]:
+    def _request(self, event: Any) -> dict[str, Any] | None:
+        """The re-rating an event in the log calls for (None: none)."""
         self.app.reference.refresh()
+        if isinstance(event, CustomerUpdated):
+            return _plan_change_request(self.app.reference.customers, event)
         if isinstance(event, PriceVersionPublished):
             book = next(b for b in self.app.reference.price_books.values() if b.id == event.originator_id)
             name = book.price_book_id
@@ -149,6 +166,8 @@ class VersionWatcher:
         report = self.app.rerate(**request)
         if "plan" in request:  # a new ladder may change what a month owes without changing any rating
             self.app.resettle_plan(request["plan"], request["since"])
+        if "customer" in request:  # so may a new plan's
+            self.app.resettle_customer(request["customer"], request["since"])
         logger.info(
             "%s: re-rated %s of %s usage events (%s conflicts)",
             request["reason"], report.rerated, report.scanned, report.conflicts,
@@ -156,18 +175,33 @@ class VersionWatcher:
         return report
 
 
+def _plan_change_request(customers: Mapping[str, Customer], event: Any) -> dict[str, Any] | None:
+    """For a customer's change that moved it to another plan: re-rate its
+    usage from the moment the new plan takes effect."""
+    customer = next((found for found in customers.values() if found.id == event.originator_id), None)
+    if customer is None or (event.effective_at, event.plan) not in customer.plan_changes:
+        return None  # the plan stayed as it was: no rating changes
+    return {
+        "customer": customer.customer_id,
+        "since": event.effective_at,
+        "reason": f"customer {customer.customer_id} moved to plan {event.plan}",
+    }
+
+
 def _merged(requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One request per price book or plan, from the earliest `since` among
-    the versions it settles, its reason naming the first of them."""
+    """One request per price book, plan or customer, from the earliest
+    `since` among the versions or plan changes it settles, its reason naming
+    the first of them."""
     merged: dict[tuple[str, str], dict[str, Any]] = {}
     counts: dict[tuple[str, str], int] = {}
     for request in requests:
-        key = ("plan", request["plan"]) if "plan" in request else ("price_book", request["price_book"])
+        kind: str = next(name for name in ("plan", "price_book", "customer") if name in request)
+        key = (kind, request[kind])
         counts[key] = counts.get(key, 0) + 1
         found = merged.setdefault(key, dict(request))
         since: datetime = min(found["since"], request["since"])
         found["since"] = since
     for key, count in counts.items():
         if count > 1:
-            merged[key]["reason"] += f" and {count - 1} later versions"
+            merged[key]["reason"] += f" and {count - 1} later " + ("changes" if key[0] == "customer" else "versions")
     return list(merged.values())
