@@ -3,7 +3,8 @@ order; every entry must balance, every currency's debits must equal its
 credits, every rating must be reproduced exactly from the price and plan
 versions it names, every unpricing must name versions that leave the usage
 unpriced, and every usage's latest rating must be the one the versions in
-force at its moment give (application/audit_in_force.py)."""
+force at its moment give, under the plan its customer had then
+(application/audit_in_force.py)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from application.ports import Checkpoints
 from application.version_watcher import SETTLED_CHECKPOINT
 from domain.entries import charged_account, entries_of
 from domain.events import (
+    CustomerUpdated,
     InvoiceIssued,
     PlanVersionPublished,
     PriceVersionPublished,
@@ -53,7 +55,8 @@ class HistoryReport:
     tiered_cost: dict[tuple[str, str], Decimal] = field(default_factory=lambda: defaultdict(lambda: ZERO))
     settled: dict[tuple[str, str], tuple[Decimal, Decimal, bool]] = field(default_factory=dict)
     usage_checked: int = 0  # usage whose latest rating was checked against the versions in force
-    # versions whose re-rating the version watcher has not carried out yet, and the usage that awaits it
+    # versions and changes of plan whose re-rating the version watcher has not carried out yet, and the
+    # usage that awaits it
     pending_versions: list[str] = field(default_factory=list)
     awaiting_rerating: list[str] = field(default_factory=list)
 
@@ -90,7 +93,7 @@ def audit_history(
             _check_entries(report, notification.id, event)
             if isinstance(event, (UsageRecorded, UsageRerated, UsageUnpriced)):
                 _check_usage(app, report, latest, standings, notification.id, event)
-            elif isinstance(event, (PriceVersionPublished, PlanVersionPublished)):
+            elif isinstance(event, (PriceVersionPublished, PlanVersionPublished, CustomerUpdated)):
                 versions.note(app, notification.id, event)
             elif isinstance(event, TierSettled):
                 _check_settlement(report, notification.id, event)
@@ -145,7 +148,7 @@ def _check_in_force(app: Tally, report: HistoryReport, standings: dict[Any, Stan
     """The usage whose latest rating is not the one in force: awaiting the
     version watcher where a pending version may explain it, else a problem."""
     pending = versions.pending(app)
-    report.pending_versions = [f"{kind} {name} version {number}" for kind, name, number, _ in pending]
+    report.pending_versions = [found.label for found in pending]
     for found in standings.values():
         assert found.disagreement is not None, "only disagreements are kept"
         if awaiting(found, pending):
