@@ -98,7 +98,7 @@ class Simulations(MeteringQueries):
                 [{"loc": "customer", "msg": "mixed currencies"}],
             )
         result.currency = customer.currency
-        plan = self.reference.plans[customer.plan_at(usage.occurred_at)]  # "actual" rates under the plan of its moment
+        plan = self.reference.plans[customer.plan_at(usage.occurred_at)]  # the plan of its moment, as rating takes it
         book = self.reference.price_books[plan.price_book]
         versions = (
             book.versions if candidate.prices is None else [*book.versions, _numbered(candidate.prices, book.versions)]
