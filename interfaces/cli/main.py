@@ -149,7 +149,8 @@ def audit() -> None:
             )
         if report.pending_versions:
             console.print(
-                f"{len(report.pending_versions)} versions await re-rating ({', '.join(report.pending_versions)}): "
+                f"{len(report.pending_versions)} versions or plan changes await re-rating "
+                f"({', '.join(report.pending_versions)}): "
                 f"{len(report.awaiting_rerating)} usage events await it (the version watcher is behind)"
             )
         for currency in sorted(report.debits):
