@@ -85,7 +85,10 @@ def test_tally_audit_reports_versions_not_yet_carried_out_as_pending(
         services.follower.catch_up()
         audited = tally(database_url, "audit")
         assert audited.returncode == 0, audited.stderr
-        assert "3 versions or plan changes await re-rating" in audited.stderr and "1 usage events await it" in audited.stderr
+        assert (
+            "3 versions or plan changes await re-rating" in audited.stderr
+            and "1 usage events await it" in audited.stderr
+        )
 
         monkeypatch.setattr(version_watcher, "SETTLE_SECONDS", 0.0)
         monkeypatch.setattr("application.rerating.CATCH_UP_SECONDS", 0.2)  # the follower runs between the steps
