@@ -1,5 +1,5 @@
 """Catalog steps: price and plan versions, backdated, forward or tied with
-another version, some of them no longer pricing a model. The server answers
+another version or a change of plan, some of them no longer pricing a model. The server answers
 at once; the re-rating they cause follows asynchronously, so the model
 widens what each usage's charge may show until the next agreement."""
 
@@ -15,16 +15,19 @@ from tests.model.rating_model import PlanVersion, PriceVersion
 from tests.model.run_state import Run
 from tests.model.workload import BASE_RATES, rate_rows, stamp
 
-PRICE_BOOKS = {"default": "USD", "euro": "EUR"}
+PRICE_BOOKS = {"default": "USD", "euro": "EUR", "premium": "USD"}
 PLANS = {  # price book, markup, overrides
     "pro": ("default", Decimal("20"), {("openai", "gpt-4o-mini"): Decimal("50")}),
     "lite": ("default", Decimal("7.5"), {}),
+    "scale": ("premium", Decimal("10"), {("anthropic", "claude-sonnet-4-5"): Decimal("0")}),
     "euro": ("euro", Decimal("15"), {("anthropic", "claude-sonnet-4-5"): Decimal("25")}),
+    "euro-basic": ("euro", Decimal("40"), {}),
 }
+PUBLISHED_BOOKS = ("default", "default", "default", "premium", "premium", "euro")  # how often each gets a version
 
 
 def publish_prices(run: Run) -> None:
-    price_book = run.rng.choice(["default", "default", "default", "euro"])
+    price_book = run.rng.choice(PUBLISHED_BOOKS)
     version, body = next_price_version(run, price_book)
     answer = run.session.post(f"/v1/price-books/{price_book}/versions", body)
     price_version_published(run, price_book, version, answer)
@@ -45,7 +48,7 @@ def price_version_published(run: Run, price_book: str, version: PriceVersion, an
     assert answer.status_code == 201, answer.text
     assert answer.json()["version"] == version.number, answer.json()
     run.model.publish_prices(price_book, version)
-    run.version_moments.append(version.effective_from)
+    run.boundaries.append(version.effective_from)
     run.quiet = False
     before = run.model.prices[price_book][-2].rates
     dropped = {(p, m) for p, m, _ in before} - {(p, m) for p, m, _ in version.rates}
@@ -67,11 +70,11 @@ def publish_plan(run: Run) -> None:
     answer = run.session.post(f"/v1/plans/{plan}/versions", body)
     assert answer.status_code == 201, answer.text
     run.model.publish_plan(plan, PlanVersion(run.model.next_plan_number(plan), effective, markup, overrides))
-    run.version_moments.append(effective)
+    run.boundaries.append(effective)
     run.quiet = False
 
 
 def effective_from(run: Run) -> datetime:
     moments = [usage.timestamp for usage in run.model.usage.values()]
     sample = run.rng.sample(moments, min(len(moments), 20))
-    return run.workload.effective_from(run.version_moments, sorted(sample))
+    return run.workload.effective_from(run.boundaries, sorted(sample))

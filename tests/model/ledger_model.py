@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from tests.model.invoice_model import InvoiceFigures
+from tests.model.plan_history import PlanChange, PlanHistory
 from tests.model.rating_model import PlanVersion, PriceVersion, Rating, Usage, rate
 
 ZERO = Decimal(0)
@@ -40,7 +41,7 @@ UNITS = frozenset(
 class Customer:
     customer_id: str
     billing: str  # prepaid | postpaid | invoice
-    plan: str
+    first_plan: str  # the plan it registered with
     currency: str
     card: str | None  # "good", "declined" or no card on file
     limit: tuple[str, Decimal] | None = None  # a hard limit per day or month
@@ -50,6 +51,15 @@ class Customer:
     bank_payments: Decimal = ZERO
     credit_carried: Decimal = ZERO
     invoices: list[InvoiceFigures] = field(default_factory=list)
+    plans: PlanHistory = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.plans = PlanHistory(self.first_plan)
+
+    @property
+    def plan(self) -> str:
+        """The plan as last set: usage from now on is under it."""
+        return self.plans.current
 
     @property
     def funds(self) -> Decimal:
@@ -93,6 +103,8 @@ class LedgerModel:
         # rating under any of the version sets published since (re-rating is asynchronous).
         self.possible_charges: dict[tuple[str, str], set[Decimal]] = {}
         self._ratings: dict[tuple[str, str], Rating | None] = {}  # as the versions stand; cleared when they change
+        # The plan the server chose for usage timestamped inside a change's window (either was right).
+        self.settled_plans: dict[tuple[str, str], str] = {}
 
     # Reference data ----------------------------------------------------------------
 
@@ -105,8 +117,30 @@ class LedgerModel:
         self.price_book_of[plan] = price_book
 
     def add_customer(self, customer: Customer) -> None:
-        assert customer.currency == self.currencies[self.price_book_of[customer.plan]], "one currency per customer"
+        assert customer.currency == self.currency_of(customer.first_plan), "one currency per customer"
         self.customers[customer.customer_id] = customer
+
+    def currency_of(self, plan: str) -> str:
+        return self.currencies[self.price_book_of[plan]]
+
+    def change_plan(self, customer: str, change: PlanChange) -> None:
+        """Record a change of plan. Usage inside its window is then under no
+        known plan until `settle_plan` names the server's choice for it, and
+        only then may `widen` add each usage's new charge to what it may show."""
+        assert self.currency_of(change.plan) == self.customers[customer].currency, "a plan of the customer's currency"
+        self.customers[customer].plans.change(change)
+        self._ratings.clear()
+
+    def settle_plan(self, usage: Usage, plan: str) -> None:
+        window = self.customers[usage.customer].plans.window_at(usage.timestamp)
+        assert window is not None and plan in (window.previous, window.plan), (usage, plan, window)
+        self.settled_plans[usage.key] = plan
+        self._ratings.pop(usage.key, None)
+
+    def widen(self) -> None:
+        """A change the server re-rates asynchronously: until the next agreement
+        each usage's charge may show its rating before or after it."""
+        self._widen_possible_charges()
 
     def publish_prices(self, price_book: str, version: PriceVersion) -> None:
         self.prices[price_book].append(version)
@@ -126,11 +160,19 @@ class LedgerModel:
 
     # Rating ------------------------------------------------------------------------
 
+    def plan_of(self, usage: Usage) -> str:
+        """The plan its customer had at the usage's moment (the server's choice inside a change's window)."""
+        found = self.settled_plans.get(usage.key) or self.customers[usage.customer].plans.at(usage.timestamp)
+        assert found is not None, f"{usage.key} at {usage.timestamp} lies inside a change of plan's window, unsettled"
+        return found
+
     def rating(self, usage: Usage) -> Rating | None:
         if usage.key not in self._ratings:
-            plan = self.customers[usage.customer].plan
-            self._ratings[usage.key] = rate(usage, self.prices[self.price_book_of[plan]], self.plans[plan])
+            self._ratings[usage.key] = self.rating_under(usage, self.plan_of(usage))
         return self._ratings[usage.key]
+
+    def rating_under(self, usage: Usage, plan: str) -> Rating | None:
+        return rate(usage, self.prices[self.price_book_of[plan]], self.plans[plan])
 
     def charge(self, usage: Usage) -> Decimal:
         found = self.rating(usage)

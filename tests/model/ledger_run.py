@@ -1,11 +1,14 @@
-"""One model-based run: two price books (USD and EUR) and three plans, seven
-customers (in USD: two prepaid, one of them with a card that declines, two
-postpaid, one of them with a card that declines, one paying invoices by
-bank transfer; in EUR: one prepaid, one paying invoices), then a seeded random interleaving of steps,
-each sent to the real server and applied to the model, and at the end the
-whole ledger compared: balances, spend, usage buckets, every usage event's
-rating, invoices, the trial balance per currency; then `tally audit` and
-`tally replay`, and the same comparison after the replay."""
+"""One model-based run: three price books (two in USD, one of them leaving
+out two models at first, and one in EUR) and five plans (three in USD, two
+in EUR), seven customers (in USD: two prepaid, one of them with a card that
+declines, two postpaid, one of them with a card that declines, one paying
+invoices by bank transfer; in EUR: one prepaid, one paying invoices), then
+a seeded random interleaving of steps, each sent to one of the real server
+processes and applied to the model, and at the end the whole ledger
+compared: balances, spend, usage buckets, every usage event's rating (and
+the plan and versions it names), invoices, the trial balance per currency;
+then `tally audit` and `tally replay`, and the same comparison after the
+replay."""
 
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ from tests.model import (
     lifecycle_steps,
     metering_steps,
     money_steps,
+    plan_change_steps,
     race_steps,
     refund_steps,
 )
@@ -49,12 +53,15 @@ STEPS: dict[str, tuple[float, Step]] = {
     "usage batch": (30, metering_steps.send_usage),
     "usage racing a version": (1.5, race_steps.usage_racing_a_version),
     "usage then an authorization": (2, race_steps.spend_then_authorize),
+    "usage racing a plan change": (1, plan_change_steps.usage_racing_a_change),
     "price version": (5, catalog_steps.publish_prices),
     "plan version": (3, catalog_steps.publish_plan),
+    "plan change": (3, plan_change_steps.change_plan),
     "grant": (5, money_steps.grant),
     "card top-up": (3, money_steps.card_top_up),
     "refund or dispute": (1.5, refund_steps.take_back),
     "authorization": (10, money_steps.authorize),
+    "authorizations racing": (1.5, race_steps.authorizations_racing),
     "void": (3, money_steps.void),
     "limits": (1.5, money_steps.set_limits),
     "billing run": (2, billing_steps.bill),
@@ -86,9 +93,10 @@ def set_up_catalog(run: Run) -> None:
     post = run.session.post
     for price_book, currency in catalog_steps.PRICE_BOOKS.items():
         assert post("/v1/price-books", {"id": price_book, "currency": currency}).status_code == 201
-        first = {"effective_from": FIRST_EFFECTIVE.isoformat(), "rates": rate_rows(first_rates())}
+        rates = first_rates(price_book)
+        first = {"effective_from": FIRST_EFFECTIVE.isoformat(), "rates": rate_rows(rates)}
         assert post(f"/v1/price-books/{price_book}/versions", first).status_code == 201
-        run.model.add_price_book(price_book, currency, PriceVersion(1, FIRST_EFFECTIVE, first_rates()))
+        run.model.add_price_book(price_book, currency, PriceVersion(1, FIRST_EFFECTIVE, rates))
     for plan, (price_book, markup, overrides) in catalog_steps.PLANS.items():
         rows = [{"provider": p, "model": m, "markup_percent": str(percent)} for (p, m), percent in overrides.items()]
         body = {"id": plan, "price_book": price_book, "markup_percent": str(markup), "model_overrides": rows}
@@ -150,7 +158,8 @@ def summary(run: Run, store: str, seed: int) -> str:
     spent = ", ".join(
         f"{name} {run.seconds[name]:.1f}" for name in sorted(run.seconds, key=run.seconds.__getitem__, reverse=True)
     )
+    processes = "one server process" if run.session.processes == 1 else f"{run.session.processes} server processes"
     return (
-        f"model-based run on {store} (seed {seed}): {steps} steps ({kinds}); "
+        f"model-based run on {store}, {processes} (seed {seed}): {steps} steps ({kinds}); "
         f"{len(run.model.usage)} usage events recorded; {details}; seconds per step kind: {spent}"
     )

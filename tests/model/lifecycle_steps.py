@@ -21,8 +21,10 @@ def checkpoint(run: Run) -> None:
 
 
 def restart(run: Run) -> None:
-    run.session.stop()
-    run.session.start()
+    """One process, any of them, stopped and started again on the same store."""
+    restarted = run.session.restart()
+    if run.session.processes > 1:
+        run.counts[f"restart of process {restarted}"] += 1
 
 
 def replay(run: Run) -> None:

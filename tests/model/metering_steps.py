@@ -89,7 +89,7 @@ def next_events(run: Run, batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [run.workload.changed(original), original]
     if pick < 0.25 and batch:
         return [dict(run.rng.choice(batch))]
-    fresh = run.workload.usage_event(run.rng.choice(run.customers()), run.version_moments, None)
+    fresh = run.workload.usage_event(run.rng.choice(run.customers()), run.boundaries, None)
     if pick < 0.28:
         return [run.workload.invalid(fresh)]
     fresh["authorization_id"] = hold_to_capture(run, fresh["customer"])

@@ -86,12 +86,11 @@ def authorize(run: Run) -> None:
     return None
 
 
-def ask_authorization(run: Run, customer: str, amount: Decimal) -> str:
-    """Ask, check the answer against the model where it is sure, keep the hold."""
-    body: dict[str, Any] = {"id": run.workload.next_id("auth"), "customer": customer, "amount": format(amount, "f"),
-                            "expires_in_seconds": run.rng.choice([3600, 3600, 3600, 1, 2])}  # fmt: skip
+def ask_authorization(run: Run, customer: str, amount: Decimal, via: int | None = None) -> str:
+    """Ask (through process `via`, else any), check the answer against the model where it is sure, keep the hold."""
+    body = authorization_body(run, customer, amount)
     sent = datetime.now(UTC)
-    answer = run.session.post("/v1/authorizations", body)
+    answer = run.session.post("/v1/authorizations", body, via=via)
     window = authorization_model.Window(sent, datetime.now(UTC))
     certain = authorization_model.certain_answer(run.model, customer, amount, window)
     assert answer.status_code in (201, 402), answer.text
@@ -108,6 +107,11 @@ def ask_authorization(run: Run, customer: str, amount: Decimal) -> str:
     run.authorization_bodies.append((body, answer.status_code))
     run.counts[f"authorization {shown}{'' if certain else ' (either answer)'}"] += 1
     return shown
+
+
+def authorization_body(run: Run, customer: str, amount: Decimal) -> dict[str, Any]:
+    return {"id": run.workload.next_id("auth"), "customer": customer, "amount": format(amount, "f"),
+            "expires_in_seconds": run.rng.choice([3600, 3600, 3600, 1, 2])}  # fmt: skip
 
 
 def retry_authorization(run: Run) -> None:

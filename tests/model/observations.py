@@ -11,9 +11,11 @@ import time
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from tests.model.authorization_model import EXPIRY_SLACK
 from tests.model.ledger_model import LedgerModel
+from tests.model.rating_model import Rating, Usage, rate_under
 from tests.model.server_session import ServerSession
 
 AGREEMENT_SECONDS = 120.0
@@ -28,6 +30,7 @@ USAGE_QUERY = (
 def differences(model: LedgerModel, session: ServerSession) -> list[str]:
     found = []
     for customer in sorted(model.customers):
+        found += plan_differences(model, session, customer)
         found += balance_differences(model, session, customer)
         found += invoice_differences(model, session, customer)
     found += graphql_differences(model, session)
@@ -59,6 +62,12 @@ def hold_near_expiry(model: LedgerModel, customer: str, moment: datetime) -> boo
         and moment - EXPIRY_SLACK <= h.expires_at <= moment + 3 * EXPIRY_SLACK
         for h in model.holds.values()
     )
+
+
+def plan_differences(model: LedgerModel, session: ServerSession, customer: str) -> list[str]:
+    shown = session.get(f"/v1/customers/{customer}").json()["plan"]
+    expected = model.customers[customer].plan
+    return [] if shown == expected else [f"{customer} plan: model {expected}, server {shown}"]
 
 
 def balance_differences(model: LedgerModel, session: ServerSession, customer: str) -> list[str]:
@@ -152,7 +161,11 @@ def trial_balance_differences(model: LedgerModel, session: ServerSession) -> lis
 
 
 def rating_problems(model: LedgerModel, session: ServerSession) -> list[str]:
-    """Every usage event's own rating, as `GET /v1/events/{customer}/{id}` shows it."""
+    """Every usage event's own rating, as `GET /v1/events/{customer}/{id}` shows it:
+    rated or unpriced, its charge and cost, and terms that give them. A rating
+    names the plan and versions that made it, and a re-rating that would not
+    change the amounts is not made (docs/rating.md), so the terms named may be
+    older ones than the model's, or another plan's, that give the same amounts."""
     problems = []
     for (customer, event_id), usage in model.usage.items():
         shown = session.get(f"/v1/events/{customer}/{event_id}").json()
@@ -160,10 +173,30 @@ def rating_problems(model: LedgerModel, session: ServerSession) -> list[str]:
         expected = ("unpriced", None, None) if rating is None else ("rated", rating.charge, rating.cost)
         found = shown["rating"] or {}
         server = (shown["status"], _decimal(found.get("charge")), _decimal(found.get("cost")))
+        problem = None
         if server != expected:
-            problems.append(f"{customer}/{event_id} at {usage.timestamp.isoformat()} {usage.provider}/{usage.model}: "
-                            f"model {expected}, server {server}")  # fmt: skip
+            problem = f"model {expected}, server {server}"
+        elif rating is not None:
+            problem = named_terms_problem(model, usage, found, rating)
+        if problem:
+            problems.append(f"{customer}/{event_id} at {usage.timestamp.isoformat()} {usage.provider}/{usage.model} "
+                            f"(under {model.plan_of(usage)}): {problem}")  # fmt: skip
     return problems
+
+
+def named_terms_problem(model: LedgerModel, usage: Usage, found: dict[str, Any], rating: Rating) -> str | None:
+    """Whether the price book, plan and versions a rating names give its amounts."""
+    book, plan = str(found["price_book"]), str(found["plan"])
+    price_number, plan_number = int(found["price_version"]), int(found["plan_version"])
+    if model.price_book_of.get(plan) != book:
+        return f"the rating names plan {plan} with price book {book}"
+    if not (0 < price_number <= len(model.prices[book]) and 0 < plan_number <= len(model.plans[plan])):
+        return f"the rating names {book} version {price_number}, {plan} version {plan_number}, never published"
+    again = rate_under(usage, model.prices[book][price_number - 1], model.plans[plan][plan_number - 1])
+    if again is None or (again.charge, again.cost) != (rating.charge, rating.cost):
+        return (f"the rating names {book} version {price_number} and {plan} version {plan_number}, which give "
+                f"{again}, not the model's charge {rating.charge} and cost {rating.cost}")  # fmt: skip
+    return None
 
 
 def _decimal(text: str | None) -> Decimal | None:

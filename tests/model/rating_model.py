@@ -91,6 +91,11 @@ def rate(usage: Usage, prices: list[PriceVersion], plan: list[PlanVersion]) -> R
     plan_version = in_force(plan, usage.timestamp)
     if price_version is None or plan_version is None:
         return None
+    return rate_under(usage, price_version, plan_version)
+
+
+def rate_under(usage: Usage, price_version: PriceVersion, plan_version: PlanVersion) -> Rating | None:
+    """The rating these two versions give the usage, or None if the price version leaves it unpriced."""
     used = {unit: quantity for unit, quantity in usage.quantities.items() if quantity > 0}
     if any((usage.provider, usage.model, unit) not in price_version.rates for unit in used):
         return None

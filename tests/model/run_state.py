@@ -45,7 +45,9 @@ class Run:
     # then no re-rating is pending, and what the server reads next is fully known.
     quiet: bool = True
     accepted_events: list[dict[str, Any]] = field(default_factory=list)
-    version_moments: list[datetime] = field(default_factory=list)
+    # Moments that usage and versions like to fall on: versions' effective_from, and
+    # a microsecond either side of each change of plan's window.
+    boundaries: list[datetime] = field(default_factory=list)
     billing_periods: list[tuple[datetime, datetime]] = field(default_factory=list)
     billed: list[tuple[datetime, datetime]] = field(default_factory=list)
     top_up_bodies: list[tuple[str, dict[str, Any], int, str]] = field(default_factory=list)

@@ -1,16 +1,22 @@
-"""One tally server process on one database for a whole model-based run:
-started, stopped and started again on the same store, its card payments
-going to a local Stripe server that sends signed webhooks back; the
-command line (`tally replay`, `tally audit`) run against the same store;
-and a log of every request, so that a disagreement can be replayed by hand."""
+"""The tally server processes of a whole model-based run, on one database:
+one, or several sharing the store as docs/scaling.md runs them (each with
+its own follower, version watcher and policies, its own caches of
+reference data and holds), each request sent to one of them at random;
+started, stopped and started again on the same store, a restart hitting
+any of them; card payments going to a local Stripe server that sends
+signed webhooks back to one of them; the command line (`tally replay`,
+`tally audit`) run against the same store; and a log of every request and
+the process it went to, so that a disagreement can be replayed by hand."""
 
 from __future__ import annotations
 
 import json
 import os
+import random
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,66 +27,142 @@ from tests.stripe_server import API_KEY, WEBHOOK_SECRET, register_webhook
 from tests.support import ADMIN_KEY
 
 CLI_SECONDS = 300
+MAX_PROCESSES = 4
+
+
+@dataclass
+class ServerProcess:
+    base: str
+    api: httpx.Client
+    stack: ExitStack
 
 
 class ServerSession:
-    def __init__(self, database_url: str, stripe_base: str, log_path: Path) -> None:
+    def __init__(self, database_url: str, stripe_base: str, log_path: Path, processes: int = 1, seed: int = 0) -> None:
+        assert 1 <= processes <= MAX_PROCESSES, processes
         self.database_url = database_url
         self.stripe_base = stripe_base
         self.log_path = log_path
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self.log_path.write_text("")
-        self._stack: ExitStack | None = None
-        self._api: httpx.Client | None = None
-        self.base = ""
+        self.servers: list[ServerProcess | None] = [None] * processes
+        # Which process answers comes from a sequence of its own, so that a seed makes
+        # the same workload on a store with one process as on one with several.
+        self.rng = random.Random(seed)
+        self.webhook_target: int | None = None
+        self.last_via = 0
 
     @property
     def running(self) -> bool:
-        return self._stack is not None
+        return any(server is not None for server in self.servers)
+
+    @property
+    def processes(self) -> int:
+        return len(self.servers)
 
     def start(self) -> None:
-        assert self._stack is None, "one server at a time"
-        stack = ExitStack()
-        env = {"STRIPE_API_KEY": API_KEY, "STRIPE_API_BASE": self.stripe_base, "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET}
-        self.base = stack.enter_context(running_server(self.database_url, env_extra=env))
-        register_webhook(self.stripe_base, f"{self.base}/v1/webhooks/stripe")  # the port is new each start
-        self._api = stack.enter_context(client(self.base))
-        self._stack = stack
-        self.note({"server": "started", "base": self.base})
+        """Start every process that is not running."""
+        assert not all(self.servers), "every process is already running"
+        for index, server in enumerate(self.servers):
+            if server is None:
+                self._start_one(index)
+        self._route_webhooks()
 
     def stop(self) -> None:
-        if self._stack is not None:
-            self._stack.close()
-        self._stack, self._api = None, None
-        self.note({"server": "stopped"})
+        for index in range(self.processes):
+            self._stop_one(index)
+        self.webhook_target = None
 
-    def request(self, method: str, path: str, body: Any = None, params: dict[str, str] | None = None) -> httpx.Response:
-        assert self._api is not None, "the server is not running"
-        answer = self._api.request(method, path, json=body, params=params)
+    def restart(self) -> int:
+        """Stop one process at random and start it again on the same store."""
+        index = self.rng.randrange(self.processes)
+        if self.webhook_target == index:
+            self._route_webhooks(avoiding=index)
+        self._stop_one(index)
+        self._start_one(index)
+        self._route_webhooks()
+        return index
+
+    def _start_one(self, index: int) -> None:
+        assert self.servers[index] is None, f"process {index} is running"
+        stack = ExitStack()
+        env = {"STRIPE_API_KEY": API_KEY, "STRIPE_API_BASE": self.stripe_base, "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET}
+        base = stack.enter_context(running_server(self.database_url, env_extra=env))
+        self.servers[index] = ServerProcess(base, stack.enter_context(client(base)), stack)
+        self.note({"server": "started", "process": index, "base": base})
+
+    def _stop_one(self, index: int) -> None:
+        server = self.servers[index]
+        if server is not None:
+            server.stack.close()
+            self.servers[index] = None
+            self.note({"server": "stopped", "process": index})
+
+    def _route_webhooks(self, avoiding: int | None = None) -> None:
+        """The card processor sends its webhooks to one running process (the port is new each start)."""
+        candidates = [index for index, server in enumerate(self.servers) if server and index != avoiding]
+        if candidates:
+            self.webhook_target = self.rng.choice(candidates)
+            register_webhook(self.stripe_base, f"{self._server(self.webhook_target).base}/v1/webhooks/stripe")
+
+    def _server(self, index: int) -> ServerProcess:
+        server = self.servers[index]
+        assert server is not None, f"process {index} is not running"
+        return server
+
+    def pick(self) -> int:
+        """A running process, at random."""
+        running = [index for index, server in enumerate(self.servers) if server is not None]
+        assert running, "no process is running"
+        return self.rng.choice(running)
+
+    def other_than(self, index: int) -> int:
+        """Another running process than `index` if there is one, else `index`."""
+        others = [other for other, server in enumerate(self.servers) if server is not None and other != index]
+        return self.rng.choice(others) if others else index
+
+    def request(
+        self, method: str, path: str, body: Any = None, params: dict[str, str] | None = None, via: int | None = None
+    ) -> httpx.Response:
+        self.last_via = self.pick() if via is None else via
+        answer = self._server(self.last_via).api.request(method, path, json=body, params=params)
         if method != "GET" and path != "/graphql":
-            self.note({"request": f"{method} {path}", "body": body, "status": answer.status_code})
+            self.note({"request": f"{method} {path}", "process": self.last_via, "body": body,
+                       "status": answer.status_code})  # fmt: skip
         return answer
 
-    def post(self, path: str, body: Any = None) -> httpx.Response:
-        return self.request("POST", path, body)
+    def post(self, path: str, body: Any = None, via: int | None = None) -> httpx.Response:
+        return self.request("POST", path, body, via=via)
 
     def post_signed(self, path: str, payload: bytes, signature: str) -> httpx.Response:
         """A webhook as the card processor sends it: its own bytes, signed, and no bearer key."""
-        answer = httpx.post(f"{self.base}{path}", content=payload, headers={"Stripe-Signature": signature}, timeout=30)
-        self.note({"request": f"POST {path} (signed)", "body": payload.decode(), "status": answer.status_code})
+        via = self.pick()
+        answer = httpx.post(f"{self._server(via).base}{path}", content=payload,
+                            headers={"Stripe-Signature": signature}, timeout=30)  # fmt: skip
+        self.note({"request": f"POST {path} (signed)", "process": via, "body": payload.decode(),
+                   "status": answer.status_code})  # fmt: skip
         return answer
 
     def post_concurrently(self, requests: list[tuple[str, Any]]) -> list[httpx.Response]:
-        """Several POSTs at once, each on a connection of its own, answers in order."""
+        return self.concurrently([("POST", path, body) for path, body in requests])
+
+    def concurrently(self, requests: list[tuple[str, str, Any]]) -> list[httpx.Response]:
+        """Several requests at once, each on a connection of its own, spread over
+        the running processes (one each while there are enough), answers in order."""
+        first = self.pick()
+        running = [index for index, server in enumerate(self.servers) if server is not None]
+        targets = [running[(running.index(first) + n) % len(running)] for n in range(len(requests))]
         with ThreadPoolExecutor(max_workers=len(requests)) as pool:
-            answers = list(pool.map(lambda request: self._post_alone(*request), requests))
-        for (path, body), answer in zip(requests, answers, strict=True):
-            self.note({"request": f"POST {path} (concurrently)", "body": body, "status": answer.status_code})
+            answers = list(pool.map(self._send_alone, targets, requests))
+        for via, (method, path, body), answer in zip(targets, requests, answers, strict=True):
+            self.note({"request": f"{method} {path} (concurrently)", "process": via, "body": body,
+                       "status": answer.status_code})  # fmt: skip
         return answers
 
-    def _post_alone(self, path: str, body: Any) -> httpx.Response:
-        with client(self.base) as own:
-            return own.post(path, json=body)
+    def _send_alone(self, via: int, request: tuple[str, str, Any]) -> httpx.Response:
+        method, path, body = request
+        with client(self._server(via).base) as own:
+            return own.request(method, path, json=body)
 
     def get(self, path: str, params: dict[str, str] | None = None) -> httpx.Response:
         return self.request("GET", path, params=params)

@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 MILLION = 1_000_000
+ONE_MICROSECOND = timedelta(microseconds=1)
 BASE_RATES: dict[tuple[str, str], dict[str, tuple[str, int]]] = {
     ("openai", "gpt-4o"): {
         "input_tokens": ("2.50", MILLION),
@@ -33,6 +34,10 @@ BASE_RATES: dict[tuple[str, str], dict[str, tuple[str, int]]] = {
     },
 }
 UNPRICED_AT_FIRST = ("anthropic", "claude-haiku-4-5")  # priced only by a later version, if ever
+# The premium price book prices at half as much again, and leaves out two models at first:
+# a customer moved onto a plan of it has usage that its old plan priced and its new one does not.
+PREMIUM_FACTOR = Decimal("1.5")
+NOT_IN_PREMIUM_AT_FIRST = (("openai", "dall-e-3"), ("openai", "whisper-1"))
 PRICE_FACTORS = ("0", "0.5", "0.8", "1", "1", "1.1", "1.5", "2.5", "0.333333")
 MARKUPS = ("0", "5", "12.5", "20", "20", "33.3333", "50", "100")
 FEATURES = ("chat", "search", "batch")
@@ -47,11 +52,14 @@ def rate_rows(rates: dict[tuple[str, str, str], tuple[Decimal, int]]) -> list[di
     ]
 
 
-def first_rates() -> dict[tuple[str, str, str], tuple[Decimal, int]]:
+def first_rates(price_book: str) -> dict[tuple[str, str, str], tuple[Decimal, int]]:
+    premium = price_book == "premium"
+    left_out = {UNPRICED_AT_FIRST, *NOT_IN_PREMIUM_AT_FIRST} if premium else {UNPRICED_AT_FIRST}
+    factor = PREMIUM_FACTOR if premium else Decimal(1)
     return {
-        (provider, model, unit): (Decimal(price), per)
+        (provider, model, unit): (Decimal(price) * factor, per)
         for (provider, model), units in BASE_RATES.items()
-        if (provider, model) != UNPRICED_AT_FIRST
+        if (provider, model) not in left_out
         for unit, (price, per) in units.items()
     }
 
@@ -96,6 +104,9 @@ class Workload:
         self.rng = rng
         self.calendar = calendar
         self.counter = 0
+        # Per customer, the (sent, answered) window of each change of plan: a usage
+        # timestamped inside one would be under either plan, so none is.
+        self.plan_windows: dict[str, list[tuple[datetime, datetime]]] = {}
 
     def next_id(self, prefix: str) -> str:
         self.counter += 1
@@ -119,6 +130,13 @@ class Workload:
         if pick < 0.96:
             return now + timedelta(seconds=self.rng.uniform(1, 240))  # ahead, within the five minutes allowed
         return now - timedelta(seconds=self.rng.uniform(0, 2))
+
+    def outside_plan_windows(self, customer: str, moment: datetime) -> datetime:
+        """The moment, or, inside a change of plan's window, a microsecond before or after it."""
+        for sent, answered in self.plan_windows.get(customer, []):
+            if sent <= moment <= answered:
+                return self.rng.choice([sent - ONE_MICROSECOND, answered + ONE_MICROSECOND])
+        return moment
 
     def _between(self, start: datetime, end: datetime) -> datetime:
         span = max((end - start).total_seconds(), 0.0)
@@ -148,7 +166,7 @@ class Workload:
         event: dict[str, Any] = {
             "id": self.next_id("ev"),
             "customer": customer,
-            "timestamp": stamp(self.moment(known), self.rng),
+            "timestamp": stamp(self.outside_plan_windows(customer, self.moment(known)), self.rng),
             "provider": provider,
             "model": model,
             "feature": self.rng.choice(FEATURES),
