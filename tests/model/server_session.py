@@ -61,11 +61,11 @@ class ServerSession:
         return len(self.servers)
 
     def start(self) -> None:
-        """Start every process that is not running."""
-        assert not all(self.servers), "every process is already running"
-        for index, server in enumerate(self.servers):
-            if server is None:
-                self._start_one(index)
+        """Start every process that is not running, side by side (each waits for its own health)."""
+        stopped = [index for index, server in enumerate(self.servers) if server is None]
+        assert stopped, "every process is already running"
+        with ThreadPoolExecutor(max_workers=len(stopped)) as pool:
+            list(pool.map(self._start_one, stopped))
         self._route_webhooks()
 
     def stop(self) -> None:
