@@ -1,12 +1,14 @@
-"""The whole ledger through the real server, on SQLite and on PostgreSQL,
+"""The whole ledger through the real server, on SQLite (one process) and on
+PostgreSQL (two processes sharing the store, each request sent to either),
 against a reference model written in the test (tests/model/ledger_model.py):
 a seeded random interleaving of usage batches (retried, changed, invalid,
-capturing holds, racing a version), backdated and forward price and plan
-versions (some no longer pricing a model), grants, card top-ups through a
-local Stripe server and their refunds and disputes, authorizations with
-their voids and captures, hard limits, billing runs, bank transfers,
-restarts of the server and `tally replay` between steps, in USD and EUR,
-none of them waiting for the read model. At quiet moments and at the end
+capturing holds, racing a version or a change of plan), backdated and
+forward price and plan versions (some no longer pricing a model), changes
+of a customer's plan, grants, card top-ups through a local Stripe server
+and their refunds and disputes, authorizations (two at once now and then)
+with their voids and captures, hard limits, billing runs, bank transfers,
+restarts of a server process and `tally replay` between steps, in USD and
+EUR, none of them waiting for the read model. At quiet moments and at the end
 every balance, the GraphQL spend and usage, every usage event's rating,
 the invoices and the trial balance must equal the model's, and `tally
 audit` and `tally replay` must pass (docs/audit.md#model-based-tests).
