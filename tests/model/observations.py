@@ -185,11 +185,14 @@ def rating_problems(model: LedgerModel, session: ServerSession) -> list[str]:
 
 
 def named_terms_problem(model: LedgerModel, usage: Usage, found: dict[str, Any], rating: Rating) -> str | None:
-    """Whether the price book, plan and versions a rating names give its amounts."""
+    """Whether the price book, plan and versions a rating names give its amounts
+    (and the plan is one the customer has been on)."""
     book, plan = str(found["price_book"]), str(found["plan"])
     price_number, plan_number = int(found["price_version"]), int(found["plan_version"])
     if model.price_book_of.get(plan) != book:
         return f"the rating names plan {plan} with price book {book}"
+    if plan not in model.customers[usage.customer].plans.plans():
+        return f"the rating names plan {plan}, which the customer has never been on"
     if not (0 < price_number <= len(model.prices[book]) and 0 < plan_number <= len(model.plans[plan])):
         return f"the rating names {book} version {price_number}, {plan} version {plan_number}, never published"
     again = rate_under(usage, model.prices[book][price_number - 1], model.plans[plan][plan_number - 1])
