@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import psycopg
 from psycopg import sql
 
@@ -19,3 +22,24 @@ def open_database(store: Store) -> Database:
             connection.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(store.postgres_schema)))
         return PostgresDatabase(store.postgres_conninfo, store.postgres_schema)
     return SqliteDatabase(store.sqlite_path)
+
+
+@contextmanager
+def creating_store(store: Store) -> Iterator[None]:
+    """Held while a process creates what the store needs (schema, event and
+    view tables, checkpoints). Processes started at once on a new PostgreSQL
+    store would otherwise create them at the same moment, and `CREATE ... IF
+    NOT EXISTS` is not safe against a concurrent creation (the loser exits
+    with a unique violation on the catalog): an advisory lock, one per
+    schema, lets one create and the others find everything there. SQLite
+    serialises its writers already."""
+    if store.kind != "postgresql":
+        yield
+        return
+    with psycopg.connect(store.postgres_conninfo, autocommit=True) as connection:
+        key = f"tally:create:{store.postgres_schema}"
+        connection.execute("SELECT pg_advisory_lock(hashtext(%s))", (key,))
+        try:
+            yield
+        finally:
+            connection.execute("SELECT pg_advisory_unlock(hashtext(%s))", (key,))

@@ -13,7 +13,7 @@ from application.ports import Clock
 from application.tally import Tally, utc_now
 from application.tier_settler import TierSettler
 from application.version_watcher import VersionWatcher
-from infrastructure.databases import open_database
+from infrastructure.databases import creating_store, open_database
 from infrastructure.log_listener import LogListener
 from infrastructure.price_catalog import GenaiPricesCatalog
 from infrastructure.settings import Settings
@@ -90,6 +90,32 @@ def bootstrap(
 ) -> Services:
     settings = settings or Settings()
     store = parse_database_url(settings.database_url)
+    with creating_store(store):  # one process at a time creates the store's schema and tables
+        database, app, checkpoints = _open_store(settings, store, clock, prefix)
+    follower = Follower(app.recorder, app.mapper.to_domain_event, database, prefix, health=follower_health)
+    app.saved_listeners.append(follower.notify)
+    listener = LogListener(app.recorder, follower.notify)
+    settler = TierSettler(app, checkpoints)
+    policies = policy_loops(app, checkpoints, settler)
+    queries = LedgerQueries(database, prefix)
+    services = Services(settings, store, app, database, follower, queries, listener, policies, settler)
+    mode = resolve_mode(settings, store.kind) if start_follower else "off"
+    services.follower_mode = mode
+    if mode == "thread":
+        follower.start()
+        listener.start()
+        services.follower_health = follower.health
+    elif mode == "process":
+        services.projector, services.follower_health = start_projector_process(settings)
+    if mode != "off" and settings.watcher:
+        for loop in policies:
+            loop.start()
+    return services
+
+
+def _open_store(settings: Settings, store: Store, clock: Clock, prefix: str) -> tuple[Database, Tally, SqlCheckpoints]:
+    """The read model's database, the application on the event store, and the
+    policies' checkpoints, each creating its tables if they are missing."""
     database = open_database(store)
     history = UsageHistoryQueries(database, prefix)
     app = Tally(
@@ -110,26 +136,7 @@ def bootstrap(
     )
     with database.transaction(write=True) as cursor:
         schema.create(cursor, prefix, database.dialect)
-    follower = Follower(app.recorder, app.mapper.to_domain_event, database, prefix, health=follower_health)
-    app.saved_listeners.append(follower.notify)
-    listener = LogListener(app.recorder, follower.notify)
-    checkpoints = SqlCheckpoints(database)
-    settler = TierSettler(app, checkpoints)
-    policies = policy_loops(app, checkpoints, settler)
-    queries = LedgerQueries(database, prefix)
-    services = Services(settings, store, app, database, follower, queries, listener, policies, settler)
-    mode = resolve_mode(settings, store.kind) if start_follower else "off"
-    services.follower_mode = mode
-    if mode == "thread":
-        follower.start()
-        listener.start()
-        services.follower_health = follower.health
-    elif mode == "process":
-        services.projector, services.follower_health = start_projector_process(settings)
-    if mode != "off" and settings.watcher:
-        for loop in policies:
-            loop.start()
-    return services
+    return database, app, SqlCheckpoints(database)
 
 
 def policy_loops(app: Tally, checkpoints: SqlCheckpoints, settler: TierSettler) -> list[StepLoop]:

@@ -86,11 +86,6 @@ ATTEMPTS = 6
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="processes started at once on a new PostgreSQL store create its schema and tables at the same moment "
-    "(CREATE ... IF NOT EXISTS is not safe against a concurrent creation): all but one exit with a UniqueViolation",
-)
 def test_server_processes_started_at_once_on_a_new_store_all_start() -> None:
     """docs/scaling.md runs several processes on one store, which a supervisor
     starts together; each must start, whichever creates the store's tables."""
