@@ -51,7 +51,6 @@ class ServerSession:
         self.rng = random.Random(seed)
         self.webhook_target: int | None = None
         self.last_via = 0
-        self.store_made = False  # whether a process has created the store's tables
 
     @property
     def running(self) -> bool:
@@ -62,14 +61,10 @@ class ServerSession:
         return len(self.servers)
 
     def start(self) -> None:
-        """Start every process that is not running, side by side (each waits for its own health);
-        on a new store one first, alone: processes that create a store's tables at the same moment
-        collide (test_model_findings.py), which is not what this run is about."""
+        """Start every process that is not running, side by side (each waits for its own health),
+        on a new store as on one in use: they create its tables one at a time."""
         stopped = [index for index, server in enumerate(self.servers) if server is None]
         assert stopped, "every process is already running"
-        if not self.store_made:
-            self._start_one(stopped.pop(0))
-            self.store_made = True
         with ThreadPoolExecutor(max_workers=max(len(stopped), 1)) as pool:
             list(pool.map(self._start_one, stopped))
         self._route_webhooks()
