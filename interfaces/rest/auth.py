@@ -31,7 +31,7 @@ class Principal:
             raise HTTPException(404, f"customer {customer!r} does not exist")
 
 
-def services(request: Request) -> Services:
+async def services(request: Request) -> Services:
     found: Services = request.app.state.services
     return found
 
@@ -44,7 +44,7 @@ def principal(request: Request, found: Annotated[Services, Depends(services)]) -
     admin_key = found.settings.admin_key
     if admin_key and hmac.compare_digest(key.encode(), admin_key.encode()):
         return Principal(None)
-    customer = found.app.customer_for_key(key)
+    customer = found.app.customers.customer_for_key(key)
     if customer is None:
         raise HTTPException(401, "the key is not valid", headers={"WWW-Authenticate": "Bearer"})
     return Principal(customer)
