@@ -19,6 +19,7 @@ from strawberry.types import Info
 
 from application.errors import NotFound
 from application.validation import is_position
+from interfaces.api_docs.pages import graphiql_html
 from interfaces.bootstrap import Services
 from interfaces.graphql import types as t
 from interfaces.graphql.context import NotAllowed, TallyContext, context_getter
@@ -389,7 +390,11 @@ schema = strawberry.Schema(
 
 class TallyGraphQLRouter(GraphQLRouter[TallyContext, None]):
     """Answers a body that is not a GraphQL request object with a 400, where
-    strawberry itself would fail on it."""
+    strawberry itself would fail on it; GraphiQL loads its assets from tally."""
+
+    @property
+    def graphql_ide_html(self) -> str:
+        return graphiql_html()
 
     async def parse_http_body(self, request: Any) -> Any:
         try:

@@ -10,6 +10,7 @@ from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
 from interfaces import presenters
+from interfaces.observability.counting import count_decision
 from interfaces.rest.auth import AdminDep, ServicesDep
 from interfaces.rest.problems import problem
 from interfaces.rest.responses import PROBLEMS, AuthorizationPublic, CustomerPublic, Problem
@@ -60,7 +61,7 @@ class LimitsSet(Strict):
     },
 )
 async def authorize(body: AuthorizationCreate, services: ServicesDep, _: AdminDep) -> Any:
-    decided, _created = await run_in_threadpool(
+    decided, created = await run_in_threadpool(
         services.app.authorize,
         body.id,
         body.customer,
@@ -68,6 +69,8 @@ async def authorize(body: AuthorizationCreate, services: ServicesDep, _: AdminDe
         body.estimate.model_dump() if body.estimate else None,
         body.expires_in_seconds,
     )
+    if created:
+        count_decision(decided.code if not decided.approved else None)
     shown = presenters.authorization(decided, services.app.authorization_status(decided))
     if decided.approved:
         return JSONResponse(shown, status_code=201)
