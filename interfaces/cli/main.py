@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 import signal
 import sys
@@ -95,6 +96,12 @@ def project() -> None:
 
 def _announce(host: str, port: int, settings: Settings, *, show_key: bool) -> None:
     base = f"http://{host}:{port}"
+    if settings.log_format == "json":  # every line on standard error is JSON, this one too
+        fields = {"store": shown_url(settings.database_url), "url": base}
+        if show_key:
+            fields["admin_key"] = str(settings.admin_key)
+        logging.getLogger("tally").info("tally on %s at %s", fields["store"], base, extra={"fields": fields})
+        return
     console.print(f"[bold]tally[/bold] on {shown_url(settings.database_url)}")
     console.print(f"  REST docs  {base}/docs")
     console.print(f"  GraphiQL   {base}/graphql")

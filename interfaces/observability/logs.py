@@ -40,3 +40,4 @@ def configure_logging(log_format: str, level: str) -> None:
         root.removeHandler(existing)
     root.addHandler(handler)
     root.setLevel(level.upper())
+    logging.captureWarnings(True)  # a library's warning is a record too, not a bare line
