@@ -1,7 +1,7 @@
 """OpenTelemetry traces through a real server: with OTEL_EXPORTER_OTLP_ENDPOINT
 pointing at a small OTLP/HTTP receiver on 127.0.0.1, a request arrives as a
 server span named by its route template, with the store's statements as
-spans of the same trace; without the variable, nothing is sent."""
+spans of the same trace; without the variable, no tracing library is loaded."""
 
 from __future__ import annotations
 
@@ -20,7 +20,6 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from tests.e2e.server import client, running_server, wait_for
 from tests.e2e.test_rest_flow import setup_catalog
 from tests.support import event, just_now
-
 
 TRACING_PACKAGES = ("opentelemetry.sdk", "opentelemetry.exporter", "opentelemetry.instrumentation")
 
