@@ -82,7 +82,11 @@ def project() -> None:
     start_tracing()
     services = bootstrap(settings)
     where = shown_url(settings.database_url)
-    console.print(f"projecting {where} from position {services.follower.position}; Ctrl-C stops")
+    if settings.log_format == "json":
+        fields = {"store": where, "position": services.follower.position}
+        logging.getLogger("tally").info("projecting %s", where, extra={"fields": fields})
+    else:
+        console.print(f"projecting {where} from position {services.follower.position}; Ctrl-C stops")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
