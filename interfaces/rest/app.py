@@ -43,8 +43,10 @@ def create_app(services: Services) -> FastAPI:
         yield
         services.close()
 
-    # /docs is served from local assets (interfaces/api_docs), not from a CDN.
-    app = FastAPI(title="tally", version="0.1.0", description=DESCRIPTION, lifespan=lifespan, docs_url=None)
+    # /docs and /redoc are served from local assets (interfaces/api_docs), not from a CDN.
+    app = FastAPI(
+        title="tally", version="0.1.0", description=DESCRIPTION, lifespan=lifespan, docs_url=None, redoc_url=None
+    )
     app.state.services = services
     problems.install(app)
     api_docs.install(app)

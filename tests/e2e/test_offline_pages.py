@@ -1,7 +1,8 @@
-"""Swagger UI at /docs and GraphiQL at /graphql in headless Chromium, through
-a real server, with every request that leaves 127.0.0.1 refused: each page
-renders all the same (Swagger lists the operations, GraphiQL shows its
-editor), and neither page asked anything of another host."""
+"""Swagger UI at /docs, ReDoc at /redoc and GraphiQL at /graphql in headless
+Chromium, through a real server, with every request that leaves 127.0.0.1
+refused: each page renders all the same (Swagger and ReDoc list the
+operations, GraphiQL shows its editor), and no page asked anything of
+another host."""
 
 from __future__ import annotations
 
@@ -20,7 +21,9 @@ LOCAL_SCHEMES = {"data", "blob", "about"}
 
 @pytest.fixture
 def offline_page() -> Iterator[tuple[Page, list[str]]]:
-    """A page whose requests to any other host are refused; every URL it asked for."""
+    """A page whose requests to any other host are refused at the network;
+    every URL it asked for, and (appended as "left: <url>") every request
+    that reached the network for another host."""
     if not Path(CHROMIUM).exists():
         pytest.fail("Chromium is not installed: scripts/ensure-chromium installs Debian's package")
     asked: list[str] = []
@@ -29,6 +32,7 @@ def offline_page() -> Iterator[tuple[Page, list[str]]]:
         if is_local(route.request.url):
             route.continue_()
         else:
+            asked.append(f"left: {route.request.url}")
             route.abort()
 
     with sync_playwright() as playwright:
@@ -45,6 +49,10 @@ def is_local(url: str) -> bool:
     return parsed.scheme in LOCAL_SCHEMES or parsed.hostname in LOCAL_HOSTS
 
 
+def left(asked: list[str]) -> list[str]:
+    return [url for url in asked if url.startswith("left: ")]
+
+
 def test_swagger_ui_renders_the_operations_from_local_assets(
     sqlite_server: str, offline_page: tuple[Page, list[str]]
 ) -> None:
@@ -55,9 +63,24 @@ def test_swagger_ui_renders_the_operations_from_local_assets(
     assert any("/v1/events" in path for path in paths), paths
     assert any("/v1/authorizations" in path for path in paths), paths
     assert any("/assets/swagger-ui/swagger-ui-bundle.js" in url for url in asked), asked
-    assert [url for url in asked if not is_local(url)] == []
+    assert [url for url in asked if not is_local(url)] == []  # nothing asked of another host at all
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "swagger-ui.png"))
+
+
+def test_redoc_renders_the_operations_from_local_assets(
+    sqlite_server: str, offline_page: tuple[Page, list[str]]
+) -> None:
+    page, asked = offline_page
+    page.goto(f"{sqlite_server}/redoc")
+    page.wait_for_selector("[data-role='redoc-summary']", state="attached", timeout=30_000)
+    assert "/v1/events" in page.inner_text("body")
+    assert any("/assets/redoc/redoc.standalone.js" in url for url in asked), asked
+    # ReDoc's bundle asks for its maker's logo from a CDN; the page's content
+    # security policy refuses it in the browser, so it never reaches the network.
+    assert left(asked) == []
+    response = page.request.get(f"{sqlite_server}/redoc")
+    assert "img-src 'self' data:" in response.headers["content-security-policy"]
 
 
 def test_graphiql_renders_its_editor_from_local_assets(
