@@ -7,6 +7,7 @@ file's own PostgreSQL. docs/configuration.md lists every setting."""
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 import shlex
@@ -146,3 +147,20 @@ def test_the_demo_uses_the_store_tally_serve_uses() -> None:
     assert recipe.endswith("tally demo"), recipe
     assert "TALLY_DATABASE_URL" not in recipe, recipe  # the same variable, the same default
     assert DEFAULT_DATABASE_URL == "sqlite:///./tally.db"
+
+
+def test_the_installed_package_carries_the_api_pages_assets() -> None:
+    """The image installs the package (not the work tree): every file the
+    API's pages serve must be package data."""
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    found = re.search(r"\[tool\.setuptools\.package-data\]\s*interfaces = \[([^\]]*)\]", pyproject)
+    assert found
+    patterns = re.findall(r'"([^"]+)"', found.group(1))
+    folder = ROOT / "interfaces"
+    assets = [
+        path for path in (folder / "api_docs").rglob("*") if path.is_file() and path.suffix not in (".py", ".pyc")
+    ]
+    assert len(assets) > 5
+    for path in assets:
+        relative = path.relative_to(folder).as_posix()
+        assert any(fnmatch.fnmatch(relative, pattern) for pattern in patterns), f"{relative} is not package data"
