@@ -14,9 +14,10 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-## The demo on the embedded SQLite store: real prices, customers, a usage stream.
+## The demo: real prices, customers, a usage stream, on the store `tally serve` uses
+## (TALLY_DATABASE_URL, by default SQLite at ./tally.db; docs/configuration.md).
 demo: setup
-	TALLY_DATABASE_URL=$${TALLY_DATABASE_URL:-sqlite:///./tally-demo.db} $(BIN)/tally demo
+	$(BIN)/tally demo
 
 serve: setup
 	$(BIN)/tally serve --dev

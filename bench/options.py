@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 DEFAULT_POSTGRES_URL = "postgresql://root@127.0.0.1:5432/test"
 STORES = ("sqlite", "postgresql")
-MEASUREMENTS = ("baseline", "ingest", "rerate", "http", "lag", "control")
+MEASUREMENTS = ("baseline", "ingest", "rerate", "http", "lag", "control", "observer")
 QUICK_EVENTS = 10_000
 QUICK_LAG_SAMPLES = 50
 MAX_EVENTS = 1_000_000

@@ -49,7 +49,9 @@ class Row:
 def _number(value: float | None, unit: str) -> str:
     if value is None:
         return "-"
-    return f"{value:,.1f} ms" if unit == "ms" else f"{value:,.0f} ev/s"
+    if unit in ("ms", "us/request"):
+        return f"{value:,.1f} {unit}"
+    return f"{value:,.0f} ev/s"
 
 
 def _target(row: Row) -> str:

@@ -15,6 +15,7 @@ from bench.control import balance_changed_lag, paced
 from bench.http import measure_http
 from bench.ingest import ADMIN_KEY, measure_ingest, open_seeded
 from bench.lag import measure_lag
+from bench.observer import ROUNDS, measure_observer
 from bench.options import Options
 from bench.profiling import profile_ingest
 from bench.report import RESULTS, Row
@@ -67,10 +68,23 @@ class StoreRun:
             self._ingest()
         if "rerate" in wanted:
             self._rerate()
+        if "observer" in wanted and self.kind == self.options.stores[0]:  # no store: measured once
+            self._observer()
         if self.options.profile:
             self._profile()
         if "http" in wanted or "lag" in wanted or "control" in wanted:
             self._server()
+
+    def _observer(self) -> None:
+        result = self.attempt("request observer", "us", measure_observer)
+        if result is not None:
+            self.raw["observer"] = asdict(result)
+            note = f"in process, median of {ROUNDS} rounds of {result.requests_per_round} requests"
+            self.add("baseline: a request, no observer", result.bare_us, "us/request", note)
+            overhead = result.text_overhead_us
+            self.add("a request with the observer, text line", result.text_us, "us/request", f"+{overhead:.1f} us")
+            overhead = result.json_overhead_us
+            self.add("a request with the observer, JSON line", result.json_us, "us/request", f"+{overhead:.1f} us")
 
     def _rerate(self) -> None:
         o = self.options

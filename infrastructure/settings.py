@@ -47,3 +47,8 @@ class Settings(BaseSettings):
     # Days after a failed card charge at which it is retried; after the last
     # failure the invoice is uncollectible.
     dunning_days: list[int] = Field(default=[1, 3, 7], min_length=1, max_length=10)
+
+    # Logs on standard error: one line per record, JSON for a log shipper or
+    # text for a person (docs/observability.md); one line per HTTP request at info.
+    log_format: Literal["json", "text"] = "text"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"

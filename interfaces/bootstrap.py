@@ -11,6 +11,7 @@ from multiprocessing.process import BaseProcess
 from application.ports import Clock
 from application.tally import ReadModel, Tally, utc_now
 from application.tier_settler import TierSettler
+from infrastructure.counted_webhook_sender import CountedWebhookSender
 from infrastructure.databases import creating_store, open_database
 from infrastructure.log_listener import LogListener
 from infrastructure.price_catalog import GenaiPricesCatalog
@@ -127,7 +128,7 @@ def _open_store(settings: Settings, store: Store, clock: Clock, prefix: str) -> 
             alerts=AlertQueries(database, prefix),
         ),
         payments=StripeGateway(settings.stripe_api_key, settings.stripe_api_base) if settings.stripe_api_key else None,
-        webhooks=StandardWebhookSender(),
+        webhooks=CountedWebhookSender(StandardWebhookSender()),
         dunning_days=tuple(settings.dunning_days),
     )
     create_views(database, prefix)

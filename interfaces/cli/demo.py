@@ -15,6 +15,7 @@ from application.errors import Conflict
 from application.tally import Tally
 from infrastructure.settings import Settings
 from interfaces.bootstrap import bootstrap
+from interfaces.observability.counting import count_usage
 
 MODELS = [
     ("openai", "gpt-4o", "chat"),
@@ -74,7 +75,7 @@ def usage_stream(app: Tally, balance: Callable[[], Decimal], rate: int, stop: th
                     },
                 }
             )
-        app.metering.record_usage(batch)
+        count_usage(app.metering.record_usage(batch))
         if balance() < LOW_WALLET:
             refills += 1
             app.wallets.top_up("acme", f"demo-refill-{time.time_ns()}-{refills}", "20.00", "grant", None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 import signal
 import sys
@@ -21,6 +22,8 @@ from infrastructure.storage import shown_url
 from interfaces.bootstrap import LIVE_PREFIX, Services, bootstrap
 from interfaces.cli.export import export_ledger
 from interfaces.cli.progress import progress_bar
+from interfaces.observability.logs import configure_logging
+from interfaces.observability.tracing import instrument_app, start_tracing
 from projections import rebuild
 from projections.checkpoints import SqlCheckpoints
 
@@ -30,6 +33,10 @@ export = typer.Typer(help="Export the journal.", no_args_is_help=True)
 app.add_typer(prices, name="prices")
 app.add_typer(export, name="export")
 console = Console(stderr=True)
+SETTINGS_EPILOG = (
+    "Settings come from the environment (TALLY_DATABASE_URL, TALLY_ADMIN_KEY, TALLY_LOG_FORMAT, ...): "
+    "docs/configuration.md lists every one with its default and effect."
+)
 
 
 def _settings(dev: bool) -> Settings:
@@ -42,31 +49,44 @@ def _settings(dev: bool) -> Settings:
     return settings
 
 
-@app.command()
+@app.command(epilog=SETTINGS_EPILOG)
 def serve(
     host: str = "127.0.0.1",
     port: int = 8000,
     dev: Annotated[bool, typer.Option(help="Generate and print an admin key when TALLY_ADMIN_KEY is unset.")] = False,
 ) -> None:
-    """Start the HTTP server (REST, GraphQL, docs)."""
+    """Start the HTTP server (REST, GraphQL, docs, /healthz, /metrics)."""
     import uvicorn
 
     from interfaces.rest.app import create_app
 
     settings = _settings(dev)
+    configure_logging(settings.log_format, settings.log_level)
+    tracing = start_tracing()  # before the store opens its first connection
     services = bootstrap(settings)
     _announce(host, port, settings, show_key=dev)
-    uvicorn.run(create_app(services), host=host, port=port, log_level="warning")
+    api = create_app(services)
+    if tracing:
+        instrument_app(api)
+    # log_config=None: uvicorn's own records go through the handler configured
+    # above; its access log is off, RequestObserver writes one line per request.
+    uvicorn.run(api, host=host, port=port, log_level="warning", log_config=None, access_log=False)
 
 
-@app.command()
+@app.command(epilog=SETTINGS_EPILOG)
 def project() -> None:
     """Run only the projection follower, in the foreground: with servers started
     with TALLY_FOLLOWER=false, one projector applies every page (docs/scaling.md)."""
     settings = Settings(follower=True, projector="thread")
+    configure_logging(settings.log_format, settings.log_level)
+    start_tracing()
     services = bootstrap(settings)
     where = shown_url(settings.database_url)
-    console.print(f"projecting {where} from position {services.follower.position}; Ctrl-C stops")
+    if settings.log_format == "json":
+        fields = {"store": where, "position": services.follower.position}
+        logging.getLogger("tally").info("projecting %s", where, extra={"fields": fields})
+    else:
+        console.print(f"projecting {where} from position {services.follower.position}; Ctrl-C stops")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
@@ -80,6 +100,12 @@ def project() -> None:
 
 def _announce(host: str, port: int, settings: Settings, *, show_key: bool) -> None:
     base = f"http://{host}:{port}"
+    if settings.log_format == "json":  # every line on standard error is JSON, this one too
+        fields = {"store": shown_url(settings.database_url), "url": base}
+        if show_key:
+            fields["admin_key"] = str(settings.admin_key)
+        logging.getLogger("tally").info("tally on %s at %s", fields["store"], base, extra={"fields": fields})
+        return
     console.print(f"[bold]tally[/bold] on {shown_url(settings.database_url)}")
     console.print(f"  REST docs  {base}/docs")
     console.print(f"  GraphiQL   {base}/graphql")

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import strawberry
 from cross_web import HTTPException as StrawberryHTTPException
 from starlette.concurrency import run_in_threadpool
+from starlette.responses import HTMLResponse
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 from strawberry.fastapi import GraphQLRouter
 from strawberry.schema.config import StrawberryConfig
@@ -19,6 +20,7 @@ from strawberry.types import Info
 
 from application.errors import NotFound
 from application.validation import is_position
+from interfaces.api_docs.pages import graphiql_html, local_only
 from interfaces.bootstrap import Services
 from interfaces.graphql import types as t
 from interfaces.graphql.context import NotAllowed, TallyContext, context_getter
@@ -390,7 +392,14 @@ schema = strawberry.Schema(
 
 class TallyGraphQLRouter(GraphQLRouter[TallyContext, None]):
     """Answers a body that is not a GraphQL request object with a 400, where
-    strawberry itself would fail on it."""
+    strawberry itself would fail on it; GraphiQL loads its assets from tally."""
+
+    @property
+    def graphql_ide_html(self) -> str:
+        return graphiql_html()
+
+    async def render_graphql_ide(self, request: Any) -> HTMLResponse:
+        return local_only(HTMLResponse(self.graphql_ide_html))
 
     async def parse_http_body(self, request: Any) -> Any:
         try:

@@ -9,8 +9,10 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from interfaces.api_docs import pages as api_docs
 from interfaces.bootstrap import Services
 from interfaces.graphql.schema import graphql_router
+from interfaces.observability.requests import RequestObserver
 from interfaces.rest import problems
 from interfaces.rest.limits import BodySizeLimit
 from interfaces.rest.routes import (
@@ -41,9 +43,13 @@ def create_app(services: Services) -> FastAPI:
         yield
         services.close()
 
-    app = FastAPI(title="tally", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    # /docs and /redoc are served from local assets (interfaces/api_docs), not from a CDN.
+    app = FastAPI(
+        title="tally", version="0.1.0", description=DESCRIPTION, lifespan=lifespan, docs_url=None, redoc_url=None
+    )
     app.state.services = services
     problems.install(app)
+    api_docs.install(app)
     for module in (
         health,
         catalog,
@@ -63,6 +69,7 @@ def create_app(services: Services) -> FastAPI:
     # document one opaque body in the REST document.
     app.include_router(graphql_router(services), prefix="/graphql", include_in_schema=False)
     app.add_middleware(BodySizeLimit, max_bytes=services.settings.max_body_bytes)
+    app.add_middleware(RequestObserver)  # added last: outermost, so it times everything
     _complete_document(app)
     return app
 

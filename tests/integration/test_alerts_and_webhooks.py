@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 from standardwebhooks.webhooks import Webhook
 
 from interfaces.bootstrap import Services
@@ -74,8 +75,13 @@ def step(services: Services) -> None:
     services.follower.catch_up()
 
 
+def deliveries_counted(outcome: str) -> float:
+    return REGISTRY.get_sample_value("tally_webhook_deliveries_total", {"outcome": outcome}) or 0.0
+
+
 def test_alerts_are_raised_once_and_delivered_signed_with_retries(services: Services, receiver: Receiver) -> None:
     app = services.app
+    counted_before = {outcome: deliveries_counted(outcome) for outcome in ("delivered", "failed")}
     seed(app, customers=("acme",), grant="0.05")
     endpoint = app.webhooks.create_webhook_endpoint(receiver.url, ["alert.raised"])
     receiver.secret = endpoint.secret
@@ -111,6 +117,9 @@ def test_alerts_are_raised_once_and_delivered_signed_with_retries(services: Serv
     delivery = app.webhooks.delivery(endpoint.endpoint_id, first)
     assert [a["status_code"] for a in delivery.attempts] == [500, 204] and delivery.status == "delivered"
     assert all(receiver.verified)
+    # /metrics counts each attempt by its outcome: three 204s, two 500s.
+    assert deliveries_counted("delivered") - counted_before["delivered"] == 3
+    assert deliveries_counted("failed") - counted_before["failed"] == 2
 
 
 def test_a_forged_signature_does_not_verify(receiver: Receiver) -> None:

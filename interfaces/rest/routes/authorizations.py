@@ -10,6 +10,7 @@ from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
 from interfaces import presenters
+from interfaces.observability.counting import count_decision
 from interfaces.rest.auth import AdminDep
 from interfaces.rest.dependencies import AuthorizationsDep, BillingDep
 from interfaces.rest.problems import problem
@@ -61,7 +62,7 @@ class LimitsSet(Strict):
     },
 )
 async def authorize(body: AuthorizationCreate, authorizations: AuthorizationsDep, _: AdminDep) -> Any:
-    decided, _created = await run_in_threadpool(
+    decided, created = await run_in_threadpool(
         authorizations.authorize,
         body.id,
         body.customer,
@@ -69,6 +70,8 @@ async def authorize(body: AuthorizationCreate, authorizations: AuthorizationsDep
         body.estimate.model_dump() if body.estimate else None,
         body.expires_in_seconds,
     )
+    if created:
+        count_decision(decided.code if not decided.approved else None)
     shown = presenters.authorization(decided, authorizations.authorization_status(decided))
     if decided.approved:
         return JSONResponse(shown, status_code=201)

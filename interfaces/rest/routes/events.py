@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException
 from application.errors import NotFound, ValidationFailed
 from application.event_limits import MAX_ANSWERED_DEPTH, shown_name, too_deep_to_answer
 from interfaces import presenters
+from interfaces.observability.counting import count_usage
 from interfaces.rest.auth import AdminDep, PrincipalDep, ServicesDep
 from interfaces.rest.batch_body import BodyTooDeep, parse_body
 from interfaces.rest.dependencies import CatalogDep, MeteringDep
@@ -62,6 +63,7 @@ def _batch(raw: bytes, limit: int) -> list[Any]:
 async def record_events(request: Request, services: ServicesDep, metering: MeteringDep, _: AdminDep) -> dict[str, Any]:
     events = _batch(await request.body(), services.settings.max_batch_events)
     results = await run_in_threadpool(metering.record_usage, events)
+    count_usage(results)
     return {"results": [result.as_dict() for result in results]}
 
 

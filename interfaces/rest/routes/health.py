@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel
 
 from application.errors import TallyError
 from interfaces.bootstrap import Services
 from interfaces.health_check import HealthReport, check_health
+from interfaces.observability.metrics import CONTENT_TYPE, exposition
 from interfaces.rest.auth import ServicesDep
 from interfaces.rest.dependencies import MeteringDep
 from interfaces.rest.problems import problem
@@ -85,58 +86,6 @@ def _report(services: Services) -> HealthReport:
 
 
 @router.get("/metrics", response_class=PlainTextResponse)
-def metrics(services: ServicesDep, metering: MeteringDep) -> str:
-    report = _report(services)
-    head, position = report.log_position, report.projection_position
-    counters = metering.counters
-    lines = [
-        "# HELP tally_log_position Highest notification id in the event store.",
-        "# TYPE tally_log_position gauge",
-        f"tally_log_position {head}",
-        "# HELP tally_projection_position Last notification id applied to the read model.",
-        "# TYPE tally_projection_position gauge",
-        f"tally_projection_position {position}",
-        "# HELP tally_projection_lag_events Notifications not yet applied to the read model.",
-        "# TYPE tally_projection_lag_events gauge",
-        f"tally_projection_lag_events {max(head - position, 0)}",
-        "# HELP tally_usage_events_total Usage events answered by this process, by status.",
-        "# TYPE tally_usage_events_total counter",
-    ]
-    lines += [f'tally_usage_events_total{{status="{status}"}} {count}' for status, count in sorted(counters.items())]
-    lines += [
-        "# HELP tally_stripe_webhooks_total Stripe webhooks received by this process, by outcome.",
-        "# TYPE tally_stripe_webhooks_total counter",
-    ]
-    lines += [
-        f'tally_stripe_webhooks_total{{outcome="{outcome}"}} {count}'
-        for outcome, count in sorted(services.webhook_counters.items())
-    ]
-    return "\n".join(lines + part_metric_lines(report)) + "\n"
-
-
-PART_METRICS = (
-    ("tally_part_healthy", "gauge", "1 while a part advances, 0 while /healthz names it."),
-    ("tally_part_failures_total", "counter", "Failed steps of a part since its process started."),
-    ("tally_part_consecutive_failures", "gauge", "Failed steps of a part since its last successful one."),
-    ("tally_part_last_success_timestamp_seconds", "gauge", "When a step of a part last succeeded (Unix time)."),
-    ("tally_part_last_progress_timestamp_seconds", "gauge", "When a step of a part last did some work (Unix time)."),
-)
-
-
-def part_metric_lines(report: HealthReport) -> list[str]:
-    """Per part: a metric's samples are left out while it has no value yet."""
-    lines: list[str] = []
-    for name, kind, help_text in PART_METRICS:
-        lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
-        for part in report.parts:
-            state = part.state
-            value = {
-                "tally_part_healthy": int(part.verdict.healthy),
-                "tally_part_failures_total": state.failures_total,
-                "tally_part_consecutive_failures": state.consecutive_failures,
-                "tally_part_last_success_timestamp_seconds": state.last_success_at,
-                "tally_part_last_progress_timestamp_seconds": state.last_progress_at,
-            }[name]
-            if value is not None:
-                lines.append(f'{name}{{part="{part.name}"}} {value}')
-    return lines
+def metrics(services: ServicesDep) -> Response:
+    """Prometheus text (interfaces/observability/metrics.py)."""
+    return Response(exposition(_report(services)), media_type=CONTENT_TYPE)

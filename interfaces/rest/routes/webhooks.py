@@ -10,6 +10,7 @@ from fastapi import APIRouter, Header, Request
 from starlette.concurrency import run_in_threadpool
 
 from application.errors import TallyError
+from infrastructure.metrics import stripe_webhooks
 from infrastructure.stripe_webhooks import InvalidWebhook, notice_of, verify
 from interfaces.rest.auth import ServicesDep
 from interfaces.rest.dependencies import PaymentNoticesDep
@@ -45,13 +46,13 @@ async def stripe_webhook(
     try:
         event = verify(payload, stripe_signature, secret)
     except InvalidWebhook as error:
-        services.webhook_counters["rejected"] += 1
+        stripe_webhooks.labels("rejected").inc()
         raise BadWebhook(str(error)) from None
     notice = notice_of(event)
     if notice is None:
-        services.webhook_counters["ignored"] += 1
+        stripe_webhooks.labels("ignored").inc()
         return {"received": True, "applied": f"ignored: {event.get('type')} is not an event tally acts on"}
     applied = await run_in_threadpool(payment_notices.handle_payment_notice, notice)
-    services.webhook_counters["ignored" if applied.startswith("ignored") else "applied"] += 1
+    stripe_webhooks.labels("ignored" if applied.startswith("ignored") else "applied").inc()
     logger.info("stripe %s %s: %s", event.get("type"), notice.event_id, applied)
     return {"received": True, "applied": applied}

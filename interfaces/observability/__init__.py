@@ -1,0 +1,2 @@
+"""What an operator watches: Prometheus metrics, one log line per request,
+and OpenTelemetry traces when an OTLP endpoint is configured."""
