@@ -13,7 +13,6 @@ from interfaces.bootstrap import Services
 from interfaces.health_check import HealthReport, check_health
 from interfaces.observability.metrics import CONTENT_TYPE, exposition
 from interfaces.rest.auth import ServicesDep
-from interfaces.rest.dependencies import MeteringDep
 from interfaces.rest.problems import problem
 from interfaces.rest.responses import Problem
 
