@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, FilePath
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///./tally.db"
@@ -47,3 +47,11 @@ class Settings(BaseSettings):
     # Days after a failed card charge at which it is retried; after the last
     # failure the invoice is uncollectible.
     dunning_days: list[int] = Field(default=[1, 3, 7], min_length=1, max_length=10)
+
+    # The seller printed on invoices and statements: name, postal address
+    # (lines separated by newlines or by a literal backslash-n), tax id (e.g. a VAT
+    # id) and a PNG or JPEG logo; a logo path that does not exist stops the start.
+    seller_name: str | None = Field(default=None, max_length=200)
+    seller_address: str | None = Field(default=None, max_length=500)
+    seller_tax_id: str | None = Field(default=None, max_length=64)
+    seller_logo: FilePath | None = None

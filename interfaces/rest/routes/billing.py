@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from interfaces import presenters
 from interfaces.documents.invoice_pdf import render
+from interfaces.documents.parties import buyer_from, seller_from
 from interfaces.rest.auth import AdminDep, PrincipalDep, ServicesDep
 from interfaces.rest.responses import PROBLEMS, BillingRunPublic, InvoicePublic, InvoicesPublic
 from interfaces.rest.schemas import CallerId, Moment, MoneyText, Name, Strict
@@ -68,9 +69,11 @@ def get_invoice(invoice_id: str, services: ServicesDep, who: PrincipalDep) -> di
 @router.get("/v1/invoices/{invoice_id}/pdf", responses={**PROBLEMS, 200: {"content": {"application/pdf": {}}}})
 def get_invoice_pdf(invoice_id: str, services: ServicesDep, who: PrincipalDep) -> Response:
     # A document sent to the customer: the customer's view, whoever asks for it.
-    shown = presenters.invoice(_visible(invoice_id, services, who), services.app.clock(), operator=False)
+    found = _visible(invoice_id, services, who)
+    shown = presenters.invoice(found, services.app.clock(), operator=False)
+    buyer = buyer_from(services.app.customer(found.customer))
     return Response(
-        render(shown),
+        render(shown, seller_from(services.settings), buyer),
         media_type="application/pdf",
         headers={"Content-Disposition": f'inline; filename="{invoice_id}.pdf"'},
     )

@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
+from application.billing_details import BillingDetails, checked
 from interfaces import presenters
 from interfaces.rest.auth import AdminDep, PrincipalDep, ServicesDep
 from interfaces.rest.responses import PROBLEMS, ApiKeyPublic, CustomerPublic
@@ -16,9 +17,12 @@ router = APIRouter(tags=["customers"])
 
 @router.post("/v1/customers", status_code=201, response_model=CustomerPublic, responses=PROBLEMS)
 def create_customer(body: CustomerCreate, services: ServicesDep, _: AdminDep) -> dict[str, Any]:
+    details = checked(body.billing_details.model_dump()) if body.billing_details else None  # a 422 creates nothing
     customer = services.app.create_customer(
         body.id, body.name, body.currency, body.plan, body.billing, body.net_terms_days, body.stripe_customer_id
     )
+    if details:
+        customer = BillingDetails(services.app).set(body.id, details)
     return presenters.customer(customer)
 
 
@@ -31,6 +35,8 @@ def get_customer(customer_id: str, services: ServicesDep, who: PrincipalDep) -> 
 @router.patch("/v1/customers/{customer_id}", response_model=CustomerPublic, responses=PROBLEMS)
 def update_customer(customer_id: str, body: CustomerUpdate, services: ServicesDep, _: AdminDep) -> dict[str, Any]:
     updated = services.app.update_customer(customer_id, body.name, body.plan, body.billing, body.stripe_customer_id)
+    if body.billing_details is not None:
+        updated = BillingDetails(services.app).set(customer_id, body.billing_details.model_dump())
     return presenters.customer(updated, services.app.customer_status(customer_id))
 
 
