@@ -36,7 +36,9 @@ def test_billing_details_are_kept_and_printed_on_the_invoice(seller_server: str)
     moment, period_end = last_month()
     with client(seller_server) as api:
         api.post("/v1/price-books", json={"id": "default", "currency": "EUR"})
-        api.post("/v1/price-books/default/versions", json={"effective_from": "2020-01-01T00:00:00Z", "rates": rates_json()})
+        api.post(
+            "/v1/price-books/default/versions", json={"effective_from": "2020-01-01T00:00:00Z", "rates": rates_json()}
+        )
         api.post("/v1/plans", json={"id": "pro", "price_book": "default", "markup_percent": "20"})
         body = {"id": "zoe", "name": "Zoe", "currency": "EUR", "plan": "pro", "billing": "invoice"}
         bad = api.post("/v1/customers", json={**body, "billing_details": {"name": "a\x07b"}})
