@@ -31,11 +31,25 @@ STATUS = {"open": "Open", "paid": "Paid", "payment_failed": "Payment failed", "u
           "void": "Void"}  # fmt: skip
 
 
+class Document(FPDF):
+    """An A4 page whose footer names the document and counts its pages."""
+
+    footer_text = ""
+
+    def footer(self) -> None:
+        self.set_y(-12)
+        self.set_font(FAMILY, "", 8)
+        self.set_text_color(*MUTED)
+        self.cell(WIDTH / 2, 5, self.footer_text)
+        self.cell(WIDTH / 2, 5, f"Page {self.page_no()} of {{nb}}", align="R")
+
+
 def render(invoice: dict[str, Any], seller: Party | None = None, buyer: Party | None = None) -> bytes:
     seller = seller or Party(name="")
     buyer = buyer or Party(name=invoice["customer"], reference=invoice["customer"])
     title = "Statement" if invoice["kind"] == "statement" else "Invoice"
-    pdf = FPDF(format="A4")
+    pdf = Document(format="A4")
+    pdf.footer_text = " · ".join(part for part in (seller.name, f"{title} {invoice['id']}") if part)
     pdf.set_margins(15, 15, 15)
     pdf.set_auto_page_break(True, margin=18)
     for style, path in font_files().items():
@@ -102,20 +116,34 @@ def _parties(pdf: FPDF, invoice: dict[str, Any], seller: Party, buyer: Party) ->
 
 def _lines(pdf: FPDF, figures: PrintedInvoice, currency: str) -> None:
     pdf.set_draw_color(*RULE)
-    _row(pdf, [name for name, _ in COLUMNS], bold=True, color=MUTED, border="B")
+    _column_names(pdf)
     if not figures.groups:
         _row(pdf, ["No usage in this period", "", "", ""], color=MUTED)
     for group in figures.groups:
+        _break_if_needed(pdf, 13)  # a model's name never ends a page
         pdf.ln(1)
         _row(pdf, [group.title, "", "", ""], bold=True)
         for line in group.lines:
+            _break_if_needed(pdf, 6)
             _row(pdf, ["    " + line.label, line.quantity, line.unit_price, money_text(line.amount, currency)])
     pdf.ln(2)
     pdf.line(15, pdf.get_y(), 15 + WIDTH, pdf.get_y())
     pdf.ln(3)
 
 
+def _column_names(pdf: FPDF) -> None:
+    _row(pdf, [name for name, _ in COLUMNS], bold=True, color=MUTED, border="B")
+
+
+def _break_if_needed(pdf: FPDF, height: float) -> None:
+    """A new page, with the column names again, when `height` more would not fit."""
+    if pdf.will_page_break(height):
+        pdf.add_page()
+        _column_names(pdf)
+
+
 def _totals(pdf: FPDF, figures: PrintedInvoice, currency: str) -> None:
+    _break_if_needed(pdf, 6.5 * len(figures.totals))  # the totals stay together
     for label, amount, bold in figures.totals:
         pdf.set_font(FAMILY, "B" if bold else "", 11 if bold else 10)
         pdf.set_text_color(*INK if bold else MUTED)

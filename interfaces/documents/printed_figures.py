@@ -24,7 +24,7 @@ SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "INR": "₹", "KR
 PROVIDERS = {"openai": "OpenAI", "anthropic": "Anthropic", "google": "Google", "mistral": "Mistral", "xai": "xAI"}
 PER_MILLION_UNITS = ("input_tokens", "output_tokens", "cached_input_tokens", "cache_write_tokens",
                      "reasoning_tokens", "characters")  # fmt: skip
-UNIT_PRICE_PLACES = 6  # beyond the minor unit: a price per token unit of $0.000001375 is $1.375 per 1M
+UNIT_PRICE_PLACES = 4  # beyond the minor unit: $0.000001375 a token prints as $1.375 per 1M; an average, to 4 more
 
 
 def money_text(amount: Decimal, currency: str) -> str:

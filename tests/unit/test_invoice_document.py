@@ -154,3 +154,16 @@ def test_the_sellers_logo_is_drawn(tmp_path: Path) -> None:
 def test_an_address_set_on_one_line_is_split_at_its_line_breaks() -> None:
     assert address_lines("Chausseestraße 1\\n10115 Berlin") == ("Chausseestraße 1", "10115 Berlin")
     assert address_lines(" A \n\n B ") == ("A", "B") and address_lines(None) == ()
+
+
+def test_a_long_invoice_runs_over_pages_with_its_column_names_and_page_numbers() -> None:
+    lines = [
+        line(f"model-{i:02}", unit, 1000 + i, "0.01") for i in range(30) for unit in ("input_tokens", "output_tokens")
+    ]
+    document = render(invoice(lines, "0.60"), SELLER, BUYER)
+    pages = [page.extract_text() for page in PdfReader(io.BytesIO(document)).pages]
+    assert len(pages) >= 3, len(pages)
+    for number, text in enumerate(pages, start=1):
+        assert "Description Quantity Unit price Amount" in text, (number, text)
+        assert f"Page {number} of {len(pages)}" in text and "Invoice zoe.20261101.20261201" in text
+    assert "Total $0.60" in pages[-1]
