@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from application.billing_details import BillingDetails
 from application.errors import Conflict
 from application.tally import Tally
 from infrastructure.settings import Settings
@@ -28,6 +29,14 @@ CUSTOMERS = [
     ("globex", "Globex Labs", "pro", "postpaid"),
     ("initech", "Initech", "pro", "invoice"),
 ]
+BILLING_DETAILS = {
+    "globex": {"name": "Globex Labs Inc.", "address": "1 Market Street\nSan Francisco, CA 94105\nUnited States"},
+    "initech": {
+        "name": "Initech GmbH",
+        "address": "Friedrichstraße 68\n10117 Berlin\nGermany",
+        "tax_id": "DE811907980",
+    },
+}
 LOW_WALLET = Decimal("2")
 
 
@@ -44,6 +53,8 @@ def seed(app: Tally) -> None:
     )
     for customer_id, name, plan, billing in CUSTOMERS:
         app.create_customer(customer_id, name, "USD", plan, billing, 30, None)
+    for customer_id, details in BILLING_DETAILS.items():  # what their invoices print about them
+        BillingDetails(app).set(customer_id, details)
     app.top_up("acme", "welcome-grant", "25.00", "grant", None)
     limits = {"period": "month", "soft_limit": "40", "hard_limit": "60", "alert_thresholds_percent": [50, 80, 100]}
     app.set_limits("acme", {**limits, "low_balance": "5"})
