@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, FilePath
+from pydantic import AliasChoices, Field, FilePath, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///./tally.db"
+IMAGE_SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff")  # PNG, JPEG
 
 
 class Settings(BaseSettings):
@@ -55,3 +57,14 @@ class Settings(BaseSettings):
     seller_address: str | None = Field(default=None, max_length=500)
     seller_tax_id: str | None = Field(default=None, max_length=64)
     seller_logo: FilePath | None = None
+
+    @field_validator("seller_logo")
+    @classmethod
+    def _an_image(cls, logo: Path | None) -> Path | None:
+        """A logo that is not a PNG or JPEG stops the start, not an invoice's rendering."""
+        if logo is not None:
+            with logo.open("rb") as file:
+                head = file.read(8)
+            if not head.startswith(IMAGE_SIGNATURES):
+                raise ValueError(f"{logo} is not a PNG or JPEG image")
+        return logo

@@ -12,6 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -167,3 +168,18 @@ def test_a_long_invoice_runs_over_pages_with_its_column_names_and_page_numbers()
         assert "Description Quantity Unit price Amount" in text, (number, text)
         assert f"Page {number} of {len(pages)}" in text and "Invoice zoe.20261101.20261201" in text
     assert "Total $0.60" in pages[-1]
+
+
+def test_a_seller_logo_that_is_not_an_image_stops_the_start(tmp_path: Path) -> None:
+    import pydantic
+
+    from infrastructure.settings import Settings
+
+    text = tmp_path / "logo.png"
+    text.write_text("not an image")
+    for wrong in (text, tmp_path / "missing.png"):
+        with pytest.raises(pydantic.ValidationError, match="seller_logo"):
+            Settings(seller_logo=wrong)
+    image = tmp_path / "real.png"
+    Image.new("RGB", (4, 4)).save(image)
+    assert Settings(seller_logo=image).seller_logo == image
