@@ -15,6 +15,7 @@ from eventsourcing.persistence import ApplicationRecorder
 
 from application.alerts import AlertPolicy, Alerts
 from application.authorizations import Authorizations
+from application.billing_details import BillingDetails
 from application.card_payments import CardPayments
 from application.catalog import Catalog
 from application.customers import Customers
@@ -94,6 +95,7 @@ class Tally:
         barrier = ReadModelBarrier(store, usage_history)
         self.catalog = Catalog(store, reference, price_catalog)
         self.customers = customers = Customers(store, reference, clock)
+        self.billing_details = BillingDetails(store, customers)
         self.wallets = wallets = Wallets(store, customers, cards, clock)
         self.metering = Metering(store, reference, rating, usage_index(store.recorder), clock)
         self.simulations = Simulations(reference, customers, usage_history)

@@ -14,6 +14,9 @@ from domain.identifiers import aggregate_id
 from domain.invariants import require
 
 BILLING_MODES = ("prepaid", "postpaid", "invoice")
+# What an invoice prints about its buyer; each optional. The name defaults to
+# the customer's name, the address is lines of text.
+BILLING_DETAIL_FIELDS = ("name", "address", "tax_id", "email")
 
 
 class Customer(Aggregate):
@@ -46,6 +49,7 @@ class Customer(Aggregate):
         self.api_keys: dict[str, str] = {}
         self.auto_top_up: dict[str, str] | None = None  # {"threshold", "amount"}
         self.limits: dict[str, Any] | None = None
+        self.billing_details: dict[str, str] | None = None  # BILLING_DETAIL_FIELDS, as last set
 
     class Updated(Aggregate.Event):
         """Name, plan and billing after a change; a new plan takes effect at
@@ -115,6 +119,12 @@ class Customer(Aggregate):
         """{period, soft_limit, hard_limit, alert_thresholds_percent, low_balance}; None removes them."""
         self.limits = limits
 
+    @event("BillingDetailsSet")
+    def set_billing_details(self, details: dict[str, str] | None) -> None:
+        """The buyer's details an invoice prints (the whole set; None clears them)."""
+        assert details is None or set(details) <= set(BILLING_DETAIL_FIELDS), details
+        self.billing_details = dict(details) if details else None
+
     @event("ApiKeyIssued")
     def issue_api_key(self, key_id: str, key_hash: str) -> None:
         require(key_id not in self.api_keys, "a key id is issued once")
@@ -134,4 +144,5 @@ class Customer(Aggregate):
             "billing": self.billing,
             "net_terms_days": self.net_terms_days,
             "stripe_customer_id": self.stripe_customer_id,
+            "billing_details": self.billing_details,
         }

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, FilePath, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///./tally.db"
+IMAGE_SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff")  # PNG, JPEG
 
 
 class Settings(BaseSettings):
@@ -52,3 +54,21 @@ class Settings(BaseSettings):
     # text for a person (docs/observability.md); one line per HTTP request at info.
     log_format: Literal["json", "text"] = "text"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # The seller printed on invoices and statements: name, postal address
+    # (lines separated by newlines or by a literal backslash-n), tax id (e.g. a VAT
+    # id) and a PNG or JPEG logo; a logo path that does not exist stops the start.
+    seller_name: str | None = Field(default=None, max_length=200)
+    seller_address: str | None = Field(default=None, max_length=500)
+    seller_tax_id: str | None = Field(default=None, max_length=64)
+    seller_logo: FilePath | None = None
+
+    @field_validator("seller_logo")
+    @classmethod
+    def _an_image(cls, logo: Path | None) -> Path | None:
+        """A logo that is not a PNG or JPEG stops the start, not an invoice's rendering."""
+        if logo is not None:
+            with logo.open("rb") as file:
+                head = file.read(8)
+            if not head.startswith(IMAGE_SIGNATURES):
+                raise ValueError(f"{logo} is not a PNG or JPEG image")
+        return logo

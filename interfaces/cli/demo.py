@@ -29,6 +29,14 @@ CUSTOMERS = [
     ("globex", "Globex Labs", "pro", "postpaid"),
     ("initech", "Initech", "pro", "invoice"),
 ]
+BILLING_DETAILS = {
+    "globex": {"name": "Globex Labs Inc.", "address": "1 Market Street\nSan Francisco, CA 94105\nUnited States"},
+    "initech": {
+        "name": "Initech GmbH",
+        "address": "Friedrichstraße 68\n10117 Berlin\nGermany",
+        "tax_id": "DE811907980",
+    },
+}
 LOW_WALLET = Decimal("2")
 
 
@@ -45,6 +53,8 @@ def seed(app: Tally) -> None:
     )
     for customer_id, name, plan, billing in CUSTOMERS:
         app.customers.create_customer(customer_id, name, "USD", plan, billing, 30, None)
+    for customer_id, details in BILLING_DETAILS.items():  # what their invoices print about them
+        app.billing_details.set(customer_id, details)
     app.wallets.top_up("acme", "welcome-grant", "25.00", "grant", None)
     limits = {"period": "month", "soft_limit": "40", "hard_limit": "60", "alert_thresholds_percent": [50, 80, 100]}
     app.authorizations.set_limits("acme", {**limits, "low_balance": "5"})

@@ -66,7 +66,7 @@ class Customer:
         rows = info.context.alert_reads.alerts_of(str(self.id), max(1, min(first, MAX_PAGE)))
         return [
             t.Alert(id=strawberry.ID(r["id"]), kind=r["kind"], threshold=r["threshold"], period=r["period"],
-                    raised_at=_time(r["raised_at"]), message=r["message"])
+                    raised_at=_time(r["raised_at"]), message=r["message"], value=str(r["value"] or ""))
             for r in rows
         ]  # fmt: skip
 
@@ -128,12 +128,19 @@ class Customer:
             spend=money(summary.spend),
             projected_spend=money(summary.projected_spend),
             by_model=[
-                t.SpendByModel(provider=m.provider, model=m.model, spend=money(m.spend), cost=money(m.cost))
+                t.SpendByModel(
+                    provider=m.provider,
+                    model=m.model,
+                    spend=money(m.spend),
+                    cost=money(m.cost),
+                    unpriced_events=m.unpriced_events,
+                )
                 for m in summary.by_model
             ],
             by_feature=[t.SpendByFeature(feature=f, spend=money(s)) for f, s in summary.by_feature],
             daily=[t.DailySpend(date=d, spend=money(s)) for d, s in summary.daily],
             tier_adjustment=money(summary.tier_adjustment),
+            unpriced_events=summary.unpriced_events,
         )
 
     @strawberry.field

@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import Depends
 
 from application.authorizations import Authorizations
+from application.billing_details import BillingDetails
 from application.catalog import Catalog
 from application.customers import Customers
 from application.event_store import EventStore
@@ -31,6 +32,10 @@ async def catalog(found: Annotated[Services, Depends(services)]) -> Catalog:
 
 async def customers(found: Annotated[Services, Depends(services)]) -> Customers:
     return found.app.customers
+
+
+async def billing_details(found: Annotated[Services, Depends(services)]) -> BillingDetails:
+    return found.app.billing_details
 
 
 async def wallets(found: Annotated[Services, Depends(services)]) -> Wallets:
@@ -75,6 +80,7 @@ async def clock(found: Annotated[Services, Depends(services)]) -> Clock:
 
 CatalogDep = Annotated[Catalog, Depends(catalog)]
 CustomersDep = Annotated[Customers, Depends(customers)]
+BillingDetailsDep = Annotated[BillingDetails, Depends(billing_details)]
 WalletsDep = Annotated[Wallets, Depends(wallets)]
 MeteringDep = Annotated[Metering, Depends(metering)]
 SimulationsDep = Annotated[Simulations, Depends(simulations)]

@@ -126,6 +126,8 @@ def test_demo_serves_real_prices_and_moving_balances(tmp_path) -> None:  # type:
         assert moved
         book = httpx.get(f"{base}/v1/price-books/default", headers=headers).json()
         assert book["versions"][0]["source"].startswith("genai-prices")
+        initech = httpx.get(f"{base}/v1/customers/initech", headers=headers).json()
+        assert initech["billing_details"]["name"] == "Initech GmbH"  # what its invoices print
         assert httpx.get(f"{base}/docs").status_code == 200
         assert "graphiql" in httpx.get(f"{base}/graphql", headers={"Accept": "text/html"}).text.lower()
     finally:

@@ -12,8 +12,9 @@ from application.invoicing import Billing
 from domain.invoice import Invoice
 from interfaces import presenters
 from interfaces.documents.invoice_pdf import render
-from interfaces.rest.auth import AdminDep, Principal, PrincipalDep
-from interfaces.rest.dependencies import BillingDep, ClockDep
+from interfaces.documents.parties import buyer_from, seller_from
+from interfaces.rest.auth import AdminDep, Principal, PrincipalDep, ServicesDep
+from interfaces.rest.dependencies import BillingDep, ClockDep, CustomersDep
 from interfaces.rest.responses import PROBLEMS, BillingRunPublic, InvoicePublic, InvoicesPublic
 from interfaces.rest.schemas import CallerId, Moment, MoneyText, Name, Strict
 
@@ -69,11 +70,20 @@ def get_invoice(invoice_id: str, billing: BillingDep, clock: ClockDep, who: Prin
 
 
 @router.get("/v1/invoices/{invoice_id}/pdf", responses={**PROBLEMS, 200: {"content": {"application/pdf": {}}}})
-def get_invoice_pdf(invoice_id: str, billing: BillingDep, clock: ClockDep, who: PrincipalDep) -> Response:
+def get_invoice_pdf(
+    invoice_id: str,
+    services: ServicesDep,
+    billing: BillingDep,
+    customers: CustomersDep,
+    clock: ClockDep,
+    who: PrincipalDep,
+) -> Response:
     # A document sent to the customer: the customer's view, whoever asks for it.
-    shown = presenters.invoice(_visible(invoice_id, billing, who), clock(), operator=False)
+    found = _visible(invoice_id, billing, who)
+    shown = presenters.invoice(found, clock(), operator=False)
+    buyer = buyer_from(customers.customer(found.customer))
     return Response(
-        render(shown),
+        render(shown, seller_from(services.settings), buyer),
         media_type="application/pdf",
         headers={"Content-Disposition": f'inline; filename="{invoice_id}.pdf"'},
     )

@@ -6,9 +6,10 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
+from application.billing_details import checked
 from interfaces import presenters
 from interfaces.rest.auth import AdminDep, PrincipalDep
-from interfaces.rest.dependencies import BillingDep, CustomersDep, WalletPoliciesDep
+from interfaces.rest.dependencies import BillingDep, BillingDetailsDep, CustomersDep, WalletPoliciesDep
 from interfaces.rest.responses import PROBLEMS, ApiKeyPublic, CustomerPublic
 from interfaces.rest.schemas import AutoTopUpSet, CustomerCreate, CustomerUpdate
 
@@ -16,10 +17,15 @@ router = APIRouter(tags=["customers"])
 
 
 @router.post("/v1/customers", status_code=201, response_model=CustomerPublic, responses=PROBLEMS)
-def create_customer(body: CustomerCreate, customers: CustomersDep, _: AdminDep) -> dict[str, Any]:
+def create_customer(
+    body: CustomerCreate, customers: CustomersDep, billing_details: BillingDetailsDep, _: AdminDep
+) -> dict[str, Any]:
+    details = checked(body.billing_details.model_dump()) if body.billing_details else None  # a 422 creates nothing
     customer = customers.create_customer(
         body.id, body.name, body.currency, body.plan, body.billing, body.net_terms_days, body.stripe_customer_id
     )
+    if details:
+        customer = billing_details.set(body.id, details)
     return presenters.customer(customer)
 
 
@@ -31,9 +37,16 @@ def get_customer(customer_id: str, billing: BillingDep, customers: CustomersDep,
 
 @router.patch("/v1/customers/{customer_id}", response_model=CustomerPublic, responses=PROBLEMS)
 def update_customer(
-    customer_id: str, body: CustomerUpdate, billing: BillingDep, customers: CustomersDep, _: AdminDep
+    customer_id: str,
+    body: CustomerUpdate,
+    billing: BillingDep,
+    customers: CustomersDep,
+    billing_details: BillingDetailsDep,
+    _: AdminDep,
 ) -> dict[str, Any]:
     updated = customers.update_customer(customer_id, body.name, body.plan, body.billing, body.stripe_customer_id)
+    if body.billing_details is not None:
+        updated = billing_details.set(customer_id, body.billing_details.model_dump())
     return presenters.customer(updated, billing.customer_status(customer_id))
 
 
