@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from interfaces.bootstrap import Services
+from interfaces.gateway import routes as gateway
 from interfaces.graphql.schema import graphql_router
 from interfaces.rest import problems
 from interfaces.rest.limits import BodySizeLimit
@@ -39,6 +40,7 @@ def create_app(services: Services) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
+        await gateway.close_gateway(app.state)
         services.close()
 
     app = FastAPI(title="tally", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
@@ -57,6 +59,7 @@ def create_app(services: Services) -> FastAPI:
         simulations,
         webhooks,
         web,
+        gateway,
     ):
         app.include_router(module.router)
     # GraphQL describes itself (introspection); its two HTTP routes would only

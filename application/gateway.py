@@ -1,0 +1,254 @@
+"""The gateway's use case: a model call metered in flight.
+
+Per call: identify the customer by its key; hold an estimate of the call
+(domain/call_estimate.py) as an authorization, and refuse before the
+provider is called when the hold is refused; forward the call; pass the
+answer through; record the usage the provider reports as a usage event in
+the provider's own format, whose id derives from the provider's response id
+and which names the hold (capturing it). A provider error, a timeout or an
+answer without usage charges nothing: the hold is voided.
+
+Each call runs in a task of its own, shielded from the client: a client that
+goes away does not stop the call from being settled (recorded or voided)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from application.errors import ValidationFailed
+from application.event_limits import is_valid_text
+from application.gateway_ports import (
+    GatewayAnswer,
+    GatewayLedger,
+    ProviderCall,
+    Refusal,
+    RunBlocking,
+    Upstream,
+    UpstreamBroken,
+    UpstreamTimeout,
+)
+from application.gateway_stream import StreamRelay
+from application.usage_input import MAX_NAME_LENGTH
+from domain.call_estimate import estimated_usage, usage_event_id
+
+logger = logging.getLogger(__name__)
+# A hold outlives the longest call it covers; one never captured (the server
+# stopped mid-call) releases itself then.
+HOLD_SECONDS = 3600
+# When the estimate cannot be priced (a model the price book lacks, a free
+# one), the call still has to pass the customer's standing: this much is held.
+SMALLEST_HOLD = "0.000001"
+RECORD_ATTEMPTS = 5
+# The answer names the call's authorization (the hold); its usage event is
+# gw.<provider>.<response id>, or gw.<provider>.<hold> when flagged.
+HOLD_HEADER = "x-tally-authorization"
+
+
+@dataclass(frozen=True)
+class Admitted:
+    customer: str
+    hold_id: str
+    model: str
+    request: dict[str, Any]
+
+
+class Gateway:
+    def __init__(self, ledger: GatewayLedger, upstream: Upstream, run_blocking: RunBlocking) -> None:
+        self.ledger = ledger
+        self.upstream = upstream
+        self.run_blocking = run_blocking
+        self._tasks: set[asyncio.Task[Any]] = set()  # calls and streams being settled
+
+    async def call(self, call: ProviderCall) -> GatewayAnswer:
+        task = asyncio.create_task(self._call(call))
+        self.keep(task)
+        return await asyncio.shield(task)
+
+    def keep(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def settled(self) -> None:
+        """Waits for every call and stream still being settled (at shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def _call(self, call: ProviderCall) -> GatewayAnswer:
+        admitted = await self._admit(call)
+        if isinstance(admitted, Refusal):
+            return GatewayAnswer(admitted.status, refusal=admitted)
+        streamed = admitted.request.get("stream") is True
+        body = call.body
+        client_asked_usage = True
+        if streamed and call.path == "chat/completions":
+            client_asked_usage, body = _asking_for_usage(admitted.request, body)
+        try:
+            answer = await self.upstream.open(call.provider, call.path, body, call.headers)
+        except (UpstreamTimeout, UpstreamBroken) as error:
+            await self._void(admitted)
+            timeout = isinstance(error, UpstreamTimeout)
+            message = f"{call.provider} did not answer in time" if timeout else f"{call.provider} could not be reached"
+            return GatewayAnswer(504 if timeout else 502, refusal=Refusal(504 if timeout else 502, "upstream", message))
+        if not 200 <= answer.status < 300 or not streamed:
+            return await self._whole(call, admitted, answer)
+        answer.headers[HOLD_HEADER] = admitted.hold_id
+        relay = StreamRelay(call.provider, answer, strip_usage_chunk=not client_asked_usage)
+        settling = asyncio.create_task(self._settle_stream(call, admitted, relay))
+        self.keep(settling)
+        return GatewayAnswer(answer.status, answer.headers, stream=relay.client_chunks())
+
+    async def _admit(self, call: ProviderCall) -> Admitted | Refusal:
+        customer = await self.run_blocking(self.ledger.customer_for_key, call.key) if call.key else None
+        if customer is None:
+            return Refusal(401, "unauthorized", "send a tally customer key as the API key")
+        try:
+            request = json.loads(call.body)
+        except ValueError:
+            return Refusal(400, "validation_error", "the request body is not valid JSON")
+        if not isinstance(request, dict) or not _is_model_name(request.get("model")):
+            return Refusal(400, "validation_error", "the request body must be a JSON object naming a model")
+        hold_id = f"gw.{uuid.uuid4().hex}"
+        estimate = {"provider": call.provider, "model": request["model"]}
+        estimate["usage"] = estimated_usage(call.path.removeprefix("v1/"), request)
+        try:
+            decision, _ = await self.run_blocking(
+                self.ledger.authorize, hold_id, customer, None, estimate, HOLD_SECONDS
+            )
+        except ValidationFailed:  # unpriced or free: the customer's standing still decides
+            decision, _ = await self.run_blocking(
+                self.ledger.authorize, hold_id, customer, SMALLEST_HOLD, None, HOLD_SECONDS
+            )
+        if not decision.approved:
+            return Refusal(402, decision.code or "insufficient_funds", decision.detail)
+        return Admitted(customer, hold_id, request["model"], request)
+
+    async def _whole(self, call: ProviderCall, admitted: Admitted, answer: Any) -> GatewayAnswer:
+        """An answer read whole: an error (passed through, nothing charged) or
+        a call that was not streamed."""
+        try:
+            body = b"".join([chunk async for chunk in answer.chunks])
+        except (UpstreamTimeout, UpstreamBroken):
+            await self._void(admitted)
+            return GatewayAnswer(504, refusal=Refusal(504, "upstream", f"{call.provider} did not finish its answer"))
+        finally:
+            await answer.close()
+        answer.headers[HOLD_HEADER] = admitted.hold_id
+        if not 200 <= answer.status < 300:
+            await self._void(admitted)
+            return GatewayAnswer(answer.status, answer.headers, body)
+        try:
+            reported = json.loads(body)
+        except ValueError:
+            reported = None
+        reported = reported if isinstance(reported, dict) else {}
+        response_id = reported.get("id") or answer.headers.get("x-request-id") or answer.headers.get("request-id")
+        usage = reported.get("usage") if isinstance(reported.get("usage"), dict) else None
+        await self.settle(call, admitted, response_id, usage, reported.get("model"), streamed=False)
+        return GatewayAnswer(answer.status, answer.headers, body)
+
+    async def _settle_stream(self, call: ProviderCall, admitted: Admitted, relay: StreamRelay) -> None:
+        try:
+            await relay.pump()
+        finally:
+            tracker = relay.usage
+            reason = None
+            if not relay.client_stayed:
+                reason = "the client went away before the answer ended; the answer was read to its end"
+            elif not relay.ended:
+                reason = "the provider's answer broke off"
+            await self.settle(call, admitted, tracker.response_id, tracker.usage, tracker.response_model, True, reason)
+            relay.finish()
+
+    async def settle(
+        self,
+        call: ProviderCall,
+        admitted: Admitted,
+        response_id: object,
+        usage: Mapping[str, Any] | None,
+        response_model: object,
+        streamed: bool,
+        note: str | None = None,
+    ) -> None:
+        """Records the usage the provider reported, capturing the hold; with
+        none reported, voids the hold and records the call flagged, at zero."""
+        event_id = usage_event_id(
+            call.provider, response_id if isinstance(response_id, str) else None, admitted.hold_id
+        )
+        gateway: dict[str, Any] = {"path": call.path, "streamed": streamed, "hold": admitted.hold_id}
+        if isinstance(response_model, str):
+            gateway["response_model"] = response_model[:200]
+        if note:
+            gateway["note"] = note
+        event: dict[str, Any] = {
+            "id": event_id,
+            "customer": admitted.customer,
+            "timestamp": self.ledger.clock().isoformat(),
+            "provider": call.provider,
+            "model": admitted.model,
+            "feature": call.feature,
+        }
+        if usage is not None:
+            result = await self._record(
+                {
+                    **event,
+                    "usage_format": call.provider,
+                    "usage": dict(usage),
+                    "authorization_id": admitted.hold_id,
+                    "metadata": {"gateway": gateway},
+                }
+            )
+            if result is not None and result.status in ("accepted", "duplicate"):
+                return  # captured (a duplicate: this call's own event, recorded before)
+            gateway["unreported"] = f"the provider's usage was not recorded: {_why(result)}"
+            gateway["usage_as_reported"] = json.dumps(usage, default=str)[:2000]
+        else:
+            gateway["unreported"] = "the provider reported no usage"
+        await self._void(admitted)
+        flagged = {**event, "id": usage_event_id(call.provider, None, admitted.hold_id), "usage": {"input_tokens": 0}}
+        await self._record({**flagged, "metadata": {"gateway": gateway}})
+
+    async def _record(self, event: dict[str, Any]) -> Any:
+        for attempt in range(RECORD_ATTEMPTS):
+            try:
+                results = await self.run_blocking(self.ledger.record_usage, [event])
+                return results[0]
+            except Exception:  # the same id again is a duplicate, never a second charge
+                logger.exception("recording the usage of gateway call %s (attempt %d)", event["id"], attempt + 1)
+                await asyncio.sleep(0.1 * (attempt + 1))
+        logger.error("the usage of gateway call %s is not recorded: %s", event["id"], json.dumps(event, default=str))
+        return None
+
+    async def _void(self, admitted: Admitted) -> None:
+        try:
+            await self.run_blocking(self.ledger.void_authorization, admitted.hold_id)
+        except Exception:  # it expires on its own
+            logger.exception("voiding the gateway's hold %s", admitted.hold_id)
+
+
+def _asking_for_usage(request: dict[str, Any], body: bytes) -> tuple[bool, bytes]:
+    """Whether the client asked for OpenAI's usage chunk, and the body that
+    asks for it (the client's own when it did)."""
+    options = request.get("stream_options")
+    if isinstance(options, dict) and options.get("include_usage") is True:
+        return True, body
+    asked = {**request, "stream_options": {**(options if isinstance(options, dict) else {}), "include_usage": True}}
+    return False, json.dumps(asked).encode()
+
+
+def _is_model_name(name: object) -> bool:
+    """A model name a usage event can carry (checked before the call: after
+    it, its usage could not be recorded)."""
+    return isinstance(name, str) and 0 < len(name) <= MAX_NAME_LENGTH and name.isprintable() and is_valid_text(name)
+
+
+def _why(result: Any) -> str:
+    if result is None:
+        return "the store did not answer"
+    error = result.error or {}
+    return f"{result.status} {error.get('code', '')} {error.get('detail', '')}".strip()
