@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from application.errors import ValidationFailed
+from application.errors import TallyError, ValidationFailed
 from application.event_limits import is_valid_text
 from application.gateway_ports import (
     GatewayAnswer,
@@ -83,6 +83,13 @@ class Gateway:
         admitted = await self._admit(call)
         if isinstance(admitted, Refusal):
             return GatewayAnswer(admitted.status, refusal=admitted)
+        try:
+            return await self._forward(call, admitted)
+        except BaseException:
+            await self._void(admitted)  # a fault of tally's: nothing is charged for a call it could not finish
+            raise
+
+    async def _forward(self, call: ProviderCall, admitted: Admitted) -> GatewayAnswer:
         streamed = admitted.request.get("stream") is True
         body = call.body
         client_asked_usage = True
@@ -117,6 +124,15 @@ class Gateway:
         estimate = {"provider": call.provider, "model": request["model"]}
         estimate["usage"] = estimated_usage(call.path.removeprefix("v1/"), request)
         try:
+            decision = await self._hold(hold_id, customer, estimate)
+        except TallyError as error:  # e.g. too many authorizations at once for this customer
+            return Refusal(error.status, error.code, error.detail)
+        if not decision.approved:
+            return Refusal(402, decision.code or "insufficient_funds", decision.detail)
+        return Admitted(customer, hold_id, request["model"], request)
+
+    async def _hold(self, hold_id: str, customer: str, estimate: dict[str, Any]) -> Any:
+        try:
             decision, _ = await self.run_blocking(
                 self.ledger.authorize, hold_id, customer, None, estimate, HOLD_SECONDS
             )
@@ -124,9 +140,7 @@ class Gateway:
             decision, _ = await self.run_blocking(
                 self.ledger.authorize, hold_id, customer, SMALLEST_HOLD, None, HOLD_SECONDS
             )
-        if not decision.approved:
-            return Refusal(402, decision.code or "insufficient_funds", decision.detail)
-        return Admitted(customer, hold_id, request["model"], request)
+        return decision
 
     async def _whole(self, call: ProviderCall, admitted: Admitted, answer: Any) -> GatewayAnswer:
         """An answer read whole: an error (passed through, nothing charged) or
