@@ -133,10 +133,12 @@ def test_openai_calls_pass_through_and_are_charged_their_reported_usage(gateway:
     assert asked[-1].usage.completion_tokens == 350
     response = sdk.responses.create(model="gpt-4o", input="hello")
     assert response.output_text == "Hello there"
+    events = list(sdk.responses.create(model="gpt-4o", input="stream it", stream=True))
+    assert [e.type for e in events] == ["response.created", "response.output_text.delta", "response.completed"]
     embedding = sdk.embeddings.create(model="text-embedding-3-small", input="hello")
     assert embedding.data[0].embedding == [0.25, -0.5, 0.125]
 
-    expected = 3 * charge("gpt-4o", CHAT_UNITS) + charge("gpt-4o", RESPONSES_UNITS)
+    expected = 3 * charge("gpt-4o", CHAT_UNITS) + 2 * charge("gpt-4o", RESPONSES_UNITS)
     expected += charge("text-embedding-3-small", EMBEDDING_UNITS)
     balance = gateway.balance()
     assert Decimal(balance["balance"]) == FUNDS - expected
@@ -148,7 +150,7 @@ def test_openai_calls_pass_through_and_are_charged_their_reported_usage(gateway:
     assert recorded["metadata"]["provider_usage"]["format"] == "openai"
     assert gateway.event(f"gw.openai.{response.id}")["usage"] == RESPONSES_UNITS
     calls = gateway.fake.calls
-    assert len(calls) == 5
+    assert len(calls) == 6
     assert {call["headers"].get("authorization") for call in calls} == {f"Bearer {OPERATOR_OPENAI_KEY}"}
     assert calls[1]["body"]["stream_options"] == {"include_usage": True}, "the gateway asks for the usage chunk"
 
