@@ -116,7 +116,13 @@ def ask(text: str) -> list[Any]:
 
 def test_openai_calls_pass_through_and_are_charged_their_reported_usage(gateway: Gateway) -> None:
     sdk = gateway.openai()
-    chat = sdk.chat.completions.create(model="gpt-4o", messages=ask("hi"), extra_headers={"x-tally-feature": "support"})
+    raw = sdk.chat.completions.with_raw_response.create(
+        model="gpt-4o", messages=ask("hi"), extra_headers={"x-tally-feature": "support"}
+    )
+    chat = raw.parse()
+    assert raw.headers["x-request-id"] == f"req_{chat.id}", "the provider's request id reaches the client"
+    assert "openai-organization" not in raw.headers, "the operator's organisation does not"
+    assert OPERATOR_OPENAI_KEY not in str(raw.headers) + raw.text
     assert chat.choices[0].message.content == "Hello there"
     assert chat.usage is not None
     assert chat.usage.prompt_tokens == 1200
