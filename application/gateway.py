@@ -45,6 +45,7 @@ HOLD_SECONDS = 3600
 # one), the call still has to pass the customer's standing: this much is held.
 SMALLEST_HOLD = "0.000001"
 RECORD_ATTEMPTS = 5
+SHUTDOWN_SECONDS = 30.0
 # The answer names the call's authorization (the hold); its usage event is
 # gw.<provider>.<response id>, or gw.<provider>.<hold> when flagged.
 HOLD_HEADER = "x-tally-authorization"
@@ -74,10 +75,15 @@ class Gateway:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def settled(self) -> None:
-        """Waits for every call and stream still being settled (at shutdown)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+    async def settled(self, timeout_seconds: float = SHUTDOWN_SECONDS) -> None:
+        """Waits for the calls and streams still being settled (at shutdown),
+        for at most `timeout_seconds`: a hold left open expires on its own."""
+        try:
+            async with asyncio.timeout(timeout_seconds):
+                while self._tasks:
+                    await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        except TimeoutError:
+            logger.warning("%d gateway calls were still in flight at shutdown", len(self._tasks))
 
     async def _call(self, call: ProviderCall) -> GatewayAnswer:
         admitted = await self._admit(call)
