@@ -17,13 +17,12 @@ import asyncio
 import json
 import logging
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from application.errors import TallyError, ValidationFailed
 from application.event_limits import is_valid_text
 from application.gateway_ports import (
+    Admitted,
     GatewayAnswer,
     GatewayLedger,
     ProviderCall,
@@ -33,9 +32,10 @@ from application.gateway_ports import (
     UpstreamBroken,
     UpstreamTimeout,
 )
+from application.gateway_settlement import Settlement
 from application.gateway_stream import StreamRelay
 from application.usage_input import MAX_NAME_LENGTH
-from domain.call_estimate import estimated_usage, usage_event_id
+from domain.call_estimate import estimated_usage
 
 logger = logging.getLogger(__name__)
 # A hold outlives the longest call it covers; one never captured (the server
@@ -44,19 +44,10 @@ HOLD_SECONDS = 3600
 # When the estimate cannot be priced (a model the price book lacks, a free
 # one), the call still has to pass the customer's standing: this much is held.
 SMALLEST_HOLD = "0.000001"
-RECORD_ATTEMPTS = 5
 SHUTDOWN_SECONDS = 30.0
 # The answer names the call's authorization (the hold); its usage event is
 # gw.<provider>.<response id>, or gw.<provider>.<hold> when flagged.
 HOLD_HEADER = "x-tally-authorization"
-
-
-@dataclass(frozen=True)
-class Admitted:
-    customer: str
-    hold_id: str
-    model: str
-    request: dict[str, Any]
 
 
 class Gateway:
@@ -64,6 +55,7 @@ class Gateway:
         self.ledger = ledger
         self.upstream = upstream
         self.run_blocking = run_blocking
+        self.settlement = Settlement(ledger, run_blocking)
         self._tasks: set[asyncio.Task[Any]] = set()  # calls and streams being settled
 
     async def call(self, call: ProviderCall) -> GatewayAnswer:
@@ -92,7 +84,9 @@ class Gateway:
         try:
             return await self._forward(call, admitted)
         except BaseException:
-            await self._void(admitted)  # a fault of tally's: nothing is charged for a call it could not finish
+            await self.settlement.void(
+                admitted
+            )  # a fault of tally's: nothing is charged for a call it could not finish
             raise
 
     async def _forward(self, call: ProviderCall, admitted: Admitted) -> GatewayAnswer:
@@ -104,7 +98,7 @@ class Gateway:
         try:
             answer = await self.upstream.open(call.provider, call.path, body, call.headers)
         except (UpstreamTimeout, UpstreamBroken) as error:
-            await self._void(admitted)
+            await self.settlement.void(admitted)
             timeout = isinstance(error, UpstreamTimeout)
             message = f"{call.provider} did not answer in time" if timeout else f"{call.provider} could not be reached"
             return GatewayAnswer(504 if timeout else 502, refusal=Refusal(504 if timeout else 502, "upstream", message))
@@ -154,13 +148,13 @@ class Gateway:
         try:
             body = b"".join([chunk async for chunk in answer.chunks])
         except (UpstreamTimeout, UpstreamBroken):
-            await self._void(admitted)
+            await self.settlement.void(admitted)
             return GatewayAnswer(504, refusal=Refusal(504, "upstream", f"{call.provider} did not finish its answer"))
         finally:
             await answer.close()
         answer.headers[HOLD_HEADER] = admitted.hold_id
         if not 200 <= answer.status < 300:
-            await self._void(admitted)
+            await self.settlement.void(admitted)
             return GatewayAnswer(answer.status, answer.headers, body)
         try:
             reported = json.loads(body)
@@ -169,7 +163,7 @@ class Gateway:
         reported = reported if isinstance(reported, dict) else {}
         response_id = reported.get("id") or answer.headers.get("x-request-id") or answer.headers.get("request-id")
         usage = reported.get("usage") if isinstance(reported.get("usage"), dict) else None
-        await self.settle(call, admitted, response_id, usage, reported.get("model"), streamed=False)
+        await self.settlement.settle(call, admitted, response_id, usage, reported.get("model"), streamed=False)
         return GatewayAnswer(answer.status, answer.headers, body)
 
     async def _settle_stream(self, call: ProviderCall, admitted: Admitted, relay: StreamRelay) -> None:
@@ -182,73 +176,10 @@ class Gateway:
                 reason = "the client went away before the answer ended; the answer was read to its end"
             elif not relay.ended:
                 reason = "the provider's answer broke off"
-            await self.settle(call, admitted, tracker.response_id, tracker.usage, tracker.response_model, True, reason)
-            relay.finish()
-
-    async def settle(
-        self,
-        call: ProviderCall,
-        admitted: Admitted,
-        response_id: object,
-        usage: Mapping[str, Any] | None,
-        response_model: object,
-        streamed: bool,
-        note: str | None = None,
-    ) -> None:
-        """Records the usage the provider reported, capturing the hold; with
-        none reported, voids the hold and records the call flagged, at zero."""
-        event_id = usage_event_id(
-            call.provider, response_id if isinstance(response_id, str) else None, admitted.hold_id
-        )
-        gateway: dict[str, Any] = {"path": call.path, "streamed": streamed, "hold": admitted.hold_id}
-        if isinstance(response_model, str):
-            gateway["response_model"] = response_model[:200]
-        if note:
-            gateway["note"] = note
-        event: dict[str, Any] = {
-            "id": event_id,
-            "customer": admitted.customer,
-            "timestamp": self.ledger.clock().isoformat(),
-            "provider": call.provider,
-            "model": admitted.model,
-            "feature": call.feature,
-        }
-        if usage is not None:
-            result = await self._record(
-                {
-                    **event,
-                    "usage_format": call.provider,
-                    "usage": dict(usage),
-                    "authorization_id": admitted.hold_id,
-                    "metadata": {"gateway": gateway},
-                }
+            await self.settlement.settle(
+                call, admitted, tracker.response_id, tracker.usage, tracker.response_model, True, reason
             )
-            if result is not None and result.status in ("accepted", "duplicate"):
-                return  # captured (a duplicate: this call's own event, recorded before)
-            gateway["unreported"] = f"the provider's usage was not recorded: {_why(result)}"
-            gateway["usage_as_reported"] = json.dumps(usage, default=str)[:2000]
-        else:
-            gateway["unreported"] = "the provider reported no usage"
-        await self._void(admitted)
-        flagged = {**event, "id": usage_event_id(call.provider, None, admitted.hold_id), "usage": {"input_tokens": 0}}
-        await self._record({**flagged, "metadata": {"gateway": gateway}})
-
-    async def _record(self, event: dict[str, Any]) -> Any:
-        for attempt in range(RECORD_ATTEMPTS):
-            try:
-                results = await self.run_blocking(self.ledger.record_usage, [event])
-                return results[0]
-            except Exception:  # the same id again is a duplicate, never a second charge
-                logger.exception("recording the usage of gateway call %s (attempt %d)", event["id"], attempt + 1)
-                await asyncio.sleep(0.1 * (attempt + 1))
-        logger.error("the usage of gateway call %s is not recorded: %s", event["id"], json.dumps(event, default=str))
-        return None
-
-    async def _void(self, admitted: Admitted) -> None:
-        try:
-            await self.run_blocking(self.ledger.void_authorization, admitted.hold_id)
-        except Exception:  # it expires on its own
-            logger.exception("voiding the gateway's hold %s", admitted.hold_id)
+            relay.finish()
 
 
 def _asking_for_usage(request: dict[str, Any], body: bytes) -> tuple[bool, bytes]:
@@ -265,10 +196,3 @@ def _is_model_name(name: object) -> bool:
     """A model name a usage event can carry (checked before the call: after
     it, its usage could not be recorded)."""
     return isinstance(name, str) and 0 < len(name) <= MAX_NAME_LENGTH and name.isprintable() and is_valid_text(name)
-
-
-def _why(result: Any) -> str:
-    if result is None:
-        return "the store did not answer"
-    error = result.error or {}
-    return f"{result.status} {error.get('code', '')} {error.get('detail', '')}".strip()

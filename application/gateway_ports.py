@@ -27,6 +27,16 @@ class ProviderCall:
 
 
 @dataclass(frozen=True)
+class Admitted:
+    """A call whose hold was approved: whose it is, the hold, what it asked."""
+
+    customer: str
+    hold_id: str
+    model: str
+    request: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class Refusal:
     """The gateway answers instead of the provider (in its error shape).
     `code` is tally's machine-readable code."""
