@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     upstream_anthropic_url: str = "https://api.anthropic.com"
     upstream_anthropic_key: str | None = None
     upstream_timeout_seconds: float = Field(default=600.0, gt=0, le=3600)
+    # A model call's body may carry images and files inline (base64).
+    gateway_max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024, le=256 * 1024 * 1024)
 
     # Stripe (the contract's names, without the TALLY_ prefix). Without a key,
     # card top-ups and card charges are refused with a 422.

@@ -65,7 +65,11 @@ def create_app(services: Services) -> FastAPI:
     # GraphQL describes itself (introspection); its two HTTP routes would only
     # document one opaque body in the REST document.
     app.include_router(graphql_router(services), prefix="/graphql", include_in_schema=False)
-    app.add_middleware(BodySizeLimit, max_bytes=services.settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=services.settings.max_body_bytes,
+        by_prefix={"/gateway/": services.settings.gateway_max_body_bytes},
+    )
     _complete_document(app)
     return app
 

@@ -35,6 +35,7 @@ RATES = [  # per million tokens
 ]
 MARKUP = Decimal("20")
 FUNDS = Decimal("25")
+MIB = 1024 * 1024
 # The fake's usage in tally's units (tests/fake_provider.py), worked out by hand.
 CHAT_UNITS = {"input_tokens": 200, "cached_input_tokens": 1000, "output_tokens": 350}
 RESPONSES_UNITS = {"input_tokens": 800, "cached_input_tokens": 100, "output_tokens": 70}
@@ -105,6 +106,7 @@ def gateway(database_url: str) -> Iterator[Gateway]:
             "TALLY_UPSTREAM_ANTHROPIC_URL": upstream,
             "TALLY_UPSTREAM_ANTHROPIC_KEY": OPERATOR_ANTHROPIC_KEY,
             "TALLY_UPSTREAM_TIMEOUT_SECONDS": "4",
+            "TALLY_GATEWAY_MAX_BODY_BYTES": str(3 * MIB),
         }
         with running_server(database_url, env_extra=env) as base, client(base) as api:
             yield Gateway(base, fake, set_up(api))
@@ -270,3 +272,18 @@ def test_streams_pass_events_as_they_come_and_a_client_gone_is_charged_what_the_
     balance = wait_for(settled, timeout=30)
     assert balance is not None, gateway.balance()
     assert Decimal(balance["held"]) == 0
+
+
+def test_a_call_may_carry_more_than_other_requests_up_to_the_gateways_own_limit(gateway: Gateway) -> None:
+    def picture(size: int) -> list[Any]:
+        url = "data:image/png;base64," + "A" * size
+        return [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": url}}]}]
+
+    sdk = gateway.openai(max_retries=0)
+    chat = sdk.chat.completions.create(model="gpt-4o", messages=picture(2 * MIB))  # over the 1 MiB of other requests
+    assert chat.choices[0].message.content == "Hello there"
+    with pytest.raises(openai.APIStatusError) as too_large:
+        sdk.chat.completions.create(model="gpt-4o", messages=picture(4 * MIB))
+    assert too_large.value.status_code == 413
+    assert gateway.fake.count() == 1
+    assert Decimal(gateway.balance()["balance"]) == FUNDS - charge("gpt-4o", CHAT_UNITS)
