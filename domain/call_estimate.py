@@ -6,7 +6,8 @@ as one token per CHARACTERS_PER_TOKEN characters of the request's text
 (rounded up, plus a few per message), which is above what the providers'
 tokenizers count for English; images and files sent inline (data: URLs,
 base64 `data`) are not counted. Output is the call's own cap (max_tokens and
-its kin), or DEFAULT_OUTPUT_TOKENS when it sets none. The hold is released
+its kin), or DEFAULT_OUTPUT_TOKENS when it sets none, for each answer asked
+for (`n`). The hold is released
 and the real usage charged when the provider reports it, so the estimate
 only decides whether a call may start."""
 
@@ -42,11 +43,14 @@ def estimated_usage(endpoint: str, body: Mapping[str, Any]) -> dict[str, int]:
 
 
 def _output_cap(body: Mapping[str, Any]) -> int:
+    """The output the call allows, times the answers it asks for (OpenAI's `n`)."""
+    choices = body.get("n")
+    answers = choices if isinstance(choices, int) and not isinstance(choices, bool) and 1 <= choices <= 128 else 1
     for name in OUTPUT_CAPS:
         value = body.get(name)
         if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-            return value
-    return DEFAULT_OUTPUT_TOKENS
+            return value * answers
+    return DEFAULT_OUTPUT_TOKENS * answers
 
 
 def _text_size(body: Mapping[str, Any]) -> tuple[int, int, int]:

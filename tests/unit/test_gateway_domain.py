@@ -104,6 +104,7 @@ def test_estimates_count_text_and_the_output_cap() -> None:
         "input_tokens": 9,
         "output_tokens": DEFAULT_OUTPUT_TOKENS,
     }
+    assert estimated_usage("chat/completions", {**chat, "n": 3})["output_tokens"] == 150
     assert estimated_usage("embeddings", {"model": "e", "input": [[1, 2, 3], "abcdef"]}) == {"input_tokens": 5}
     claude = {"model": "c", "system": "abc", "messages": [{"role": "user", "content": "abc"}], "max_tokens": 9}
     assert estimated_usage("messages", claude) == {"input_tokens": 8, "output_tokens": 9}
