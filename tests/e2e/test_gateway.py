@@ -254,6 +254,9 @@ def test_streams_pass_events_as_they_come_and_a_client_gone_is_charged_what_the_
     )
     first = [next(stream), next(stream)]  # the provider holds the rest until told: nothing is buffered
     assert first[1].choices[0].delta.content == "Hel"
+    # While the call is in flight its estimate is held: "user" and "please hold h1" are 18 characters,
+    # 6 tokens at 3 a token, + 4 for the message; no max_tokens, so 1,024 output tokens.
+    assert Decimal(gateway.balance()["held"]) == charge("gpt-4o", {"input_tokens": 10, "output_tokens": 1024})
     gateway.fake.release("h1")
     assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == "lo there"
     with gateway.anthropic().messages.stream(
