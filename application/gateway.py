@@ -17,6 +17,7 @@ import asyncio
 import json
 import logging
 import uuid
+from collections import Counter
 from typing import Any
 
 from application.errors import TallyError, ValidationFailed
@@ -55,7 +56,10 @@ class Gateway:
         self.ledger = ledger
         self.upstream = upstream
         self.run_blocking = run_blocking
-        self.settlement = Settlement(ledger, run_blocking)
+        # calls answered by this process, by outcome: refused, provider_error,
+        # upstream_failed, charged, flagged
+        self.counters: Counter[str] = Counter()
+        self.settlement = Settlement(ledger, run_blocking, self.counters)
         self._tasks: set[asyncio.Task[Any]] = set()  # calls and streams being settled
 
     async def call(self, call: ProviderCall) -> GatewayAnswer:
@@ -80,6 +84,7 @@ class Gateway:
     async def _call(self, call: ProviderCall) -> GatewayAnswer:
         admitted = await self._admit(call)
         if isinstance(admitted, Refusal):
+            self.counters["refused"] += 1
             return GatewayAnswer(admitted.status, refusal=admitted)
         try:
             return await self._forward(call, admitted)
@@ -98,6 +103,7 @@ class Gateway:
         try:
             answer = await self.upstream.open(call.provider, call.path, body, call.headers)
         except (UpstreamTimeout, UpstreamBroken) as error:
+            self.counters["upstream_failed"] += 1
             await self.settlement.void(admitted)
             timeout = isinstance(error, UpstreamTimeout)
             message = f"{call.provider} did not answer in time" if timeout else f"{call.provider} could not be reached"
@@ -148,12 +154,14 @@ class Gateway:
         try:
             body = b"".join([chunk async for chunk in answer.chunks])
         except (UpstreamTimeout, UpstreamBroken):
+            self.counters["upstream_failed"] += 1
             await self.settlement.void(admitted)
             return GatewayAnswer(504, refusal=Refusal(504, "upstream", f"{call.provider} did not finish its answer"))
         finally:
             await answer.close()
         answer.headers[HOLD_HEADER] = admitted.hold_id
         if not 200 <= answer.status < 300:
+            self.counters["provider_error"] += 1
             await self.settlement.void(admitted)
             return GatewayAnswer(answer.status, answer.headers, body)
         try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,9 +21,10 @@ RECORD_ATTEMPTS = 5
 
 
 class Settlement:
-    def __init__(self, ledger: GatewayLedger, run_blocking: RunBlocking) -> None:
+    def __init__(self, ledger: GatewayLedger, run_blocking: RunBlocking, counters: Counter[str]) -> None:
         self.ledger = ledger
         self.run_blocking = run_blocking
+        self.counters = counters
 
     async def settle(
         self,
@@ -63,11 +65,13 @@ class Settlement:
                 }
             )
             if result is not None and result.status in ("accepted", "duplicate"):
+                self.counters["charged"] += 1
                 return  # captured (a duplicate: this call's own event, recorded before)
             gateway["unreported"] = f"the provider's usage was not recorded: {_why(result)}"
             gateway["usage_as_reported"] = json.dumps(usage, default=str)[:2000]
         else:
             gateway["unreported"] = "the provider reported no usage"
+        self.counters["flagged"] += 1
         await self.void(admitted)
         flagged = {**event, "id": usage_event_id(call.provider, None, admitted.hold_id), "usage": {"input_tokens": 0}}
         await self._record({**flagged, "metadata": {"gateway": gateway}})

@@ -68,6 +68,13 @@ class Gateway:
         with client(self.base) as api:
             return consistent_balance(api, customer)
 
+    def metrics(self) -> dict[str, int]:
+        """tally_gateway_calls_total by outcome, from /metrics."""
+        text = httpx.get(f"{self.base}/metrics", timeout=10).text
+        prefix = 'tally_gateway_calls_total{outcome="'
+        samples = [line.removeprefix(prefix).split('"} ') for line in text.splitlines() if line.startswith(prefix)]
+        return {outcome: int(count) for outcome, count in samples}
+
     def event(self, event_id: str, customer: str = "acme") -> dict[str, Any]:
         with client(self.base) as api:
             answer = api.get(f"/v1/events/{customer}/{event_id}")
@@ -202,6 +209,7 @@ def test_refusals_answer_in_the_providers_shape_and_never_reach_the_provider(gat
         )
     assert gateway.fake.count() == 0
     assert Decimal(gateway.balance("poor")["balance"]) == 0
+    assert gateway.metrics() == {"refused": 4}
 
 
 def test_provider_errors_and_timeouts_charge_nothing(gateway: Gateway) -> None:
@@ -233,6 +241,7 @@ def test_provider_errors_and_timeouts_charge_nothing(gateway: Gateway) -> None:
     with client(gateway.base) as api:
         assert api.get(f"/v1/authorizations/{hold}").json()["status"] == "voided"
     assert gateway.fake.count() == 4
+    assert gateway.metrics() == {"provider_error": 2, "upstream_failed": 1, "flagged": 1}
 
 
 def test_a_retried_call_is_charged_once(gateway: Gateway) -> None:

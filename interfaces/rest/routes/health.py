@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
 
@@ -84,7 +84,7 @@ def _report(services: Services) -> HealthReport:
 
 
 @router.get("/metrics", response_class=PlainTextResponse)
-def metrics(services: ServicesDep) -> str:
+def metrics(services: ServicesDep, request: Request) -> str:
     report = _report(services)
     head, position = report.log_position, report.projection_position
     counters = services.app.counters
@@ -109,6 +109,15 @@ def metrics(services: ServicesDep) -> str:
     lines += [
         f'tally_stripe_webhooks_total{{outcome="{outcome}"}} {count}'
         for outcome, count in sorted(services.webhook_counters.items())
+    ]
+    gateway = getattr(request.app.state, "gateway", None)  # made on the first gateway call
+    lines += [
+        "# HELP tally_gateway_calls_total Gateway calls answered by this process, by outcome.",
+        "# TYPE tally_gateway_calls_total counter",
+    ]
+    lines += [
+        f'tally_gateway_calls_total{{outcome="{outcome}"}} {count}'
+        for outcome, count in sorted(gateway.counters.items() if gateway else ())
     ]
     return "\n".join(lines + part_metric_lines(report)) + "\n"
 
