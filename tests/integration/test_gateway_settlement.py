@@ -1,19 +1,22 @@
 """The gateway's use case on both stores, with an upstream at the port that
 answers what each case needs: an unpriced model, a malformed usage object,
 a provider that cannot be reached, a stream that breaks off after
-reporting part of its usage."""
+reporting part of its usage; and a past-due customer (its card declined at
+the month's billing run, against a local Stripe server) refused before it."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 from collections.abc import AsyncIterator, Mapping
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from application.gateway import HOLD_HEADER, SMALLEST_HOLD, Gateway
 from application.gateway_ports import GatewayAnswer, ProviderCall, UpstreamAnswer, UpstreamBroken
 from interfaces.bootstrap import Services
+from tests.stripe_server import DECLINED_CARD, customer_with_card
 from tests.support import event, expected_charge, seed
 
 
@@ -126,3 +129,24 @@ def test_an_unreachable_provider_charges_nothing_and_a_broken_stream_charges_wha
     services.follower.catch_up()
     charged = expected_charge(event("x", model="claude-sonnet-4-5", input_tokens=7, output_tokens=3))[1]
     assert services.queries.balance("acme", "USD")[0] == Decimal(100) - charged
+
+
+def test_a_past_due_customer_is_refused_before_the_provider(stripe_services: Services, stripe_base: str) -> None:
+    services, app = stripe_services, stripe_services.app
+    services.follower.start()  # billing waits for the read model, as a server's would
+    seed(app, customers=("acme",))
+    app.create_customer(
+        "globex", "Globex", "USD", "pro", "postpaid", 30, customer_with_card(stripe_base, DECLINED_CARD)
+    )
+    assert app.record_usage([event("g1", "globex")])[0].status == "accepted"
+    services.follower.catch_up()
+    first_of_december = datetime(2026, 12, 1, tzinfo=UTC)
+    app.clock = lambda: first_of_december + timedelta(minutes=30)
+    app.billing_run(first_of_december)
+    services.follower.catch_up()
+    assert app.customer_status("globex") == "past_due"
+    upstream = ScriptedUpstream()  # no answer scripted: a call reaching it would fail the test
+    ((answer, _),) = run(services, upstream, [call(app.issue_api_key("globex").key)])
+    assert answer.refusal is not None
+    assert (answer.status, answer.refusal.code) == (402, "account_past_due")
+    assert upstream.calls == []
