@@ -20,6 +20,7 @@ from application.card_payments import CardPayments
 from application.catalog import Catalog
 from application.customers import Customers
 from application.event_store import EventStore
+from application.gateway_ports import GatewayLedger
 from application.invoicing import Billing, Dunning
 from application.log_tail import LogTail
 from application.metering import Metering
@@ -129,6 +130,10 @@ class Tally:
 
     def dunning(self) -> Dunning:
         return Dunning(self.billing)
+
+    def gateway_ledger(self) -> GatewayLedger:
+        """What the gateway spends through (application/gateway.py)."""
+        return GatewayLedger(self.customers, self.authorizations, self.metering, self.clock)
 
     def close(self) -> None:
         self.store.close()

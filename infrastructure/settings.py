@@ -37,6 +37,18 @@ class Settings(BaseSettings):
     # long history is one step of the version watcher and may take minutes.
     health_step_seconds: float = Field(default=600.0, gt=0, le=86_400)
 
+    # The gateway's upstream providers (TALLY_UPSTREAM_*): the operator's keys
+    # go to the providers and nowhere else. Without a key, calls are forwarded
+    # without one (a local model server). The timeout bounds the wait for an
+    # answer to start and each wait between its parts.
+    upstream_openai_url: str = "https://api.openai.com/v1"
+    upstream_openai_key: str | None = None
+    upstream_anthropic_url: str = "https://api.anthropic.com"
+    upstream_anthropic_key: str | None = None
+    upstream_timeout_seconds: float = Field(default=600.0, gt=0, le=3600)
+    # A model call's body may carry images and files inline (base64).
+    gateway_max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024, le=256 * 1024 * 1024)
+
     # Stripe (the contract's names, without the TALLY_ prefix). Without a key,
     # card top-ups and card charges are refused with a 422.
     stripe_api_key: str | None = Field(default=None, validation_alias=AliasChoices("STRIPE_API_KEY", "stripe_api_key"))

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from interfaces.api_docs import pages as api_docs
 from interfaces.bootstrap import Services
+from interfaces.gateway import routes as gateway
 from interfaces.graphql.schema import graphql_router
 from interfaces.observability.requests import RequestObserver
 from interfaces.rest import problems
@@ -41,6 +42,7 @@ def create_app(services: Services) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
+        await gateway.close_gateway(app.state)
         services.close()
 
     # /docs and /redoc are served from local assets (interfaces/api_docs), not from a CDN.
@@ -63,12 +65,17 @@ def create_app(services: Services) -> FastAPI:
         simulations,
         webhooks,
         web,
+        gateway,
     ):
         app.include_router(module.router)
     # GraphQL describes itself (introspection); its two HTTP routes would only
     # document one opaque body in the REST document.
     app.include_router(graphql_router(services), prefix="/graphql", include_in_schema=False)
-    app.add_middleware(BodySizeLimit, max_bytes=services.settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=services.settings.max_body_bytes,
+        by_prefix={"/gateway/": services.settings.gateway_max_body_bytes},
+    )
     app.add_middleware(RequestObserver)  # added last: outermost, so it times everything
     _complete_document(app)
     return app

@@ -179,7 +179,16 @@ class UsageEventDoc(Strict):
     provider: Name = Field(description="1-200 printable characters")
     model: Name = Field(description="1-200 printable characters")
     feature: Name | None = Field(default=None, description="1-200 printable characters")
-    usage: dict[Unit, Annotated[WholeNumber, Field(ge=0, le=MAX_QUANTITY)]]
+    usage: dict[Unit, Annotated[WholeNumber, Field(ge=0, le=MAX_QUANTITY)]] | dict[str, Any] = Field(
+        description="Unit counts; with usage_format, the provider's own usage object as it sent it"
+    )
+    usage_format: Literal["openai", "anthropic"] | None = Field(
+        default=None,
+        description=(
+            "usage is the provider's usage object, mapped to tally's units (docs/usage-events.md); "
+            "the object as sent is kept in metadata.provider_usage"
+        ),
+    )
     authorization_id: CallerId | None = None
     metadata: dict[str, Any] = Field(default_factory=dict, description=METADATA_DESCRIPTION)
 

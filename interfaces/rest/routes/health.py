@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel
 
@@ -85,6 +85,8 @@ def _report(services: Services) -> HealthReport:
 
 
 @router.get("/metrics", response_class=PlainTextResponse)
-def metrics(services: ServicesDep) -> Response:
+def metrics(services: ServicesDep, request: Request) -> Response:
     """Prometheus text (interfaces/observability/metrics.py)."""
-    return Response(exposition(_report(services)), media_type=CONTENT_TYPE)
+    gateway = getattr(request.app.state, "gateway", None)  # made on the first gateway call
+    calls = dict(gateway.counters) if gateway else {}
+    return Response(exposition(_report(services), gateway_calls=calls), media_type=CONTENT_TYPE)
