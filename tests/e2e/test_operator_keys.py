@@ -132,6 +132,7 @@ def test_a_scoped_key_does_what_it_names_for_any_customer(keyed: tuple[str, Any]
         shown = reader.get("/v1/events/acme/scoped-1").json()
         assert "cost" in shown or "rating" in shown, shown  # the operator's view
         assert reader.get("/v1/customers/acme/balance").status_code == 200
+        assert reader.get("/v1/whoami").json() == {"customer": None, "admin": True, "scopes": ["read"]}
         ledger = reader.post("/graphql", json={"query": "{ ledger { trialBalance { balanced } } }"}).json()
         assert "errors" not in ledger, ledger
     with keyed_client(base, keys["usage:write"]) as usage:
