@@ -15,6 +15,8 @@ import httpx
 import pytest
 import schemathesis
 
+from application import operator_keys
+from application.errors import ValidationFailed
 from domain.operator_key import OperatorKeyIssued
 from tests.conftest import open_services
 from tests.e2e.server import client, running_server
@@ -212,3 +214,19 @@ def test_revoking_is_an_event_in_the_log(tmp_path: Path) -> None:
         assert reopened.operator_keys.listed() == []
     finally:
         reopened.close()
+
+
+def test_live_keys_are_limited_and_a_revoked_one_frees_its_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(operator_keys, "MAX_LIVE_KEYS", 2)
+    services = open_services(f"sqlite:///{tmp_path}/tally.db")
+    try:
+        first = services.operator_keys.issue(["read"])
+        services.operator_keys.issue(["usage:write"])
+        with pytest.raises(ValidationFailed, match="at most 2"):
+            services.operator_keys.issue(["read"])
+        services.operator_keys.revoke(first.id)
+        assert services.operator_keys.issue(["read"]).scopes == ["read"]
+    finally:
+        services.close()
