@@ -16,7 +16,7 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Repository
-from eventsourcing.persistence import ApplicationRecorder
+from eventsourcing.persistence import ApplicationRecorder, IntegrityError
 from eventsourcing.utils import get_topic
 
 from application.customers import key_hash
@@ -85,7 +85,10 @@ class OperatorKeys:
         if key is None or key.revoked:
             raise NotFound(f"api key {key_id!r} does not exist")
         key.revoke()
-        self._save(key)
+        try:
+            self._save(key)
+        except IntegrityError:  # revoked meanwhile through another request: the only change a key has
+            raise NotFound(f"api key {key_id!r} does not exist") from None
 
     def scopes_for(self, key: str) -> frozenset[str] | None:
         """The scopes of a live operator key, or None for any other key."""
