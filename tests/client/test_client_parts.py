@@ -5,11 +5,12 @@ transport's retry limit."""
 from __future__ import annotations
 
 import threading
+from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
-from tally_client import TallyError, Transport, UsageBuffer, tally_units
+from tally_client import TallyClient, TallyError, Transport, UsageBuffer, tally_units
 from tally_client.metering import event_id
 
 
@@ -101,3 +102,31 @@ def test_the_transport_gives_up_after_its_attempts_and_never_retries_a_4xx() -> 
     assert (refused.value.status, refused.value.code) == (422, "validation_error")
     assert calls == ["/down"] * 3 + ["/bad"]
     assert transport.retries == 2
+
+
+def test_a_batch_over_the_byte_limit_goes_in_halves() -> None:
+    sizes: list[int] = []
+
+    def send(batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        sizes.append(len(batch))
+        if len(batch) > 2:
+            raise TallyError(413, "payload_too_large", "the body is over 1 MiB")
+        return [{"id": event["id"], "status": "accepted"} for event in batch]
+
+    buffer = UsageBuffer(send, max_batch=8, flush_interval_seconds=3600)
+    for i in range(5):
+        buffer.add({"id": f"e{i}"})
+    buffer.close()
+    assert sizes == [5, 2, 2, 1]
+    assert buffer.stats.accepted == 5 and buffer.stats.failed_flushes == 0
+
+
+def test_an_event_that_is_not_json_is_refused_at_once() -> None:
+    client = TallyClient("http://127.0.0.1:9", "k", flush_interval_seconds=3600)
+    try:
+        with pytest.raises(TypeError):
+            client.record("e1", "acme", "openai", "gpt-4o", {"input_tokens": 1}, metadata={"x": Decimal("1")})
+        assert client.buffer.pending() == 0
+    finally:
+        client.buffer.close()
+        client.transport.close()

@@ -6,6 +6,7 @@ next flush: the server answers `duplicate` for whatever it had recorded."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -14,6 +15,7 @@ from typing import Any
 
 from tally_client.errors import TallyError
 
+logger = logging.getLogger("tally_client")
 MAX_BATCH_EVENTS = 1000  # the server's limit per request
 MAX_BUFFERED_EVENTS = 100_000  # past this, record() raises rather than grow without end
 
@@ -47,6 +49,7 @@ class UsageBuffer:
             raise ValueError("flush_interval_seconds must be positive")
         self._send = send
         self.max_batch = max_batch
+        self._batch_size = max_batch  # halved while the server answers 413 (a batch over its byte limit)
         self.flush_interval_seconds = flush_interval_seconds
         self.max_buffered = max_buffered
         self.on_error = on_error
@@ -111,12 +114,15 @@ class UsageBuffer:
         """Send the oldest batch; True when one was sent."""
         with self._sending:
             with self._wake:
-                batch = self._pending[: self.max_batch]
+                batch = self._pending[: self._batch_size]
             if not batch:
                 return False
             try:
                 results = self._send(batch)
             except Exception as error:
+                if isinstance(error, TallyError) and error.status == 413 and len(batch) > 1:
+                    self._batch_size = max(1, len(batch) // 2)  # over the server's byte limit: smaller batches
+                    return True
                 self._failed(error)
                 if raise_errors:
                     raise
@@ -132,6 +138,7 @@ class UsageBuffer:
     def _failed(self, error: Exception) -> None:
         self.stats.failed_flushes += 1
         self.stats.last_error = error
+        logger.warning("a usage batch could not be sent; it stays buffered for the next flush: %s", error)
         if self.on_error is not None:
             self.on_error(error)
 

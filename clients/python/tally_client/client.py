@@ -3,6 +3,7 @@ Money is Decimal here and a decimal string on the wire."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -117,6 +118,7 @@ class TallyClient:
             event["usage"] = dict(usage)
         optional = {"feature": feature, "authorization_id": authorization_id, "metadata": metadata}
         event.update({key: value for key, value in optional.items() if value is not None})
+        json.dumps(event)  # what cannot be sent fails here, at the caller, not later in the buffer
         return event
 
     def send_usage(self, events: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
