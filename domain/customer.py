@@ -11,6 +11,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from domain.identifiers import aggregate_id
+from domain.invariants import require
 
 BILLING_MODES = ("prepaid", "postpaid", "invoice")
 
@@ -31,7 +32,7 @@ class Customer(Aggregate):
         net_terms_days: int,
         stripe_customer_id: str | None,
     ) -> None:
-        assert billing in BILLING_MODES, billing
+        require(billing in BILLING_MODES, billing)
         self.customer_id = customer_id
         self.name = name
         self.currency = currency
@@ -65,8 +66,8 @@ class Customer(Aggregate):
 
     @event(Updated)
     def update(self, name: str, plan: str, billing: str, effective_at: datetime) -> None:
-        assert billing in BILLING_MODES, billing
-        assert effective_at.tzinfo is not None, "a plan change takes effect at an aware moment"
+        require(billing in BILLING_MODES, billing)
+        require(effective_at.tzinfo is not None, "a plan change takes effect at an aware moment")
         if plan != self.plan:
             self.plan_changes.append((effective_at, plan))
         self.name = name
@@ -116,12 +117,12 @@ class Customer(Aggregate):
 
     @event("ApiKeyIssued")
     def issue_api_key(self, key_id: str, key_hash: str) -> None:
-        assert key_id not in self.api_keys, "a key id is issued once"
+        require(key_id not in self.api_keys, "a key id is issued once")
         self.api_keys[key_id] = key_hash
 
     @event("ApiKeyRevoked")
     def revoke_api_key(self, key_id: str) -> None:
-        assert key_id in self.api_keys, "only an issued key can be revoked"
+        require(key_id in self.api_keys, "only an issued key can be revoked")
         del self.api_keys[key_id]
 
     def summary(self) -> dict[str, Any]:

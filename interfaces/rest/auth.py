@@ -35,7 +35,7 @@ class Principal:
             raise HTTPException(404, f"customer {customer!r} does not exist")
 
 
-def services(request: Request) -> Services:
+async def services(request: Request) -> Services:
     found: Services = request.app.state.services
     return found
 
@@ -51,7 +51,7 @@ def principal(request: Request, found: Annotated[Services, Depends(services)]) -
     scopes = found.operator_keys.scopes_for(key)
     if scopes is not None:
         return _scoped(request, scopes)
-    customer = found.app.customer_for_key(key)
+    customer = found.app.customers.customer_for_key(key)
     if customer is None:
         raise HTTPException(401, "the key is not valid", headers={"WWW-Authenticate": "Bearer"})
     return Principal(customer)

@@ -178,12 +178,12 @@ def test_the_log_keeps_the_hash_of_a_key_never_the_key(store_url: str, keyed: tu
     _, keys = keyed
     services = open_services(store_url)
     try:
-        recorder = services.app.recorder
+        recorder = services.app.store.recorder
         topic = f"{OperatorKeyIssued.__module__}:{OperatorKeyIssued.__qualname__}"
         stored = recorder.select_notifications(0, 1000, topics=[topic])
         by_id = {}
         for notification in stored:
-            issued = services.app.mapper.to_domain_event(notification)
+            issued = services.app.store.mapper.to_domain_event(notification)
             by_id[issued.key_id] = (issued, bytes(notification.state))
         for key in keys.values():
             issued, state = by_id[key["id"]]
@@ -204,8 +204,8 @@ def test_revoking_is_an_event_in_the_log(tmp_path: Path) -> None:
         assert services.operator_keys.scopes_for(issued.key) is None
         events = [
             type(e).__qualname__
-            for n in services.app.recorder.select_notifications(0, 100)
-            for e in [services.app.mapper.to_domain_event(n)]
+            for n in services.app.store.recorder.select_notifications(0, 100)
+            for e in [services.app.store.mapper.to_domain_event(n)]
             if "OperatorKey" in type(e).__qualname__
         ]
         assert events == ["OperatorKey.Issued", "OperatorKey.Revoked"]

@@ -12,6 +12,7 @@ from application.errors import TallyError
 from interfaces.bootstrap import Services
 from interfaces.health_check import HealthReport, check_health
 from interfaces.rest.auth import ServicesDep
+from interfaces.rest.dependencies import MeteringDep
 from interfaces.rest.problems import problem
 from interfaces.rest.responses import Problem
 
@@ -77,17 +78,17 @@ def healthz(services: ServicesDep) -> Any:
 def _report(services: Services) -> HealthReport:
     try:
         position = services.queries.position()
-        head = services.app.recorder.max_notification_id() or 0
+        head = services.app.store.head()
     except Exception as error:  # the store does not answer: say so, as a 503
         raise TallyUnavailable(str(error)) from None
     return check_health(services, head, position)
 
 
 @router.get("/metrics", response_class=PlainTextResponse)
-def metrics(services: ServicesDep) -> str:
+def metrics(services: ServicesDep, metering: MeteringDep) -> str:
     report = _report(services)
     head, position = report.log_position, report.projection_position
-    counters = services.app.counters
+    counters = metering.counters
     lines = [
         "# HELP tally_log_position Highest notification id in the event store.",
         "# TYPE tally_log_position gauge",

@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from application.errors import TallyError
 from infrastructure.stripe_webhooks import InvalidWebhook, notice_of, verify
 from interfaces.rest.auth import ServicesDep
+from interfaces.rest.dependencies import PaymentNoticesDep
 from interfaces.rest.responses import PROBLEMS
 
 logger = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ class WebhooksNotConfigured(TallyError):
 async def stripe_webhook(
     request: Request,
     services: ServicesDep,
+    payment_notices: PaymentNoticesDep,
     stripe_signature: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any]:
     secret = services.settings.stripe_webhook_secret
@@ -49,7 +51,7 @@ async def stripe_webhook(
     if notice is None:
         services.webhook_counters["ignored"] += 1
         return {"received": True, "applied": f"ignored: {event.get('type')} is not an event tally acts on"}
-    applied = await run_in_threadpool(services.app.handle_payment_notice, notice)
+    applied = await run_in_threadpool(payment_notices.handle_payment_notice, notice)
     services.webhook_counters["ignored" if applied.startswith("ignored") else "applied"] += 1
     logger.info("stripe %s %s: %s", event.get("type"), notice.event_id, applied)
     return {"received": True, "applied": applied}
