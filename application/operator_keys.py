@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import secrets
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Repository
-from eventsourcing.persistence import ApplicationRecorder, IntegrityError
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import get_topic
 
 from application.customers import key_hash
 from application.errors import NotFound, ValidationFailed
+from application.event_store import EventStore
 from domain.identifiers import is_caller_id
 from domain.operator_key import SCOPES, OperatorKey, OperatorKeyIssued, OperatorKeyRevoked
 
@@ -48,15 +47,8 @@ class OperatorKeyView:
 
 
 class OperatorKeys:
-    def __init__(
-        self,
-        recorder: ApplicationRecorder,
-        repository: Repository[UUID],
-        save: Callable[..., Any],
-    ) -> None:
-        self._recorder = recorder
-        self._repository = repository
-        self._save = save
+    def __init__(self, store: EventStore) -> None:
+        self._store = store
         self._position = 0
         self._lock = threading.Lock()
         self._live: dict[str, OperatorKey] = {}  # key id → key, revoked ones removed
@@ -72,13 +64,13 @@ class OperatorKeys:
             )
         key_id, key = "okey_" + secrets.token_hex(8), KEY_PREFIX + secrets.token_urlsafe(32)
         created = OperatorKey(key_id, key_hash(key), wanted)
-        self._save(created)
+        self._store.save(created)
         return IssuedOperatorKey(key_id, key, wanted, created.created_on.isoformat())
 
     def revoke(self, key_id: str) -> None:
         try:
             key: OperatorKey | None = (
-                self._repository.get(OperatorKey.create_id(key_id)) if is_caller_id(key_id) else None
+                self._store.repository.get(OperatorKey.create_id(key_id)) if is_caller_id(key_id) else None
             )
         except AggregateNotFoundError:
             key = None
@@ -86,7 +78,7 @@ class OperatorKeys:
             raise NotFound(f"api key {key_id!r} does not exist")
         key.revoke()
         try:
-            self._save(key)
+            self._store.save(key)
         except IntegrityError:  # revoked meanwhile through another request: the only change a key has
             raise NotFound(f"api key {key_id!r} does not exist") from None
 
@@ -108,17 +100,15 @@ class OperatorKeys:
 
     def refresh(self) -> None:
         with self._lock:
-            head = self._recorder.max_notification_id() or 0
+            head = self._store.head()
             while self._position < head:
-                page = self._recorder.select_notifications(
-                    self._position, PAGE_SIZE, stop=head, topics=TOPICS, inclusive_of_start=False
-                )
-                for originator_id in {n.originator_id for n in page}:
+                page = self._store.read(self._position, PAGE_SIZE, TOPICS, stop=head)
+                for originator_id in {event.originator_id for _, event in page}:
                     self._load(UUID(str(originator_id)))
-                self._position = head if len(page) < PAGE_SIZE else page[-1].id
+                self._position = head if len(page) < PAGE_SIZE else page[-1][0]
 
     def _load(self, originator_id: UUID) -> None:
-        key: OperatorKey = self._repository.get(originator_id)
+        key: OperatorKey = self._store.repository.get(originator_id)
         if key.revoked:
             self._live.pop(key.key_id, None)
             self._by_hash.pop(key.key_hash, None)

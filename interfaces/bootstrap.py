@@ -8,7 +8,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
 
-from application.operator_keys import OperatorKeys
 from application.ports import Clock
 from application.tally import ReadModel, Tally, utc_now
 from application.tier_settler import TierSettler
@@ -48,17 +47,12 @@ class Services:
     listener: LogListener
     policies: list[StepLoop]  # one loop per policy, each with its own thread and health
     settler: TierSettler
-    operator_keys: OperatorKeys = field(init=False)  # scoped operator keys, on the same log (set after init)
     projector: BaseProcess | None = None
     follower_mode: str = "off"  # thread, process or off (interfaces/projector.py)
     follower_health: PartHealth | None = None  # this process's follower's, or its projector process's
     progress_watch: ProgressWatch = field(default_factory=ProgressWatch)
     webhook_counters: dict[str, int] = field(default_factory=lambda: {"applied": 0, "ignored": 0, "rejected": 0})
     before_close: list[Callable[[], None]] = field(default_factory=list)  # e.g. the demo's usage stream
-
-    def __post_init__(self) -> None:
-        store = self.app.store
-        self.operator_keys = OperatorKeys(store.recorder, store.repository, store.save)
 
     def wait_projected(self, position: int, timeout: float) -> bool:
         """Read-your-writes wherever the follower runs: until the read model

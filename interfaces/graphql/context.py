@@ -91,7 +91,7 @@ class TallyContext(BaseContext):
         admin_key = self.services.settings.admin_key
         if admin_key and hmac.compare_digest(key.encode(), admin_key.encode()):
             return None
-        scopes = self.services.operator_keys.scopes_for(key)
+        scopes = self.services.app.operator_keys.scopes_for(key)
         if scopes is not None:  # a scoped operator key: with `read`, the operator's view
             if "read" not in scopes:
                 raise NotAllowed("forbidden: GraphQL queries need a key with the read scope")

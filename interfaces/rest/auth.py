@@ -48,7 +48,7 @@ def principal(request: Request, found: Annotated[Services, Depends(services)]) -
     admin_key = found.settings.admin_key
     if admin_key and hmac.compare_digest(key.encode(), admin_key.encode()):
         return Principal(None)
-    scopes = found.operator_keys.scopes_for(key)
+    scopes = found.app.operator_keys.scopes_for(key)
     if scopes is not None:
         return _scoped(request, scopes)
     customer = found.app.customers.customer_for_key(key)

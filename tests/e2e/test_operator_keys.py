@@ -198,10 +198,10 @@ def test_revoking_is_an_event_in_the_log(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/tally.db"
     services = open_services(url)
     try:
-        issued = services.operator_keys.issue(["read"])
-        assert services.operator_keys.scopes_for(issued.key) == frozenset({"read"})
-        services.operator_keys.revoke(issued.id)
-        assert services.operator_keys.scopes_for(issued.key) is None
+        issued = services.app.operator_keys.issue(["read"])
+        assert services.app.operator_keys.scopes_for(issued.key) == frozenset({"read"})
+        services.app.operator_keys.revoke(issued.id)
+        assert services.app.operator_keys.scopes_for(issued.key) is None
         events = [
             type(e).__qualname__
             for n in services.app.store.recorder.select_notifications(0, 100)
@@ -213,8 +213,8 @@ def test_revoking_is_an_event_in_the_log(tmp_path: Path) -> None:
         services.close()
     reopened = open_services(url)  # another process reading the same log from its start
     try:
-        assert reopened.operator_keys.scopes_for(issued.key) is None
-        assert reopened.operator_keys.listed() == []
+        assert reopened.app.operator_keys.scopes_for(issued.key) is None
+        assert reopened.app.operator_keys.listed() == []
     finally:
         reopened.close()
 
@@ -225,11 +225,11 @@ def test_live_keys_are_limited_and_a_revoked_one_frees_its_place(
     monkeypatch.setattr(operator_keys, "MAX_LIVE_KEYS", 2)
     services = open_services(f"sqlite:///{tmp_path}/tally.db")
     try:
-        first = services.operator_keys.issue(["read"])
-        services.operator_keys.issue(["usage:write"])
+        first = services.app.operator_keys.issue(["read"])
+        services.app.operator_keys.issue(["usage:write"])
         with pytest.raises(ValidationFailed, match="at most 2"):
-            services.operator_keys.issue(["read"])
-        services.operator_keys.revoke(first.id)
-        assert services.operator_keys.issue(["read"]).scopes == ["read"]
+            services.app.operator_keys.issue(["read"])
+        services.app.operator_keys.revoke(first.id)
+        assert services.app.operator_keys.issue(["read"]).scopes == ["read"]
     finally:
         services.close()

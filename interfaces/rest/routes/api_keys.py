@@ -4,15 +4,23 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, Field
 
+from application.operator_keys import OperatorKeys
 from interfaces.rest.auth import AdminDep, ServicesDep
 from interfaces.rest.responses import PROBLEMS
 from interfaces.rest.schemas import Strict
 
 router = APIRouter(tags=["operator keys"])
 Scope = Literal["usage:write", "authorizations:write", "read"]
+
+
+async def operator_keys(services: ServicesDep) -> OperatorKeys:
+    return services.app.operator_keys
+
+
+OperatorKeysDep = Annotated[OperatorKeys, Depends(operator_keys)]
 
 
 class OperatorKeyCreate(Strict):
@@ -34,18 +42,18 @@ class OperatorKeysPublic(BaseModel):
 
 
 @router.post("/v1/api-keys", status_code=201, response_model=OperatorKeyIssuedPublic, responses=PROBLEMS)
-def create_api_key(body: OperatorKeyCreate, services: ServicesDep, _: AdminDep) -> dict[str, Any]:
-    issued = services.operator_keys.issue(list(body.scopes))
+def create_api_key(body: OperatorKeyCreate, keys: OperatorKeysDep, _: AdminDep) -> dict[str, Any]:
+    issued = keys.issue(list(body.scopes))
     return {"id": issued.id, "key": issued.key, "scopes": issued.scopes, "created_at": issued.created_at}
 
 
 @router.get("/v1/api-keys", response_model=OperatorKeysPublic, responses=PROBLEMS)
-def list_api_keys(services: ServicesDep, _: AdminDep) -> dict[str, Any]:
-    listed = services.operator_keys.listed()
+def list_api_keys(keys: OperatorKeysDep, _: AdminDep) -> dict[str, Any]:
+    listed = keys.listed()
     return {"keys": [{"id": key.id, "scopes": key.scopes, "created_at": key.created_at} for key in listed]}
 
 
 @router.delete("/v1/api-keys/{key_id}", status_code=204, responses=PROBLEMS)
-def revoke_api_key(key_id: str, services: ServicesDep, _: AdminDep) -> Response:
-    services.operator_keys.revoke(key_id)
+def revoke_api_key(key_id: str, keys: OperatorKeysDep, _: AdminDep) -> Response:
+    keys.revoke(key_id)
     return Response(status_code=204)
