@@ -24,6 +24,7 @@ from application.gateway_ports import GatewayLedger
 from application.invoicing import Billing, Dunning
 from application.log_tail import LogTail
 from application.metering import Metering
+from application.operator_keys import OperatorKeys
 from application.payment_notices import PaymentNotices
 from application.ports import (
     AlertReads,
@@ -112,6 +113,7 @@ class Tally:
         self.authorizations = Authorizations(store, customers, rating, authorization_reads, self.log_tail, clock)
         self.alerts = Alerts(store, reference, alert_reads, authorization_reads, clock)
         self.webhooks = Webhooks(store, reference)
+        self.operator_keys = OperatorKeys(store)
         self._webhook_sender = webhooks
 
     # The policies, each an object with a step(), given the checkpoints they keep --------

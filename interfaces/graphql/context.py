@@ -73,7 +73,9 @@ class TallyContext(BaseContext):
         return self.services.app.clock
 
     def customer_scope(self) -> str | None:
-        """None for the admin key, the customer's id for a customer key. Checked
+        """None for the admin key and for an operator key with the read scope (an
+        operator's view: provider cost included), the customer's id for a
+        customer key. Checked
         once per request: fields such as `cost` ask again for every row."""
         if self._scope is None:
             self._scope = (self._check_key(),)
@@ -88,6 +90,11 @@ class TallyContext(BaseContext):
             raise NotAllowed("unauthorized: send Authorization: Bearer <key>")
         admin_key = self.services.settings.admin_key
         if admin_key and hmac.compare_digest(key.encode(), admin_key.encode()):
+            return None
+        scopes = self.services.app.operator_keys.scopes_for(key)
+        if scopes is not None:  # a scoped operator key: with `read`, the operator's view
+            if "read" not in scopes:
+                raise NotAllowed("forbidden: GraphQL queries need a key with the read scope")
             return None
         customer = self.customers.customer_for_key(key)
         if customer is None:

@@ -16,7 +16,9 @@ from interfaces.graphql.schema import graphql_router
 from interfaces.observability.requests import RequestObserver
 from interfaces.rest import problems
 from interfaces.rest.limits import BodySizeLimit
+from interfaces.rest.operations import document_security
 from interfaces.rest.routes import (
+    api_keys,
     authorizations,
     billing,
     catalog,
@@ -35,7 +37,9 @@ PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_REF = "#/components/schemas/Problem"
 DESCRIPTION = """Usage-based billing for AI products: a double-entry ledger built on
 event sourcing. Money is a decimal string; errors are RFC 9457 problem+json;
-every request but /healthz, /metrics, the docs and Stripe's webhook carries `Authorization: Bearer <key>`."""
+every request but /healthz, /metrics, the docs and Stripe's webhook carries `Authorization: Bearer <key>`:
+the admin key, a scoped operator key (each operation's `x-tally-scope` names the scope
+that lets one call it; `admin` operations need the admin key) or a customer's read key."""
 
 
 def create_app(services: Services) -> FastAPI:
@@ -56,6 +60,7 @@ def create_app(services: Services) -> FastAPI:
         health,
         catalog,
         customers,
+        api_keys,
         events,
         authorizations,
         wallets,
@@ -96,6 +101,7 @@ def _complete_document(app: FastAPI) -> None:
             ):
                 for response in operation.get("responses", {}).values():
                     _declare_problem_media_type(response)
+            document_security(document)
         return app.openapi_schema or generate()
 
     app.openapi = openapi  # type: ignore[method-assign]
