@@ -27,7 +27,7 @@ from tests.e2e.consistency import consistent_balance
 from tests.e2e.server import client, server_process
 from tests.e2e.test_billing_flow import last_month
 from tests.e2e.test_rest_flow import setup_catalog
-from tests.support import event, just_now
+from tests.support import ADMIN_KEY, event, just_now
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
@@ -196,5 +196,14 @@ def test_an_invoice_customer_sees_what_it_owes_and_its_invoices(logged_server: t
             assert "No spend yet this period" in page.text_content("#trend")
             assert page.text_content("#balancenote") == "Nothing owed"
             screenshot(page, "dashboard-empty.png")
+
+            page.fill("#key", ADMIN_KEY)  # an operator key names the customer to show
+            page.fill("#customer", "")
+            page.click("button[type=submit]")
+            page.wait_for_selector("#error:has-text('name the customer')")
+            page.fill("#customer", "initech")
+            page.click("button[type=submit]")
+            page.wait_for_function("() => document.getElementById('who').textContent === 'Initech'")
+            assert page.text_content("#balance") == usd(-Decimal(balance)) and page.text_content("#error") == ""
     said = log.read_text()
     assert "Traceback" not in said, said
