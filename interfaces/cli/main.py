@@ -79,7 +79,6 @@ def project() -> None:
     with TALLY_FOLLOWER=false, one projector applies every page (docs/scaling.md)."""
     settings = Settings(follower=True, projector="thread")
     configure_logging(settings.log_format, settings.log_level)
-    start_tracing()
     services = bootstrap(settings)
     where = shown_url(settings.database_url)
     if settings.log_format == "json":

@@ -1,6 +1,6 @@
 """OpenTelemetry traces, only when OTEL_EXPORTER_OTLP_ENDPOINT (or its
 traces-only form) is set: a span per HTTP request (the FastAPI
-instrumentation) with a child span per statement sent to the store (the
+instrumentation) with a child span per statement it sends to the store (the
 psycopg and sqlite3 instrumentations), exported over OTLP/HTTP. The
 libraries are the optional `tracing` extra and are imported only then, so a
 server without the variable neither needs nor loads them. Everything else
@@ -35,8 +35,11 @@ def start_tracing() -> bool:
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
+    from interfaces.observability.request_sampler import RequestsOnly
+
     resource = Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME", SERVICE_NAME)})
-    provider = TracerProvider(resource=resource)  # flushes its spans when the process exits
+    # Flushes its spans when the process exits; records requests and what they do only.
+    provider = TracerProvider(resource=resource, sampler=RequestsOnly())
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     trace.set_tracer_provider(provider)
     PsycopgInstrumentor().instrument()

@@ -84,6 +84,13 @@ def test_requests_and_store_calls_are_traced(database_url: str, receiver: Receiv
         assert store_calls, [span.name for span in receiver.in_trace(posts[0].trace_id)]
         assert wait_for(lambda: receiver.named("GET /v1/customers/{customer_id}/balance"), timeout=20)
         assert not receiver.named("GET /healthz")  # probes are left out
+        # The follower and the policies poll the store all the time, outside any
+        # request: none of their statements starts a trace of its own.
+        with receiver.lock:
+            alone = [
+                span.name for span in receiver.spans if span.kind == span.SPAN_KIND_CLIENT and not span.parent_span_id
+            ]
+        assert alone == []
 
 
 def test_without_an_endpoint_the_libraries_are_not_even_loaded(tmp_path: Path) -> None:
