@@ -73,7 +73,7 @@ class Gateway:
         text = httpx.get(f"{self.base}/metrics", timeout=10).text
         prefix = 'tally_gateway_calls_total{outcome="'
         samples = [line.removeprefix(prefix).split('"} ') for line in text.splitlines() if line.startswith(prefix)]
-        return {outcome: int(count) for outcome, count in samples}
+        return {outcome: int(float(count)) for outcome, count in samples}  # Prometheus writes 4.0
 
     def event(self, event_id: str, customer: str = "acme") -> dict[str, Any]:
         with client(self.base) as api:
