@@ -4,6 +4,7 @@ reference cache for customer details) through the same services as REST."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncGenerator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -11,6 +12,7 @@ from typing import Annotated, Any
 
 import strawberry
 from cross_web import HTTPException as StrawberryHTTPException
+from graphql import GraphQLError
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
@@ -24,8 +26,10 @@ from interfaces.api_docs.pages import graphiql_html, local_only
 from interfaces.bootstrap import Services
 from interfaces.graphql import types as t
 from interfaces.graphql.context import NotAllowed, TallyContext, context_getter
-from interfaces.graphql.error_codes import ErrorCodes
+from interfaces.graphql.error_codes import ErrorCodes, code_of
 from projections.queries import CurrencyTotals
+
+logger = logging.getLogger(__name__)
 
 MAX_DEPTH = 8
 MAX_PAGE = 100
@@ -384,7 +388,24 @@ def _balance_now(services: Services, customer: str, currency: str) -> tuple[Deci
     return amount, services.app.authorizations.held(customer)
 
 
-schema = strawberry.Schema(
+class TallySchema(strawberry.Schema):
+    """Logs what a client asked wrongly (a forbidden field, an unknown
+    customer, a bad argument) as one line at info level, with its code; only
+    an error on tally's side (`internal_error`) is logged with its traceback."""
+
+    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        unexpected = []
+        for error in errors:
+            code = (error.extensions or {}).get("code") or code_of(error)
+            if code == "internal_error":
+                unexpected.append(error)
+            else:
+                logger.info("graphql %s at %s: %s", code, ".".join(map(str, error.path or ())), error.message)
+        if unexpected:
+            super().process_errors(unexpected, execution_context)
+
+
+schema = TallySchema(
     query=Query,
     subscription=Subscription,
     config=StrawberryConfig(scalar_map={t.BigInt: t.BIG_INT_SCALAR}),

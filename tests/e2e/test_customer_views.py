@@ -6,11 +6,12 @@ invoice's PDF, a document for the customer, never shows them to anyone."""
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
 from domain.money import format_amount
 from tests.customer_view_checks import operator_fields, operator_words, pdf_text, provider_prices_shown
 from tests.e2e.consistency import consistent_balance
-from tests.e2e.server import client
+from tests.e2e.server import client, server_process
 from tests.e2e.test_billing_flow import last_month
 from tests.e2e.test_rest_flow import graphql, setup_catalog
 from tests.support import event, expected_charge, just_now
@@ -102,3 +103,23 @@ def test_an_invoice_shows_a_customer_no_cost_or_markup(server: str) -> None:
         operator_view = api.get(f"/v1/invoices/{invoice_id}").json()
         assert Decimal(operator_view["markup"]) > 0 and all("cost" in line for line in operator_view["lines"])
         assert operator_words(pdf_text(api.get(f"/v1/invoices/{invoice_id}/pdf").content)) == []
+
+
+def test_a_refused_graphql_field_is_one_log_line_not_a_traceback(tmp_path: Path) -> None:
+    """What a client asked wrongly is said at info level with its code; a
+    traceback in the server's log is kept for a failure on tally's side."""
+    log = tmp_path / "server.log"
+    with server_process(f"sqlite:///{tmp_path}/tally.db", log=log) as (base, _process), client(base) as api:
+        setup_catalog(api)
+        api.post("/v1/events", json={"events": [event(f"g{i}", timestamp=just_now()) for i in range(3)]})
+        consistent_balance(api, "acme")
+        key = api.post("/v1/customers/acme/api-keys").json()["key"]
+        with client(base, key) as own:
+            for query in COST_QUERIES:
+                refused = graphql(own, query)
+                assert [error["extensions"]["code"] for error in refused["errors"]] == ["forbidden"], refused
+            unknown = graphql(own, '{ customer(id: "globex") { id } }')
+            assert unknown["data"]["customer"] is None or unknown.get("errors"), unknown
+    said = log.read_text()
+    assert "Traceback" not in said, said
+    assert "graphql forbidden at customer." in said, said
