@@ -99,9 +99,15 @@ def test_authorize_capture_and_void_in_decimal(tally: tuple[str, str]) -> None:
         assert settled_balance(client) == GRANT - CHARGE
 
 
-def test_meter_records_openai_calls_plain_and_streamed(tally: tuple[str, str]) -> None:
+@pytest.mark.parametrize("server_maps_usage", [True, False], ids=["server maps", "client maps"])
+def test_meter_records_openai_calls_plain_and_streamed(tally: tuple[str, str], server_maps_usage: bool) -> None:
+    """Either way, the provider's usage object mapped by the server (the
+    default) or by the client for an older server: the same units, the same charge."""
     base, key = tally
-    with fake_provider() as (provider, provider_base), TallyClient(base, key) as client:
+    with (
+        fake_provider() as (provider, provider_base),
+        TallyClient(base, key, server_maps_usage=server_maps_usage) as client,
+    ):
         metered = meter(
             openai.OpenAI(api_key="sk-test", base_url=f"{provider_base}/v1"), client, "acme", feature="chat"
         )
@@ -122,6 +128,8 @@ def test_meter_records_openai_calls_plain_and_streamed(tally: tuple[str, str]) -
             recorded = client.usage_event_of("acme", event_id("openai", answer_id))
             assert recorded is not None, answer_id
             assert recorded["usage"] == units and recorded["feature"] == "chat", recorded
+            kept = (recorded.get("metadata") or {}).get("provider_usage")
+            assert (kept is not None) == server_maps_usage, recorded  # the object as sent, kept for an auditor
         assert settled_balance(client) == GRANT - 2 * charge
 
 

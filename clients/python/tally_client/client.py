@@ -51,7 +51,7 @@ class TallyClient:
         max_attempts: int = 5,
         backoff_seconds: float = 0.2,
         timeout_seconds: float = 30.0,
-        server_maps_usage: bool = False,
+        server_maps_usage: bool = True,
         transport: Transport | None = None,
     ) -> None:
         self.transport = transport or Transport(

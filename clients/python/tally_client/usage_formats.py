@@ -1,10 +1,10 @@
 """A provider's own usage object, as tally's units.
 
 The server maps these itself when an event says `usage_format` (the
-contract's `"openai" | "anthropic"`). A server that does not know the field
-yet refuses it, so by default the client sends tally's units, mapped here in
-this one function by the contract's rules; `server_maps_usage=True` on the
-client sends the provider's object and the format instead."""
+contract's `"openai" | "anthropic"`), which is what the client sends by
+default. A server that does not know the field yet refuses it: for one,
+`server_maps_usage=False` on the client sends tally's units, mapped here in
+this one function by the contract's rules."""
 
 from __future__ import annotations
 
