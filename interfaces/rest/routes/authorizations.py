@@ -70,7 +70,7 @@ async def authorize(body: AuthorizationCreate, services: ServicesDep, _: AdminDe
         body.expires_in_seconds,
     )
     if created:
-        count_decision(decided.code if not decided.approved else None)
+        count_decision(None if decided.approved else decided.code)
     shown = presenters.authorization(decided, services.app.authorization_status(decided))
     if decided.approved:
         return JSONResponse(shown, status_code=201)
