@@ -6,10 +6,11 @@ STAMP := $(VENV)/.installed
 
 .PHONY: setup demo serve test lint typecheck unit bench soak clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml clients/python/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e ./clients/python  # the Python client, which tests/client exercises
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -24,10 +25,11 @@ serve: setup
 
 lint: setup
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check domain application infrastructure interfaces projections tests
+	$(BIN)/ruff format --check domain application infrastructure interfaces projections tests clients
 
 typecheck: setup
 	$(BIN)/mypy
+	$(BIN)/mypy --strict clients/python/tally_client
 
 ## Everything CI runs: lint, types, and the whole suite on SQLite and PostgreSQL.
 test: setup lint typecheck
@@ -38,6 +40,7 @@ test: setup lint typecheck
 bench: setup
 	bash scripts/ensure-postgres
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.keys
 
 ## A long model-based run of the whole ledger on both stores (docs/audit.md): a new
 ## seed each time unless TALLY_MODEL_SEED is set; TALLY_MODEL_STEPS steps per store.

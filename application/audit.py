@@ -78,7 +78,7 @@ def audit_history(
     """Audit the log as it stands now. `checkpoints` say how far the version
     watcher has carried out re-rating; without them, no version counts as
     carried out, so no usage's rating is held against the versions in force."""
-    head = app.recorder.max_notification_id() or 0
+    head = app.store.recorder.max_notification_id() or 0
     app.reference.refresh()  # after the head: the reference data know every version the audited log publishes
     report = HistoryReport()
     latest: dict[Any, Latest] = {}  # usage aggregate → its latest rating, in brief
@@ -86,9 +86,9 @@ def audit_history(
     versions = Versions(checkpoints.get(SETTLED_CHECKPOINT) if checkpoints is not None else 0)
     position = 0
     while position < head:
-        page = app.recorder.select_notifications(position, PAGE, stop=head, inclusive_of_start=False)
+        page = app.store.recorder.select_notifications(position, PAGE, stop=head, inclusive_of_start=False)
         for notification in page:
-            event = app.mapper.to_domain_event(notification)
+            event = app.store.mapper.to_domain_event(notification)
             report.events += 1
             _check_entries(report, notification.id, event)
             if isinstance(event, (UsageRecorded, UsageRerated, UsageUnpriced)):

@@ -18,10 +18,13 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
 from application import validation
+from application.customers import Customers
 from application.errors import Conflict, NotFound, ValidationFailed
+from application.event_store import EventStore
 from application.log_tail import LogTail
+from application.ports import AuthorizationReads, Clock
+from application.rating_in_force import RatingInForce
 from application.usage_input import estimate_usage
-from application.wallet_policies import WalletPolicies
 from domain.customer import Customer
 from domain.holds import Authorization, Holds, Standing, decide
 from domain.identifiers import is_caller_id
@@ -34,13 +37,25 @@ MAX_ATTEMPTS = 50
 LIMIT_PERIODS = ("day", "month")
 
 
-class Authorizations(WalletPolicies):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+class Authorizations:
+    def __init__(
+        self,
+        store: EventStore,
+        customers: Customers,
+        rating: RatingInForce,
+        authorization_reads: AuthorizationReads,
+        log_tail: LogTail,
+        clock: Clock,
+    ) -> None:
+        self.store = store
+        self.customers = customers
+        self.rating = rating
+        self.authorization_reads = authorization_reads
+        self.log_tail = log_tail  # what the read model has not applied
+        self.clock = clock
         self._customer_locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
         self._holds_cache: dict[str, Holds] = {}  # each customer's, used under its lock
-        self.log_tail = LogTail(self.recorder, self.mapper.to_domain_event)  # what the read model has not applied
 
     def authorize(
         self,
@@ -53,7 +68,7 @@ class Authorizations(WalletPolicies):
         """Returns the decision and whether this call made it (a retry with
         the same request returns the first answer, a denial included)."""
         validation.caller_id(authorization_id, "id")
-        customer = self.customer(customer_id)
+        customer = self.customers.customer(customer_id)
         request = {"customer": customer_id, "amount": amount, "estimate": estimate, "expires": expires_in_seconds}
         fingerprint = hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()[:32]
         asked = self._amount_asked(customer, amount, estimate)
@@ -93,9 +108,9 @@ class Authorizations(WalletPolicies):
         try:
             if decision.approved:
                 holds.place(authorization_id, str(amount), authorization.expires_at, now)
-                self.save(authorization, holds)
+                self.store.save(authorization, holds)
             else:
-                self.save(authorization)
+                self.store.save(authorization)
         except BaseException as error:
             self._holds_cache.pop(customer.customer_id, None)  # its pending change was not stored
             if not isinstance(error, IntegrityError):
@@ -133,7 +148,7 @@ class Authorizations(WalletPolicies):
             return validation.amount(amount, "amount", positive=True)
         assert estimate is not None
         usage = estimate_usage(estimate.get("usage"))
-        rating = self.rating_in_force(customer, self.clock(), str(estimate["provider"]), str(estimate["model"]), usage)
+        rating = self.rating.rating(customer, self.clock(), str(estimate["provider"]), str(estimate["model"]), usage)
         if rating is None:
             raise ValidationFailed(
                 f"{estimate['provider']}/{estimate['model']} has no price for this usage: give an amount",
@@ -148,19 +163,17 @@ class Authorizations(WalletPolicies):
         if not authorization.approved or authorization.voided:
             return authorization
         now = self.clock()
-        for _attempt in range(MAX_ATTEMPTS):
-            holds: Holds = self.repository.get(Holds.create_id(authorization.customer))
-            authorization = self.find_authorization(authorization_id)
-            if authorization.voided:
-                return authorization
-            authorization.void(now)
-            holds.release(authorization_id, now)
-            try:
-                self.save(authorization, holds)
-                return authorization
-            except IntegrityError:
-                continue
-        raise Conflict("the authorization is being changed concurrently; try again")
+
+        def void() -> Authorization:  # again when an authorization moved the holds meanwhile
+            holds: Holds = self.store.repository.get(Holds.create_id(authorization.customer))
+            found = self.find_authorization(authorization_id)
+            if not found.voided:
+                found.void(now)
+                holds.release(authorization_id, now)
+                self.store.save(found, holds)
+            return found
+
+        return self.store.retrying(void, f"authorization {authorization_id!r}", attempts=MAX_ATTEMPTS)
 
     def find_authorization(self, authorization_id: str) -> Authorization:
         found = self._existing_authorization(authorization_id) if is_caller_id(authorization_id) else None
@@ -174,7 +187,7 @@ class Authorizations(WalletPolicies):
 
     def _existing_authorization(self, authorization_id: str) -> Authorization | None:
         try:
-            found: Authorization = self.repository.get(Authorization.create_id(authorization_id))
+            found: Authorization = self.store.repository.get(Authorization.create_id(authorization_id))
         except AggregateNotFoundError:
             return None
         return found
@@ -185,12 +198,12 @@ class Authorizations(WalletPolicies):
         process), so a busy customer's history is not replayed each time."""
         cached = self._holds_cache.get(customer_id)
         if cached is not None:
-            for event in self.events.get(cached.id, gt=cached.version):
+            for event in self.store.events.get(cached.id, gt=cached.version):
                 cached = cast(Any, event).mutate(cached)
             self._holds_cache[customer_id] = cached
             return cached
         try:
-            found: Holds = self.repository.get(Holds.create_id(customer_id))
+            found: Holds = self.store.repository.get(Holds.create_id(customer_id))
         except AggregateNotFoundError:
             found = Holds(customer_id)
         self._holds_cache[customer_id] = found
@@ -209,14 +222,14 @@ class Authorizations(WalletPolicies):
     # Limits ----------------------------------------------------------------------------
 
     def set_limits(self, customer_id: str, limits: Mapping[str, Any] | None) -> Customer:
-        customer: Customer = self.repository.get(self.customer(customer_id).id)
+        customer = self.customers.stored(customer_id)
         customer.set_limits(parse_limits(limits) if limits is not None else None)
-        self._save_changed(customer)
+        self.customers.save_changed(customer)
         return customer
 
     def held(self, customer_id: str) -> Decimal:
         """The open holds usage has not captured yet: what `held` shows."""
-        customer = self.customer(customer_id)
+        customer = self.customers.customer(customer_id)
         now = self.clock()
         with self._lock_of(customer_id):  # the cached Holds, brought up to date (a gateway reads this often)
             open_holds = self._holds(customer_id).open_holds(now)

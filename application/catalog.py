@@ -11,8 +11,10 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
 from application import validation
-from application.base import TallyBase
 from application.errors import Conflict, NotFound, ValidationFailed
+from application.event_store import EventStore
+from application.ports import PriceCatalog
+from application.reference import ReferenceData
 from domain.catalog import Plan, PriceBook
 from domain.identifiers import is_caller_id
 from domain.money import ZERO
@@ -20,14 +22,18 @@ from domain.plans import TIER_MODES, ModelOverride, Tier, Tiers
 from domain.pricing import MAX_RATES_PER_VERSION, UNITS, PriceVersion, Rate, duplicate_rate_keys
 
 BEGINNING = datetime(1970, 1, 1, tzinfo=UTC)
-MAX_PUBLISH_ATTEMPTS = 5
 
 
-class Catalog(TallyBase):
+class Catalog:
+    def __init__(self, store: EventStore, reference: ReferenceData, price_catalog: PriceCatalog) -> None:
+        self.store = store
+        self.reference = reference
+        self.price_catalog = price_catalog
+
     def create_price_book(self, price_book_id: str, currency: str) -> PriceBook:
         book = PriceBook(validation.caller_id(price_book_id, "id"), validation.currency(currency))
         try:
-            self.save(book)
+            self.store.save(book)
         except IntegrityError:
             raise Conflict(f"price book {price_book_id!r} already exists") from None
         return book
@@ -36,7 +42,7 @@ class Catalog(TallyBase):
         if not is_caller_id(price_book_id):
             raise NotFound(f"price book {price_book_id!r} does not exist")
         try:
-            return self.repository.get(PriceBook.create_id(price_book_id))
+            return self.store.repository.get(PriceBook.create_id(price_book_id))
         except AggregateNotFoundError:
             raise NotFound(f"price book {price_book_id!r} does not exist") from None
 
@@ -45,15 +51,14 @@ class Catalog(TallyBase):
     ) -> PriceVersion:
         parsed = parse_rates(rates)
         validation.aware(effective_from, "effective_from")
-        for _attempt in range(MAX_PUBLISH_ATTEMPTS):
+
+        def publish() -> PriceVersion:  # again when another publisher took this number: number the next
             book = self.price_book(price_book_id)
             version = book.publish_next(effective_from, parsed, source)
-            try:
-                self.save(book)
-                return version
-            except IntegrityError:
-                continue  # another publisher took this version number; number the next
-        raise Conflict(f"price book {price_book_id!r} is being published concurrently; try again")
+            self.store.save(book)
+            return version
+
+        return self.store.retrying(publish, f"price book {price_book_id!r}")
 
     def import_prices(
         self,
@@ -110,7 +115,7 @@ class Catalog(TallyBase):
             parse_tiers(tiers),
         )
         try:
-            self.save(plan)
+            self.store.save(plan)
         except IntegrityError:
             raise Conflict(f"plan {plan_id!r} already exists") from None
         return plan
@@ -119,7 +124,7 @@ class Catalog(TallyBase):
         if not is_caller_id(plan_id):
             raise NotFound(f"plan {plan_id!r} does not exist")
         try:
-            return self.repository.get(Plan.create_id(plan_id))
+            return self.store.repository.get(Plan.create_id(plan_id))
         except AggregateNotFoundError:
             raise NotFound(f"plan {plan_id!r} does not exist") from None
 
@@ -135,15 +140,11 @@ class Catalog(TallyBase):
         overrides = parse_overrides(model_overrides)
         ladder = parse_tiers(tiers)
         validation.aware(effective_from, "effective_from")
-        for _attempt in range(MAX_PUBLISH_ATTEMPTS):
-            plan = self.plan(plan_id)
-            plan.publish_next(effective_from, markup, overrides, ladder)
-            try:
-                self.save(plan)
-                return plan
-            except IntegrityError:
-                continue
-        raise Conflict(f"plan {plan_id!r} is being published concurrently; try again")
+        return self.store.change(
+            lambda: self.plan(plan_id),
+            lambda plan: plan.publish_next(effective_from, markup, overrides, ladder),
+            f"plan {plan_id!r}",
+        )
 
 
 def parse_rates(rates: Sequence[Mapping[str, Any]]) -> list[Rate]:

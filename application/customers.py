@@ -9,8 +9,10 @@ from dataclasses import dataclass
 from eventsourcing.persistence import IntegrityError
 
 from application import validation
-from application.catalog import Catalog
 from application.errors import Conflict, NotFound, ValidationFailed
+from application.event_store import EventStore
+from application.ports import Clock
+from application.reference import ReferenceData
 from domain.customer import BILLING_MODES, Customer
 
 MAX_NET_TERMS_DAYS = 365
@@ -27,7 +29,12 @@ def key_hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-class Customers(Catalog):
+class Customers:
+    def __init__(self, store: EventStore, reference: ReferenceData, clock: Clock) -> None:
+        self.store = store
+        self.reference = reference
+        self.clock = clock
+
     def create_customer(
         self,
         customer_id: str,
@@ -44,7 +51,7 @@ class Customers(Catalog):
         self._check_plan_currency(plan, currency)
         customer = Customer(customer_id, name, currency, plan, billing, net_terms_days, stripe_customer_id)
         try:
-            self.save(customer)
+            self.store.save(customer)
         except IntegrityError:
             raise Conflict(f"customer {customer_id!r} already exists") from None
         return customer
@@ -64,7 +71,7 @@ class Customers(Catalog):
         billing: str | None,
         stripe_customer_id: str | None = None,
     ) -> Customer:
-        customer: Customer = self.repository.get(self.customer(customer_id).id)
+        customer = self.stored(customer_id)
         new_name, new_plan, new_billing = name or customer.name, plan or customer.plan, billing or customer.billing
         _check_terms(new_name, new_billing, customer.net_terms_days)
         self._check_plan_currency(new_plan, customer.currency)
@@ -73,28 +80,33 @@ class Customers(Catalog):
             customer.change(new_name, new_plan, new_billing, self.clock())
         if stripe_customer_id is not None and stripe_customer_id != customer.stripe_customer_id:
             customer.link_stripe(stripe_customer_id)
-        self._save_changed(customer)
+        self.save_changed(customer)
         return customer
 
-    def _save_changed(self, customer: Customer) -> None:
+    def stored(self, customer_id: str) -> Customer:
+        """The customer as the event store holds it, to change it (NotFound when unknown)."""
+        found: Customer = self.store.repository.get(self.customer(customer_id).id)
+        return found
+
+    def save_changed(self, customer: Customer) -> None:
         try:
-            self.save(customer)
+            self.store.save(customer)
         except IntegrityError:
             raise Conflict(f"customer {customer.customer_id!r} was changed concurrently; try again") from None
 
     def issue_api_key(self, customer_id: str) -> IssuedKey:
-        customer: Customer = self.repository.get(self.customer(customer_id).id)
+        customer = self.stored(customer_id)
         issued = IssuedKey("key_" + secrets.token_hex(8), "tk_" + secrets.token_urlsafe(32))
         customer.issue_api_key(issued.id, key_hash(issued.key))
-        self._save_changed(customer)
+        self.save_changed(customer)
         return issued
 
     def revoke_api_key(self, customer_id: str, key_id: str) -> None:
-        customer: Customer = self.repository.get(self.customer(customer_id).id)
+        customer = self.stored(customer_id)
         if key_id not in customer.api_keys:
             raise NotFound(f"api key {key_id!r} does not exist")
         customer.revoke_api_key(key_id)
-        self._save_changed(customer)
+        self.save_changed(customer)
 
     def customer_for_key(self, key: str) -> str | None:
         """The customer a read key belongs to, or None."""

@@ -16,9 +16,14 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
 from application import validation
+from application.card_payments import CardPayments
+from application.customers import Customers
 from application.errors import Conflict, NotFound, ValidationFailed
-from application.payment_notices import PaymentNotices
-from application.ports import PaymentNotice, PaymentOutcome
+from application.event_store import EventStore
+from application.ports import BillingReads, Clock, PaymentNotice, PaymentOutcome
+from application.read_model_barrier import ReadModelBarrier
+from application.reference import ReferenceData
+from application.tier_settlements import TierSettlements
 from domain import accounts
 from domain.identifiers import is_caller_id
 from domain.invoice import PAST_DUE_STATUSES, Covered, Invoice, invoice_number
@@ -37,7 +42,29 @@ class BillingRun:
     created: bool
 
 
-class Invoicing(PaymentNotices):
+class Billing:
+    def __init__(
+        self,
+        store: EventStore,
+        reference: ReferenceData,
+        customers: Customers,
+        tiers: TierSettlements,
+        billing_reads: BillingReads,
+        barrier: ReadModelBarrier,
+        cards: CardPayments,
+        clock: Clock,
+        dunning_days: Sequence[int] = (1, 3, 7),
+    ) -> None:
+        self.store = store
+        self.reference = reference
+        self.customers = customers
+        self.tiers = tiers
+        self.billing_reads = billing_reads
+        self.barrier = barrier
+        self.cards = cards
+        self.clock = clock
+        self.dunning_days = list(dunning_days)
+
     def billing_run(
         self, period_end: datetime, customers: Sequence[str] | None = None, period_start: datetime | None = None
     ) -> BillingRun:
@@ -52,7 +79,7 @@ class Invoicing(PaymentNotices):
         self.reference.refresh()
         wanted = sorted(set(customers)) if customers else sorted(self.reference.customers)
         for customer in wanted:
-            self.customer(customer)
+            self.customers.customer(customer)
         billed = [self._bill(customer, start, end) for customer in wanted]
         run_id = f"run.{start:%Y%m%dT%H%M%S}.{end:%Y%m%dT%H%M%S}"
         return BillingRun(run_id, start, end, [invoice for invoice, _ in billed], any(new for _, new in billed))
@@ -63,9 +90,8 @@ class Invoicing(PaymentNotices):
         if existing is not None:  # the run repeated: the invoice it issued, unchanged
             return existing, False
         for month in months_between(start, end):  # close the months: volume ladders are priced now
-            self.settle_tiers(customer_id, month, close=True)
-        head = self.recorder.max_notification_id() or 0
-        if not self.usage_history.caught_up(head, CATCH_UP_SECONDS):
+            self.tiers.settle_tiers(customer_id, month, close=True)
+        if not self.barrier.caught_up(CATCH_UP_SECONDS):
             raise Conflict("the read model is behind the event log; run the billing run again shortly")
         # Read once the read model holds every invoice issued so far: one issued a
         # moment ago (the previous period's, by the run before) must be seen as earlier.
@@ -91,7 +117,7 @@ class Invoicing(PaymentNotices):
             net_terms_days=customer.net_terms_days,
         )
         try:
-            self.save(invoice)
+            self.store.save(invoice)
         except IntegrityError:  # a concurrent run issued it first
             return self.invoice(invoice_id), False
         if invoice.billing == "postpaid" and invoice.amount_remaining > ZERO:
@@ -122,13 +148,13 @@ class Invoicing(PaymentNotices):
 
     def _existing_invoice(self, invoice_id: str) -> Invoice | None:
         try:
-            found: Invoice = self.repository.get(Invoice.create_id(invoice_id))
+            found: Invoice = self.store.repository.get(Invoice.create_id(invoice_id))
         except AggregateNotFoundError:
             return None
         return found
 
     def invoices_of(self, customer_id: str) -> list[Invoice]:
-        self.customer(customer_id)
+        self.customers.customer(customer_id)
         return [self.invoice(str(row["invoice_id"])) for row in self.billing_reads.invoices_of(customer_id)]
 
     def customer_status(self, customer_id: str) -> str:
@@ -145,18 +171,13 @@ class Invoicing(PaymentNotices):
             return invoice
         if invoice.next_attempt_at is not None and invoice.next_attempt_at > now:
             return invoice  # not due yet (the read model that named it was behind)
-        customer = self.reference.customers[invoice.customer]
-        if self.payments is None or not customer.stripe_customer_id:
-            outcome = PaymentOutcome("failed", failure_code="no_payment_method",
-                                     failure_message="no card on file to charge")  # fmt: skip
-        else:
-            outcome = self.payments.charge(
-                stripe_customer=customer.stripe_customer_id,
-                amount=invoice.amount_remaining,
-                currency=invoice.currency,
-                idempotency_key=f"tally-invoice-{invoice.id}-{len(invoice.attempts) + 1}",
-                metadata={"tally_kind": "invoice", "tally_customer": invoice.customer, "tally_id": invoice_id},
-            )
+        outcome = self.cards.charge(
+            self.reference.customers[invoice.customer],
+            invoice.amount_remaining,
+            invoice.currency,
+            idempotency_key=f"tally-invoice-{invoice.id}-{len(invoice.attempts) + 1}",
+            metadata={"tally_kind": "invoice", "tally_customer": invoice.customer, "tally_id": invoice_id},
+        )
         return self.apply_invoice_outcome(invoice_id, outcome, from_webhook=False)
 
     def apply_invoice_outcome(self, invoice_id: str, outcome: PaymentOutcome, *, from_webhook: bool) -> Invoice:
@@ -231,7 +252,7 @@ class Invoicing(PaymentNotices):
         return f"invoice {invoice_id} reopened by a {reason}: {found.amount_remaining} due"
 
     def _change_invoice(self, invoice_id: str, change: Callable[[Invoice], Any]) -> Invoice:
-        return self.change(lambda: self.invoice(invoice_id), change, f"invoice {invoice_id}")
+        return self.store.change(lambda: self.invoice(invoice_id), change, f"invoice {invoice_id}")
 
 
 def notes_of(invoice_id: str, corrections: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -265,3 +286,13 @@ def months_between(start: datetime, end: datetime) -> list[str]:
 
 def parse_time(text: str) -> datetime:
     return datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+
+
+class Dunning:
+    """The dunning policy: each step charges again every invoice whose retry is due."""
+
+    def __init__(self, billing: Billing) -> None:
+        self.billing = billing
+
+    def step(self) -> int:
+        return self.billing.retry_due_charges()

@@ -21,15 +21,12 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any
-
-from eventsourcing.persistence import ApplicationRecorder, Notification
 
 from application.errors import Unavailable
+from application.ports import EventLog
 from domain.money import ZERO
 from domain.standing_changes import StandingChange, changes_of
 
@@ -54,9 +51,8 @@ class TailFigures:
 
 
 class LogTail:
-    def __init__(self, recorder: ApplicationRecorder, decode: Callable[[Notification], Any]) -> None:
-        self._recorder = recorder
-        self._decode = decode
+    def __init__(self, log: EventLog) -> None:
+        self._log = log
         self._lock = threading.Lock()
         self._floor = 0  # the tail holds the changes of every event after this position...
         self._read_to = 0  # ...up to this one
@@ -65,7 +61,7 @@ class LogTail:
 
     def figures(self, customer: str, projected: int) -> TailFigures:
         """The customer's changes in (projected, head], head read now."""
-        head = self._recorder.max_notification_id() or 0
+        head = self._log.head()
         with self._lock:
             self._move_floor(projected)
             if head - self._floor > MAX_EVENTS:
@@ -93,14 +89,14 @@ class LogTail:
 
     def _read(self, head: int) -> None:
         while self._read_to < head:
-            page = self._recorder.select_notifications(self._read_to, PAGE_SIZE, stop=head, inclusive_of_start=False)
+            page = self._log.read(self._read_to, PAGE_SIZE, stop=head)
             if not page:
                 break  # only ids of rolled-back appends are left below the head
-            for notification in page:
-                for change in changes_of(self._decode(notification)):
-                    self._order.append((notification.id, change.customer))
-                    self._by_customer.setdefault(change.customer, deque()).append((notification.id, change))
-            self._read_to = page[-1].id
+            for position, event in page:
+                for change in changes_of(event):
+                    self._order.append((position, change.customer))
+                    self._by_customer.setdefault(change.customer, deque()).append((position, change))
+            self._read_to = page[-1][0]
         self._read_to = max(self._read_to, head)
 
     def _sum(self, customer: str, projected: int) -> TailFigures:

@@ -16,6 +16,21 @@ from domain.usage import RecordedUsage
 Clock = Callable[[], datetime]
 
 
+class EventLog(Protocol):
+    """The one log, read in order: how policies and the authorization's
+    log tail follow it (application/event_store.py implements it)."""
+
+    def head(self) -> int:
+        """The position of the last event (0 when empty)."""
+        ...
+
+    def read(
+        self, after: int, limit: int, topics: Sequence[str] = (), stop: int | None = None
+    ) -> list[tuple[int, Any]]:
+        """(position, domain event) pairs after `after`, up to `stop`, `limit` at most."""
+        ...
+
+
 class UsageIndex(Protocol):
     """Finds which usage aggregates already exist, with their body fingerprints:
     one query for a whole batch, before saving it."""

@@ -17,7 +17,11 @@ from typing import Any
 from eventsourcing.persistence import IntegrityError
 
 from application.errors import Conflict
-from application.simulation import Simulations
+from application.event_store import EventStore
+from application.ports import UsageHistory
+from application.rating_in_force import RatingInForce
+from application.read_model_barrier import ReadModelBarrier
+from application.reference import ReferenceData
 from domain import accounts
 from domain.customer import Customer
 from domain.money import ZERO
@@ -38,7 +42,21 @@ class RerateReport:
     conflicts: int = 0
 
 
-class Rerating(Simulations):
+class Rerating:
+    def __init__(
+        self,
+        store: EventStore,
+        reference: ReferenceData,
+        rating: RatingInForce,
+        usage_history: UsageHistory,
+        barrier: ReadModelBarrier,
+    ) -> None:
+        self.store = store
+        self.reference = reference
+        self.rating = rating
+        self.usage_history = usage_history
+        self.barrier = barrier
+
     def rerate(
         self,
         *,
@@ -55,10 +73,9 @@ class Rerating(Simulations):
         recorded before this call is seen. Each chunk is rated with reference
         data read at most REFERENCE_MAX_AGE_SECONDS before its append, like a
         metering batch."""
-        head = self.recorder.max_notification_id() or 0
-        if not self.usage_history.caught_up(head, CATCH_UP_SECONDS):
+        if not self.barrier.caught_up(CATCH_UP_SECONDS):
             raise Conflict("the read model is behind the event log; re-rating will run when it catches up")
-        self.refresh_reference()
+        self.rating.refresh()
         customers = sorted(
             found.customer_id
             for found in self.reference.customers.values()
@@ -70,7 +87,7 @@ class Rerating(Simulations):
             page = self.usage_history.usage_of(customers, since, FAR_FUTURE, after, PAGE)
             report.scanned += len(page)
             for start in range(0, len(page), APPEND_CHUNK):
-                self.recent_reference()
+                self.rating.recent()
                 chunk = page[start : start + APPEND_CHUNK]
                 events = [found for _, usage in chunk if (found := self._rerated(usage, reason)) is not None]
                 self._append_rerated(events, report)
@@ -89,7 +106,7 @@ class Rerating(Simulations):
         """The event that brings the usage to the rating the versions in force
         give (None when it has that rating already)."""
         customer = self.reference.customers[usage.customer]
-        new = self.rating_in_force(customer, usage.occurred_at, usage.provider, usage.model, usage.usage)
+        new = self.rating.rating(customer, usage.occurred_at, usage.provider, usage.model, usage.usage)
         previous = PreviousRating(
             usage.price_version,
             usage.plan_version,
@@ -145,7 +162,9 @@ class Rerating(Simulations):
             model=usage.model,
             feature=usage.feature,
             usage=usage.usage,
-            in_force=self.unpriced_because(customer, usage.occurred_at, usage.provider, usage.model, usage.usage),
+            in_force=self.rating.unpriced_because(
+                customer, usage.occurred_at, usage.provider, usage.model, usage.usage
+            ),
             adjustment=entry.as_dict() if entry else None,
             delta_cost=str(ZERO - previous.cost),
             delta_charge=str(ZERO - previous.charge),
@@ -157,12 +176,12 @@ class Rerating(Simulations):
         if not events:
             return
         try:
-            self.append(events)
+            self.store.append(events)
             report.rerated += len(events)
         except IntegrityError:
             for event in events:  # someone re-rated some of these meanwhile: keep the rest
                 try:
-                    self.append([event])
+                    self.store.append([event])
                     report.rerated += 1
                 except IntegrityError:
                     report.conflicts += 1

@@ -12,8 +12,10 @@ from typing import Any
 
 from application import validation
 from application.catalog import BEGINNING, parse_markup, parse_overrides, parse_rates, parse_tiers
+from application.customers import Customers
 from application.errors import ValidationFailed
-from application.metering import MeteringQueries
+from application.ports import UsageHistory
+from application.reference import ReferenceData
 from domain.money import ZERO, money_math
 from domain.plans import PlanVersion, plan_in_force
 from domain.pricing import PriceVersion, version_in_force
@@ -56,7 +58,12 @@ class Candidate:
     terms: PlanVersion | None
 
 
-class Simulations(MeteringQueries):
+class Simulations:
+    def __init__(self, reference: ReferenceData, customers: Customers, usage_history: UsageHistory) -> None:
+        self.reference = reference
+        self.customers = customers
+        self.usage_history = usage_history
+
     @money_math
     def simulate(
         self,
@@ -71,7 +78,7 @@ class Simulations(MeteringQueries):
         if not start < end:
             raise ValidationFailed("from must be before to", [{"loc": "to", "msg": "empty period"}])
         if customer is not None:
-            self.customer(customer)
+            self.customers.customer(customer)
         self.reference.refresh()
         candidate = Candidate(_candidate_prices(price_version), _candidate_terms(plan))
         result = SimulationResult(start, end)

@@ -10,7 +10,9 @@ from datetime import datetime, timedelta
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
-from application.rerating import Rerating
+from application.event_store import EventStore
+from application.ports import Clock, UsageHistory
+from application.reference import ReferenceData
 from domain import accounts
 from domain.customer import Customer
 from domain.plans import Tiers, plan_in_force
@@ -19,7 +21,13 @@ from domain.tier_settlement import TierSettlement, period_bounds
 LAST_MOMENT = timedelta(microseconds=1)
 
 
-class TierSettlements(Rerating):
+class TierSettlements:
+    def __init__(self, store: EventStore, reference: ReferenceData, usage_history: UsageHistory, clock: Clock) -> None:
+        self.store = store
+        self.reference = reference
+        self.usage_history = usage_history
+        self.clock = clock
+
     def settle_tiers(self, customer_id: str, period: str, *, close: bool = False) -> TierSettlement | None:
         """Settle one customer's month (YYYY-MM); `close` makes it final (a
         volume ladder is priced then). None when there is nothing to settle."""
@@ -34,7 +42,7 @@ class TierSettlements(Rerating):
         tiers: Tiers | None = terms.tiers if terms else None
         key = TierSettlement.create_id(customer_id, period)
         try:
-            settlement: TierSettlement = self.repository.get(key)
+            settlement: TierSettlement = self.store.repository.get(key)
         except AggregateNotFoundError:
             if tiers is None:
                 return None  # never tiered: nothing to settle
@@ -50,7 +58,7 @@ class TierSettlements(Rerating):
         )
         if settled:
             try:
-                self.save(settlement)
+                self.store.save(settlement)
             except IntegrityError:
                 return None  # settled concurrently: the next pass sees it
         return settlement

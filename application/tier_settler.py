@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from application.ports import Checkpoints
+from application.ports import Checkpoints, Clock, UsageHistory
 from application.tier_settlements import TierSettlements
 from domain.tier_settlement import period_bounds, period_of
 
@@ -20,8 +20,17 @@ CLOSE_GRACE = timedelta(hours=1)
 
 
 class TierSettler:
-    def __init__(self, app: TierSettlements, checkpoints: Checkpoints, close_grace: timedelta = CLOSE_GRACE) -> None:
-        self.app = app
+    def __init__(
+        self,
+        tiers: TierSettlements,
+        usage_history: UsageHistory,
+        checkpoints: Checkpoints,
+        clock: Clock,
+        close_grace: timedelta = CLOSE_GRACE,
+    ) -> None:
+        self.tiers = tiers
+        self.usage_history = usage_history
+        self.clock = clock
         self.checkpoints = checkpoints
         self.close_grace = close_grace
         self._closed_through: str | None = None
@@ -34,26 +43,26 @@ class TierSettler:
         return settled
 
     def _settle_changed(self) -> int:
-        position = self.app.usage_history.position()
+        position = self.usage_history.position()
         after = self.checkpoints.get(CHECKPOINT)
         if position <= after:
             return 0
-        tiered = set(self.app.tiered_customers())
+        tiered = set(self.tiers.tiered_customers())
         settled = 0
-        for customer, period in self.app.usage_history.changed_months(after, position):
-            if customer in tiered and self.app.settle_tiers(customer, period) is not None:
+        for customer, period in self.usage_history.changed_months(after, position):
+            if customer in tiered and self.tiers.settle_tiers(customer, period) is not None:
                 settled += 1
         self.checkpoints.put(CHECKPOINT, position)
         return settled
 
     def _close_ended(self) -> int:
         """Close the month before the current one, once, for every tiered customer."""
-        ended = period_of(self.app.clock() - self.close_grace)
+        ended = period_of(self.clock() - self.close_grace)
         previous = period_of(period_bounds(ended)[0] - timedelta(days=1))
         if self._closed_through == previous:
             return 0
         settled = sum(
-            1 for customer in self.app.tiered_customers() if self.app.settle_tiers(customer, previous, close=True)
+            1 for customer in self.tiers.tiered_customers() if self.tiers.settle_tiers(customer, previous, close=True)
         )
         self._closed_through = previous
         return settled

@@ -12,6 +12,7 @@ from application.errors import ValidationFailed
 from application.event_limits import brief, is_valid_text, metadata_problem, shown_name, text_problem
 from domain.identifiers import is_caller_id
 from domain.pricing import UNITS
+from domain.provider_usage import ProviderUsageError, map_usage
 from domain.usage import fingerprint
 
 MAX_FUTURE = timedelta(minutes=5)
@@ -19,7 +20,9 @@ EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 MAX_QUANTITY = 10**15
 MAX_NAME_LENGTH = 200
 REQUIRED_FIELDS = ("id", "customer", "timestamp", "provider", "model", "usage")
-OPTIONAL_FIELDS = ("feature", "authorization_id", "metadata")
+OPTIONAL_FIELDS = ("feature", "authorization_id", "metadata", "usage_format")
+# Where an event sent in a provider's usage format keeps the object as sent.
+PROVIDER_USAGE_KEY = "provider_usage"
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,11 @@ def parse_usage(raw: object, now: datetime) -> UsageInput | Rejection:
     event_id = raw.get("id")
     if not isinstance(event_id, str) or not is_caller_id(event_id):
         return Rejection(None, "validation_error", "id must be 1-128 characters of [A-Za-z0-9._:-]", "id")
+    if raw.get("usage_format") is not None:
+        native = _from_provider_usage(raw)
+        if isinstance(native, Rejection):
+            return native
+        raw = native
     problem = _shape_problem(raw, now)
     if problem is not None:
         loc, detail = problem
@@ -89,6 +97,29 @@ def parse_usage(raw: object, now: datetime) -> UsageInput | Rejection:
         metadata=dict(raw.get("metadata") or {}),
         fingerprint=fingerprint(body),
     )
+
+
+def _from_provider_usage(raw: Mapping[str, Any]) -> Mapping[str, Any] | Rejection:
+    """The event with its provider usage object mapped onto tally's units; the
+    format and the object as sent are kept in metadata, under
+    PROVIDER_USAGE_KEY, for an auditor (and in the fingerprint: a retry
+    sends the same object)."""
+    event_id = raw["id"]
+    try:
+        usage = map_usage(raw["usage_format"], raw.get("usage"))
+    except ProviderUsageError as error:
+        return Rejection(event_id, "validation_error", error.detail, error.loc)
+    metadata = raw.get("metadata")
+    if metadata is not None and not isinstance(metadata, Mapping):
+        return Rejection(
+            event_id, "validation_error", f"metadata must be a JSON object, got {brief(metadata)}", "metadata"
+        )
+    if metadata is not None and PROVIDER_USAGE_KEY in metadata:
+        detail = f"metadata.{PROVIDER_USAGE_KEY} is where tally keeps the usage object of an event with usage_format"
+        return Rejection(event_id, "validation_error", detail, f"metadata.{PROVIDER_USAGE_KEY}")
+    kept = {"format": raw["usage_format"], "usage": raw["usage"]}
+    native = {name: value for name, value in raw.items() if name != "usage_format"}
+    return {**native, "usage": usage, "metadata": {**(metadata or {}), PROVIDER_USAGE_KEY: kept}}
 
 
 def _shape_problem(raw: Mapping[str, Any], now: datetime) -> tuple[str, str] | None:

@@ -54,13 +54,13 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from eventsourcing.persistence import Notification
 from eventsourcing.utils import get_topic
 
 from application.errors import Conflict
-from application.metering import REFERENCE_MAX_AGE_SECONDS, SETTLING_SECONDS
-from application.ports import Checkpoints
-from application.rerating import RerateReport
+from application.ports import Checkpoints, EventLog
+from application.rating_in_force import REFERENCE_MAX_AGE_SECONDS, SETTLING_SECONDS
+from application.reference import ReferenceData
+from application.rerating import RerateReport, Rerating
 from application.tier_settlements import TierSettlements
 from domain.customer import Customer
 from domain.events import CustomerUpdated, PlanVersionPublished, PriceVersionPublished
@@ -75,8 +75,18 @@ assert SETTLE_SECONDS >= 4 * REFERENCE_MAX_AGE_SECONDS, "the settling window lea
 
 
 class VersionWatcher:
-    def __init__(self, app: TierSettlements, checkpoints: Checkpoints) -> None:
-        self.app = app
+    def __init__(
+        self,
+        log: EventLog,
+        reference: ReferenceData,
+        rerating: Rerating,
+        tiers: TierSettlements,
+        checkpoints: Checkpoints,
+    ) -> None:
+        self.log = log
+        self.reference = reference
+        self.rerating = rerating
+        self.tiers = tiers
         self.checkpoints = checkpoints
         # log position of a version → time.monotonic() when this process first knew its first pass done
         self._first_pass_known: dict[int, float] = {}
@@ -89,16 +99,16 @@ class VersionWatcher:
 
     def _first_passes(self) -> int:
         position = self.checkpoints.get(CHECKPOINT)
-        page = self.app.recorder.select_notifications(position, PAGE, topics=TOPICS, inclusive_of_start=False)
-        for notification in page:
-            request = self._request(self.app.mapper.to_domain_event(notification))
+        page = self.log.read(position, PAGE, topics=TOPICS)
+        for at, event in page:
+            request = self._request(event)
             try:
                 if request is not None:
                     self._rerate(request)
             except Conflict:
                 return 0  # the read model is still catching up: try again later, from here
-            self.checkpoints.put(CHECKPOINT, notification.id)
-            self._first_pass_known[notification.id] = time.monotonic()
+            self.checkpoints.put(CHECKPOINT, at)
+            self._first_pass_known[at] = time.monotonic()
         return len(page)
 
     def _settling_passes(self) -> int:
@@ -110,13 +120,10 @@ class VersionWatcher:
         if settled >= handled:
             self._first_pass_known.clear()
             return 0
-        page = self.app.recorder.select_notifications(
-            settled, PAGE, stop=handled, topics=TOPICS, inclusive_of_start=False
-        )
-        due = self._due(page)
+        due = self._due(self.log.read(settled, PAGE, topics=TOPICS, stop=handled))
         if not due:
             return 0
-        requests = [self._request(self.app.mapper.to_domain_event(notification)) for notification in due]
+        requests = [self._request(event) for _, event in due]
         for request in _merged([request for request in requests if request is not None]):
             try:
                 report = self._rerate({**request, "reason": request["reason"] + " (settling pass)"})
@@ -124,38 +131,38 @@ class VersionWatcher:
                 return 0  # the read model is behind: the whole pass again later
             if report.conflicts:
                 return 0  # a concurrent re-rating took some of these: run the pass again, it converges
-        self.checkpoints.put(SETTLED_CHECKPOINT, due[-1].id)
-        for notification in due:
-            self._first_pass_known.pop(notification.id, None)
+        self.checkpoints.put(SETTLED_CHECKPOINT, due[-1][0])
+        for at, _ in due:
+            self._first_pass_known.pop(at, None)
         return len(due)
 
-    def _due(self, page: Sequence[Notification]) -> list[Notification]:
+    def _due(self, page: Sequence[tuple[int, Any]]) -> list[tuple[int, Any]]:
         """The leading versions of `page` whose settling moment has come; a
         version first seen here (another process ran its first pass, or this
         one restarted) counts from now."""
         now = time.monotonic()
         due = []
-        for notification in page:
-            known = self._first_pass_known.setdefault(notification.id, now)
+        for at, event in page:
+            known = self._first_pass_known.setdefault(at, now)
             if now - known < SETTLE_SECONDS:
                 break
-            due.append(notification)
+            due.append((at, event))
         return due
 
     def _request(self, event: Any) -> dict[str, Any] | None:
         """The re-rating an event in the log calls for (None: none)."""
-        self.app.reference.refresh()
+        self.reference.refresh()
         if isinstance(event, CustomerUpdated):
-            return _plan_change_request(self.app.reference.customers, event)
+            return _plan_change_request(self.reference.customers, event)
         if isinstance(event, PriceVersionPublished):
-            book = next(b for b in self.app.reference.price_books.values() if b.id == event.originator_id)
+            book = next(b for b in self.reference.price_books.values() if b.id == event.originator_id)
             name = book.price_book_id
             return {
                 "price_book": name,
                 "since": event.effective_from,
                 "reason": f"price book {name} version {event.number}",
             }
-        plan = next(p for p in self.app.reference.plans.values() if p.id == event.originator_id)
+        plan = next(p for p in self.reference.plans.values() if p.id == event.originator_id)
         return {
             "plan": plan.plan_id,
             "since": event.effective_from,
@@ -163,11 +170,11 @@ class VersionWatcher:
         }
 
     def _rerate(self, request: dict[str, Any]) -> RerateReport:
-        report = self.app.rerate(**request)
+        report = self.rerating.rerate(**request)
         if "plan" in request:  # a new ladder may change what a month owes without changing any rating
-            self.app.resettle_plan(request["plan"], request["since"])
+            self.tiers.resettle_plan(request["plan"], request["since"])
         if "customer" in request:  # so may a new plan's
-            self.app.resettle_customer(request["customer"], request["since"])
+            self.tiers.resettle_customer(request["customer"], request["since"])
         logger.info(
             "%s: re-rated %s of %s usage events (%s conflicts)",
             request["reason"], report.rerated, report.scanned, report.conflicts,

@@ -11,8 +11,15 @@ from decimal import Decimal
 from eventsourcing.persistence import IntegrityError
 
 from application import validation
+from application.card_payments import CardPayments
+from application.customers import Customers
 from application.errors import Conflict, ValidationFailed
-from application.invoicing import Invoicing, parse_time
+from application.event_store import EventStore
+from application.invoicing import parse_time
+from application.ports import Clock, WalletReads
+from application.read_model_barrier import ReadModelBarrier
+from application.reference import ReferenceData
+from application.wallets import Wallets
 from domain import accounts
 from domain.customer import Customer
 from domain.money import minor_unit
@@ -23,9 +30,29 @@ CATCH_UP_SECONDS = 5.0
 AUTO_TOP_UP_PAUSE = timedelta(hours=1)  # after a declined auto top-up, before the next
 
 
-class WalletPolicies(Invoicing):
+class WalletPolicies:
+    def __init__(
+        self,
+        store: EventStore,
+        reference: ReferenceData,
+        customers: Customers,
+        wallets: Wallets,
+        wallet_reads: WalletReads,
+        barrier: ReadModelBarrier,
+        cards: CardPayments,
+        clock: Clock,
+    ) -> None:
+        self.store = store
+        self.reference = reference
+        self.customers = customers
+        self.wallets = wallets
+        self.wallet_reads = wallet_reads
+        self.barrier = barrier
+        self.cards = cards
+        self.clock = clock
+
     def set_auto_top_up(self, customer_id: str, threshold: str | None, amount: str | None) -> Customer:
-        customer: Customer = self.repository.get(self.customer(customer_id).id)
+        customer = self.customers.stored(customer_id)
         if (threshold is None) != (amount is None):
             raise ValidationFailed("give both threshold and amount, or neither", [{"loc": "amount", "msg": "pair"}])
         if threshold is not None and amount is not None:
@@ -37,24 +64,27 @@ class WalletPolicies(Invoicing):
                 )
             if refill % minor_unit(customer.currency):
                 raise ValidationFailed("amount must be whole minor units", [{"loc": "amount", "msg": "precision"}])
-            self._check_card_payments(customer)
+            self.cards.check_chargeable(customer)
             threshold, amount = str(limit), str(refill)
         customer.set_auto_top_up(threshold, amount)
-        self._save_changed(customer)
+        self.customers.save_changed(customer)
         return customer
+
+    def step(self) -> int:
+        """The policy's pass (see run_wallet_policies)."""
+        return self.run_wallet_policies()
 
     def run_wallet_policies(self) -> int:
         """One pass: expire what is due, start the auto top-ups that are due.
         Returns how many things it did."""
-        head = self.recorder.max_notification_id() or 0
-        if not self.usage_history.caught_up(head, CATCH_UP_SECONDS):
+        if not self.barrier.caught_up(CATCH_UP_SECONDS):
             return 0  # the figures would be stale: next pass
         return self.expire_grants() + self.start_auto_top_ups()
 
     def expire_grants(self) -> int:
         expired = 0
         for customer, top_up_id in self.wallet_reads.expiring_grants(self.clock()):
-            grant: TopUp = self.repository.get(TopUp.create_id(customer, top_up_id))
+            grant: TopUp = self.store.repository.get(TopUp.create_id(customer, top_up_id))
             assert grant.expires_at is not None
             spent = self.wallet_reads.spent(customer, accounts.wallet(customer), grant.expires_at)
             grants = [
@@ -67,7 +97,7 @@ class WalletPolicies(Invoicing):
             ]  # fmt: skip
             if grant.expire(unspent_at_expiry(grants, top_up_id, spent)):
                 try:
-                    self.save(grant)
+                    self.store.save(grant)
                     expired += 1
                 except IntegrityError:
                     continue  # expired concurrently
@@ -81,7 +111,7 @@ class WalletPolicies(Invoicing):
         self.reference.refresh()
         for customer in list(self.reference.customers.values()):
             rule = customer.auto_top_up
-            if rule is None or customer.billing != "prepaid" or self.payments is None:
+            if rule is None or customer.billing != "prepaid" or not self.cards.configured:
                 continue
             if self.wallet_reads.balance(customer.customer_id, customer.currency) >= Decimal(rule["threshold"]):
                 continue
@@ -93,7 +123,7 @@ class WalletPolicies(Invoicing):
                 continue  # a declined card: wait before asking it again
             top_up_id = f"auto.{len(history) + 1}"
             try:
-                self._card_top_up(customer, top_up_id, Decimal(rule["amount"]), None, automatic=True)
+                self.wallets.card_top_up(customer, top_up_id, Decimal(rule["amount"]), None, automatic=True)
                 started += 1
             except (ValidationFailed, Conflict, IntegrityError):
                 continue  # another process started this one, or the card can't be charged

@@ -13,9 +13,11 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
 from application import validation
+from application.card_payments import CardPayments
 from application.customers import Customers
 from application.errors import Conflict, NotFound, ValidationFailed
-from application.ports import PaymentOutcome
+from application.event_store import EventStore
+from application.ports import Clock, PaymentOutcome
 from domain.card_top_up import CardTopUp
 from domain.customer import Customer
 from domain.identifiers import is_caller_id
@@ -25,7 +27,13 @@ from domain.top_up import TopUp
 AnyTopUp = TopUp | CardTopUp
 
 
-class Wallets(Customers):
+class Wallets:
+    def __init__(self, store: EventStore, customers: Customers, cards: CardPayments, clock: Clock) -> None:
+        self.store = store
+        self.customers = customers
+        self.cards = cards
+        self.clock = clock
+
     def top_up(
         self,
         customer_id: str,
@@ -37,7 +45,7 @@ class Wallets(Customers):
         """Returns the top-up and whether this call created it (a retry with
         the same body returns the first one; a card top-up still pending is
         charged again, under the same idempotency key)."""
-        customer = self.customer(customer_id)
+        customer = self.customers.customer(customer_id)
         validation.caller_id(top_up_id, "id")
         credited = validation.amount(amount, "amount", positive=True)
         if expires_at is not None:
@@ -54,18 +62,18 @@ class Wallets(Customers):
                 [{"loc": "customer", "msg": "not prepaid"}],
             )
         if source == "stripe":
-            return self._card_top_up(customer, top_up_id, credited, expires_at, automatic=False)
+            return self.card_top_up(customer, top_up_id, credited, expires_at, automatic=False)
         top_up = TopUp.grant(customer_id, top_up_id, credited, customer.currency, expires_at)
         try:
-            self.save(top_up)
+            self.store.save(top_up)
         except IntegrityError:  # a concurrent request with the same id won
-            return self._same_top_up(self.repository.get(top_up.id), credited, source, expires_at), False
+            return self._same_top_up(self.store.repository.get(top_up.id), credited, source, expires_at), False
         return top_up, True
 
-    def _card_top_up(
+    def card_top_up(
         self, customer: Customer, top_up_id: str, amount: Decimal, expires_at: datetime | None, *, automatic: bool
     ) -> tuple[AnyTopUp, bool]:
-        self._check_card_payments(customer)
+        self.cards.check_chargeable(customer)
         if expires_at is not None:
             raise ValidationFailed("bought funds do not expire", [{"loc": "expires_at", "msg": "grants only"}])
         if amount % minor_unit(customer.currency):
@@ -75,31 +83,18 @@ class Wallets(Customers):
             )
         top_up = CardTopUp(customer.customer_id, top_up_id, amount, customer.currency, automatic, self.clock())
         try:
-            self.save(top_up)
+            self.store.save(top_up)
         except IntegrityError:
-            return self._same_top_up(self.repository.get(top_up.id), amount, "stripe", expires_at), False
+            return self._same_top_up(self.store.repository.get(top_up.id), amount, "stripe", expires_at), False
         return self._collect(customer, top_up), True
-
-    def _check_card_payments(self, customer: Customer) -> None:
-        if self.payments is None:
-            raise ValidationFailed(
-                "card payments need Stripe configured (STRIPE_API_KEY); use source 'grant'",
-                [{"loc": "source", "msg": "no card processor"}],
-            )
-        if not customer.stripe_customer_id:
-            raise ValidationFailed(
-                f"customer {customer.customer_id!r} has no stripe_customer_id to charge",
-                [{"loc": "customer", "msg": "no Stripe customer"}],
-            )
 
     def _collect(self, customer: Customer, top_up: CardTopUp) -> CardTopUp:
         """Charge the card and record the answer. The idempotency key is the
         top-up's own id: a retried request never charges twice."""
-        assert self.payments is not None and customer.stripe_customer_id
-        outcome = self.payments.charge(
-            stripe_customer=customer.stripe_customer_id,
-            amount=top_up.amount,
-            currency=top_up.currency,
+        outcome = self.cards.charge(
+            customer,
+            top_up.amount,
+            top_up.currency,
             idempotency_key=f"tally-top-up-{top_up.id}",
             metadata={"tally_kind": "top_up", "tally_customer": top_up.customer, "tally_id": top_up.top_up_id},
         )
@@ -115,20 +110,20 @@ class Wallets(Customers):
             elif outcome.status == "failed":
                 top_up.fail(outcome.payment_intent, outcome.failure_code or "failed", outcome.failure_message or "")
 
-        return self._change_card_top_up(customer_id, top_up_id, apply)
+        return self.change_card_top_up(customer_id, top_up_id, apply)
 
-    def _change_card_top_up(self, customer_id: str, top_up_id: str, change: Callable[[CardTopUp], Any]) -> CardTopUp:
+    def change_card_top_up(self, customer_id: str, top_up_id: str, change: Callable[[CardTopUp], Any]) -> CardTopUp:
         def load() -> CardTopUp:
             top_up = self._existing_top_up(customer_id, top_up_id)
             if not isinstance(top_up, CardTopUp):
                 raise NotFound(f"card top-up {top_up_id!r} of {customer_id!r} does not exist")
             return top_up
 
-        return self.change(load, change, f"top-up {top_up_id!r}")
+        return self.store.change(load, change, f"top-up {top_up_id!r}")
 
     def _existing_top_up(self, customer_id: str, top_up_id: str) -> AnyTopUp | None:
         try:
-            found: AnyTopUp = self.repository.get(TopUp.create_id(customer_id, top_up_id))
+            found: AnyTopUp = self.store.repository.get(TopUp.create_id(customer_id, top_up_id))
         except AggregateNotFoundError:
             return None
         return found

@@ -52,7 +52,7 @@ def open_seeded(
     services = bootstrap(settings, start_follower=start_follower)
     try:
         seed(services.app, customers, probe=probe)
-        head = services.app.recorder.max_notification_id() or 0
+        head = services.app.store.recorder.max_notification_id() or 0
         if start_follower:
             if not services.wait_projected(head, SETUP_TIMEOUT):
                 raise BenchError(f"the projection did not reach the seeded position {head} in {SETUP_TIMEOUT:.0f} s")
@@ -77,12 +77,12 @@ def measure_ingest(
         batch_seconds = []
         for chunk in batches(events, batch):
             before = time.perf_counter()
-            statuses.update(result.status for result in services.app.record_usage(chunk))
+            statuses.update(result.status for result in services.app.metering.record_usage(chunk))
             batch_seconds.append(time.perf_counter() - before)
             if time.perf_counter() > deadline:
                 raise BenchError(f"recording did not finish within {timeout:.0f} s")
         recorded = time.perf_counter()
-        head = services.app.recorder.max_notification_id() or 0
+        head = services.app.store.recorder.max_notification_id() or 0
         if not services.wait_projected(head, max(deadline - time.perf_counter(), 1.0)):
             raise BenchError(f"the projection stopped at {services.queries.position()} of {head} (timeout)")
         projected = time.perf_counter()

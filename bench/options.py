@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 DEFAULT_POSTGRES_URL = "postgresql://root@127.0.0.1:5432/test"
 STORES = ("sqlite", "postgresql")
-MEASUREMENTS = ("baseline", "ingest", "rerate", "http", "lag", "control", "observer")
+MEASUREMENTS = ("baseline", "ingest", "rerate", "http", "lag", "control", "observer", "gateway")
+QUICK_GATEWAY_CALLS = 500
 QUICK_EVENTS = 10_000
 QUICK_LAG_SAMPLES = 50
 MAX_EVENTS = 1_000_000
@@ -29,6 +30,7 @@ class Options:
     postgres_url: str
     timeout: float
     profile: bool
+    gateway_calls: int = 2_000
 
 
 def _env_int(name: str, default: int) -> int:
@@ -68,12 +70,20 @@ def parse(argv: list[str] | None = None) -> Options:
         help=f"base PostgreSQL URL on 127.0.0.1 (default {DEFAULT_POSTGRES_URL}); each run uses its own schemas",
     )
     parser.add_argument("--timeout", type=float, default=1_200.0, help="upper bound in seconds on each measurement")
+    parser.add_argument(
+        "--gateway-calls",
+        type=int,
+        help=f"SDK calls each way for the gateway's latency (default 2000, quick {QUICK_GATEWAY_CALLS})",
+    )
     parser.add_argument("--profile", action="store_true", help="also cProfile the application-layer path")
     args = parser.parse_args(argv)
 
     quick = args.quick or os.environ.get("TALLY_BENCH_QUICK") == "1"
     events = args.events or _env_int("TALLY_BENCH_EVENTS", QUICK_EVENTS if quick else 100_000)
     lag_samples = args.lag_samples or _env_int("TALLY_BENCH_LAG_SAMPLES", QUICK_LAG_SAMPLES if quick else 200)
+    gateway_calls = args.gateway_calls or _env_int("TALLY_BENCH_GATEWAY_CALLS", QUICK_GATEWAY_CALLS if quick else 2_000)
+    if not 1 <= gateway_calls <= 100_000:
+        parser.error("--gateway-calls must be 1-100000")
     if not 1 <= events <= MAX_EVENTS:
         parser.error(f"--events must be 1-{MAX_EVENTS}")
     if not 1 <= args.batch <= MAX_BATCH:
@@ -94,4 +104,5 @@ def parse(argv: list[str] | None = None) -> Options:
         postgres_url=args.postgres_url or DEFAULT_POSTGRES_URL,
         timeout=args.timeout,
         profile=args.profile,
+        gateway_calls=gateway_calls,
     )

@@ -23,7 +23,7 @@ def profile_ingest(url: str, events: list[Event], customers: int, batch: int, du
         start = time.perf_counter()
         profiler.enable()
         for chunk in batches(events, batch):
-            services.app.record_usage(chunk)
+            services.app.metering.record_usage(chunk)
         profiler.disable()
         recorded = time.perf_counter() - start
         projector = cProfile.Profile()

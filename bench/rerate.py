@@ -38,15 +38,17 @@ def measure_rerate(url: str, events: list[Event], customers: int, batch: int, ti
     services = open_seeded(url, customers, start_follower=True)  # the default placement for the store
     try:
         for chunk in batches(events, batch):
-            services.app.record_usage(chunk)
-        if not services.wait_projected(services.app.recorder.max_notification_id() or 0, timeout):
+            services.app.metering.record_usage(chunk)
+        if not services.wait_projected(services.app.store.recorder.max_notification_id() or 0, timeout):
             raise BenchError("the projection did not catch up with the recorded usage")
         services.stop_policies()  # the bench calls rerate itself (where the watcher would), to time it
-        services.app.publish_price_version(PRICE_BOOK, BACKDATED, cheaper_rates(), "manual")
+        services.app.catalog.publish_price_version(PRICE_BOOK, BACKDATED, cheaper_rates(), "manual")
         started = time.perf_counter()
-        report = services.app.rerate(price_book=PRICE_BOOK, since=BACKDATED, reason="bench: backdated price cut")
+        report = services.app.rerating.rerate(
+            price_book=PRICE_BOOK, since=BACKDATED, reason="bench: backdated price cut"
+        )
         rerated = time.perf_counter()
-        head = services.app.recorder.max_notification_id() or 0
+        head = services.app.store.recorder.max_notification_id() or 0
         if not services.wait_projected(head, timeout):
             raise BenchError("the projection did not apply the re-rating")
         seconds = time.perf_counter() - started

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from bench.baseline import BaselineResult, postgres_baseline, sqlite_baseline
 from bench.control import balance_changed_lag, paced
+from bench.gateway import measure_gateway
 from bench.http import measure_http
 from bench.ingest import ADMIN_KEY, measure_ingest, open_seeded
 from bench.lag import measure_lag
@@ -74,6 +75,34 @@ class StoreRun:
             self._profile()
         if "http" in wanted or "lag" in wanted or "control" in wanted:
             self._server()
+        if "gateway" in wanted:
+            self._gateway()
+
+    def _gateway(self) -> None:
+        """The same SDK call straight to the upstream (the baseline) and
+        through the gateway, alternately, on a server of its own."""
+        calls = self.options.gateway_calls
+        url = self.stores.url(self.kind, "gateway")
+        RESULTS.mkdir(exist_ok=True)
+        log = RESULTS / f"server-gateway-{self.kind}.log"
+        found = self.attempt("gateway latency", "ms", lambda: measure_gateway(url, calls, log))
+        if found is None:
+            return
+        self.add("baseline: SDK call straight to the upstream p50", found.p50(through=False), "ms")
+        self.add("baseline: SDK call straight to the upstream p99", found.p99(through=False), "ms", f"{calls} calls")
+        self.add("gateway: SDK call through tally p50", found.p50(through=True), "ms")
+        added = found.p50(through=True) - found.p50(through=False)
+        self.add(
+            "gateway: SDK call through tally p99",
+            found.p99(through=True),
+            "ms",
+            f"{calls} calls; p50 added {added:,.1f} ms",
+        )
+        self.raw["gateway"] = {
+            "calls": calls,
+            "direct_p50_ms": found.p50(through=False), "direct_p99_ms": found.p99(through=False),
+            "gateway_p50_ms": found.p50(through=True), "gateway_p99_ms": found.p99(through=True),
+        }  # fmt: skip
 
     def _observer(self) -> None:
         result = self.attempt("request observer", "us", measure_observer)

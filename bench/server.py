@@ -38,7 +38,10 @@ def tally_command() -> list[str]:
 
 
 class Server:
-    def __init__(self, database_url: str, admin_key: str, log_path: Path) -> None:
+    def __init__(
+        self, database_url: str, admin_key: str, log_path: Path, env_extra: dict[str, str] | None = None
+    ) -> None:
+        self.env_extra = env_extra or {}
         self.database_url = database_url
         self.admin_key = admin_key
         self.log_path = log_path
@@ -56,6 +59,7 @@ class Server:
             "TALLY_ADMIN_KEY": self.admin_key,
             "TALLY_FOLLOWER": "true",
             "TALLY_PROJECTOR": "auto",  # the default: a projector process on PostgreSQL, a thread on SQLite
+            **self.env_extra,
         }
         command = [*tally_command(), "serve", "--host", HOST, "--port", str(self.port)]
         with self.log_path.open("wb") as log:

@@ -40,13 +40,13 @@ def rates() -> list[dict[str, Any]]:
 
 
 def seed(app: Tally, customers: int, *, probe: bool = False) -> None:
-    app.create_price_book(PRICE_BOOK, "USD")
-    app.publish_price_version(PRICE_BOOK, datetime(2020, 1, 1, tzinfo=UTC), rates(), "manual")
-    app.create_plan(PLAN, PRICE_BOOK, Decimal("20"), [])
+    app.catalog.create_price_book(PRICE_BOOK, "USD")
+    app.catalog.publish_price_version(PRICE_BOOK, datetime(2020, 1, 1, tzinfo=UTC), rates(), "manual")
+    app.catalog.create_plan(PLAN, PRICE_BOOK, Decimal("20"), [])
     ids = [customer_id(index) for index in range(customers)] + ([PROBE] if probe else [])
     for customer in ids:
-        app.create_customer(customer, f"Bench {customer}", "USD", PLAN, "prepaid", 30, None)
-        app.top_up(customer, "grant", GRANT, "grant", None)
+        app.customers.create_customer(customer, f"Bench {customer}", "USD", PLAN, "prepaid", 30, None)
+        app.wallets.top_up(customer, "grant", GRANT, "grant", None)
 
 
 def timestamp(moment: datetime) -> str:

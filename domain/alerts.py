@@ -16,6 +16,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from domain.identifiers import aggregate_id
+from domain.invariants import require
 
 ALERT_KINDS = ("spend_threshold", "low_balance", "usage_spike", "unpriced_usage")
 WEBHOOK_EVENTS = ("alert.raised", "invoice.issued", "invoice.paid", "invoice.payment_failed", "top_up.succeeded")
@@ -34,7 +35,7 @@ class Alert(Aggregate):
     def __init__(
         self, customer: str, kind: str, period: str, threshold: str, message: str, value: str, raised_at: datetime
     ) -> None:
-        assert kind in ALERT_KINDS, kind
+        require(kind in ALERT_KINDS, kind)
         self.customer = customer
         self.kind = kind
         self.period = period

@@ -20,13 +20,15 @@ from eventsourcing.domain import Aggregate, event
 
 from domain import accounts
 from domain.identifiers import aggregate_id
+from domain.invariants import InvariantViolated, require
 from domain.journal import entry
 from domain.money import ZERO
 
 
 def _movement(kind: str, debit: str, credit: str, amount: Decimal, currency: str) -> dict[str, Any]:
     journal = entry(kind, [(debit, credit, amount, currency)])
-    assert journal is not None, f"a {kind} moves a positive amount"
+    if journal is None:
+        raise InvariantViolated(f"a {kind} moves a positive amount")
     return journal.as_dict()
 
 
@@ -39,7 +41,7 @@ class CardTopUp(Aggregate):
     def __init__(
         self, customer: str, top_up_id: str, amount: Decimal, currency: str, automatic: bool, requested_at: datetime
     ) -> None:
-        assert amount > ZERO, "a top-up credits a positive amount"
+        require(amount > ZERO, "a top-up credits a positive amount")
         self.requested_at = requested_at  # on the application's clock
         self.customer = customer
         self.top_up_id = top_up_id

@@ -11,6 +11,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from domain.identifiers import aggregate_id
+from domain.invariants import require
 from domain.plans import ModelOverride, PlanVersion, Tiers
 from domain.pricing import PriceVersion, Rate
 
@@ -28,7 +29,7 @@ class PriceBook(Aggregate):
 
     @event("VersionPublished")
     def publish(self, number: int, effective_from: datetime, rates: list[dict[str, Any]], source: str) -> None:
-        assert number == len(self.versions) + 1, "versions are numbered in order"
+        require(number == len(self.versions) + 1, "versions are numbered in order")
         self.versions.append(PriceVersion(number, effective_from, tuple(Rate.from_dict(r) for r in rates), source))
 
     def publish_next(self, effective_from: datetime, rates: list[Rate], source: str) -> PriceVersion:
@@ -56,7 +57,7 @@ class Plan(Aggregate):
         model_overrides: list[dict[str, Any]],
         tiers: dict[str, Any] | None = None,
     ) -> None:
-        assert number == len(self.versions) + 1, "versions are numbered in order"
+        require(number == len(self.versions) + 1, "versions are numbered in order")
         overrides = tuple(ModelOverride.from_dict(o) for o in model_overrides)
         ladder = Tiers.from_dict(tiers) if tiers else None
         self.versions.append(PlanVersion(number, effective_from, markup_percent, overrides, ladder))

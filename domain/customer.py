@@ -11,8 +11,12 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from domain.identifiers import aggregate_id
+from domain.invariants import require
 
 BILLING_MODES = ("prepaid", "postpaid", "invoice")
+# What an invoice prints about its buyer; each optional. The name defaults to
+# the customer's name, the address is lines of text.
+BILLING_DETAIL_FIELDS = ("name", "address", "tax_id", "email")
 
 
 class Customer(Aggregate):
@@ -31,7 +35,7 @@ class Customer(Aggregate):
         net_terms_days: int,
         stripe_customer_id: str | None,
     ) -> None:
-        assert billing in BILLING_MODES, billing
+        require(billing in BILLING_MODES, billing)
         self.customer_id = customer_id
         self.name = name
         self.currency = currency
@@ -45,6 +49,7 @@ class Customer(Aggregate):
         self.api_keys: dict[str, str] = {}
         self.auto_top_up: dict[str, str] | None = None  # {"threshold", "amount"}
         self.limits: dict[str, Any] | None = None
+        self.billing_details: dict[str, str] | None = None  # BILLING_DETAIL_FIELDS, as last set
 
     class Updated(Aggregate.Event):
         """Name, plan and billing after a change; a new plan takes effect at
@@ -65,8 +70,8 @@ class Customer(Aggregate):
 
     @event(Updated)
     def update(self, name: str, plan: str, billing: str, effective_at: datetime) -> None:
-        assert billing in BILLING_MODES, billing
-        assert effective_at.tzinfo is not None, "a plan change takes effect at an aware moment"
+        require(billing in BILLING_MODES, billing)
+        require(effective_at.tzinfo is not None, "a plan change takes effect at an aware moment")
         if plan != self.plan:
             self.plan_changes.append((effective_at, plan))
         self.name = name
@@ -114,14 +119,20 @@ class Customer(Aggregate):
         """{period, soft_limit, hard_limit, alert_thresholds_percent, low_balance}; None removes them."""
         self.limits = limits
 
+    @event("BillingDetailsSet")
+    def set_billing_details(self, details: dict[str, str] | None) -> None:
+        """The buyer's details an invoice prints (the whole set; None clears them)."""
+        assert details is None or set(details) <= set(BILLING_DETAIL_FIELDS), details
+        self.billing_details = dict(details) if details else None
+
     @event("ApiKeyIssued")
     def issue_api_key(self, key_id: str, key_hash: str) -> None:
-        assert key_id not in self.api_keys, "a key id is issued once"
+        require(key_id not in self.api_keys, "a key id is issued once")
         self.api_keys[key_id] = key_hash
 
     @event("ApiKeyRevoked")
     def revoke_api_key(self, key_id: str) -> None:
-        assert key_id in self.api_keys, "only an issued key can be revoked"
+        require(key_id in self.api_keys, "only an issued key can be revoked")
         del self.api_keys[key_id]
 
     def summary(self) -> dict[str, Any]:
@@ -133,4 +144,5 @@ class Customer(Aggregate):
             "billing": self.billing,
             "net_terms_days": self.net_terms_days,
             "stripe_customer_id": self.stripe_customer_id,
+            "billing_details": self.billing_details,
         }

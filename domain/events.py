@@ -23,6 +23,7 @@ CustomerUpdated: type[Any] = Customer.Updated
 CustomerStripeLinked: type[Any] = Customer.StripeLinked  # type: ignore[attr-defined]
 CustomerAutoTopUpSet: type[Any] = Customer.AutoTopUpSet  # type: ignore[attr-defined]
 CustomerLimitsSet: type[Any] = Customer.LimitsSet  # type: ignore[attr-defined]
+CustomerBillingDetailsSet: type[Any] = Customer.BillingDetailsSet  # type: ignore[attr-defined]
 CustomerApiKeyIssued: type[Any] = Customer.ApiKeyIssued  # type: ignore[attr-defined]
 CustomerApiKeyRevoked: type[Any] = Customer.ApiKeyRevoked  # type: ignore[attr-defined]
 PriceBookCreated: type[Any] = PriceBook.Created

@@ -22,6 +22,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from domain.identifiers import aggregate_id
+from domain.invariants import require
 from domain.money import ZERO
 
 DENIAL_CODES = ("insufficient_funds", "spending_limit_exceeded", "account_past_due")
@@ -62,7 +63,7 @@ class Decision:
 def decide(amount: Decimal, standing: Standing) -> Decision:
     """Approve `amount` only if the money and the limits cover it. Exactly
     at a limit passes; a unit over does not."""
-    assert amount > ZERO, amount
+    require(amount > ZERO, amount)
     available = standing.balance - standing.held
     if standing.past_due:
         return Decision(False, "account_past_due", "an invoice is past due: settle it to spend again", available)

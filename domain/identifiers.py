@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 from uuid import UUID, uuid5
 
+from domain.invariants import require
+
 CALLER_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 # A fixed namespace: changing it would orphan every stored aggregate.
 TALLY_NAMESPACE = UUID("6f1d2a4e-3c1b-5e7a-9d2f-7a3b1c0e5d41")
@@ -20,6 +22,6 @@ def is_caller_id(text: str) -> bool:
 def aggregate_id(kind: str, *parts: str) -> UUID:
     """A stable UUID for (kind, parts). Parts are caller ids, which cannot
     contain '/', so the joined name is unambiguous."""
-    assert parts, "an aggregate id needs at least one caller id"
-    assert all("/" not in part for part in parts), parts
+    require(parts, "an aggregate id needs at least one caller id")
+    require(all("/" not in part for part in parts), parts)
     return uuid5(TALLY_NAMESPACE, "/".join((kind, *parts)))

@@ -20,6 +20,7 @@ from eventsourcing.domain import Aggregate, event
 
 from domain import accounts
 from domain.identifiers import aggregate_id
+from domain.invariants import InvariantViolated, require
 from domain.journal import entry
 from domain.money import ZERO, round_to_minor_unit
 
@@ -120,7 +121,7 @@ class Invoice(Aggregate):
         due_at: datetime | None,
         entry: dict[str, Any] | None,
     ) -> None:
-        assert kind in ("invoice", "statement"), kind
+        require(kind in ("invoice", "statement"), kind)
         self.issued_at = issued_at  # on the application's clock
         self.invoice_id = invoice_id
         self.customer = customer
@@ -219,7 +220,8 @@ class Invoice(Aggregate):
             return False
         amount = self.amount_remaining
         journal = entry("payment", [(accounts.STRIPE_CASH, self.receivable, amount, self.currency)])
-        assert journal is not None
+        if journal is None:
+            raise InvariantViolated("an entry that moves money")
         self._paid(invoice_id=self.invoice_id, customer=self.customer, amount=str(amount), method="card",
                    reference=payment_intent or "", charge=charge, entry=journal.as_dict(),
                    **self._after_paying(amount))  # fmt: skip
@@ -259,9 +261,10 @@ class Invoice(Aggregate):
     # Bank transfers (invoice customers) --------------------------------------
 
     def record_payment(self, amount: Decimal, reference: str) -> None:
-        assert ZERO < amount <= self.amount_remaining, "a payment settles part or all of what remains"
+        require(ZERO < amount <= self.amount_remaining, "a payment settles part or all of what remains")
         journal = entry("payment", [(accounts.BANK_CASH, self.receivable, amount, self.currency)])
-        assert journal is not None
+        if journal is None:
+            raise InvariantViolated("an entry that moves money")
         self._paid(invoice_id=self.invoice_id, customer=self.customer, amount=str(amount), method="bank_transfer",
                    reference=reference, charge=None, entry=journal.as_dict(),
                    **self._after_paying(amount))  # fmt: skip
@@ -298,7 +301,8 @@ class Invoice(Aggregate):
         if delta <= ZERO:
             return False
         journal = entry(reason, [(self.receivable, accounts.STRIPE_CASH, delta, self.currency)])
-        assert journal is not None
+        if journal is None:
+            raise InvariantViolated("an entry that moves money")
         self._reopened(invoice_id=self.invoice_id, customer=self.customer, key=key, reason=reason,
                        amount=str(delta), entry=journal.as_dict(),
                        amount_paid_after=str(self.amount_paid - delta))  # fmt: skip

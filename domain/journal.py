@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from domain.accounts import account_type
+from domain.invariants import InvariantViolated, require
 from domain.money import ZERO, exact, is_currency
 
 
@@ -21,11 +22,11 @@ class Posting:
     currency: str
 
     def __post_init__(self) -> None:
-        assert isinstance(self.amount, Decimal), "money is Decimal"
-        assert self.amount > ZERO, f"a posting moves a positive amount: {self.amount}"
-        assert self.amount == exact(self.amount), "posted amounts keep 12 places"
-        assert self.debit != self.credit, "a posting moves money between two accounts"
-        assert is_currency(self.currency), self.currency
+        require(isinstance(self.amount, Decimal), "money is Decimal")
+        require(self.amount > ZERO, f"a posting moves a positive amount: {self.amount}")
+        require(self.amount == exact(self.amount), "posted amounts keep 12 places")
+        require(self.debit != self.credit, "a posting moves money between two accounts")
+        require(is_currency(self.currency), self.currency)
         account_type(self.debit)
         account_type(self.credit)
 
@@ -51,7 +52,7 @@ class JournalEntry:
     postings: tuple[Posting, ...]
 
     def __post_init__(self) -> None:
-        assert self.postings, "an entry has at least one posting"
+        require(self.postings, "an entry has at least one posting")
         assert_balanced(self.postings)
 
     def as_dict(self) -> dict[str, Any]:
@@ -72,11 +73,34 @@ def entry(kind: str, movements: Iterable[tuple[str, str, Decimal, str]]) -> Jour
     return JournalEntry(kind, postings) if postings else None
 
 
-def assert_balanced(postings: Iterable[Posting]) -> None:
-    """Debits equal credits per currency: the invariant the trial balance rests on."""
-    debits: dict[str, Decimal] = {}
-    credits: dict[str, Decimal] = {}
+class UnbalancedEntry(InvariantViolated):
+    """Debits and credits differ in some currency."""
+
+
+def legs_of(postings: Iterable[Posting]) -> list[tuple[str, Decimal, str]]:
+    """The entry's legs, the way a ledger book writes them: one line per
+    account side, the debit positive and the credit negative, in its currency."""
+    legs = []
     for posting in postings:
-        debits[posting.currency] = debits.get(posting.currency, ZERO) + posting.amount
-        credits[posting.currency] = credits.get(posting.currency, ZERO) + posting.amount
-    assert debits == credits, f"unbalanced entry: {debits} != {credits}"
+        legs.append((posting.debit, posting.amount, posting.currency))
+        legs.append((posting.credit, -posting.amount, posting.currency))
+    return legs
+
+
+def check_balanced(legs: Iterable[tuple[str, Decimal, str]]) -> None:
+    """Debits equal credits per currency: the invariant the trial balance
+    rests on. `legs` are (account, signed amount, currency) lines, debits
+    positive and credits negative; raises UnbalancedEntry naming each
+    currency whose lines do not sum to zero."""
+    net: dict[str, Decimal] = {}
+    for _account, amount, currency in legs:
+        net[currency] = net.get(currency, ZERO) + amount
+    off = {currency: total for currency, total in sorted(net.items()) if total != ZERO}
+    if off:
+        shown = ", ".join(f"{currency} debits exceed credits by {total}" for currency, total in off.items())
+        raise UnbalancedEntry(f"unbalanced entry: {shown}")
+
+
+def assert_balanced(postings: Iterable[Posting]) -> None:
+    """An entry's postings, written as legs, balance per currency."""
+    check_balanced(legs_of(postings))

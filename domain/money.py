@@ -8,6 +8,8 @@ from decimal import ROUND_HALF_EVEN, Context, Decimal, DivisionByZero, InvalidOp
 from functools import wraps
 from typing import ParamSpec, TypeVar
 
+from domain.invariants import require
+
 RATED_PLACES = 12
 RATED_QUANTUM = Decimal(1).scaleb(-RATED_PLACES)
 ZERO = Decimal(0)
@@ -68,11 +70,11 @@ class Money:
     currency: str
 
     def __post_init__(self) -> None:
-        assert isinstance(self.amount, Decimal), "money is Decimal, never float"
-        assert is_currency(self.currency), self.currency
+        require(isinstance(self.amount, Decimal), "money is Decimal, never float")
+        require(is_currency(self.currency), self.currency)
 
     def __add__(self, other: Money) -> Money:
-        assert other.currency == self.currency, "a sum never mixes currencies"
+        require(other.currency == self.currency, "a sum never mixes currencies")
         return Money(self.amount + other.amount, self.currency)
 
 
@@ -92,7 +94,7 @@ def to_minor_units(amount: Decimal, currency: str) -> int:
     """An amount as the integer count of minor units a card processor takes;
     the amount must already be a whole number of them."""
     count = amount / minor_unit(currency)
-    assert count == count.to_integral_value(), f"{amount} {currency} is not a whole number of minor units"
+    require(count == count.to_integral_value(), f"{amount} {currency} is not a whole number of minor units")
     return int(count)
 
 

@@ -10,6 +10,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from domain.invariants import require
 from domain.money import ZERO
 
 MAX_MARKUP_PERCENT = Decimal(100_000)
@@ -56,11 +57,11 @@ class Tiers:
     tiers: tuple[Tier, ...]
 
     def __post_init__(self) -> None:
-        assert self.mode in TIER_MODES, self.mode
-        assert self.tiers and self.tiers[-1].up_to is None, "the last tier has no end"
+        require(self.mode in TIER_MODES, self.mode)
+        require(self.tiers and self.tiers[-1].up_to is None, "the last tier has no end")
         ends = [tier.up_to for tier in self.tiers[:-1]]
-        assert all(end is not None and end > ZERO for end in ends), "tiers end at a positive cost"
-        assert ends == sorted(ends) and len(set(ends)) == len(ends), "tier ends rise"  # type: ignore[type-var]
+        require(all(end is not None and end > ZERO for end in ends), "tiers end at a positive cost")
+        require(ends == sorted(ends) and len(set(ends)) == len(ends), "tier ends rise")  # type: ignore[type-var]
         for tier in self.tiers:
             assert_markup(tier.markup_percent)
 
@@ -86,13 +87,13 @@ class PlanVersion:
     _overrides: dict[tuple[str, str], Decimal] = field(init=False, repr=False, compare=False, default_factory=dict)
 
     def __post_init__(self) -> None:
-        assert self.number >= 1
-        assert self.effective_from.tzinfo is not None, "times carry an offset"
+        require(self.number >= 1)
+        require(self.effective_from.tzinfo is not None, "times carry an offset")
         assert_markup(self.markup_percent)
         for override in self.model_overrides:
             assert_markup(override.markup_percent)
             key = (override.provider, override.model)
-            assert key not in self._overrides, f"two overrides for {key}"
+            require(key not in self._overrides, f"two overrides for {key}")
             self._overrides[key] = override.markup_percent
 
     def markup_for(self, provider: str, model: str) -> Decimal:
@@ -112,8 +113,8 @@ class PlanVersion:
 
 
 def assert_markup(markup_percent: Decimal) -> None:
-    assert isinstance(markup_percent, Decimal), "a markup is Decimal"
-    assert ZERO <= markup_percent <= MAX_MARKUP_PERCENT, markup_percent
+    require(isinstance(markup_percent, Decimal), "a markup is Decimal")
+    require(ZERO <= markup_percent <= MAX_MARKUP_PERCENT, markup_percent)
 
 
 def plan_in_force(versions: list[PlanVersion], at: datetime) -> PlanVersion | None:

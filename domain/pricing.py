@@ -9,6 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from domain.invariants import require
 from domain.money import ZERO
 
 UNITS = frozenset(
@@ -36,9 +37,9 @@ class Rate:
     per: int
 
     def __post_init__(self) -> None:
-        assert self.unit in UNITS, self.unit
-        assert isinstance(self.price, Decimal) and self.price >= ZERO, self.price
-        assert self.per >= 1, self.per
+        require(self.unit in UNITS, self.unit)
+        require(isinstance(self.price, Decimal) and self.price >= ZERO, self.price)
+        require(self.per >= 1, self.per)
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -71,10 +72,10 @@ class PriceVersion:
     _index: dict[tuple[str, str, str], Rate] = field(init=False, repr=False, compare=False, default_factory=dict)
 
     def __post_init__(self) -> None:
-        assert self.number >= 1
-        assert self.effective_from.tzinfo is not None, "times carry an offset"
+        require(self.number >= 1)
+        require(self.effective_from.tzinfo is not None, "times carry an offset")
         for rate in self.rates:
-            assert rate.key not in self._index, f"two rates for {rate.key}"
+            require(rate.key not in self._index, f"two rates for {rate.key}")
             self._index[rate.key] = rate
 
     def rate_for(self, provider: str, model: str, unit: str) -> Rate | None:

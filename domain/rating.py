@@ -11,6 +11,7 @@ from decimal import Decimal, localcontext
 from typing import Any
 
 from domain import accounts
+from domain.invariants import InvariantViolated, require
 from domain.journal import JournalEntry, entry
 from domain.money import MONEY_CONTEXT, ZERO, exact
 from domain.plans import PlanVersion
@@ -111,7 +112,7 @@ def line_charges(charge: Decimal, cost: Decimal, line_costs: Sequence[Decimal]) 
             shares.append(exact(charge * line_cost / cost) if cost else ZERO)
         if line_costs:
             shares.append(charge - sum(shares, ZERO))
-    assert sum(shares, ZERO) == (charge if line_costs else ZERO), "the shares add up to the charge"
+    require(sum(shares, ZERO) == (charge if line_costs else ZERO), "the shares add up to the charge")
     return shares
 
 
@@ -141,12 +142,13 @@ def _rate(item: Chargeable, price_book: str, prices: PriceVersion, plan: str, te
         if quantity == 0:
             continue
         found = prices.rate_for(item.provider, item.model, unit)
-        assert found is not None, f"unpriced unit {unit} reached rating"
+        if found is None:
+            raise InvariantViolated(f"unpriced unit {unit} reached rating")
         lines.append(RatedLine(unit, quantity, found.price, found.per, exact(found.cost_of(quantity))))
     cost = sum((line.cost for line in lines), ZERO)
     markup = terms.markup_for(item.provider, item.model)
     charge = exact(cost * (HUNDRED + markup) / HUNDRED)
-    assert charge >= cost >= ZERO, "a markup never lowers the price"
+    require(charge >= cost >= ZERO, "a markup never lowers the price")
     journal = entry(
         "usage",
         [

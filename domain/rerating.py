@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from domain import accounts
+from domain.invariants import InvariantViolated, require
 from domain.journal import JournalEntry, entry
 from domain.money import ZERO
 from domain.rating import Rating
@@ -47,7 +48,8 @@ def adjustment(previous: PreviousRating, new: Rating, provider: str) -> JournalE
     that corrects them, on the accounts the first entry used."""
     if not previous.is_priced:
         return new.entry
-    assert previous.cost is not None and previous.charge is not None and previous.account is not None
+    if previous.cost is None or previous.charge is None or previous.account is None:
+        raise InvariantViolated("only a rating is corrected")
     charge_delta = new.charge - previous.charge
     cost_delta = new.cost - previous.cost
     return entry(
@@ -69,9 +71,11 @@ def withdrawal(previous: PreviousRating, provider: str) -> JournalEntry | None:
     returned to the customer account it was posted to and its provider cost
     taken back, kind `rerating` like any correction. None for a rating that
     moved nothing (a free model)."""
-    assert previous.is_priced, "only a rating can be withdrawn"
-    assert previous.cost is not None and previous.charge is not None
-    assert previous.account is not None and previous.currency is not None, "a rating names its account and currency"
+    require(previous.is_priced, "only a rating can be withdrawn")
+    if previous.cost is None or previous.charge is None:
+        raise InvariantViolated("only a rating is withdrawn")
+    if previous.account is None or previous.currency is None:
+        raise InvariantViolated("a rating names its account and currency")
     return entry(
         "rerating",
         [

@@ -22,6 +22,7 @@ from eventsourcing.domain import Aggregate, event
 
 from domain import accounts
 from domain.identifiers import aggregate_id
+from domain.invariants import require
 from domain.journal import JournalEntry, entry
 from domain.money import ZERO
 from domain.plans import Tiers
@@ -96,7 +97,7 @@ class TierSettlement(Aggregate):
     ) -> bool:
         """Account for the month's tiered cost as it now stands; returns
         whether anything was settled (nothing when it already is)."""
-        assert tiered_cost >= ZERO, tiered_cost
+        require(tiered_cost >= ZERO, tiered_cost)
         closing = close and not self.closed
         difference = ladder_difference(tiers, tiered_cost, closed=self.closed or closing)
         if (tiered_cost, difference) == (self.tiered_cost, self.difference) and not closing:

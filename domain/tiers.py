@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from domain.invariants import require
 from domain.money import ZERO, exact, money_math
 from domain.plans import Tiers
 
@@ -28,7 +29,7 @@ def graduated_difference(tiers: Tiers, cost: Decimal) -> Decimal:
     """Each part of `cost` beyond the first tier at its own tier's markup,
     as a difference from the first tier's: zero while the month is still in
     the first tier."""
-    assert cost >= ZERO, cost
+    require(cost >= ZERO, cost)
     first = tiers.first_markup
     difference, floor = ZERO, ZERO
     for tier in tiers.tiers:
@@ -43,7 +44,7 @@ def graduated_difference(tiers: Tiers, cost: Decimal) -> Decimal:
 def volume_difference(tiers: Tiers, cost: Decimal) -> Decimal:
     """The whole of `cost` at the markup of the tier it reaches, as a
     difference from the first tier's."""
-    assert cost >= ZERO, cost
+    require(cost >= ZERO, cost)
     markup = tiers.tiers[reached(tiers, cost)].markup_percent
     return exact(cost * (markup - tiers.first_markup) / HUNDRED)
 

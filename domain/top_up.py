@@ -12,6 +12,7 @@ from eventsourcing.domain import Aggregate, event
 
 from domain import accounts
 from domain.identifiers import aggregate_id
+from domain.invariants import InvariantViolated, require
 from domain.journal import JournalEntry, entry
 from domain.money import ZERO
 
@@ -19,7 +20,8 @@ from domain.money import ZERO
 def grant_entry(customer: str, amount: Decimal, currency: str) -> JournalEntry:
     """Promotional funds: the operator takes the expense and owes the customer."""
     journal = entry("grant", [(accounts.GRANTS_EXPENSE, accounts.wallet(customer), amount, currency)])
-    assert journal is not None, "a grant moves a positive amount"
+    if journal is None:
+        raise InvariantViolated("a grant moves a positive amount")
     return journal
 
 
@@ -38,7 +40,7 @@ class TopUp(Aggregate):
         expires_at: datetime | None,
         entry: dict[str, Any],
     ) -> None:
-        assert amount > 0, "a top-up credits a positive amount"
+        require(amount > 0, "a top-up credits a positive amount")
         self.customer = customer
         self.top_up_id = top_up_id
         self.amount = amount
@@ -55,7 +57,7 @@ class TopUp(Aggregate):
         recorded too, so that it is not looked at again."""
         if self.expires_at is None or self.expired is not None:
             return False
-        assert ZERO <= unspent <= self.amount, unspent
+        require(ZERO <= unspent <= self.amount, unspent)
         journal = entry(
             "grant-expiry", [(accounts.wallet(self.customer), accounts.GRANTS_EXPENSE, unspent, self.currency)]
         )

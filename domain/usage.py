@@ -24,6 +24,7 @@ from eventsourcing.domain import Aggregate, event
 from eventsourcing.utils import get_topic
 
 from domain.identifiers import aggregate_id
+from domain.invariants import require
 from domain.rating import Rating
 
 
@@ -61,7 +62,7 @@ class Usage(Aggregate):
         fingerprint: str,
         rating: dict[str, Any] | None,
     ) -> None:
-        assert all(quantity >= 0 for quantity in usage.values()), "counts are never negative"
+        require(all(quantity >= 0 for quantity in usage.values()), "counts are never negative")
         self.customer = customer
         self.event_id = event_id
         self.occurred_at = occurred_at
@@ -141,7 +142,7 @@ class Usage(Aggregate):
         metering would throw away at once. Replaying it builds the same Usage.
         `fields` are __init__'s arguments; `key` is usage_id(customer,
         event_id) when the caller has it already."""
-        assert all(quantity >= 0 for quantity in fields["usage"].values()), "counts are never negative"
+        require(all(quantity >= 0 for quantity in fields["usage"].values()), "counts are never negative")
         recorded: Any = cls.Recorded  # type: ignore[attr-defined]
         return recorded(
             originator_id=key or usage_id(fields["customer"], fields["event_id"]),

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, FilePath, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///./tally.db"
+IMAGE_SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff")  # PNG, JPEG
 
 
 class Settings(BaseSettings):
@@ -35,6 +37,18 @@ class Settings(BaseSettings):
     # long history is one step of the version watcher and may take minutes.
     health_step_seconds: float = Field(default=600.0, gt=0, le=86_400)
 
+    # The gateway's upstream providers (TALLY_UPSTREAM_*): the operator's keys
+    # go to the providers and nowhere else. Without a key, calls are forwarded
+    # without one (a local model server). The timeout bounds the wait for an
+    # answer to start and each wait between its parts.
+    upstream_openai_url: str = "https://api.openai.com/v1"
+    upstream_openai_key: str | None = None
+    upstream_anthropic_url: str = "https://api.anthropic.com"
+    upstream_anthropic_key: str | None = None
+    upstream_timeout_seconds: float = Field(default=600.0, gt=0, le=3600)
+    # A model call's body may carry images and files inline (base64).
+    gateway_max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024, le=256 * 1024 * 1024)
+
     # Stripe (the contract's names, without the TALLY_ prefix). Without a key,
     # card top-ups and card charges are refused with a 422.
     stripe_api_key: str | None = Field(default=None, validation_alias=AliasChoices("STRIPE_API_KEY", "stripe_api_key"))
@@ -52,3 +66,21 @@ class Settings(BaseSettings):
     # text for a person (docs/observability.md); one line per HTTP request at info.
     log_format: Literal["json", "text"] = "text"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # The seller printed on invoices and statements: name, postal address
+    # (lines separated by newlines or by a literal backslash-n), tax id (e.g. a VAT
+    # id) and a PNG or JPEG logo; a logo path that does not exist stops the start.
+    seller_name: str | None = Field(default=None, max_length=200)
+    seller_address: str | None = Field(default=None, max_length=500)
+    seller_tax_id: str | None = Field(default=None, max_length=64)
+    seller_logo: FilePath | None = None
+
+    @field_validator("seller_logo")
+    @classmethod
+    def _an_image(cls, logo: Path | None) -> Path | None:
+        """A logo that is not a PNG or JPEG stops the start, not an invoice's rendering."""
+        if logo is not None:
+            with logo.open("rb") as file:
+                head = file.read(8)
+            if not head.startswith(IMAGE_SIGNATURES):
+                raise ValueError(f"{logo} is not a PNG or JPEG image")
+        return logo

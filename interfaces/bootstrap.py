@@ -8,11 +8,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
 
-from application.base import ReadModel
 from application.ports import Clock
-from application.tally import Tally, utc_now
+from application.tally import ReadModel, Tally, utc_now
 from application.tier_settler import TierSettler
-from application.version_watcher import VersionWatcher
 from infrastructure.counted_webhook_sender import CountedWebhookSender
 from infrastructure.databases import creating_store, open_database
 from infrastructure.log_listener import LogListener
@@ -22,8 +20,9 @@ from infrastructure.storage import Store, parse_database_url
 from infrastructure.stripe_gateway import StripeGateway
 from infrastructure.usage_index import usage_index_for
 from infrastructure.webhook_sender import StandardWebhookSender
+from interfaces.following import LIVE_PREFIX as LIVE_PREFIX
+from interfaces.following import create_views, follow
 from interfaces.projector import resolve_mode, start_projector_process, stop_projector_process
-from projections import schema
 from projections.alert_queries import AlertQueries
 from projections.authorization_queries import AuthorizationQueries
 from projections.billing_queries import BillingQueries, WalletQueries
@@ -34,7 +33,6 @@ from projections.loop import StepLoop, stop_loops
 from projections.part_health import PartHealth, ProgressWatch
 from projections.queries import LedgerQueries, UsageHistoryQueries
 
-LIVE_PREFIX = "view_"
 WAIT_POLL_SECONDS = 0.005
 POLICY_IDLE_SECONDS = 0.5
 
@@ -93,10 +91,8 @@ def bootstrap(
     store = parse_database_url(settings.database_url)
     with creating_store(store):  # one process at a time creates the store's schema and tables
         database, app, checkpoints = _open_store(settings, store, clock, prefix)
-    follower = Follower(app.recorder, app.mapper.to_domain_event, database, prefix, health=follower_health)
-    app.saved_listeners.append(follower.notify)
-    listener = LogListener(app.recorder, follower.notify)
-    settler = TierSettler(app, checkpoints)
+    follower, listener = follow(app.store, database, prefix, follower_health)
+    settler = app.tier_settler(checkpoints)
     policies = policy_loops(app, checkpoints, settler)
     queries = LedgerQueries(database, prefix)
     services = Services(settings, store, app, database, follower, queries, listener, policies, settler)
@@ -135,8 +131,7 @@ def _open_store(settings: Settings, store: Store, clock: Clock, prefix: str) -> 
         webhooks=CountedWebhookSender(StandardWebhookSender()),
         dunning_days=tuple(settings.dunning_days),
     )
-    with database.transaction(write=True) as cursor:
-        schema.create(cursor, prefix, database.dialect)
+    create_views(database, prefix)
     return database, app, SqlCheckpoints(database)
 
 
@@ -144,13 +139,12 @@ def policy_loops(app: Tally, checkpoints: SqlCheckpoints, settler: TierSettler) 
     """One loop per policy, each with its own thread and health: a policy
     whose steps fail is retried on its own and named by /healthz, and never
     holds up the steps of another."""
-    versions = VersionWatcher(app, checkpoints)
     steps: dict[str, Callable[[], int]] = {
-        "version-watcher": versions.step,
+        "version-watcher": app.version_watcher(checkpoints).step,
         "tier-settler": settler.step,
-        "dunning": app.retry_due_charges,
-        "wallet-policies": app.run_wallet_policies,
-        "alerts": lambda: app.alert_step(checkpoints),
-        "webhooks": lambda: app.webhook_step(checkpoints),
+        "dunning": app.dunning().step,
+        "wallet-policies": app.wallet_policies.step,
+        "alerts": app.alert_policy(checkpoints).step,
+        "webhooks": app.webhook_dispatcher(checkpoints).step,
     }
     return [StepLoop(step, name, POLICY_IDLE_SECONDS) for name, step in steps.items()]

@@ -18,14 +18,12 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import time
 from multiprocessing.process import BaseProcess
 
 from infrastructure.settings import Settings
+from interfaces.projector_main import run_projector
 from interfaces.shared_part_health import SharedPartHealth
 from projections.follower import PART_NAME
-
-PARENT_CHECK_SECONDS = 1.0
 
 
 def resolve_mode(settings: Settings, store_kind: str) -> str:
@@ -48,19 +46,6 @@ def start_projector_process(settings: Settings) -> tuple[BaseProcess, SharedPart
     )
     process.start()
     return process, health
-
-
-def run_projector(settings_fields: dict[str, object], parent_pid: int, health: SharedPartHealth) -> None:
-    """The child: follow until the parent is gone or the child is stopped."""
-    from interfaces.bootstrap import bootstrap
-
-    settings = Settings.model_validate({**settings_fields, "projector": "thread", "watcher": False})
-    services = bootstrap(settings, follower_health=health)
-    try:
-        while os.getppid() == parent_pid:
-            time.sleep(PARENT_CHECK_SECONDS)
-    finally:
-        services.close()
 
 
 def stop_projector_process(process: BaseProcess | None) -> None:

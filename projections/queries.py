@@ -72,6 +72,7 @@ class ModelSpend:
     model: str
     spend: Decimal
     cost: Decimal
+    unpriced_events: int = 0  # usage of this model recorded without a price, not charged yet
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,7 @@ class PeriodSummary:
     by_feature: list[tuple[str, Decimal]]
     daily: list[tuple[date, Decimal]]
     tier_adjustment: Decimal = ZERO  # what the tier ladder added (or took) over the first-tier ratings
+    unpriced_events: int = 0  # usage in the period recorded without a price: pending, charged once priced
 
 
 class LedgerQueries:
@@ -216,7 +218,7 @@ class LedgerQueries:
         p = self.prefix
         with self.database.transaction(write=False) as cursor:
             cursor.execute(
-                f"SELECT day, provider, model, feature, cost, charge FROM {p}usage_daily "
+                f"SELECT day, provider, model, feature, cost, charge, unpriced FROM {p}usage_daily "
                 "WHERE customer = ? AND day >= ? AND day < ?",
                 (customer, start.date().isoformat(), end.date().isoformat()),
             )
@@ -228,11 +230,13 @@ class LedgerQueries:
             )
             tiers = dec(cursor.fetchone()[0])
         by_model: dict[tuple[str, str], list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
+        unpriced: dict[tuple[str, str], int] = defaultdict(int)
         by_feature: dict[str, Decimal] = defaultdict(lambda: ZERO)
         daily: dict[date, Decimal] = defaultdict(lambda: ZERO)
-        for day, provider, model, feature, cost, charge in found:
+        for day, provider, model, feature, cost, charge, pending in found:
             by_model[(provider, model)][0] += dec(charge)
             by_model[(provider, model)][1] += dec(cost)
+            unpriced[(provider, model)] += int(pending or 0)
             by_feature[feature] += dec(charge)
             daily[date.fromisoformat(day)] += dec(charge)
         spend = sum(daily.values(), ZERO) + tiers
@@ -241,10 +245,11 @@ class LedgerQueries:
             end,
             spend,
             exact(spend + projected_extra(daily, start, end, now)),
-            [ModelSpend(pr, mo, s, c) for (pr, mo), (s, c) in sorted(by_model.items())],
+            [ModelSpend(pr, mo, s, c, unpriced[(pr, mo)]) for (pr, mo), (s, c) in sorted(by_model.items())],
             sorted(by_feature.items()),
             sorted(daily.items()),
             tiers,
+            sum(unpriced.values()),
         )
 
     def usage_buckets(

@@ -9,6 +9,7 @@ import pytest
 
 from infrastructure.settings import Settings
 from interfaces.bootstrap import Services, bootstrap
+from tests.clock import FakeClock
 from tests.stripe_server import API_KEY, localstripe
 from tests.support import ADMIN_KEY, NOW, postgres_schema_url
 
@@ -27,7 +28,7 @@ def postgres_url() -> Iterator[str]:
 
 
 def open_services(url: str) -> Services:
-    return bootstrap(Settings(database_url=url, admin_key=ADMIN_KEY), start_follower=False, clock=lambda: NOW)
+    return bootstrap(Settings(database_url=url, admin_key=ADMIN_KEY), start_follower=False, clock=FakeClock(NOW))
 
 
 @pytest.fixture
@@ -50,6 +51,6 @@ def stripe_services(database_url: str, stripe_base: str) -> Iterator[Services]:
     settings = Settings(
         database_url=database_url, admin_key=ADMIN_KEY, stripe_api_key=API_KEY, stripe_api_base=stripe_base
     )
-    opened = bootstrap(settings, start_follower=False, clock=lambda: NOW)
+    opened = bootstrap(settings, start_follower=False, clock=FakeClock(NOW))
     yield opened
     opened.close()

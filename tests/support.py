@@ -37,12 +37,14 @@ def rates_json() -> list[dict[str, Any]]:
 
 
 def seed(app: Tally, customers: tuple[str, ...] = ("acme", "globex"), grant: str = "100") -> None:
-    app.create_price_book("default", "USD")
-    app.publish_price_version("default", datetime(2026, 1, 1, tzinfo=UTC), rates_json(), "manual")
-    app.create_plan("pro", "default", MARKUP, [{"provider": "openai", "model": "gpt-4o-mini", "markup_percent": "50"}])
+    app.catalog.create_price_book("default", "USD")
+    app.catalog.publish_price_version("default", datetime(2026, 1, 1, tzinfo=UTC), rates_json(), "manual")
+    app.catalog.create_plan(
+        "pro", "default", MARKUP, [{"provider": "openai", "model": "gpt-4o-mini", "markup_percent": "50"}]
+    )
     for customer in customers:
-        app.create_customer(customer, customer.title(), "USD", "pro", "prepaid", 30, None)
-        app.top_up(customer, "welcome", grant, "grant", None)
+        app.customers.create_customer(customer, customer.title(), "USD", "pro", "prepaid", 30, None)
+        app.wallets.top_up(customer, "welcome", grant, "grant", None)
 
 
 def event(

@@ -29,25 +29,35 @@ CUSTOMERS = [
     ("globex", "Globex Labs", "pro", "postpaid"),
     ("initech", "Initech", "pro", "invoice"),
 ]
+BILLING_DETAILS = {
+    "globex": {"name": "Globex Labs Inc.", "address": "1 Market Street\nSan Francisco, CA 94105\nUnited States"},
+    "initech": {
+        "name": "Initech GmbH",
+        "address": "Friedrichstraße 68\n10117 Berlin\nGermany",
+        "tax_id": "DE811907980",
+    },
+}
 LOW_WALLET = Decimal("2")
 
 
 def seed(app: Tally) -> None:
     try:
-        app.create_price_book("default", "USD")
+        app.catalog.create_price_book("default", "USD")
         start = datetime.now(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-        app.import_prices("default", ["openai", "anthropic", "google"], start)
+        app.catalog.import_prices("default", ["openai", "anthropic", "google"], start)
     except Conflict:
         return  # seeded by an earlier run
-    app.create_plan("starter", "default", Decimal("20"), [])
-    app.create_plan(
+    app.catalog.create_plan("starter", "default", Decimal("20"), [])
+    app.catalog.create_plan(
         "pro", "default", Decimal("15"), [{"provider": "openai", "model": "gpt-4o-mini", "markup_percent": "50"}]
     )
     for customer_id, name, plan, billing in CUSTOMERS:
-        app.create_customer(customer_id, name, "USD", plan, billing, 30, None)
-    app.top_up("acme", "welcome-grant", "25.00", "grant", None)
+        app.customers.create_customer(customer_id, name, "USD", plan, billing, 30, None)
+    for customer_id, details in BILLING_DETAILS.items():  # what their invoices print about them
+        app.billing_details.set(customer_id, details)
+    app.wallets.top_up("acme", "welcome-grant", "25.00", "grant", None)
     limits = {"period": "month", "soft_limit": "40", "hard_limit": "60", "alert_thresholds_percent": [50, 80, 100]}
-    app.set_limits("acme", {**limits, "low_balance": "5"})
+    app.authorizations.set_limits("acme", {**limits, "low_balance": "5"})
 
 
 def usage_stream(app: Tally, balance: Callable[[], Decimal], rate: int, stop: threading.Event) -> None:
@@ -75,10 +85,10 @@ def usage_stream(app: Tally, balance: Callable[[], Decimal], rate: int, stop: th
                     },
                 }
             )
-        count_usage(app.record_usage(batch))
+        count_usage(app.metering.record_usage(batch))
         if balance() < LOW_WALLET:
             refills += 1
-            app.top_up("acme", f"demo-refill-{time.time_ns()}-{refills}", "20.00", "grant", None)
+            app.wallets.top_up("acme", f"demo-refill-{time.time_ns()}-{refills}", "20.00", "grant", None)
 
 
 def run_demo(
@@ -95,7 +105,7 @@ def run_demo(
 
     services = bootstrap(settings)
     seed(services.app)
-    dashboard_key = services.app.issue_api_key("acme").key  # a read key for acme's dashboard, shown once
+    dashboard_key = services.app.customers.issue_api_key("acme").key  # a read key for acme's dashboard, shown once
     stop = threading.Event()
     wallet = lambda: services.queries.balance("acme", "USD")[0]
     streamer = threading.Thread(target=usage_stream, args=(services.app, wallet, rate, stop), daemon=True)

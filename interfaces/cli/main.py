@@ -134,10 +134,14 @@ def replay() -> None:
     try:
         with services.database.snapshot() as cursor:
             before = rebuild.dump(cursor, LIVE_PREFIX)
-        total = services.app.recorder.max_notification_id() or 0
+        total = services.app.store.head()
         with progress_bar("replaying", total) as advance:
             position = rebuild.rebuild(
-                services.app.recorder, services.app.mapper.to_domain_event, services.database, LIVE_PREFIX, advance
+                services.app.store.recorder,
+                services.app.store.mapper.to_domain_event,
+                services.database,
+                LIVE_PREFIX,
+                advance,
             )
         with services.database.snapshot() as cursor:
             after = rebuild.dump(cursor, LIVE_PREFIX)
@@ -160,7 +164,7 @@ def audit() -> None:
     ledger: every entry balances, the trial balance is zero, every rating reproduces."""
     services = bootstrap(Settings(), start_follower=False)
     try:
-        total = services.app.recorder.max_notification_id() or 0
+        total = services.app.store.head()
         with progress_bar("checking history", total) as advance:
             report = audit_history(services.app, advance, SqlCheckpoints(services.database))
         differences = _replay_differences(services, total)
@@ -197,7 +201,11 @@ def _replay_differences(services: Services, total: int) -> list[rebuild.Differen
         services.follower.catch_up()
         with progress_bar("replaying into scratch", total) as advance:
             return rebuild.audit_views(
-                services.app.recorder, services.app.mapper.to_domain_event, services.database, LIVE_PREFIX, advance
+                services.app.store.recorder,
+                services.app.store.mapper.to_domain_event,
+                services.database,
+                LIVE_PREFIX,
+                advance,
             )
     except (AssertionError, ValueError, KeyError, TypeError, ArithmeticError) as error:
         return [rebuild.Difference("(replay)", f"the history cannot be projected: {error!r}")]
@@ -220,7 +228,7 @@ def rerate(
     services = bootstrap(Settings(), start_follower=False)
     try:
         services.follower.catch_up()
-        report = services.app.rerate(price_book=price_book, plan=plan, since=moment, reason="tally rerate")
+        report = services.app.rerating.rerate(price_book=price_book, plan=plan, since=moment, reason="tally rerate")
         services.follower.catch_up()
         console.print(f"{report.rerated} of {report.scanned} usage events re-rated ({report.conflicts} conflicts)")
     finally:
@@ -244,10 +252,10 @@ def prices_import(
     services = bootstrap(Settings(), start_follower=False)
     try:
         try:
-            services.app.price_book(price_book)
+            services.app.catalog.price_book(price_book)
         except TallyError:
-            services.app.create_price_book(price_book, "USD")
-        for version in services.app.import_prices(price_book, providers, moment, since):
+            services.app.catalog.create_price_book(price_book, "USD")
+        for version in services.app.catalog.import_prices(price_book, providers, moment, since):
             console.print(
                 f"published version {version.number} of {price_book}, effective {version.effective_from.isoformat()}: "
                 f"{len(version.rates)} rates ({version.source})"

@@ -53,27 +53,27 @@ class Customer:
     @strawberry.field
     def status(self, info: Info[TallyContext, None]) -> str:
         """`past_due` while an invoice's card charge has failed or it was written off; else `active`."""
-        return info.context.services.app.customer_status(str(self.id))
+        return info.context.billing.customer_status(str(self.id))
 
     @strawberry.field
     def limits(self, info: Info[TallyContext, None]) -> t.Limits | None:
-        found = info.context.services.app.customer(str(self.id)).limits
+        found = info.context.customers.customer(str(self.id)).limits
         return t.Limits.of(found, self.currency) if found else None
 
     @strawberry.field
     def alerts(self, info: Info[TallyContext, None], first: int = 20) -> list[t.Alert]:
         """Newest first."""
-        rows = info.context.services.app.alert_reads.alerts_of(str(self.id), max(1, min(first, MAX_PAGE)))
+        rows = info.context.alert_reads.alerts_of(str(self.id), max(1, min(first, MAX_PAGE)))
         return [
             t.Alert(id=strawberry.ID(r["id"]), kind=r["kind"], threshold=r["threshold"], period=r["period"],
-                    raised_at=_time(r["raised_at"]), message=r["message"])
+                    raised_at=_time(r["raised_at"]), message=r["message"], value=str(r["value"] or ""))
             for r in rows
         ]  # fmt: skip
 
     @strawberry.field
     def top_ups(self, info: Info[TallyContext, None], first: int = 20) -> list[t.TopUp]:
         """Grants and card top-ups, newest first."""
-        rows = info.context.services.app.wallet_reads.top_ups_of(str(self.id), max(1, min(first, MAX_PAGE)))
+        rows = info.context.wallet_reads.top_ups_of(str(self.id), max(1, min(first, MAX_PAGE)))
         found = []
         for r in rows:
             returned = Decimal(str(r["refunded"])) + Decimal(str(r["disputed"])) + Decimal(str(r["expired"] or 0))
@@ -88,9 +88,8 @@ class Customer:
     @strawberry.field
     def invoices(self, info: Info[TallyContext, None], first: int = 12) -> list[t.Invoice]:
         """The customer's invoices and statements, newest first."""
-        services = info.context.services
-        now = services.app.clock()
-        found = services.app.invoices_of(str(self.id))[::-1][: max(1, min(first, MAX_PAGE))]
+        now = info.context.clock()
+        found = info.context.billing.invoices_of(str(self.id))[::-1][: max(1, min(first, MAX_PAGE))]
         return [t.Invoice.of(invoice, now) for invoice in found]
 
     @strawberry.field
@@ -101,8 +100,10 @@ class Customer:
             amount = await info.context.balances.load((str(self.id), self.currency))
         else:
             amount, _ = await run_in_threadpool(services.queries.balance, str(self.id), self.currency, as_of)
-        held = await run_in_threadpool(services.app.held, str(self.id)) if as_of is None else Decimal(0)  # now only
-        moment = as_of or services.app.clock()
+        held = (
+            await run_in_threadpool(info.context.authorizations.held, str(self.id)) if as_of is None else Decimal(0)
+        )  # now only
+        moment = as_of or info.context.clock()
         return t.Balance(
             balance=t.Money.of(amount, self.currency),
             held=t.Money.of(held, self.currency),
@@ -113,7 +114,7 @@ class Customer:
     @strawberry.field
     def current_period(self, info: Info[TallyContext, None]) -> t.PeriodSummary:
         services = info.context.services
-        now = services.app.clock()
+        now = info.context.clock()
         start, end = month_of(now)
         summary = services.queries.period_summary(str(self.id), start, end, now)
         currency = self.currency
@@ -127,12 +128,19 @@ class Customer:
             spend=money(summary.spend),
             projected_spend=money(summary.projected_spend),
             by_model=[
-                t.SpendByModel(provider=m.provider, model=m.model, spend=money(m.spend), cost=money(m.cost))
+                t.SpendByModel(
+                    provider=m.provider,
+                    model=m.model,
+                    spend=money(m.spend),
+                    cost=money(m.cost),
+                    unpriced_events=m.unpriced_events,
+                )
                 for m in summary.by_model
             ],
             by_feature=[t.SpendByFeature(feature=f, spend=money(s)) for f, s in summary.by_feature],
             daily=[t.DailySpend(date=d, spend=money(s)) for d, s in summary.daily],
             tier_adjustment=money(summary.tier_adjustment),
+            unpriced_events=summary.unpriced_events,
         )
 
     @strawberry.field
@@ -195,7 +203,7 @@ class Ledger:
         services = info.context.services
         currencies = services.queries.trial_balance(self.as_of)
         return t.TrialBalance(
-            as_of=self.as_of or services.app.clock(),
+            as_of=self.as_of or info.context.clock(),
             currencies=[_currency(c) for c in currencies],
             balanced=all(c.debits == c.credits for c in currencies),
         )
@@ -221,7 +229,7 @@ class Query:
         if not info.context.may_see(str(id)):
             return None
         try:
-            found = info.context.services.app.customer(str(id))
+            found = info.context.customers.customer(str(id))
         except NotFound:
             return None
         return Customer(
@@ -267,7 +275,7 @@ class Query:
     def price_book(self, info: Info[TallyContext, None], id: strawberry.ID) -> PriceBook | None:
         info.context.require_admin()
         try:
-            book = info.context.services.app.price_book(str(id))
+            book = info.context.catalog.price_book(str(id))
         except NotFound:
             return None
         return PriceBook(id=strawberry.ID(book.price_book_id), currency=book.currency, versions=len(book.versions))
@@ -351,7 +359,7 @@ class Subscription:
         customer = str(customer_id)
         if not info.context.may_see(customer):
             raise NotAllowed(f"customer {customer!r} does not exist")
-        currency = services.app.customer(customer).currency
+        currency = info.context.customers.customer(customer).currency
         last: tuple[Decimal, Decimal] | None = None
         seen, polls = -1, 0
         while True:
@@ -365,7 +373,7 @@ class Subscription:
                         balance=t.Money.of(amount, currency),
                         held=t.Money.of(held, currency),
                         available=t.Money.of(amount - held, currency),
-                        as_of=services.app.clock(),
+                        as_of=info.context.clock(),
                     )
             polls += 1
             await asyncio.sleep(SUBSCRIPTION_POLL_SECONDS)
@@ -373,7 +381,7 @@ class Subscription:
 
 def _balance_now(services: Services, customer: str, currency: str) -> tuple[Decimal, Decimal]:
     amount, _ = services.queries.balance(customer, currency, None)
-    return amount, services.app.held(customer)
+    return amount, services.app.authorizations.held(customer)
 
 
 schema = strawberry.Schema(

@@ -65,6 +65,9 @@ class SpendByModel:
     cost: Money = strawberry.field(
         description="What the provider charged (admin key only)", permission_classes=[OperatorOnly]
     )
+    unpriced_events: int = strawberry.field(
+        default=0, description="Usage events of this model in the period without a price yet: charged once priced"
+    )
 
 
 @strawberry.type
@@ -90,6 +93,9 @@ class PeriodSummary:
     daily: list[DailySpend]
     tier_adjustment: Money = strawberry.field(
         description="What the plan's tier ladder added to (negative: took from) the usage's first-tier charges"
+    )
+    unpriced_events: int = strawberry.field(
+        default=0, description="Usage events in the period without a price yet: pending, charged once priced"
     )
 
 
@@ -229,6 +235,11 @@ class Alert:
     period: str
     raised_at: datetime
     message: str
+    value: str = strawberry.field(
+        default="",
+        description="What the alert measured: the period's spend (spend_threshold), the balance (low_balance), "
+        "the day's spend (usage_spike) or the number of usage events without a price (unpriced_usage)",
+    )
 
 
 @strawberry.type

@@ -6,7 +6,7 @@ its projector process's follower through shared memory)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -70,7 +70,22 @@ class HealthCollector:
         yield from (healthy, failures, consecutive, success, progress)
 
 
-def exposition(report: HealthReport) -> bytes:
+class GatewayCollector:
+    """This process's gateway calls by outcome (the gateway counts them as it settles each call)."""
+
+    def __init__(self, calls: Mapping[str, int]) -> None:
+        self.calls = calls
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(
+            "tally_gateway_calls", "Gateway calls answered by this process, by outcome.", labels=["outcome"]
+        )
+        for outcome, count in sorted(self.calls.items()):
+            family.add_metric([outcome], count)
+        yield family
+
+
+def exposition(report: HealthReport, gateway_calls: Mapping[str, int] | None = None) -> bytes:
     """The whole /metrics body."""
     directory = multiprocess_directory()
     if directory is None:
@@ -81,4 +96,5 @@ def exposition(report: HealthReport) -> bytes:
         counted = generate_latest(every_process)
     computed = CollectorRegistry()
     computed.register(HealthCollector(report))
+    computed.register(GatewayCollector(gateway_calls or {}))
     return generate_latest(computed) + counted

@@ -3,7 +3,9 @@ application: its latency goes into tally_http_request_duration_seconds
 under its route template (`/v1/customers/{customer_id}`, never the raw path,
 so the series stay few), and one log line says its request id, method,
 route, status and duration. The request id is the caller's `x-request-id`
-when it is a plain id, otherwise a new one; the answer carries it back."""
+when it is a plain id, otherwise a new one; the answer carries it back,
+unless the answer names a request id of its own (the gateway passes the
+provider's on, which the providers' SDKs read): then that one is logged."""
 
 from __future__ import annotations
 
@@ -37,9 +39,15 @@ class RequestObserver:
 
         async def observed_send(message: Message) -> None:
             nonlocal status
+            nonlocal request_id
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message = {**message, "headers": [*message.get("headers", ()), (HEADER, request_id.encode())]}
+                headers = list(message.get("headers", ()))
+                own = next((value for name, value in headers if name.lower() == HEADER), None)
+                if own is None:
+                    message = {**message, "headers": [*headers, (HEADER, request_id.encode())]}
+                else:
+                    request_id = own.decode("latin-1")
             await send(message)
 
         try:

@@ -11,11 +11,14 @@ from fastapi import FastAPI
 
 from interfaces.api_docs import pages as api_docs
 from interfaces.bootstrap import Services
+from interfaces.gateway import routes as gateway
 from interfaces.graphql.schema import graphql_router
 from interfaces.observability.requests import RequestObserver
 from interfaces.rest import problems
 from interfaces.rest.limits import BodySizeLimit
+from interfaces.rest.operations import document_security
 from interfaces.rest.routes import (
+    api_keys,
     authorizations,
     billing,
     catalog,
@@ -34,13 +37,16 @@ PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_REF = "#/components/schemas/Problem"
 DESCRIPTION = """Usage-based billing for AI products: a double-entry ledger built on
 event sourcing. Money is a decimal string; errors are RFC 9457 problem+json;
-every request but /healthz, /metrics, the docs and Stripe's webhook carries `Authorization: Bearer <key>`."""
+every request but /healthz, /metrics, the docs and Stripe's webhook carries `Authorization: Bearer <key>`:
+the admin key, a scoped operator key (each operation's `x-tally-scope` names the scope
+that lets one call it; `admin` operations need the admin key) or a customer's read key."""
 
 
 def create_app(services: Services) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
+        await gateway.close_gateway(app.state)
         services.close()
 
     # /docs and /redoc are served from local assets (interfaces/api_docs), not from a CDN.
@@ -54,6 +60,7 @@ def create_app(services: Services) -> FastAPI:
         health,
         catalog,
         customers,
+        api_keys,
         events,
         authorizations,
         wallets,
@@ -63,12 +70,17 @@ def create_app(services: Services) -> FastAPI:
         simulations,
         webhooks,
         web,
+        gateway,
     ):
         app.include_router(module.router)
     # GraphQL describes itself (introspection); its two HTTP routes would only
     # document one opaque body in the REST document.
     app.include_router(graphql_router(services), prefix="/graphql", include_in_schema=False)
-    app.add_middleware(BodySizeLimit, max_bytes=services.settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=services.settings.max_body_bytes,
+        by_prefix={"/gateway/": services.settings.gateway_max_body_bytes},
+    )
     app.add_middleware(RequestObserver)  # added last: outermost, so it times everything
     _complete_document(app)
     return app
@@ -89,6 +101,7 @@ def _complete_document(app: FastAPI) -> None:
             ):
                 for response in operation.get("responses", {}).values():
                     _declare_problem_media_type(response)
+            document_security(document)
         return app.openapi_schema or generate()
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -1,5 +1,7 @@
-"""Bearer keys: the operator's admin key may do anything; a customer key may
-only read its own customer (anything else is 403, another customer is 404)."""
+"""Bearer keys: the operator's admin key may do anything; a scoped operator
+key may call, for any customer, the routes its scopes name
+(interfaces/rest/operations.py; any other is 403); a customer key may only
+read its own customer (anything else is 403, another customer is 404)."""
 
 from __future__ import annotations
 
@@ -11,11 +13,13 @@ from fastapi import Depends, Request
 from starlette.exceptions import HTTPException
 
 from interfaces.bootstrap import Services
+from interfaces.rest.operations import scope_allows
 
 
 @dataclass(frozen=True)
 class Principal:
-    customer: str | None  # None: the operator (admin)
+    customer: str | None  # None: the operator (the admin key or a scoped operator key)
+    scopes: frozenset[str] | None = None  # a scoped operator key's scopes; None: the admin key or a customer key
 
     @property
     def is_admin(self) -> bool:
@@ -31,7 +35,7 @@ class Principal:
             raise HTTPException(404, f"customer {customer!r} does not exist")
 
 
-def services(request: Request) -> Services:
+async def services(request: Request) -> Services:
     found: Services = request.app.state.services
     return found
 
@@ -44,10 +48,24 @@ def principal(request: Request, found: Annotated[Services, Depends(services)]) -
     admin_key = found.settings.admin_key
     if admin_key and hmac.compare_digest(key.encode(), admin_key.encode()):
         return Principal(None)
-    customer = found.app.customer_for_key(key)
+    scopes = found.app.operator_keys.scopes_for(key)
+    if scopes is not None:
+        return _scoped(request, scopes)
+    customer = found.app.customers.customer_for_key(key)
     if customer is None:
         raise HTTPException(401, "the key is not valid", headers={"WWW-Authenticate": "Bearer"})
     return Principal(customer)
+
+
+def _scoped(request: Request, scopes: frozenset[str]) -> Principal:
+    """A scoped operator key acts as the operator on the routes its scopes name."""
+    route = request.scope.get("route")
+    path = getattr(route, "path_format", request.url.path)
+    if not scope_allows(scopes, request.method, path):
+        raise HTTPException(
+            403, f"this key's scopes ({', '.join(sorted(scopes))}) do not allow {request.method} {path}"
+        )
+    return Principal(None, scopes)
 
 
 def admin(who: Annotated[Principal, Depends(principal)]) -> Principal:

@@ -85,6 +85,9 @@ class CustomerPublic(BaseModel):
     stripe_customer_id: str | None
     auto_top_up: dict[str, str] | None = Field(default=None, description="threshold and amount, when set")
     limits: dict[str, Any] | None = Field(default=None, description="spending limits and alert thresholds, when set")
+    billing_details: dict[str, str] | None = Field(
+        default=None, description="name, address, tax_id and email printed on invoices, when set"
+    )
     status: str
 
 

@@ -111,6 +111,19 @@ class PlanVersionCreate(Strict):
     model_overrides: list[ModelOverrideIn] = Field(default_factory=list, max_length=1000)
 
 
+class BillingDetailsIn(Strict):
+    """What the customer's invoices print about it; every field optional."""
+
+    name: Annotated[str, StringConstraints(max_length=200)] | None = Field(
+        default=None, description="The legal name invoices print (default: the customer's name)"
+    )
+    address: Annotated[str, StringConstraints(max_length=500)] | None = Field(
+        default=None, description="Postal address, lines separated by newlines (at most 6)"
+    )
+    tax_id: Annotated[str, StringConstraints(max_length=64)] | None = Field(default=None, description="e.g. a VAT id")
+    email: Annotated[str, StringConstraints(max_length=254)] | None = None
+
+
 class CustomerCreate(Strict):
     id: CallerId
     name: Name
@@ -119,6 +132,7 @@ class CustomerCreate(Strict):
     billing: Literal["prepaid", "postpaid", "invoice"] = "prepaid"
     net_terms_days: WholeNumber = Field(default=30, ge=0, le=365)
     stripe_customer_id: Annotated[str, StringConstraints(max_length=255)] | None = None
+    billing_details: BillingDetailsIn | None = None
 
 
 class CustomerUpdate(Strict):
@@ -126,6 +140,9 @@ class CustomerUpdate(Strict):
     plan: CallerId | None = None
     billing: Literal["prepaid", "postpaid", "invoice"] | None = None
     stripe_customer_id: Name | None = None
+    billing_details: BillingDetailsIn | None = Field(
+        default=None, description="Replaces the whole set: fields left out are cleared ({} clears all)"
+    )
 
 
 class AutoTopUpSet(Strict):
@@ -162,7 +179,16 @@ class UsageEventDoc(Strict):
     provider: Name = Field(description="1-200 printable characters")
     model: Name = Field(description="1-200 printable characters")
     feature: Name | None = Field(default=None, description="1-200 printable characters")
-    usage: dict[Unit, Annotated[WholeNumber, Field(ge=0, le=MAX_QUANTITY)]]
+    usage: dict[Unit, Annotated[WholeNumber, Field(ge=0, le=MAX_QUANTITY)]] | dict[str, Any] = Field(
+        description="Unit counts; with usage_format, the provider's own usage object as it sent it"
+    )
+    usage_format: Literal["openai", "anthropic"] | None = Field(
+        default=None,
+        description=(
+            "usage is the provider's usage object, mapped to tally's units (docs/usage-events.md); "
+            "the object as sent is kept in metadata.provider_usage"
+        ),
+    )
     authorization_id: CallerId | None = None
     metadata: dict[str, Any] = Field(default_factory=dict, description=METADATA_DESCRIPTION)
 

@@ -23,5 +23,6 @@ def dashboard() -> str:
 
 @router.get("/v1/whoami", responses=PROBLEMS)
 def whoami(who: PrincipalDep) -> dict[str, Any]:
-    """Which customer a key belongs to (null for the admin key)."""
-    return {"customer": who.customer, "admin": who.is_admin}
+    """Which customer a key belongs to (null for the operator's keys), and a
+    scoped operator key's scopes (null for the admin key and customer keys)."""
+    return {"customer": who.customer, "admin": who.is_admin, "scopes": sorted(who.scopes) if who.scopes else None}

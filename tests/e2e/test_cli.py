@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import subprocess
 from datetime import UTC, datetime
@@ -25,7 +26,7 @@ def tally(url: str, *args: str, timeout: float = 120) -> subprocess.CompletedPro
 def filled(url: str) -> None:
     services = open_services(url)
     seed(services.app)
-    services.app.record_usage([event(f"e{i}", model=("gpt-4o", "gpt-4o-mini")[i % 2]) for i in range(50)])
+    services.app.metering.record_usage([event(f"e{i}", model=("gpt-4o", "gpt-4o-mini")[i % 2]) for i in range(50)])
     services.follower.catch_up()
     services.close()
 
@@ -59,11 +60,30 @@ def test_export_ledger_writes_every_posting(tmp_path) -> None:  # type: ignore[n
     exported = tally(url, "export", "ledger", "--format", "csv")
     assert exported.returncode == 0, exported.stderr
     rows = list(csv.DictReader(io.StringIO(exported.stdout)))
-    assert len(rows) == 2 + 50 * 2
-    debits = sum(Decimal(r["amount"]) for r in rows)
-    assert debits == sum(Decimal(r["amount"]) for r in rows if r["debit_account"])
-    jsonl = tally(url, "export", "ledger", "--format", "jsonl")
-    assert len(jsonl.stdout.splitlines()) == len(rows)
+    assert len(rows) == 2 + 50 * 2  # two grants, then a charge and a provider cost per usage event
+    # Per account, the export's debits and credits are the ledger's: what an
+    # auditor loads elsewhere adds up to the trial balance the read model shows.
+    exported_totals: dict[tuple[str, str], list[Decimal]] = {}
+    for row in rows:
+        amount = Decimal(row["amount"])
+        assert amount > 0 and row["debit_account"] != row["credit_account"], row
+        exported_totals.setdefault((row["debit_account"], row["currency"]), [Decimal(0), Decimal(0)])[0] += amount
+        exported_totals.setdefault((row["credit_account"], row["currency"]), [Decimal(0), Decimal(0)])[1] += amount
+    services = open_services(url)
+    try:
+        ledger = {
+            (account.account, totals.currency): [account.debits, account.credits]
+            for totals in services.queries.trial_balance()
+            for account in totals.accounts
+        }
+    finally:
+        services.close()
+    assert exported_totals == ledger
+    assert exported_totals[("liabilities:wallet:acme", "USD")][1] == Decimal(100)  # the grant seed() gives
+    jsonl = [json.loads(line) for line in tally(url, "export", "ledger", "--format", "jsonl").stdout.splitlines()]
+    assert [(r["entry"], r["debit_account"], r["amount"]) for r in jsonl] == [
+        (int(r["entry"]) if r["entry"].isdigit() else r["entry"], r["debit_account"], r["amount"]) for r in rows
+    ]
 
 
 def test_serve_refuses_to_start_without_an_admin_key(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -106,6 +126,8 @@ def test_demo_serves_real_prices_and_moving_balances(tmp_path) -> None:  # type:
         assert moved
         book = httpx.get(f"{base}/v1/price-books/default", headers=headers).json()
         assert book["versions"][0]["source"].startswith("genai-prices")
+        initech = httpx.get(f"{base}/v1/customers/initech", headers=headers).json()
+        assert initech["billing_details"]["name"] == "Initech GmbH"  # what its invoices print
         assert httpx.get(f"{base}/docs").status_code == 200
         assert "graphiql" in httpx.get(f"{base}/graphql", headers={"Accept": "text/html"}).text.lower()
     finally:
@@ -144,7 +166,7 @@ def test_rerate_from_the_command_line(tmp_path) -> None:  # type: ignore[no-unty
     filled(url)
     services = open_services(url)
     cheaper = [{**r, "price": str(Decimal(r["price"]) / 2)} for r in rates_json()]
-    services.app.publish_price_version("default", datetime(2026, 11, 1, tzinfo=UTC), cheaper, "manual")
+    services.app.catalog.publish_price_version("default", datetime(2026, 11, 1, tzinfo=UTC), cheaper, "manual")
     services.close()
     rerated = tally(url, "rerate", "--price-book", "default", "--since", "2026-11-01T00:00:00Z")
     assert rerated.returncode == 0, rerated.stderr

@@ -302,7 +302,9 @@ def filled_store(url: str) -> None:
     try:
         seed(services.app)
         for first in range(0, REPLAYED_EVENTS, 1000):
-            services.app.record_usage([event(f"r{n}", model=MODELS[n % 2]) for n in range(first, first + 1000)])
+            services.app.metering.record_usage(
+                [event(f"r{n}", model=MODELS[n % 2]) for n in range(first, first + 1000)]
+            )
         services.follower.catch_up()
     finally:
         services.close()

@@ -14,7 +14,6 @@ import httpx
 import pytest
 
 from application import version_watcher
-from application.version_watcher import VersionWatcher
 from domain.money import format_amount
 from projections.checkpoints import SqlCheckpoints
 from tests.conftest import open_services
@@ -79,9 +78,9 @@ def test_tally_audit_reports_versions_not_yet_carried_out_as_pending(
     services = open_services(database_url)
     try:
         seed(services.app)
-        services.app.record_usage([event("a1")])
+        services.app.metering.record_usage([event("a1")])
         without = [rate for rate in rates_json() if rate["model"] != "gpt-4o"]
-        services.app.publish_price_version("default", datetime(2026, 11, 19, tzinfo=UTC), without, "manual")
+        services.app.catalog.publish_price_version("default", datetime(2026, 11, 19, tzinfo=UTC), without, "manual")
         services.follower.catch_up()
         audited = tally(database_url, "audit")
         assert audited.returncode == 0, audited.stderr
@@ -92,7 +91,7 @@ def test_tally_audit_reports_versions_not_yet_carried_out_as_pending(
 
         monkeypatch.setattr(version_watcher, "SETTLE_SECONDS", 0.0)
         monkeypatch.setattr("application.rerating.CATCH_UP_SECONDS", 0.2)  # the follower runs between the steps
-        watcher = VersionWatcher(services.app, SqlCheckpoints(services.database))
+        watcher = services.app.version_watcher(SqlCheckpoints(services.database))
         for _ in range(4):  # both passes of the three versions
             services.follower.catch_up()
             watcher.step()

@@ -20,6 +20,7 @@ from standardwebhooks.webhooks import Webhook
 
 from interfaces.bootstrap import Services
 from projections.checkpoints import SqlCheckpoints
+from tests.clock import clock_of
 from tests.support import NOW, event, seed
 
 D = Decimal
@@ -68,9 +69,9 @@ def receiver() -> Iterator[Receiver]:
 def step(services: Services) -> None:
     checkpoints = SqlCheckpoints(services.database)
     services.follower.catch_up()
-    services.app.alert_step(checkpoints)
+    services.app.alert_policy(checkpoints).step()
     services.follower.catch_up()
-    services.app.webhook_step(checkpoints)
+    services.app.webhook_dispatcher(checkpoints).step()
     services.follower.catch_up()
 
 
@@ -82,28 +83,30 @@ def test_alerts_are_raised_once_and_delivered_signed_with_retries(services: Serv
     app = services.app
     counted_before = {outcome: deliveries_counted(outcome) for outcome in ("delivered", "failed")}
     seed(app, customers=("acme",), grant="0.05")
-    endpoint = app.create_webhook_endpoint(receiver.url, ["alert.raised"])
+    endpoint = app.webhooks.create_webhook_endpoint(receiver.url, ["alert.raised"])
     receiver.secret = endpoint.secret
     limits = {"period": "month", "soft_limit": "0.02", "alert_thresholds_percent": [50, 100], "low_balance": "0.04"}
-    app.set_limits("acme", limits)
-    app.record_usage([event("u1"), event("u2")])  # 0.0156: 78 % of 0.02; the wallet falls to 0.0344
+    app.authorizations.set_limits("acme", limits)
+    app.metering.record_usage([event("u1"), event("u2")])  # 0.0156: 78 % of 0.02; the wallet falls to 0.0344
     step(services)
     kinds = sorted((a["kind"], a["threshold"]) for a in app.alert_reads.alerts_of("acme", 10))
     assert kinds == [("low_balance", "0.04"), ("spend_threshold", "50")]
-    app.record_usage([event("u3")])  # 0.0234: 117 %: the 100 % threshold; 50 % and low balance again: not re-raised
+    app.metering.record_usage(
+        [event("u3")]
+    )  # 0.0234: 117 %: the 100 % threshold; 50 % and low balance again: not re-raised
     step(services)
     kinds = sorted((a["kind"], a["threshold"]) for a in app.alert_reads.alerts_of("acme", 10))
     assert kinds == [("low_balance", "0.04"), ("spend_threshold", "100"), ("spend_threshold", "50")]
 
     # Three messages; the receiver failed the first two (500), whose retries are due 5 s later.
     assert len(receiver.received) == 3 and all(receiver.verified)
-    app.clock = lambda: NOW + timedelta(seconds=4)
+    clock_of(app).set(NOW + timedelta(seconds=4))
     step(services)
     assert len(receiver.received) == 3  # not due yet
-    app.clock = lambda: NOW + timedelta(seconds=6)
+    clock_of(app).set(NOW + timedelta(seconds=6))
     step(services)
     assert len(receiver.received) == 5  # the two again: 204 now
-    app.clock = lambda: NOW + timedelta(hours=1)
+    clock_of(app).set(NOW + timedelta(hours=1))
     step(services)
     assert len(receiver.received) == 5  # all delivered: nothing more
     types = {r["body"]["type"] for r in receiver.received}
@@ -111,7 +114,7 @@ def test_alerts_are_raised_once_and_delivered_signed_with_retries(services: Serv
     ids = {r["headers"]["webhook-id"] for r in receiver.received}
     assert len(ids) == 3  # a retry keeps its message id
     first = receiver.received[0]["headers"]["webhook-id"]
-    delivery = app.delivery(endpoint.endpoint_id, first)
+    delivery = app.webhooks.delivery(endpoint.endpoint_id, first)
     assert [a["status_code"] for a in delivery.attempts] == [500, 204] and delivery.status == "delivered"
     assert all(receiver.verified)
     # /metrics counts each attempt by its outcome: three 204s, two 500s.
@@ -132,13 +135,13 @@ def test_unpriced_usage_and_bad_endpoints(services: Services) -> None:
     from application.errors import ValidationFailed
 
     seed(services.app, customers=("acme",))
-    services.app.record_usage([event("n1", model="gpt-9")])
+    services.app.metering.record_usage([event("n1", model="gpt-9")])
     step(services)
     assert [a["kind"] for a in services.app.alert_reads.alerts_of("acme", 10)] == ["unpriced_usage"]
     with pytest.raises(ValidationFailed):
-        services.app.create_webhook_endpoint("ftp://example.com", ["alert.raised"])
+        services.app.webhooks.create_webhook_endpoint("ftp://example.com", ["alert.raised"])
     with pytest.raises(ValidationFailed):
-        services.app.create_webhook_endpoint("https://example.com/hooks", ["alert.lowered"])
+        services.app.webhooks.create_webhook_endpoint("https://example.com/hooks", ["alert.lowered"])
 
 
 def test_a_usage_spike_counts_idle_days_as_zero(services: Services) -> None:
@@ -147,10 +150,10 @@ def test_a_usage_spike_counts_idle_days_as_zero(services: Services) -> None:
     seed(services.app, customers=("acme",))
     for back in (7, 6, 5, 3, 2, 1):  # day 4 is idle
         moment = (NOW - timedelta(days=back)).isoformat()
-        services.app.record_usage([event(f"d{back}", timestamp=moment)])
-    services.app.record_usage([event("t0")])  # one event's spend today: under twice the average (6/7 of one)
+        services.app.metering.record_usage([event(f"d{back}", timestamp=moment)])
+    services.app.metering.record_usage([event("t0")])  # one event's spend today: under twice the average (6/7 of one)
     step(services)
     assert services.app.alert_reads.alerts_of("acme", 10) == []
-    services.app.record_usage([event("t1")])  # two today: over 2 × 6/7; had the idle day not counted, never
+    services.app.metering.record_usage([event("t1")])  # two today: over 2 × 6/7; had the idle day not counted, never
     step(services)
     assert [a["kind"] for a in services.app.alert_reads.alerts_of("acme", 10)] == ["usage_spike"]

@@ -14,13 +14,14 @@ from application.audit import audit_history
 from application.errors import Conflict, ValidationFailed
 from domain.holds import Authorization
 from interfaces.bootstrap import Services
+from tests.clock import clock_of
 from tests.support import NOW, event, expected_charge, seed
 
 D = Decimal
 
 
 def ask(services: Services, key: str, amount: str, customer: str = "acme", seconds: int | None = None) -> Authorization:
-    decided, _ = services.app.authorize(key, customer, amount, None, seconds)
+    decided, _ = services.app.authorizations.authorize(key, customer, amount, None, seconds)
     return decided
 
 
@@ -32,16 +33,19 @@ def test_the_wallet_covers_exactly_what_it_holds(services: Services) -> None:
     assert second.approved and second.available == 0
     third = ask(services, "a3", "0.01")
     assert (third.approved, third.code) == (False, "insufficient_funds")
-    assert services.app.held("acme") == D("1.00")
-    services.app.void_authorization("a1")
-    services.app.void_authorization("a1")  # again: nothing more
-    assert services.app.held("acme") == D("0.40")
+    assert services.app.authorizations.held("acme") == D("1.00")
+    services.app.authorizations.void_authorization("a1")
+    services.app.authorizations.void_authorization("a1")  # again: nothing more
+    assert services.app.authorizations.held("acme") == D("0.40")
     again = ask(services, "a3", "0.01")  # a retry: the first answer stands, a denial included
     assert (again.approved, again.code) == (False, "insufficient_funds")
     assert ask(services, "a4", "0.60").approved
     with pytest.raises(Conflict):
         ask(services, "a4", "0.61")
-    assert services.app.authorization_status(services.app.find_authorization("a1")) == "voided"
+    assert (
+        services.app.authorizations.authorization_status(services.app.authorizations.find_authorization("a1"))
+        == "voided"
+    )
 
 
 def test_usage_captures_its_hold(services: Services) -> None:
@@ -49,12 +53,15 @@ def test_usage_captures_its_hold(services: Services) -> None:
     services.follower.catch_up()
     assert ask(services, "h1", "0.50").approved
     body = {**event("u1"), "authorization_id": "h1"}
-    services.app.record_usage([body])
+    services.app.metering.record_usage([body])
     services.follower.catch_up()
     charge = expected_charge(body)[1]
-    assert services.app.held("acme") == 0  # released: the real cost is charged instead
+    assert services.app.authorizations.held("acme") == 0  # released: the real cost is charged instead
     assert services.queries.balance("acme", "USD")[0] == D("1.00") - charge
-    assert services.app.authorization_status(services.app.find_authorization("h1")) == "captured"
+    assert (
+        services.app.authorizations.authorization_status(services.app.authorizations.find_authorization("h1"))
+        == "captured"
+    )
     assert ask(services, "h2", str(D("1.00") - charge)).approved  # the rest of the wallet
 
 
@@ -63,39 +70,42 @@ def test_a_hold_expires_and_usage_may_still_capture_it(services: Services) -> No
     services.follower.catch_up()
     assert ask(services, "e1", "1.00", seconds=60).approved
     assert not ask(services, "e2", "0.01").approved
-    services.app.clock = lambda: NOW + timedelta(seconds=60)  # at the expiry moment: released
-    assert services.app.held("acme") == 0
+    clock_of(services.app).set(NOW + timedelta(seconds=60))  # at the expiry moment: released
+    assert services.app.authorizations.held("acme") == 0
     assert ask(services, "e3", "0.50").approved
     late = {**event("u1"), "authorization_id": "e1"}  # the call finished after its hold expired
-    assert services.app.record_usage([late])[0].status == "accepted"
+    assert services.app.metering.record_usage([late])[0].status == "accepted"
     services.follower.catch_up()
     assert services.queries.balance("acme", "USD")[0] == D("1.00") - expected_charge(late)[1]
-    assert services.app.authorization_status(services.app.find_authorization("e1")) == "captured"
+    assert (
+        services.app.authorizations.authorization_status(services.app.authorizations.find_authorization("e1"))
+        == "captured"
+    )
     assert audit_history(services.app).problems == []
 
 
 def test_hard_limits_by_period(services: Services) -> None:
     seed(services.app, customers=("acme",), grant="100")
-    services.app.set_limits("acme", {"period": "day", "hard_limit": "0.05", "soft_limit": "0.04"})
-    services.app.record_usage([event("u1")])  # 0.0078 spent today
+    services.app.authorizations.set_limits("acme", {"period": "day", "hard_limit": "0.05", "soft_limit": "0.04"})
+    services.app.metering.record_usage([event("u1")])  # 0.0078 spent today
     services.follower.catch_up()
     spent = expected_charge(event("u1"))[1]
     assert ask(services, "l1", str(D("0.05") - spent)).approved  # exactly at the limit
     over = ask(services, "l2", "0.000000000001")  # the smallest amount over
     assert (over.approved, over.code) == (False, "spending_limit_exceeded")
-    services.app.clock = lambda: NOW + timedelta(days=1)  # a new day: the limit starts again
+    clock_of(services.app).set(NOW + timedelta(days=1))  # a new day: the limit starts again
     assert ask(services, "l3", "0.05").approved
     with pytest.raises(ValidationFailed):
-        services.app.set_limits("acme", {"period": "week"})
+        services.app.authorizations.set_limits("acme", {"period": "week"})
     with pytest.raises(ValidationFailed):
-        services.app.set_limits("acme", {"soft_limit": "10", "hard_limit": "5"})
+        services.app.authorizations.set_limits("acme", {"soft_limit": "10", "hard_limit": "5"})
 
 
 def test_estimates_are_priced_and_input_checked(services: Services) -> None:
     seed(services.app, customers=("acme",), grant="1.00")
     services.follower.catch_up()
     estimate = {"provider": "openai", "model": "gpt-4o", "usage": {"input_tokens": 1200, "output_tokens": 350}}
-    decided, _ = services.app.authorize("x1", "acme", None, estimate, None)
+    decided, _ = services.app.authorizations.authorize("x1", "acme", None, estimate, None)
     assert decided.approved and decided.amount == expected_charge(event("x"))[1]
     for amount, estimate_body in (
         (None, None),
@@ -105,7 +115,7 @@ def test_estimates_are_priced_and_input_checked(services: Services) -> None:
         ("-1", None),
     ):
         with pytest.raises(ValidationFailed):
-            services.app.authorize("x2", "acme", amount, estimate_body, None)
+            services.app.authorizations.authorize("x2", "acme", amount, estimate_body, None)
 
 
 def test_a_busy_customers_holds_are_snapshotted_and_load_the_same(services: Services) -> None:
@@ -119,11 +129,11 @@ def test_a_busy_customers_holds_are_snapshotted_and_load_the_same(services: Serv
     for index in range(205):
         assert ask(services, f"b{index}", "0.01").approved
     holds_id = Holds.create_id("acme")
-    snapshots = list(services.app.snapshots.get(holds_id)) if services.app.snapshots else []
+    snapshots = list(services.app.store.snapshots.get(holds_id)) if services.app.store.snapshots else []
     assert [snapshot.originator_version for snapshot in snapshots] == [200]
     fresh = open_services(services.settings.database_url)
     try:
-        assert fresh.app.held("acme") == D("2.05")
-        assert fresh.app.repository.get(holds_id).version == 206
+        assert fresh.app.authorizations.held("acme") == D("2.05")
+        assert fresh.app.store.repository.get(holds_id).version == 206
     finally:
         fresh.close()

@@ -18,39 +18,39 @@ def test_usage_not_yet_projected_counts_against_the_wallet(services: Services) -
     services.follower.catch_up()
     body = event("u1", input_tokens=200_000, output_tokens=20_000)
     charge = expected_charge(body)[1]
-    services.app.record_usage([body, event("g1", customer="globex")])  # the read model has not seen these
+    services.app.metering.record_usage([body, event("g1", customer="globex")])  # the read model has not seen these
     assert services.queries.balance("acme", "USD")[0] == D("1.00")
     left = D("1.00") - charge
-    denied, _ = services.app.authorize("over", "acme", str(left + D("0.01")), None, None)
+    denied, _ = services.app.authorizations.authorize("over", "acme", str(left + D("0.01")), None, None)
     assert (denied.approved, denied.code, D(denied.available)) == (False, "insufficient_funds", left)
-    approved, _ = services.app.authorize("exact", "acme", str(left), None, None)
+    approved, _ = services.app.authorizations.authorize("exact", "acme", str(left), None, None)
     assert approved.approved and D(approved.available) == 0
     services.follower.catch_up()  # once projected, the same figures: nothing counted twice
-    after, _ = services.app.authorize("after", "acme", "0.01", None, None)
+    after, _ = services.app.authorizations.authorize("after", "acme", "0.01", None, None)
     assert (after.approved, D(after.available)) == (False, 0)
 
 
 def test_a_capture_not_yet_projected_releases_its_hold_and_charges_once(services: Services) -> None:
     seed(services.app, customers=("acme",), grant="1.00")
     services.follower.catch_up()
-    hold, _ = services.app.authorize("h1", "acme", "0.50", None, None)
+    hold, _ = services.app.authorizations.authorize("h1", "acme", "0.50", None, None)
     assert hold.approved
     body = {**event("u1"), "authorization_id": "h1"}
-    services.app.record_usage([body])
+    services.app.metering.record_usage([body])
     charge = expected_charge(body)[1]
-    decided, _ = services.app.authorize("h2", "acme", str(D("1.00") - charge), None, None)
+    decided, _ = services.app.authorizations.authorize("h2", "acme", str(D("1.00") - charge), None, None)
     assert decided.approved and D(decided.available) == 0  # the hold released, the charge counted once
     services.follower.catch_up()
-    assert services.app.held("acme") == D("1.00") - charge
+    assert services.app.authorizations.held("acme") == D("1.00") - charge
 
 
 def test_spend_not_yet_projected_counts_against_the_hard_limit(services: Services) -> None:
     seed(services.app, customers=("acme",), grant="100")
-    services.app.set_limits("acme", {"period": "month", "hard_limit": "1.00"})
+    services.app.authorizations.set_limits("acme", {"period": "month", "hard_limit": "1.00"})
     services.follower.catch_up()
     body = event("u1", input_tokens=200_000, output_tokens=20_000)
-    services.app.record_usage([body])
+    services.app.metering.record_usage([body])
     headroom = D("1.00") - expected_charge(body)[1]
-    denied, _ = services.app.authorize("over", "acme", str(headroom + D("0.000001")), None, None)
+    denied, _ = services.app.authorizations.authorize("over", "acme", str(headroom + D("0.000001")), None, None)
     assert (denied.approved, denied.code) == (False, "spending_limit_exceeded")
-    assert services.app.authorize("exact", "acme", str(headroom), None, None)[0].approved
+    assert services.app.authorizations.authorize("exact", "acme", str(headroom), None, None)[0].approved

@@ -16,6 +16,7 @@ from application.errors import Conflict, ValidationFailed
 from interfaces import presenters
 from interfaces.bootstrap import LIVE_PREFIX, Services
 from projections import rebuild
+from tests.clock import clock_of
 from tests.stripe_server import DECLINED_CARD, GOOD_CARD, customer_with_card, set_card
 from tests.support import event, expected_charge, seed
 
@@ -25,7 +26,7 @@ CENT = D("0.01")
 
 
 def at(services: Services, moment: datetime) -> None:
-    services.app.clock = lambda: moment
+    clock_of(services.app).set(moment)
 
 
 def catch_up(services: Services) -> None:
@@ -37,17 +38,17 @@ def month(services: Services, stripe_base: str, postpaid_card: str = DECLINED_CA
     app = services.app
     services.follower.start()  # billing waits for the read model, as a server's would
     seed(app, customers=("acme",), grant="100")
-    app.create_customer(
+    app.customers.create_customer(
         "globex", "Globex", "USD", "pro", "postpaid", 30, customer_with_card(stripe_base, postpaid_card)
     )
-    app.create_customer("initech", "Initech", "USD", "pro", "invoice", 30, None)
+    app.customers.create_customer("initech", "Initech", "USD", "pro", "invoice", 30, None)
     bodies = {
         "acme": [event(f"a{i}", "acme", model=("gpt-4o", "gpt-4o-mini")[i % 2]) for i in range(7)],
         "globex": [event(f"g{i}", "globex", input_tokens=1000 + i, output_tokens=333) for i in range(11)],
         "initech": [event(f"i{i}", "initech", model="claude-sonnet-4-5") for i in range(5)],
     }
     for batch in bodies.values():
-        assert {r.status for r in app.record_usage(batch)} == {"accepted"}
+        assert {r.status for r in app.metering.record_usage(batch)} == {"accepted"}
     catch_up(services)
     return {name: sum((expected_charge(b)[1] for b in batch), D(0)) for name, batch in bodies.items()}
 
@@ -56,7 +57,7 @@ def test_a_month_for_three_customers(stripe_services: Services, stripe_base: str
     services, app = stripe_services, stripe_services.app
     charged = month(services, stripe_base)
     at(services, DEC_1 + timedelta(minutes=30))
-    run = app.billing_run(DEC_1)
+    run = app.billing.billing_run(DEC_1)
     catch_up(services)
     by_customer = {invoice.customer: invoice for invoice in run.invoices}
     assert run.start == datetime(2026, 11, 1, tzinfo=UTC) and run.created
@@ -73,8 +74,8 @@ def test_a_month_for_three_customers(stripe_services: Services, stripe_base: str
     assert globex.amount_due == globex_due and globex.status == "payment_failed"
     assert D(globex.figures["rounding"]) == globex_due - charged["globex"]
     assert globex.attempts[0]["code"] == "card_declined"
-    assert app.customer_status("globex") == "past_due"
-    refused, _ = app.authorize("g-auth", "globex", "0.01", None, None)
+    assert app.billing.customer_status("globex") == "past_due"
+    refused, _ = app.authorizations.authorize("g-auth", "globex", "0.01", None, None)
     assert (refused.approved, refused.code) == (False, "account_past_due")
     assert services.queries.balance("globex", "USD")[0] == -globex_due  # the rounding is posted too
     lines = {(line["model"], line["unit"]): line for line in globex.lines}
@@ -84,14 +85,14 @@ def test_a_month_for_three_customers(stripe_services: Services, stripe_base: str
     # Dunning: 1, 3 and 7 days after issue; then uncollectible, written off.
     for day, status in ((1, "payment_failed"), (3, "payment_failed"), (7, "uncollectible")):
         at(services, globex.issued_at + timedelta(days=day, minutes=1))
-        assert app.retry_due_charges() == 1
+        assert app.billing.retry_due_charges() == 1
         catch_up(services)
-        assert app.retry_due_charges() == 0  # nothing else is due
-        assert app.invoice(globex.invoice_id).status == status
+        assert app.billing.retry_due_charges() == 0  # nothing else is due
+        assert app.billing.invoice(globex.invoice_id).status == status
     written_off = services.queries.entries(account="expenses:write-offs", limit=10)
     assert [(e.kind, e.postings[0].amount) for e in written_off] == [("write-off", globex_due)]
     assert services.queries.balance("globex", "USD")[0] == 0
-    assert len(app.invoice(globex.invoice_id).attempts) == 4
+    assert len(app.billing.invoice(globex.invoice_id).attempts) == 4
 
     # Invoice customer: due after 30 days, paid by transfers, overdue in between.
     initech = by_customer["initech"]
@@ -100,17 +101,17 @@ def test_a_month_for_three_customers(stripe_services: Services, stripe_base: str
     assert initech.due_at == initech.issued_at + timedelta(days=30)
     assert not presenters.invoice(initech, initech.due_at)["overdue"]
     assert presenters.invoice(initech, initech.due_at + timedelta(seconds=1))["overdue"]
-    app.record_invoice_payment(initech.invoice_id, "0.01", "wire-1")
-    app.record_invoice_payment(initech.invoice_id, "0.01", "wire-1")  # the same transfer again: nothing more
+    app.billing.record_invoice_payment(initech.invoice_id, "0.01", "wire-1")
+    app.billing.record_invoice_payment(initech.invoice_id, "0.01", "wire-1")  # the same transfer again: nothing more
     with pytest.raises(ValidationFailed, match="more than the"):
-        app.record_invoice_payment(initech.invoice_id, str(initech_due), "wire-2")
-    app.record_invoice_payment(initech.invoice_id, str(initech_due - CENT), "wire-2")
-    assert app.invoice(initech.invoice_id).status == "paid"
+        app.billing.record_invoice_payment(initech.invoice_id, str(initech_due), "wire-2")
+    app.billing.record_invoice_payment(initech.invoice_id, str(initech_due - CENT), "wire-2")
+    assert app.billing.invoice(initech.invoice_id).status == "paid"
     catch_up(services)
     assert services.queries.balance("initech", "USD")[0] == 0
 
     # The run again: nothing new. The books: balanced, audited, replayable.
-    again = app.billing_run(DEC_1)
+    again = app.billing.billing_run(DEC_1)
     assert not again.created and [i.invoice_id for i in again.invoices] == [i.invoice_id for i in run.invoices]
     catch_up(services)
     (usd,) = services.queries.trial_balance()
@@ -119,26 +120,26 @@ def test_a_month_for_three_customers(stripe_services: Services, stripe_base: str
     assert accounts["assets:cash:bank"] == initech_due
     assert accounts["revenue:usage"] == charged["acme"] + charged["globex"] + charged["initech"]
     assert audit_history(services.app).problems == []
-    decode = app.mapper.to_domain_event
-    assert rebuild.audit_views(app.recorder, decode, services.database, LIVE_PREFIX) == []
+    decode = app.store.mapper.to_domain_event
+    assert rebuild.audit_views(app.store.recorder, decode, services.database, LIVE_PREFIX) == []
 
 
 def test_a_card_that_works_again_pays_on_a_retry(stripe_services: Services, stripe_base: str) -> None:
     services, app = stripe_services, stripe_services.app
     charged = month(services, stripe_base)
     at(services, DEC_1 + timedelta(minutes=30))
-    (globex,) = app.billing_run(DEC_1, customers=["globex"]).invoices
+    (globex,) = app.billing.billing_run(DEC_1, customers=["globex"]).invoices
     catch_up(services)
     assert globex.status == "payment_failed"
-    stripe_customer = app.customer("globex").stripe_customer_id
+    stripe_customer = app.customers.customer("globex").stripe_customer_id
     assert stripe_customer is not None
     set_card(stripe_base, stripe_customer, GOOD_CARD)
     at(services, globex.issued_at + timedelta(days=1, minutes=1))
-    assert app.retry_due_charges() == 1
-    paid = app.invoice(globex.invoice_id)
+    assert app.billing.retry_due_charges() == 1
+    paid = app.billing.invoice(globex.invoice_id)
     assert paid.status == "paid" and paid.payment_intent
     catch_up(services)
-    assert app.customer_status("globex") == "active"
+    assert app.billing.customer_status("globex") == "active"
     assert services.queries.balance("globex", "USD")[0] == 0
     cash = [a.balance for a in services.queries.trial_balance()[0].accounts if a.account == "assets:cash:stripe"]
     assert cash == [charged["globex"].quantize(CENT, ROUND_HALF_EVEN)]
@@ -148,25 +149,25 @@ def test_late_usage_and_corrections_go_to_the_next_invoice(stripe_services: Serv
     services, app = stripe_services, stripe_services.app
     charged = month(services, stripe_base, postpaid_card=GOOD_CARD)
     at(services, DEC_1 + timedelta(minutes=30))
-    (november,) = app.billing_run(DEC_1, customers=["initech"]).invoices
+    (november,) = app.billing.billing_run(DEC_1, customers=["initech"]).invoices
     catch_up(services)
     late = event("late", "initech", model="claude-sonnet-4-5", timestamp="2026-11-30T22:00:00Z")
     december = event("dec", "initech", model="claude-sonnet-4-5", timestamp="2026-12-05T10:00:00Z")
     at(services, datetime(2026, 12, 6, tzinfo=UTC))
-    app.record_usage([late, december])
+    app.metering.record_usage([late, december])
     # A backdated price cut on claude-sonnet-4-5 re-rates November's invoiced usage: a credit note.
     cut = [
         {"provider": "anthropic", "model": "claude-sonnet-4-5", "unit": "input_tokens", "price": "1.5", "per": 1_000_000},
         {"provider": "anthropic", "model": "claude-sonnet-4-5", "unit": "output_tokens", "price": "7.5", "per": 1_000_000},
     ]  # fmt: skip
-    book = app.price_book("default")
+    book = app.catalog.price_book("default")
     rates = [r.as_dict() for r in book.versions[-1].rates if r.model != "claude-sonnet-4-5"] + cut
-    app.publish_price_version("default", datetime(2026, 11, 1, tzinfo=UTC), rates, "manual")
+    app.catalog.publish_price_version("default", datetime(2026, 11, 1, tzinfo=UTC), rates, "manual")
     catch_up(services)
-    app.rerate(price_book="default", since=datetime(2026, 11, 1, tzinfo=UTC), reason="price cut")
+    app.rerating.rerate(price_book="default", since=datetime(2026, 11, 1, tzinfo=UTC), reason="price cut")
     catch_up(services)
     at(services, datetime(2027, 1, 1, 1, tzinfo=UTC))
-    (january,) = app.billing_run(datetime(2027, 1, 1, tzinfo=UTC), customers=["initech"]).invoices
+    (january,) = app.billing.billing_run(datetime(2027, 1, 1, tzinfo=UTC), customers=["initech"]).invoices
     catch_up(services)
     assert D(november.figures["total"]) == charged["initech"].quantize(CENT, ROUND_HALF_EVEN)  # stays as issued
     half = expected_charge(december)[1] / 2  # each event at the halved prices
@@ -181,7 +182,7 @@ def test_late_usage_and_corrections_go_to_the_next_invoice(stripe_services: Serv
     receivable = services.queries.balance("initech", "USD")[0]
     assert receivable == -(D(november.figures["total"]) + expected_total)
     with pytest.raises(Conflict):  # periods are billed in order
-        app.billing_run(DEC_1 + timedelta(days=14), customers=["initech"], period_start=DEC_1)
+        app.billing.billing_run(DEC_1 + timedelta(days=14), customers=["initech"], period_start=DEC_1)
     assert audit_history(app).problems == []
 
 
@@ -201,7 +202,7 @@ def test_the_audit_finds_an_invoice_whose_figures_do_not_follow_from_its_lines(s
                  "amount_due": "1.01"},
         issued_at=DEC_1, due_at=DEC_1, entry=None,
     )  # fmt: skip
-    app.save(forged)
+    app.store.save(forged)
     problems = audit_history(app).problems
     assert any("states wrong amount_due, rounding, total" in p for p in problems), problems
     assert any("posts 0 of rounding" in p for p in problems), problems

@@ -68,7 +68,7 @@ def test_each_poisonous_event_is_rejected_alone_and_the_rest_recorded(services: 
     batch: list[Any] = [event("good-1")]
     batch += [{**event(name), **change} for name, change in POISON]
     batch.append(event("good-2", input_tokens=5))
-    results = services.app.record_usage(batch)
+    results = services.app.metering.record_usage(batch)
     assert answers(results) == ["accepted"] + ["validation_error"] * len(POISON) + ["accepted"]
     for result in results[1:-1]:
         assert result.error is not None and result.error["detail"], result
@@ -76,7 +76,7 @@ def test_each_poisonous_event_is_rejected_alone_and_the_rest_recorded(services: 
     services.follower.catch_up()
     charged = expected_charge(event("good-1"))[1] + expected_charge(event("good-2", input_tokens=5))[1]
     assert services.queries.balance("acme", "USD")[0] == Decimal("100") - charged
-    assert services.app.find_usage("acme", "too-deep") is None
+    assert services.app.metering.find_usage("acme", "too-deep") is None
 
 
 def test_metadata_at_every_limit_is_recorded_and_read_back(services: Services) -> None:
@@ -87,8 +87,8 @@ def test_metadata_at_every_limit_is_recorded_and_read_back(services: Services) -
         "many": {f"k{index}": index for index in range(MAX_METADATA_KEYS - 4)},
         "unicode": "日本語 🎉",
     }
-    assert answers(services.app.record_usage([{**event("edge"), "metadata": at_limits}])) == ["accepted"]
-    found = services.app.find_usage("acme", "edge")
+    assert answers(services.app.metering.record_usage([{**event("edge"), "metadata": at_limits}])) == ["accepted"]
+    found = services.app.metering.find_usage("acme", "edge")
     assert found is not None and found.metadata == at_limits
 
 
@@ -110,8 +110,8 @@ def test_repeats_of_an_id_answer_to_the_stored_body_first(
     seed(services.app)
     bodies = {"same": event("e1"), "changed": event("e1", input_tokens=999)}
     if stored:
-        assert answers(services.app.record_usage([bodies["same"]])) == ["accepted"]
-    assert answers(services.app.record_usage([bodies[name] for name in batch])) == expected
+        assert answers(services.app.metering.record_usage([bodies["same"]])) == ["accepted"]
+    assert answers(services.app.metering.record_usage([bodies[name] for name in batch])) == expected
     services.follower.catch_up()
     first = bodies["same"] if stored else bodies[batch[0]]
     assert services.queries.balance("acme", "USD")[0] == Decimal("100") - expected_charge(first)[1]
@@ -125,7 +125,7 @@ def test_an_event_stored_before_the_limits_is_read_with_its_deep_metadata_withhe
     seed(services.app)
     monkeypatch.setattr(usage_input, "metadata_problem", lambda metadata: None)  # as before the limits
     legacy = [{**event("legacy-300"), "metadata": nested(300)}, {**event("legacy-20"), "metadata": nested(20)}]
-    assert answers(services.app.record_usage(legacy)) == ["accepted", "accepted"]
+    assert answers(services.app.metering.record_usage(legacy)) == ["accepted", "accepted"]
     with TestClient(create_app(services), headers={"Authorization": f"Bearer {ADMIN_KEY}"}) as api:
         deep = api.get("/v1/events/acme/legacy-300")
         assert deep.status_code == 200, deep.text
@@ -149,7 +149,7 @@ def test_an_event_stored_with_reserved_keys_in_its_metadata_is_projected_and_rea
         {"_type_": "datetime_iso", "_data_": ["2026"]},
     ]
     legacy = [{**event(f"legacy-{index}"), "metadata": shape} for index, shape in enumerate(shapes)]
-    assert answers(services.app.record_usage(legacy)) == ["accepted"] * len(shapes)
+    assert answers(services.app.metering.record_usage(legacy)) == ["accepted"] * len(shapes)
     services.follower.catch_up()
     charged = sum((expected_charge(body)[1] for body in legacy), Decimal(0))
     assert services.queries.balance("acme", "USD")[0] == Decimal("100") - charged

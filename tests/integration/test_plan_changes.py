@@ -66,9 +66,9 @@ def store(database_url: str, no_settling_wait: None) -> Iterator[Store]:
     clock = Clock(NOW)
     services = bootstrap(Settings(database_url=database_url, admin_key=ADMIN_KEY), start_follower=False, clock=clock)
     checkpoints = SqlCheckpoints(services.database)
-    opened = Store(services, clock, VersionWatcher(services.app, checkpoints), checkpoints)
+    opened = Store(services, clock, services.app.version_watcher(checkpoints), checkpoints)
     seed(services.app)  # price book default, plan pro; acme and globex on pro with 100 each
-    services.app.create_plan("scale", "default", SCALE_MARKUP, [])
+    services.app.catalog.create_plan("scale", "default", SCALE_MARKUP, [])
     carry_out(opened)
     yield opened
     services.close()
@@ -84,9 +84,9 @@ def carry_out(store: Store) -> None:
         services.follower.catch_up()
         services.settler.step()
         services.follower.catch_up()
-        head = services.app.recorder.max_notification_id() or 0
+        head = services.app.store.recorder.max_notification_id() or 0
         first, settled = (store.checkpoints.get(name) for name in (version_watcher.CHECKPOINT, SETTLED_CHECKPOINT))
-        unhandled = services.app.recorder.select_notifications(
+        unhandled = services.app.store.recorder.select_notifications(
             first, 1, topics=version_watcher.TOPICS, inclusive_of_start=False
         )
         if first == settled and services.queries.position() == head and not unhandled:
@@ -96,7 +96,7 @@ def carry_out(store: Store) -> None:
 
 def move(store: Store, customer: str, plan: str, at: datetime) -> None:
     store.clock.now = at
-    store.services.app.update_customer(customer, None, plan, None)
+    store.services.app.customers.update_customer(customer, None, plan, None)
 
 
 def halved_gpt4o() -> list[dict[str, Any]]:
@@ -111,7 +111,7 @@ def charge(body: dict[str, Any], markup: Decimal, price_share: Decimal = Decimal
 
 def latest(store: Store, customer: str, event_id: str) -> tuple[str, Decimal] | None:
     """The plan and charge of a usage's latest rating (None: unpriced)."""
-    usage = store.services.app.find_usage(customer, event_id)
+    usage = store.services.app.metering.find_usage(customer, event_id)
     assert usage is not None
     return None if usage.rating is None else (usage.rating.plan, usage.rating.charge)
 
@@ -128,25 +128,25 @@ def assert_clean(store: Store) -> None:
     report = audit_history(services.app, checkpoints=store.checkpoints)
     assert report.problems == [], report.problems
     assert (report.pending_versions, report.awaiting_rerating) == ([], [])
-    decode = services.app.mapper.to_domain_event
-    assert rebuild.audit_views(services.app.recorder, decode, services.database, LIVE_PREFIX) == []
+    decode = services.app.store.mapper.to_domain_event
+    assert rebuild.audit_views(services.app.store.recorder, decode, services.database, LIVE_PREFIX) == []
 
 
 def test_a_backdated_version_rates_usage_from_before_a_change_under_the_old_plan_in_either_order(store: Store) -> None:
     """acme moves to scale before a backdated price cut, globex after it;
     both had the same usage before and after their change."""
     app = store.services.app
-    app.record_usage([event("u1", customer) for customer in ("acme", "globex")])
+    app.metering.record_usage([event("u1", customer) for customer in ("acme", "globex")])
     carry_out(store)
     move(store, "acme", "scale", NOW)
     store.clock.now = NOW + timedelta(minutes=1)
-    app.record_usage([event("u2", "acme", timestamp="2026-11-26T18:00:30Z")])
+    app.metering.record_usage([event("u2", "acme", timestamp="2026-11-26T18:00:30Z")])
     carry_out(store)
-    app.publish_price_version("default", WEEK_AGO, halved_gpt4o(), "manual")
+    app.catalog.publish_price_version("default", WEEK_AGO, halved_gpt4o(), "manual")
     carry_out(store)
     move(store, "globex", "scale", NOW)
     store.clock.now = NOW + timedelta(minutes=1)
-    app.record_usage([event("u2", "globex", timestamp="2026-11-26T18:00:30Z")])
+    app.metering.record_usage([event("u2", "globex", timestamp="2026-11-26T18:00:30Z")])
     carry_out(store)
 
     half = Decimal("0.5")
@@ -167,7 +167,7 @@ def test_usage_from_before_a_change_arriving_after_it_is_rated_under_the_old_pla
         event("early", timestamp="2026-11-20T09:00:00Z"),
         event("after", timestamp="2026-11-26T18:05:00Z"),
     )
-    results = app.record_usage([late, early_then, after])
+    results = app.metering.record_usage([late, early_then, after])
     assert [result.status for result in results] == ["accepted"] * 3
     assert latest(store, "acme", "late") == ("pro", charge(late, Decimal(20)))
     assert latest(store, "acme", "early") == ("pro", charge(early_then, Decimal(20)))
@@ -188,7 +188,7 @@ def test_usage_recorded_ahead_of_a_change_is_rerated_to_the_new_plan(store: Stor
         event("ahead", timestamp="2026-11-26T18:04:00Z"),
         event("before", timestamp="2026-11-26T17:59:00Z"),
     )
-    app.record_usage([ahead, just_before])
+    app.metering.record_usage([ahead, just_before])
     carry_out(store)
     assert latest(store, "acme", "ahead") == ("pro", charge(ahead, Decimal(20)))
     move(store, "acme", "scale", NOW + timedelta(minutes=1))
@@ -202,7 +202,7 @@ def test_usage_recorded_ahead_of_a_change_is_rerated_to_the_new_plan(store: Stor
     carry_out(store)
     assert latest(store, "acme", "ahead") == ("scale", charge(ahead, SCALE_MARKUP))
     assert latest(store, "acme", "before") == ("pro", charge(just_before, Decimal(20)))
-    usage = app.find_usage("acme", "ahead")
+    usage = app.metering.find_usage("acme", "ahead")
     assert usage is not None and [rating.plan for rating in usage.ratings] == ["pro", "scale"]
     assert balance(store, "acme") == Decimal(100) - charge(ahead, SCALE_MARKUP) - charge(just_before, Decimal(20))
     assert_clean(store)
@@ -211,7 +211,7 @@ def test_usage_recorded_ahead_of_a_change_is_rerated_to_the_new_plan(store: Stor
 def test_unpriced_usage_from_before_a_change_is_rated_under_the_old_plan_once_priced(store: Store) -> None:
     app = store.services.app
     waiting = event("n1", model="gpt-9")
-    app.record_usage([waiting])
+    app.metering.record_usage([waiting])
     carry_out(store)
     assert latest(store, "acme", "n1") is None
     move(store, "acme", "scale", NOW)
@@ -222,7 +222,7 @@ def test_unpriced_usage_from_before_a_change_is_rated_under_the_old_plan_once_pr
         {"provider": "openai", "model": "gpt-9", "unit": "input_tokens", "price": "5", "per": 1_000_000},
         {"provider": "openai", "model": "gpt-9", "unit": "output_tokens", "price": "20", "per": 1_000_000},
     ]
-    app.publish_price_version("default", WEEK_AGO, priced, "manual")
+    app.catalog.publish_price_version("default", WEEK_AGO, priced, "manual")
     carry_out(store)
     cost = (Decimal(1200) * 5 + Decimal(350) * 20) / 1_000_000
     expected = (cost * Decimal("1.2")).quantize(Q12)
@@ -236,12 +236,12 @@ def test_the_audit_flags_a_rating_under_the_wrong_plan(store: Store) -> None:
     under the new plan: it reproduces from the versions it names, its entry
     and differences are consistent, yet it is not the plan of its moment."""
     app = store.services.app
-    app.record_usage([event("u1")])
+    app.metering.record_usage([event("u1")])
     move(store, "acme", "scale", NOW)
     carry_out(store)
     assert_clean(store)
 
-    usage = app.find_usage("acme", "u1")
+    usage = app.metering.find_usage("acme", "u1")
     assert usage is not None and usage.rating is not None
     book, scale = app.reference.price_books["default"], app.reference.plans["scale"]
     item = Chargeable("acme", "prepaid", "USD", "openai", "gpt-4o", {"input_tokens": 1200, "output_tokens": 350})
@@ -257,7 +257,7 @@ def test_the_audit_flags_a_rating_under_the_wrong_plan(store: Store) -> None:
         delta_charge=str(wrong.charge - first.charge), replaces={"price_version": 1, "plan_version": 1},
         reason="forged",
     )  # fmt: skip
-    app.append([forged])
+    app.store.append([forged])
     report = audit_history(app, checkpoints=store.checkpoints)
     assert report.problems == [
         f"usage acme/u1: its latest rating is cost {wrong.cost}, charge {wrong.charge} under plan scale, "
@@ -276,23 +276,23 @@ def test_a_batch_racing_a_change_is_rerated_by_the_settling_pass(
     writer, operator = open_services(database_url), open_services(database_url)
     try:
         seed(operator.app)
-        operator.app.create_plan("scale", "default", SCALE_MARKUP, [])
-        watcher = VersionWatcher(operator.app, SqlCheckpoints(operator.database))
+        operator.app.catalog.create_plan("scale", "default", SCALE_MARKUP, [])
+        watcher = operator.app.version_watcher(SqlCheckpoints(operator.database))
         for _ in range(2):  # both passes of the versions, before anything else happens
             operator.follower.catch_up()
             watcher.step()
         writer.app.reference.refresh()  # the writer's reference data, read before the change
-        operator.app.update_customer("acme", None, "scale", None)  # at NOW, the clock of both
+        operator.app.customers.update_customer("acme", None, "scale", None)  # at NOW, the clock of both
         operator.follower.catch_up()
         watcher.step()  # the change's first pass: nothing recorded since it
         monkeypatch.setattr(writer.app.reference, "refresh", lambda: None)  # the race: a stale batch appends now
         raced = event("raced", timestamp="2026-11-26T18:02:00Z")
-        writer.app.record_usage([raced])
-        stale = writer.app.find_usage("acme", "raced")
+        writer.app.metering.record_usage([raced])
+        stale = writer.app.metering.find_usage("acme", "raced")
         assert stale is not None and stale.rating is not None and stale.rating.plan == "pro"
         operator.follower.catch_up()
         watcher.step()  # the settling pass
-        usage = operator.app.find_usage("acme", "raced")
+        usage = operator.app.metering.find_usage("acme", "raced")
         assert usage is not None and usage.rating is not None
         assert (usage.rating.plan, usage.rating.charge) == ("scale", charge(raced, SCALE_MARKUP))
     finally:
@@ -305,7 +305,7 @@ def test_a_change_stored_without_its_moment_takes_effect_at_its_own_timestamp(st
     effective_at: they are read as effective when recorded, on every replay."""
     app = store.services.app
     key = Customer.create_id("acme")
-    version = app.repository.get(key).version
+    version = app.store.repository.get(key).version
     state = {
         "timestamp": {"_type_": "datetime_iso", "_data_": "2026-11-20T00:00:00+00:00"},
         "name": "Acme",
@@ -318,12 +318,12 @@ def test_a_change_stored_without_its_moment_takes_effect_at_its_own_timestamp(st
         topic="domain.customer:Customer.Updated",
         state=json.dumps(state).encode(),
     )
-    app.recorder.insert_events([older])
+    app.store.recorder.insert_events([older])
     app.reference.refresh()
     customer = app.reference.customers["acme"]
     assert customer.plan_changes == [(datetime(2026, 11, 20, tzinfo=UTC), "scale")]
     assert (customer.plan_at(datetime(2026, 11, 19, 23, tzinfo=UTC)), customer.plan_at(NOW)) == ("pro", "scale")
-    app.record_usage([event("before", timestamp="2026-11-19T12:00:00Z"), event("after")])
+    app.metering.record_usage([event("before", timestamp="2026-11-19T12:00:00Z"), event("after")])
     assert latest(store, "acme", "before") == ("pro", charge(event("before"), Decimal(20)))
     assert latest(store, "acme", "after") == ("scale", charge(event("after"), SCALE_MARKUP))
     carry_out(store)
@@ -332,12 +332,14 @@ def test_a_change_stored_without_its_moment_takes_effect_at_its_own_timestamp(st
 
 def test_simulating_nothing_new_after_a_change_differs_by_nothing(store: Store) -> None:
     app = store.services.app
-    app.record_usage([event("u1")])
+    app.metering.record_usage([event("u1")])
     move(store, "acme", "scale", NOW)
     store.clock.now = NOW + timedelta(minutes=1)
-    app.record_usage([event("u2", timestamp="2026-11-26T18:00:30Z")])
+    app.metering.record_usage([event("u2", timestamp="2026-11-26T18:00:30Z")])
     carry_out(store)
-    result = app.simulate("acme", datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC), None, None)
+    result = app.simulations.simulate(
+        "acme", datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC), None, None
+    )
     assert result.events == 2
     assert result.actual.charge == charge(event("u1"), Decimal(20)) + charge(event("u2"), SCALE_MARKUP)
     assert result.difference == 0
@@ -351,23 +353,23 @@ def test_a_month_on_a_tiered_plan_keeps_its_ladder_after_the_customer_leaves_the
     graduated = {"mode": "graduated", "tiers": [{"up_to": "0.05", "markup_percent": "30"},
                                                  {"up_to": "0.10", "markup_percent": "20"},
                                                  {"up_to": None, "markup_percent": "10"}]}  # fmt: skip
-    app.create_plan("tiered", "default", Decimal(0), [], graduated)
+    app.catalog.create_plan("tiered", "default", Decimal(0), [], graduated)
     move(store, "acme", "tiered", datetime(2026, 9, 1, tzinfo=UTC))  # the clock of the day it moved
     store.clock.now = NOW
-    app.record_usage([event(f"t{i}", timestamp="2026-10-15T12:00:00Z") for i in range(20)])
+    app.metering.record_usage([event(f"t{i}", timestamp="2026-10-15T12:00:00Z") for i in range(20)])
     carry_out(store)
     october = TierSettlement.create_id("acme", "2026-10")
     # 20 × 0.0065 = 0.13 at 30 %, graduated: 0.05 × 30 % + 0.05 × 20 % + 0.03 × 10 % = 0.028
-    assert app.repository.get(october).difference == Decimal("0.028") - Decimal("0.039")
+    assert app.store.repository.get(october).difference == Decimal("0.028") - Decimal("0.039")
 
     move(store, "acme", "pro", NOW)
     carry_out(store)
-    assert "acme" in app.tiered_customers()
-    assert app.settle_tiers("acme", "2026-10", close=True) is not None
-    assert app.repository.get(october).difference == Decimal("0.028") - Decimal("0.039")
-    app.record_usage([event("t20", timestamp="2026-10-20T12:00:00Z")])
+    assert "acme" in app.tiers.tiered_customers()
+    assert app.tiers.settle_tiers("acme", "2026-10", close=True) is not None
+    assert app.store.repository.get(october).difference == Decimal("0.028") - Decimal("0.039")
+    app.metering.record_usage([event("t20", timestamp="2026-10-20T12:00:00Z")])
     assert latest(store, "acme", "t20") == ("tiered", (expected_charge(event("t20"))[0] * Decimal("1.3")))
     carry_out(store)
     # 0.1365 at 30 % = 0.04095; graduated: 0.015 + 0.010 + 0.0365 × 10 % = 0.02865
-    assert app.repository.get(october).difference == Decimal("0.02865") - Decimal("0.04095")
+    assert app.store.repository.get(october).difference == Decimal("0.02865") - Decimal("0.04095")
     assert_clean(store)

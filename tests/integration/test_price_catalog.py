@@ -100,10 +100,10 @@ def test_history_import_rates_past_usage_at_the_price_the_catalog_had_then(servi
     since = datetime(2025, 1, 1, tzinfo=UTC)
     changes = catalog_change_dates(PROVIDERS, since, MOMENT)
     assert changes, "the catalog carries dated prices"
-    services.app.create_price_book("catalog", "USD")
-    versions = services.app.import_prices("catalog", PROVIDERS, MOMENT, history_since=since)
+    services.app.catalog.create_price_book("catalog", "USD")
+    versions = services.app.catalog.import_prices("catalog", PROVIDERS, MOMENT, history_since=since)
     assert [v.effective_from for v in versions] == [since, *changes, MOMENT]
-    book = services.app.price_book("catalog")
+    book = services.app.catalog.price_book("catalog")
     generator = random.Random(7)
     checked = 0
     for change in changes:
@@ -122,6 +122,6 @@ def test_history_import_rates_past_usage_at_the_price_the_catalog_had_then(servi
 def test_unknown_providers_are_refused(services: Services) -> None:
     from application.errors import ValidationFailed
 
-    services.app.create_price_book("catalog", "USD")
+    services.app.catalog.create_price_book("catalog", "USD")
     with pytest.raises(ValidationFailed, match="unknown providers"):
-        services.app.import_prices("catalog", ["nope"], MOMENT)
+        services.app.catalog.import_prices("catalog", ["nope"], MOMENT)

@@ -15,7 +15,7 @@ def fill(services: Services, count: int = 60) -> None:
     seed(services.app)
     models = ["gpt-4o", "gpt-4o-mini", "claude-sonnet-4-5"]
     batch = [event(f"e{i}", customer=("acme", "globex")[i % 2], model=models[i % 3]) for i in range(count)]
-    services.app.record_usage(batch)
+    services.app.metering.record_usage(batch)
     services.follower.catch_up()
 
 
@@ -39,7 +39,7 @@ def test_balances_and_trial_balance_as_of_an_earlier_moment(services: Services) 
     seed(services.app)
     services.follower.catch_up()
     before_usage = datetime.now(UTC)
-    services.app.record_usage([event("e1")])
+    services.app.metering.record_usage([event("e1")])
     services.follower.catch_up()
     assert services.queries.balance("acme", "USD", before_usage)[0] == Decimal("100")
     assert services.queries.balance("acme", "USD")[0] == Decimal("100") - expected_charge(event("e1"))[1]
@@ -51,7 +51,9 @@ def test_a_rebuild_equals_what_was_there(services: Services) -> None:
     fill(services)
     with services.database.snapshot() as cursor:
         before = rebuild.dump(cursor, LIVE_PREFIX)
-    rebuild.rebuild(services.app.recorder, services.app.mapper.to_domain_event, services.database, LIVE_PREFIX)
+    rebuild.rebuild(
+        services.app.store.recorder, services.app.store.mapper.to_domain_event, services.database, LIVE_PREFIX
+    )
     with services.database.snapshot() as cursor:
         after = rebuild.dump(cursor, LIVE_PREFIX)
     assert rebuild.compare(before, after) == []
@@ -63,21 +65,21 @@ def test_the_audit_passes_on_a_true_history_and_finds_a_tampered_view(services: 
     report = audit_history(services.app)
     assert report.problems == []
     assert report.ratings_checked == 60
-    decode = services.app.mapper.to_domain_event
-    assert rebuild.audit_views(services.app.recorder, decode, services.database, LIVE_PREFIX) == []
+    decode = services.app.store.mapper.to_domain_event
+    assert rebuild.audit_views(services.app.store.recorder, decode, services.database, LIVE_PREFIX) == []
     with services.database.transaction(write=True) as cursor:
         cursor.execute(f"UPDATE {LIVE_PREFIX}balances SET balance = ? WHERE customer = ?", (Decimal("1000"), "acme"))
-    differences = rebuild.audit_views(services.app.recorder, decode, services.database, LIVE_PREFIX)
+    differences = rebuild.audit_views(services.app.store.recorder, decode, services.database, LIVE_PREFIX)
     assert [d.table for d in differences] == ["balances"]
 
 
 def test_two_followers_of_one_view_apply_each_event_once(services: Services) -> None:
     seed(services.app)
     for start in range(0, 400, 100):
-        services.app.record_usage([event(f"e{i}") for i in range(start, start + 100)])
-    decode = services.app.mapper.to_domain_event
+        services.app.metering.record_usage([event(f"e{i}") for i in range(start, start + 100)])
+    decode = services.app.store.mapper.to_domain_event
     followers = [
-        Follower(services.app.recorder, decode, services.database, LIVE_PREFIX, page_size=37) for _ in range(2)
+        Follower(services.app.store.recorder, decode, services.database, LIVE_PREFIX, page_size=37) for _ in range(2)
     ]
     threads = [threading.Thread(target=f.catch_up) for f in followers]
     for thread in threads:

@@ -48,7 +48,7 @@ def run(arrivals: list[dict[str, Any]], cuts: list[int]) -> tuple[dict[str, Deci
             start = 0
             for cut in [*sorted(cuts), len(arrivals)]:
                 if cut > start:
-                    services.app.record_usage(arrivals[start:cut])
+                    services.app.metering.record_usage(arrivals[start:cut])
                     start = cut
             services.follower.catch_up()
             report = audit_history(services.app)

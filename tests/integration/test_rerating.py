@@ -29,13 +29,13 @@ def test_a_backdated_price_cut_rerates_with_adjustments_once(services: Services)
     seed(services.app)
     bodies = [event(f"a{i}", model=("gpt-4o", "gpt-4o-mini")[i % 2]) for i in range(20)]
     bodies.append({**event("before"), "timestamp": "2026-11-18T12:00:00Z"})
-    services.app.record_usage(bodies)
+    services.app.metering.record_usage(bodies)
     services.follower.catch_up()
     before = balance(services)
 
-    services.app.publish_price_version("default", WEEK_AGO, halved_gpt4o(), "manual")
+    services.app.catalog.publish_price_version("default", WEEK_AGO, halved_gpt4o(), "manual")
     services.follower.catch_up()
-    report = services.app.rerate(price_book="default", since=WEEK_AGO, reason="backdated price version")
+    report = services.app.rerating.rerate(price_book="default", since=WEEK_AGO, reason="backdated price version")
     services.follower.catch_up()
 
     cut = [b for b in bodies if b["model"] == "gpt-4o" and b["id"] != "before"]
@@ -44,7 +44,7 @@ def test_a_backdated_price_cut_rerates_with_adjustments_once(services: Services)
     refund = len(cut) * (expected_charge(cut[0])[1] - new_charge)
     assert balance(services) == before + refund
 
-    usage = services.app.find_usage("acme", cut[0]["id"])
+    usage = services.app.metering.find_usage("acme", cut[0]["id"])
     assert usage is not None and [r.price_version for r in usage.ratings] == [1, 2]
     entries = services.queries.entries(account="revenue:usage", limit=500)
     adjustments = [e for e in entries if e.kind == "rerating"]
@@ -52,31 +52,31 @@ def test_a_backdated_price_cut_rerates_with_adjustments_once(services: Services)
     assert {p.debit for p in adjustments[0].postings} == {"revenue:usage", "liabilities:payable:provider:openai"}
 
     services.follower.catch_up()
-    again = services.app.rerate(price_book="default", since=WEEK_AGO, reason="same again")
+    again = services.app.rerating.rerate(price_book="default", since=WEEK_AGO, reason="same again")
     assert (again.rerated, again.conflicts) == (0, 0)
-    services.app.publish_price_version("default", WEEK_AGO, halved_gpt4o(), "manual")
+    services.app.catalog.publish_price_version("default", WEEK_AGO, halved_gpt4o(), "manual")
     services.follower.catch_up()
-    assert services.app.rerate(price_book="default", since=WEEK_AGO, reason="published twice").rerated == 0
+    assert services.app.rerating.rerate(price_book="default", since=WEEK_AGO, reason="published twice").rerated == 0
 
     (usd,) = services.queries.trial_balance()
     assert usd.debits == usd.credits
     assert audit_history(services.app).problems == []
-    decode = services.app.mapper.to_domain_event
-    assert rebuild.audit_views(services.app.recorder, decode, services.database, LIVE_PREFIX) == []
+    decode = services.app.store.mapper.to_domain_event
+    assert rebuild.audit_views(services.app.store.recorder, decode, services.database, LIVE_PREFIX) == []
 
 
 def test_unpriced_usage_is_rated_when_its_price_is_published(services: Services) -> None:
     seed(services.app)
-    services.app.record_usage([event(f"n{i}", model="gpt-9") for i in range(5)])
+    services.app.metering.record_usage([event(f"n{i}", model="gpt-9") for i in range(5)])
     assert balance(services) == Decimal("100")
     rates = [
         *rates_json(),
         {"provider": "openai", "model": "gpt-9", "unit": "input_tokens", "price": "5", "per": 1_000_000},
         {"provider": "openai", "model": "gpt-9", "unit": "output_tokens", "price": "20", "per": 1_000_000},
     ]
-    services.app.publish_price_version("default", WEEK_AGO, rates, "manual")
+    services.app.catalog.publish_price_version("default", WEEK_AGO, rates, "manual")
     services.follower.catch_up()
-    report = services.app.rerate(price_book="default", since=WEEK_AGO, reason="priced")
+    report = services.app.rerating.rerate(price_book="default", since=WEEK_AGO, reason="priced")
     assert report.rerated == 5
     cost = (Decimal(1200) * 5 + Decimal(350) * 20) / 1_000_000
     assert balance(services) == Decimal("100") - 5 * (cost * Decimal("1.2")).quantize(Q12)
@@ -84,7 +84,7 @@ def test_unpriced_usage_is_rated_when_its_price_is_published(services: Services)
         "acme", datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC), datetime(2026, 11, 26, tzinfo=UTC)
     )
     assert summary.spend == 5 * (cost * Decimal("1.2")).quantize(Q12)
-    usage = services.app.find_usage("acme", "n0")
+    usage = services.app.metering.find_usage("acme", "n0")
     assert usage is not None and usage.rating is not None and usage.rating.cost == cost
 
 
@@ -97,19 +97,19 @@ def test_the_settling_pass_rerates_usage_that_raced_the_publication(database_url
     try:
         seed(operator.app)
         writer.app.reference.refresh()  # the writer's reference data, read before the publication
-        watcher = version_watcher.VersionWatcher(operator.app, SqlCheckpoints(operator.database))
-        operator.app.publish_price_version("default", WEEK_AGO, halved_gpt4o(), "manual")
+        watcher = operator.app.version_watcher(SqlCheckpoints(operator.database))
+        operator.app.catalog.publish_price_version("default", WEEK_AGO, halved_gpt4o(), "manual")
         operator.follower.catch_up()
         monkeypatch.setattr(version_watcher, "SETTLE_SECONDS", 0.0)
         monkeypatch.setattr("application.rerating.CATCH_UP_SECONDS", 0.2)  # no follower runs in this test
         assert watcher.step() == 3  # seed's price and plan versions, then the cut: nothing recorded yet
         monkeypatch.setattr(writer.app.reference, "refresh", lambda: None)  # the race: a stale batch appends now
-        writer.app.record_usage([event("raced")])
-        stale = writer.app.find_usage("acme", "raced")
+        writer.app.metering.record_usage([event("raced")])
+        stale = writer.app.metering.find_usage("acme", "raced")
         assert stale is not None and stale.rating is not None and stale.rating.price_version == 1
         operator.follower.catch_up()
         watcher.step()  # the settling pass
-        usage = operator.app.find_usage("acme", "raced")
+        usage = operator.app.metering.find_usage("acme", "raced")
         assert usage is not None and [r.price_version for r in usage.ratings] == [1, 2]
     finally:
         writer.close()
@@ -118,10 +118,10 @@ def test_the_settling_pass_rerates_usage_that_raced_the_publication(database_url
 
 def test_the_audit_recomputes_rerated_ratings(services: Services) -> None:
     seed(services.app)
-    services.app.record_usage([event("e1")])
-    services.app.publish_price_version("default", WEEK_AGO, halved_gpt4o(), "manual")
+    services.app.metering.record_usage([event("e1")])
+    services.app.catalog.publish_price_version("default", WEEK_AGO, halved_gpt4o(), "manual")
     services.follower.catch_up()
-    services.app.rerate(price_book="default", since=WEEK_AGO, reason="test")
+    services.app.rerating.rerate(price_book="default", since=WEEK_AGO, reason="test")
     assert audit_history(services.app).ratings_checked == 2
     new_charge = str((expected_charge(event("e1"))[0] / 2 * Decimal("1.2")).quantize(Q12, ROUND_HALF_EVEN))
     if services.database.dialect.name == "sqlite":
@@ -138,9 +138,9 @@ def test_the_audit_finds_a_correction_that_misstates_what_it_replaces(services: 
     """A Rerated event written by faulty code: its versions and differences
     do not follow from the rating before it, though its entry balances."""
     seed(services.app)
-    services.app.record_usage([event("a1")])
+    services.app.metering.record_usage([event("a1")])
     services.follower.catch_up()
-    usage = services.app.find_usage("acme", "a1")
+    usage = services.app.metering.find_usage("acme", "a1")
     assert usage is not None and usage.rating is not None
     first = usage.rating.as_dict()
     forged = rerated_event(
@@ -159,7 +159,7 @@ def test_the_audit_finds_a_correction_that_misstates_what_it_replaces(services: 
         replaces={"price_version": 7, "plan_version": 1},
         reason="forged",
     )
-    services.app.append([forged])
+    services.app.store.append([forged])
     problems = audit_history(services.app).problems
     assert any("names versions its usage was not rated at" in p for p in problems), problems
     assert any("not new minus previous" in p for p in problems), problems
@@ -170,22 +170,22 @@ def test_a_rerating_then_a_first_rating_on_one_connection_keep_the_read_model_mo
     created once per connection with the first page's columns, so a later
     page that updated other columns failed forever (the read model stopped)."""
     seed(services.app)
-    services.app.record_usage([event("priced"), event("waiting", model="gpt-9")])
+    services.app.metering.record_usage([event("priced"), event("waiting", model="gpt-9")])
     services.follower.catch_up()
-    services.app.publish_price_version("default", WEEK_AGO, halved_gpt4o(), "manual")
+    services.app.catalog.publish_price_version("default", WEEK_AGO, halved_gpt4o(), "manual")
     services.follower.catch_up()
-    assert services.app.rerate(price_book="default", since=WEEK_AGO, reason="cut").rerated == 1
+    assert services.app.rerating.rerate(price_book="default", since=WEEK_AGO, reason="cut").rerated == 1
     services.follower.catch_up()  # a page of corrections: the update of the rating columns
     rates = [
         *halved_gpt4o(),
         {"provider": "openai", "model": "gpt-9", "unit": "input_tokens", "price": "5", "per": 1_000_000},
         {"provider": "openai", "model": "gpt-9", "unit": "output_tokens", "price": "20", "per": 1_000_000},
     ]
-    services.app.publish_price_version("default", WEEK_AGO, rates, "manual")
+    services.app.catalog.publish_price_version("default", WEEK_AGO, rates, "manual")
     services.follower.catch_up()
-    assert services.app.rerate(price_book="default", since=WEEK_AGO, reason="priced").rerated == 1
+    assert services.app.rerating.rerate(price_book="default", since=WEEK_AGO, reason="priced").rerated == 1
     services.follower.catch_up()  # a page of first ratings: the update adds the account column
-    head = services.app.recorder.max_notification_id()
+    head = services.app.store.recorder.max_notification_id()
     assert services.queries.position() == head
     cost = (Decimal(1200) * 5 + Decimal(350) * 20) / 1_000_000
     halved = (expected_charge(event("priced"))[0] / 2 * Decimal("1.2")).quantize(Q12, ROUND_HALF_EVEN)

@@ -91,9 +91,9 @@ def expected_balance(
 
 def publish(services: Services, day: int, price: tuple[str, str] | None) -> None:
     effective = BASE + timedelta(days=day)
-    services.app.publish_price_version("default", effective, rates(price), "manual")
+    services.app.catalog.publish_price_version("default", effective, rates(price), "manual")
     services.follower.catch_up()
-    services.app.rerate(price_book="default", since=effective, reason="test")
+    services.app.rerating.rerate(price_book="default", since=effective, reason="test")
     services.follower.catch_up()
 
 
@@ -139,11 +139,11 @@ def run(
     with TemporaryDirectory() as folder:
         services = open_services(f"sqlite:///{Path(folder) / 'r.db'}")
         try:
-            services.app.create_price_book("default", "USD")
-            services.app.publish_price_version("default", BASE - timedelta(days=300), rates(FIRST), "manual")
-            services.app.create_plan("pro", "default", Decimal(20), [], LADDER if tiered else None)
-            services.app.create_customer("acme", "Acme", "USD", "pro", "prepaid", 30, None)
-            services.app.top_up("acme", "welcome", "1000", "grant", None)
+            services.app.catalog.create_price_book("default", "USD")
+            services.app.catalog.publish_price_version("default", BASE - timedelta(days=300), rates(FIRST), "manual")
+            services.app.catalog.create_plan("pro", "default", Decimal(20), [], LADDER if tiered else None)
+            services.app.customers.create_customer("acme", "Acme", "USD", "pro", "prepaid", 30, None)
+            services.app.wallets.top_up("acme", "welcome", "1000", "grant", None)
             for kind, index in plan:
                 if kind == "version":
                     publish(services, *versions[index])
@@ -151,7 +151,7 @@ def run(
                     day, tokens_in, tokens_out = usages[index]
                     moment = (BASE + timedelta(days=day, hours=12)).isoformat()
                     body = event(f"u{index}", timestamp=moment, input_tokens=tokens_in, output_tokens=tokens_out)
-                    assert services.app.record_usage([body])[0].status == "accepted"
+                    assert services.app.metering.record_usage([body])[0].status == "accepted"
                 if tiered and data.draw(st.booleans(), label="settle now"):
                     services.follower.catch_up()
                     services.settler.step()
@@ -159,11 +159,11 @@ def run(
             services.settler.step()
             services.follower.catch_up()
             assert services.queries.balance("acme", "USD")[0] == expected_balance(usages, published, tiered)
-            again = services.app.rerate(price_book="default", since=BASE - timedelta(days=300), reason="again")
+            again = services.app.rerating.rerate(price_book="default", since=BASE - timedelta(days=300), reason="again")
             assert again.rerated == 0
             assert audit_history(services.app, checkpoints=EveryVersionCarriedOut()).problems == []
-            decode = services.app.mapper.to_domain_event
-            assert rebuild.audit_views(services.app.recorder, decode, services.database, LIVE_PREFIX) == []
+            decode = services.app.store.mapper.to_domain_event
+            assert rebuild.audit_views(services.app.store.recorder, decode, services.database, LIVE_PREFIX) == []
             for currency in services.queries.trial_balance():
                 assert currency.debits == currency.credits
         finally:

@@ -24,14 +24,14 @@ def recorded(services: Services) -> list[dict]:  # type: ignore[type-arg]
         event("u1", model="gpt-9"),
         {**event("old"), "timestamp": "2026-10-31T23:59:59Z"},
     ]
-    services.app.record_usage(bodies)
+    services.app.metering.record_usage(bodies)
     services.follower.catch_up()
     return bodies
 
 
 def test_without_a_candidate_the_simulation_equals_what_was_rated(services: Services) -> None:
     bodies = recorded(services)
-    result = services.app.simulate("acme", START, END, None, None)
+    result = services.app.simulations.simulate("acme", START, END, None, None)
     in_period = [b for b in bodies if b["customer"] == "acme" and b["id"] != "old" and b["model"] != "gpt-9"]
     assert result.events == len(in_period) + 1  # the unpriced event counts, at zero
     assert result.actual.charge == result.simulated.charge == sum(expected_charge(b)[1] for b in in_period)
@@ -46,9 +46,9 @@ def test_a_candidate_price_cut_rerates_from_its_effective_moment(services: Servi
         {**rate, "price": str(Decimal(rate["price"]) / 2)} if rate["model"] == "gpt-4o" else rate
         for rate in rates_json()
     ]
-    head = services.app.recorder.max_notification_id()
-    result = services.app.simulate(None, START, END, {"effective_from": START, "rates": halved}, None)
-    assert services.app.recorder.max_notification_id() == head, "a simulation writes nothing"
+    head = services.app.store.recorder.max_notification_id()
+    result = services.app.simulations.simulate(None, START, END, {"effective_from": START, "rates": halved}, None)
+    assert services.app.store.recorder.max_notification_id() == head, "a simulation writes nothing"
     gpt4o = [b for b in bodies if b["model"] == "gpt-4o" and b["id"] != "old"]
     saving = sum(expected_charge(b)[1] for b in gpt4o) - sum(
         (expected_charge(b)[0] / 2 * Decimal("1.2")).quantize(Q12, ROUND_HALF_EVEN) for b in gpt4o
@@ -61,7 +61,9 @@ def test_a_candidate_price_cut_rerates_from_its_effective_moment(services: Servi
 
 def test_a_candidate_plan_changes_the_markup_only(services: Services) -> None:
     bodies = recorded(services)
-    result = services.app.simulate("acme", START, END, None, {"markup_percent": "50", "model_overrides": []})
+    result = services.app.simulations.simulate(
+        "acme", START, END, None, {"markup_percent": "50", "model_overrides": []}
+    )
     priced = [b for b in bodies if b["customer"] == "acme" and b["id"] != "old" and b["model"] != "gpt-9"]
     assert result.simulated.cost == result.actual.cost
     assert result.simulated.charge == sum(
@@ -72,13 +74,13 @@ def test_a_candidate_plan_changes_the_markup_only(services: Services) -> None:
 def test_bad_simulations_are_refused(services: Services) -> None:
     recorded(services)
     with pytest.raises(ValidationFailed, match="before"):
-        services.app.simulate("acme", END, START, None, None)
+        services.app.simulations.simulate("acme", END, START, None, None)
     with pytest.raises(NotFound):
-        services.app.simulate("nobody", START, END, None, None)
+        services.app.simulations.simulate("nobody", START, END, None, None)
     with pytest.raises(ValidationFailed, match="ladder has 1 to 50 tiers"):
-        services.app.simulate("acme", START, END, None, {"tiers": {"mode": "volume"}})
+        services.app.simulations.simulate("acme", START, END, None, {"tiers": {"mode": "volume"}})
     with pytest.raises(ValidationFailed, match="unknown unit"):
-        services.app.simulate(
+        services.app.simulations.simulate(
             "acme",
             START,
             END,

@@ -13,6 +13,7 @@ from application.audit import audit_history
 from domain.tier_settlement import TierSettlement
 from interfaces.bootstrap import LIVE_PREFIX, Services
 from projections import rebuild
+from tests.clock import clock_of
 from tests.support import NOW, event, rates_json, seed
 
 D = Decimal
@@ -35,10 +36,10 @@ def ladder(mode: str) -> dict[str, Any]:
 
 def setup(services: Services, mode: str, events: int = 20) -> None:
     seed(services.app, customers=("globex",))
-    services.app.create_plan("tiered", "default", D("0"), [], ladder(mode))
-    services.app.create_customer("acme", "Acme", "USD", "tiered", "prepaid", 30, None)
-    services.app.top_up("acme", "welcome", "100", "grant", None)
-    services.app.record_usage([event(f"t{i}") for i in range(events)])
+    services.app.catalog.create_plan("tiered", "default", D("0"), [], ladder(mode))
+    services.app.customers.create_customer("acme", "Acme", "USD", "tiered", "prepaid", 30, None)
+    services.app.wallets.top_up("acme", "welcome", "100", "grant", None)
+    services.app.metering.record_usage([event(f"t{i}") for i in range(events)])
 
 
 def settle(services: Services) -> None:
@@ -58,8 +59,8 @@ def assert_clean(services: Services) -> None:
     report = audit_history(services.app)
     assert report.problems == [] and report.unsettled == []
     assert report.settlements_checked > 0
-    decode = services.app.mapper.to_domain_event
-    assert rebuild.audit_views(services.app.recorder, decode, services.database, LIVE_PREFIX) == []
+    decode = services.app.store.mapper.to_domain_event
+    assert rebuild.audit_views(services.app.store.recorder, decode, services.database, LIVE_PREFIX) == []
 
 
 def test_graduated_tiers_settle_as_the_month_accrues(services: Services) -> None:
@@ -82,13 +83,13 @@ def test_graduated_tiers_settle_as_the_month_accrues(services: Services) -> None
 def test_what_if_a_volume_ladder_against_the_graduated_one_in_force(services: Services) -> None:
     setup(services, "graduated")
     settle(services)
-    result = services.app.simulate("acme", *_november(), None, {"tiers": ladder("volume")})
+    result = services.app.simulations.simulate("acme", *_november(), None, {"tiers": ladder("volume")})
     # Actually: 0.169 at the first tier, −0.011 settled. Under volume the closed month's 0.13
     # reaches the third tier: 0.143 in all, 0.026 under the first-tier charges.
     assert (result.actual.charge, result.actual.tier_adjustment) == (D("0.158"), D("-0.011"))
     assert (result.simulated.charge, result.simulated.tier_adjustment) == (D("0.143"), D("-0.026"))
     assert result.difference == D("-0.015")
-    partial = services.app.simulate("acme", datetime(2026, 11, 2, tzinfo=UTC), _november()[1], None, None)
+    partial = services.app.simulations.simulate("acme", datetime(2026, 11, 2, tzinfo=UTC), _november()[1], None, None)
     assert partial.actual.tier_adjustment == 0 == partial.simulated.tier_adjustment  # the month began before
 
 
@@ -96,9 +97,9 @@ def test_a_backdated_price_cut_moves_the_month_back_down_the_ladder(services: Se
     setup(services, "graduated")
     settle(services)
     halved = [{**r, "price": str(D(r["price"]) / 2)} if r["model"] == "gpt-4o" else r for r in rates_json()]
-    services.app.publish_price_version("default", WEEK_AGO, halved, "manual")
+    services.app.catalog.publish_price_version("default", WEEK_AGO, halved, "manual")
     services.follower.catch_up()
-    services.app.rerate(price_book="default", since=WEEK_AGO, reason="price cut")
+    services.app.rerating.rerate(price_book="default", since=WEEK_AGO, reason="price cut")
     settle(services)
     # 20 × 0.00325 = 0.065 of cost: 0.05 × 1.3 + 0.015 × 1.2 = 0.065 + 0.018.
     assert balance(services) == D("100") - D("0.083")
@@ -110,10 +111,10 @@ def test_a_new_ladder_resettles_the_month_without_rerating_any_event(services: S
     settle(services)
     flatter = ladder("graduated")
     flatter["tiers"][2]["markup_percent"] = "0"  # the first tier is unchanged: no event's rating moves
-    services.app.publish_plan_version("tiered", WEEK_AGO, D("0"), [], flatter)
+    services.app.catalog.publish_plan_version("tiered", WEEK_AGO, D("0"), [], flatter)
     services.follower.catch_up()
     services.app.reference.refresh()
-    services.app.resettle_plan("tiered", WEEK_AGO)
+    services.app.tiers.resettle_plan("tiered", WEEK_AGO)
     services.follower.catch_up()
     # 0.065 + 0.06 + 0.03 × 1.0
     assert balance(services) == D("100") - D("0.155")
@@ -124,15 +125,15 @@ def test_volume_tiers_settle_when_the_month_closes_and_late_usage_after(services
     setup(services, "volume")
     settle(services)
     assert balance(services) == D("100") - D("0.169")  # the month is open: first tier throughout
-    services.app.clock = lambda: AFTER_CLOSE
+    clock_of(services.app).set(AFTER_CLOSE)
     settle(services)
     # Closed at 0.13 of cost, which reaches the third tier: all of it at 10 % = 0.143.
     assert balance(services) == D("100") - D("0.143")
-    services.app.record_usage([event("late", timestamp="2026-11-30T23:00:00Z")])
+    services.app.metering.record_usage([event("late", timestamp="2026-11-30T23:00:00Z")])
     settle(services)
     # Late usage for the closed month: 0.1365 at 10 % = 0.15015.
     assert balance(services) == D("100") - D("0.15015")
-    stored = list(services.app.events.get(TierSettlement.create_id("acme", "2026-11")))
+    stored = list(services.app.store.events.get(TierSettlement.create_id("acme", "2026-11")))
     assert [(e.closes, e.late) for e in stored[1:]] == [(False, False), (True, False), (False, True)]
     assert_clean(services)
 
@@ -147,12 +148,12 @@ def test_the_worked_example_on_invoices(services: Services) -> None:
     reaches December's invoice as a credit note and a late tier settlement."""
     services.follower.start()  # billing waits for the read model, as a server's would
     seed(services.app, customers=("globex",))
-    services.app.create_plan("tiered", "default", D("0"), [], ladder("graduated"))
-    services.app.create_customer("acme", "Acme", "USD", "tiered", "invoice", 30, None)
-    services.app.record_usage([event(f"t{i}") for i in range(20)])
+    services.app.catalog.create_plan("tiered", "default", D("0"), [], ladder("graduated"))
+    services.app.customers.create_customer("acme", "Acme", "USD", "tiered", "invoice", 30, None)
+    services.app.metering.record_usage([event(f"t{i}") for i in range(20)])
     settle(services)
-    services.app.clock = lambda: datetime(2026, 12, 1, 2, tzinfo=UTC)
-    (november,) = services.app.billing_run(datetime(2026, 12, 1, tzinfo=UTC), customers=["acme"]).invoices
+    clock_of(services.app).set(datetime(2026, 12, 1, 2, tzinfo=UTC))
+    (november,) = services.app.billing.billing_run(datetime(2026, 12, 1, tzinfo=UTC), customers=["acme"]).invoices
     assert [(line["unit"], line["quantity"], line["amount"]) for line in november.lines] == [
         ("input_tokens", 24_000, "0.078000000000"),
         ("output_tokens", 7_000, "0.091000000000"),
@@ -162,12 +163,12 @@ def test_the_worked_example_on_invoices(services: Services) -> None:
         "0.158000000000", "0.002000000000", D("0.16"),
     )  # fmt: skip
     halved = [{**r, "price": str(D(r["price"]) / 2)} if r["model"] == "gpt-4o" else r for r in rates_json()]
-    services.app.publish_price_version("default", WEEK_AGO, halved, "manual")
+    services.app.catalog.publish_price_version("default", WEEK_AGO, halved, "manual")
     services.follower.catch_up()
-    services.app.rerate(price_book="default", since=WEEK_AGO, reason="price cut")
+    services.app.rerating.rerate(price_book="default", since=WEEK_AGO, reason="price cut")
     settle(services)
-    services.app.clock = lambda: datetime(2027, 1, 1, 2, tzinfo=UTC)
-    (december,) = services.app.billing_run(datetime(2027, 1, 1, tzinfo=UTC), customers=["acme"]).invoices
+    clock_of(services.app).set(datetime(2027, 1, 1, 2, tzinfo=UTC))
+    (december,) = services.app.billing.billing_run(datetime(2027, 1, 1, tzinfo=UTC), customers=["acme"]).invoices
     (note,) = december.notes
     assert (note["invoice"], note["kind"], D(note["total"])) == (november.invoice_id, "credit", D("-0.0845"))
     assert [(t["period"], D(t["amount"]), t["late"]) for t in december.tiers] == [("2026-11", D("0.0095"), True)]

@@ -58,7 +58,7 @@ def carry_out(services: Services, watcher: VersionWatcher) -> None:
         services.follower.catch_up()
         services.settler.step()
         services.follower.catch_up()
-        head = services.app.recorder.max_notification_id() or 0
+        head = services.app.store.recorder.max_notification_id() or 0
         first, settled = (checkpoints.get(name) for name in (version_watcher.CHECKPOINT, SETTLED_CHECKPOINT))
         if first == settled and services.queries.position() == head and not _unhandled(services, first):
             return
@@ -66,7 +66,7 @@ def carry_out(services: Services, watcher: VersionWatcher) -> None:
 
 
 def _unhandled(services: Services, position: int) -> bool:
-    return bool(services.app.recorder.select_notifications(position, 1, topics=version_watcher.TOPICS,
+    return bool(services.app.store.recorder.select_notifications(position, 1, topics=version_watcher.TOPICS,
                                                            inclusive_of_start=False))  # fmt: skip
 
 
@@ -81,13 +81,13 @@ def assert_clean(services: Services, checkpoints: SqlCheckpoints) -> None:
     report = audit_history(services.app, checkpoints=checkpoints)
     assert report.problems == [], report.problems
     assert (report.pending_versions, report.awaiting_rerating) == ([], [])
-    decode = services.app.mapper.to_domain_event
-    assert rebuild.audit_views(services.app.recorder, decode, services.database, LIVE_PREFIX) == []
+    decode = services.app.store.mapper.to_domain_event
+    assert rebuild.audit_views(services.app.store.recorder, decode, services.database, LIVE_PREFIX) == []
 
 
 def alert_kinds(services: Services, checkpoints: SqlCheckpoints) -> list[str]:
     services.follower.catch_up()
-    services.app.alert_step(checkpoints)
+    services.app.alert_policy(checkpoints).step()
     services.follower.catch_up()
     return [found["kind"] for found in services.app.alert_reads.alerts_of("acme", 10)]
 
@@ -96,21 +96,21 @@ def test_a_backdated_version_without_its_model_unprices_rated_usage_until_a_vers
     services: Services, no_settling_wait: None
 ) -> None:
     app, checkpoints = services.app, SqlCheckpoints(services.database)
-    watcher = VersionWatcher(app, checkpoints)
+    watcher = app.version_watcher(checkpoints)
     seed(app)
     carry_out(services, watcher)
     rated, other = event("e1"), event("m1", model="gpt-4o-mini")
-    app.record_usage([rated, other])
+    app.metering.record_usage([rated, other])
     _, charge = expected_charge(rated)
     _, other_charge = expected_charge(other)
     assert balance(services) == Decimal(100) - charge - other_charge
     assert alert_kinds(services, checkpoints) == []
 
-    app.publish_price_version("default", WEEK_AGO, without_gpt4o(), "manual")
+    app.catalog.publish_price_version("default", WEEK_AGO, without_gpt4o(), "manual")
     carry_out(services, watcher)
 
     assert balance(services) == Decimal(100) - other_charge  # the charge is back in the wallet
-    usage = app.find_usage("acme", "e1")
+    usage = app.metering.find_usage("acme", "e1")
     assert usage is not None and usage.rating is None and [r.price_version for r in usage.ratings] == [1]
     shown = presenters.usage(usage)
     assert (shown["status"], shown["rating"]) == ("unpriced", None)
@@ -127,11 +127,11 @@ def test_a_backdated_version_without_its_model_unprices_rated_usage_until_a_vers
     assert alert_kinds(services, checkpoints) == ["unpriced_usage"]
     assert_clean(services, checkpoints)
 
-    app.publish_price_version("default", WEEK_AGO + timedelta(days=1), rates_json(), "manual")
+    app.catalog.publish_price_version("default", WEEK_AGO + timedelta(days=1), rates_json(), "manual")
     carry_out(services, watcher)
 
     assert balance(services) == Decimal(100) - charge - other_charge  # charged once again, not twice
-    usage = app.find_usage("acme", "e1")
+    usage = app.metering.find_usage("acme", "e1")
     assert usage is not None and [r.price_version for r in usage.ratings] == [1, 3]
     assert presenters.usage(usage)["status"] == "rated"
     revenue = next(a for c in services.queries.trial_balance() for a in c.accounts if a.account == "revenue:usage")
@@ -144,12 +144,12 @@ def test_usage_unpriced_on_an_earlier_day_raises_the_unpriced_alert(services: Se
     """The alert is for usage that has become unpriced, whichever day it
     belongs to: a backdated version mostly unprices usage of earlier days."""
     app, checkpoints = services.app, SqlCheckpoints(services.database)
-    watcher = VersionWatcher(app, checkpoints)
+    watcher = app.version_watcher(checkpoints)
     seed(app)
     carry_out(services, watcher)
-    app.record_usage([event("old", timestamp=(NOW - timedelta(days=3)).isoformat())])
+    app.metering.record_usage([event("old", timestamp=(NOW - timedelta(days=3)).isoformat())])
     assert alert_kinds(services, checkpoints) == []
-    app.publish_price_version("default", WEEK_AGO, without_gpt4o(), "manual")
+    app.catalog.publish_price_version("default", WEEK_AGO, without_gpt4o(), "manual")
     carry_out(services, watcher)
     assert alert_kinds(services, checkpoints) == ["unpriced_usage"]
 
@@ -172,7 +172,7 @@ def standing_of(services: Services, customer: str) -> dict[str, Any]:
     services.follower.catch_up()
     ratings = {}
     for body in usage_of(customer):
-        usage = services.app.find_usage(customer, body["id"])
+        usage = services.app.metering.find_usage(customer, body["id"])
         assert usage is not None
         latest: Rating | None = usage.rating
         ratings[body["id"]] = None if latest is None else (latest.cost, latest.charge, latest.lines, latest.tiered)
@@ -198,28 +198,28 @@ def test_both_arrival_orders_end_at_the_same_ratings_balances_and_rollups(
     """Three customers on three identical price books: acme's usage arrives
     before both versions, globex's between them, initech's after both."""
     app, checkpoints = services.app, SqlCheckpoints(services.database)
-    watcher = VersionWatcher(app, checkpoints)
+    watcher = app.version_watcher(checkpoints)
     for customer, book in zip(("acme", "globex", "initech"), BOOKS, strict=True):
-        app.create_price_book(book, "USD")
-        app.publish_price_version(book, datetime(2026, 1, 1, tzinfo=UTC), rates_json(), "manual")
-        app.create_plan(f"plan_{book}", book, Decimal(20), [{"provider": "openai", "model": "gpt-4o-mini",
+        app.catalog.create_price_book(book, "USD")
+        app.catalog.publish_price_version(book, datetime(2026, 1, 1, tzinfo=UTC), rates_json(), "manual")
+        app.catalog.create_plan(f"plan_{book}", book, Decimal(20), [{"provider": "openai", "model": "gpt-4o-mini",
                                                              "markup_percent": "50"}])  # fmt: skip
-        app.create_customer(customer, customer.title(), "USD", f"plan_{book}", "prepaid", 30, None)
-        app.top_up(customer, "welcome", "100", "grant", None)
+        app.customers.create_customer(customer, customer.title(), "USD", f"plan_{book}", "prepaid", 30, None)
+        app.wallets.top_up(customer, "welcome", "100", "grant", None)
     carry_out(services, watcher)
 
     def publish(book: str, version: int) -> None:
         if version == 2:  # backdated, without gpt-4o
-            app.publish_price_version(book, WEEK_AGO, without_gpt4o(), "manual")
+            app.catalog.publish_price_version(book, WEEK_AGO, without_gpt4o(), "manual")
         else:  # gpt-4o priced again, at half its first price, from two days ago
-            app.publish_price_version(book, NOW - timedelta(days=2), halved_gpt4o(), "manual")
+            app.catalog.publish_price_version(book, NOW - timedelta(days=2), halved_gpt4o(), "manual")
         carry_out(services, watcher)
 
-    app.record_usage(usage_of("acme"))
+    app.metering.record_usage(usage_of("acme"))
     carry_out(services, watcher)
     publish("book_a", 2)
     publish("book_b", 2)
-    app.record_usage(usage_of("globex"))
+    app.metering.record_usage(usage_of("globex"))
     carry_out(services, watcher)
     assert standing_of(services, "acme") == standing_of(services, "globex")  # unpriced, whichever came first
 
@@ -227,7 +227,7 @@ def test_both_arrival_orders_end_at_the_same_ratings_balances_and_rollups(
     publish("book_b", 3)
     publish("book_c", 2)
     publish("book_c", 3)
-    app.record_usage(usage_of("initech"))
+    app.metering.record_usage(usage_of("initech"))
     carry_out(services, watcher)
     final = standing_of(services, "acme")
     assert final == standing_of(services, "globex") == standing_of(services, "initech")
@@ -243,12 +243,12 @@ def test_the_audit_flags_a_latest_rating_the_versions_in_force_do_not_give(
     rating after a price cut: it reproduces from the versions it names, its
     differences and entry are consistent, yet it is not the rating in force."""
     app, checkpoints = services.app, SqlCheckpoints(services.database)
-    watcher = VersionWatcher(app, checkpoints)
+    watcher = app.version_watcher(checkpoints)
     seed(app)
-    app.record_usage([event("a1")])
-    app.publish_price_version("default", WEEK_AGO, halved_gpt4o(), "manual")
+    app.metering.record_usage([event("a1")])
+    app.catalog.publish_price_version("default", WEEK_AGO, halved_gpt4o(), "manual")
     carry_out(services, watcher)
-    usage = app.find_usage("acme", "a1")
+    usage = app.metering.find_usage("acme", "a1")
     assert usage is not None and len(usage.ratings) == 2
     first, cut = usage.ratings
     previous = PreviousRating(cut.price_version, cut.plan_version, cut.cost, cut.charge, "liabilities:wallet:acme",
@@ -260,7 +260,7 @@ def test_the_audit_flags_a_latest_rating_the_versions_in_force_do_not_give(
         adjustment=entry.as_dict() if entry else None, delta_cost=str(first.cost - cut.cost),
         delta_charge=str(first.charge - cut.charge), replaces={"price_version": 2, "plan_version": 1}, reason="forged",
     )  # fmt: skip
-    app.append([forged])
+    app.store.append([forged])
     services.follower.catch_up()
     problems = audit_history(app, checkpoints=checkpoints).problems
     assert problems == [
@@ -271,11 +271,11 @@ def test_the_audit_flags_a_latest_rating_the_versions_in_force_do_not_give(
 
 def test_the_audit_reports_a_version_not_yet_carried_out_as_pending(services: Services, no_settling_wait: None) -> None:
     app, checkpoints = services.app, SqlCheckpoints(services.database)
-    watcher = VersionWatcher(app, checkpoints)
+    watcher = app.version_watcher(checkpoints)
     seed(app)
     carry_out(services, watcher)
-    app.record_usage([event("a1"), event("n1", model="gpt-4o-mini")])
-    app.publish_price_version("default", WEEK_AGO, without_gpt4o(), "manual")
+    app.metering.record_usage([event("a1"), event("n1", model="gpt-4o-mini")])
+    app.catalog.publish_price_version("default", WEEK_AGO, without_gpt4o(), "manual")
     services.follower.catch_up()
 
     report = audit_history(app, checkpoints=checkpoints)
@@ -299,23 +299,23 @@ def test_the_settling_pass_survives_a_restart(database_url: str, monkeypatch: py
         seed(operator.app)
         writer.app.reference.refresh()  # the writer's reference data, read before the publication
         checkpoints = SqlCheckpoints(operator.database)
-        before_restart = VersionWatcher(operator.app, checkpoints)
-        operator.app.publish_price_version("default", WEEK_AGO, halved_gpt4o(), "manual")
+        before_restart = operator.app.version_watcher(checkpoints)
+        operator.app.catalog.publish_price_version("default", WEEK_AGO, halved_gpt4o(), "manual")
         operator.follower.catch_up()
         monkeypatch.setattr("application.rerating.CATCH_UP_SECONDS", 0.2)  # no follower runs in this test
         assert before_restart.step() == 3  # first passes: seed's price and plan versions and the cut
         monkeypatch.setattr(writer.app.reference, "refresh", lambda: None)  # the race: a stale batch appends now
-        writer.app.record_usage([event("raced")])
-        stale = writer.app.find_usage("acme", "raced")
+        writer.app.metering.record_usage([event("raced")])
+        stale = writer.app.metering.find_usage("acme", "raced")
         assert stale is not None and stale.rating is not None and stale.rating.price_version == 1
         del before_restart  # stopped before its settling moment
 
         monkeypatch.setattr(version_watcher, "SETTLE_SECONDS", 0.0)
-        after_restart = VersionWatcher(operator.app, SqlCheckpoints(operator.database))
+        after_restart = operator.app.version_watcher(SqlCheckpoints(operator.database))
         for _ in range(3):  # the policy loop's steps, the read model caught up before each
             operator.follower.catch_up()
             after_restart.step()
-        usage = operator.app.find_usage("acme", "raced")
+        usage = operator.app.metering.find_usage("acme", "raced")
         assert usage is not None and [r.price_version for r in usage.ratings] == [1, 2]
         assert checkpoints.get(SETTLED_CHECKPOINT) == checkpoints.get(version_watcher.CHECKPOINT)
     finally:
@@ -339,25 +339,25 @@ def test_a_batch_reads_the_reference_data_again_when_its_read_grew_old(
     """A batch whose duplicate check takes longer than the bound (a version
     is published meanwhile) rates with the reference data read again, never
     with the read it began with."""
-    from application import metering
+    from application import rating_in_force
 
     writer, operator = open_services(database_url), open_services(database_url)
     try:
         seed(operator.app)
         clock = SteppedClock()
-        monkeypatch.setattr(metering, "time", clock)
-        existing = writer.app.usage_index.existing
+        monkeypatch.setattr(rating_in_force, "time", clock)
+        existing = writer.app.metering.usage_index.existing
 
         def slow_existing(keys: Any) -> Any:
             found = existing(keys)
-            if not operator.app.price_book("default").versions[1:]:
-                operator.app.publish_price_version("default", WEEK_AGO, halved_gpt4o(), "manual")
-                clock.offset += metering.REFERENCE_MAX_AGE_SECONDS + 1
+            if not operator.app.catalog.price_book("default").versions[1:]:
+                operator.app.catalog.publish_price_version("default", WEEK_AGO, halved_gpt4o(), "manual")
+                clock.offset += rating_in_force.REFERENCE_MAX_AGE_SECONDS + 1
             return found
 
-        monkeypatch.setattr(writer.app.usage_index, "existing", slow_existing)
-        writer.app.record_usage([event("slow")])
-        usage = writer.app.find_usage("acme", "slow")
+        monkeypatch.setattr(writer.app.metering.usage_index, "existing", slow_existing)
+        writer.app.metering.record_usage([event("slow")])
+        usage = writer.app.metering.find_usage("acme", "slow")
         assert usage is not None and usage.rating is not None and usage.rating.price_version == 2
     finally:
         writer.close()
@@ -369,18 +369,19 @@ def test_an_append_that_commits_past_the_settling_window_is_logged(
 ) -> None:
     """The one way a usage could escape both passes: its insert stalls past
     the settling window. The operator is told, to audit and re-rate."""
-    from application import metering
+    from application import metering, rating_in_force
 
     seed(services.app)
     clock = SteppedClock()
     monkeypatch.setattr(metering, "time", clock)
-    append = services.app.append
+    monkeypatch.setattr(rating_in_force, "time", clock)
+    append = services.app.store.append
 
     def stalled(events: Any) -> Any:
         clock.offset += metering.SETTLING_SECONDS
         return append(events)
 
-    monkeypatch.setattr(services.app, "append", stalled)
+    monkeypatch.setattr(services.app.store, "append", stalled)
     with caplog.at_level(logging.WARNING, logger="application.metering"):
-        assert services.app.record_usage([event("stalled")])[0].status == "accepted"
+        assert services.app.metering.record_usage([event("stalled")])[0].status == "accepted"
     assert [r.getMessage() for r in caplog.records if "settling window" in r.getMessage()], caplog.text

@@ -12,6 +12,7 @@ from application.audit import audit_history
 from domain.invoice import Invoice
 from interfaces.bootstrap import LIVE_PREFIX, Services
 from projections import rebuild
+from tests.clock import clock_of
 from tests.support import event, expected_charge, rates_json, seed
 
 NOV_1, DEC_1, JAN_1, FEB_1 = (datetime(year, month, 1, tzinfo=UTC) for year, month in
@@ -24,16 +25,16 @@ def rounded(amount: Decimal) -> Decimal:
 
 
 def bill(services: Services, period_end: datetime) -> Invoice:
-    services.app.clock = lambda: period_end + timedelta(hours=1)
-    (invoice,) = services.app.billing_run(period_end, customers=["initech"]).invoices
+    clock_of(services.app).set(period_end + timedelta(hours=1))
+    (invoice,) = services.app.billing.billing_run(period_end, customers=["initech"]).invoices
     services.follower.catch_up()
     return invoice
 
 
 def publish(services: Services, rates: list[dict[str, object]]) -> None:
-    services.app.publish_price_version("default", NOV_1, rates, "manual")
+    services.app.catalog.publish_price_version("default", NOV_1, rates, "manual")
     services.follower.catch_up()
-    services.app.rerate(price_book="default", since=NOV_1, reason="backdated version")
+    services.app.rerating.rerate(price_book="default", since=NOV_1, reason="backdated version")
     services.follower.catch_up()
 
 
@@ -43,10 +44,10 @@ def test_invoiced_usage_unpriced_then_priced_again_is_credited_then_debited_on_t
     app = services.app
     services.follower.start()  # billing waits for the read model, as a server's would
     seed(app, customers=())
-    app.create_customer("initech", "Initech", "USD", "pro", "invoice", 30, None)
+    app.customers.create_customer("initech", "Initech", "USD", "pro", "invoice", 30, None)
     gpt4o = [event(f"g{i}", "initech", timestamp=f"2026-11-1{i}T10:00:00Z") for i in range(3)]
     mini = [event(f"m{i}", "initech", model="gpt-4o-mini", timestamp=f"2026-11-2{i}T10:00:00Z") for i in range(2)]
-    app.record_usage(gpt4o + mini)
+    app.metering.record_usage(gpt4o + mini)
     services.follower.catch_up()
     gpt4o_charge = sum((expected_charge(body)[1] for body in gpt4o), Decimal(0))
     mini_charge = sum((expected_charge(body)[1] for body in mini), Decimal(0))
@@ -55,8 +56,8 @@ def test_invoiced_usage_unpriced_then_priced_again_is_credited_then_debited_on_t
 
     publish(services, [rate for rate in rates_json() if rate["model"] != "gpt-4o"])  # gpt-4o unpriced from Nov 1
     december_usage = event("d1", "initech", model="gpt-4o-mini", timestamp="2026-12-05T10:00:00Z")
-    app.clock = lambda: datetime(2026, 12, 6, tzinfo=UTC)
-    assert app.record_usage([december_usage])[0].status == "accepted"
+    clock_of(app).set(datetime(2026, 12, 6, tzinfo=UTC))
+    assert app.metering.record_usage([december_usage])[0].status == "accepted"
     services.follower.catch_up()
     december = bill(services, JAN_1)
     assert [(line["model"], line["late"]) for line in december.lines] == [
@@ -82,17 +83,17 @@ def test_invoiced_usage_unpriced_then_priced_again_is_credited_then_debited_on_t
     (usd,) = services.queries.trial_balance()
     assert usd.debits == usd.credits
     assert audit_history(app).problems == []
-    decode = app.mapper.to_domain_event
-    assert rebuild.audit_views(app.recorder, decode, services.database, LIVE_PREFIX) == []
+    decode = app.store.mapper.to_domain_event
+    assert rebuild.audit_views(app.store.recorder, decode, services.database, LIVE_PREFIX) == []
 
 
 def test_invoiced_usage_unpriced_and_priced_again_between_two_invoices_is_billed_once(services: Services) -> None:
     app = services.app
     services.follower.start()
     seed(app, customers=())
-    app.create_customer("initech", "Initech", "USD", "pro", "invoice", 30, None)
+    app.customers.create_customer("initech", "Initech", "USD", "pro", "invoice", 30, None)
     gpt4o = [event(f"g{i}", "initech", timestamp=f"2026-11-1{i}T10:00:00Z") for i in range(3)]
-    app.record_usage(gpt4o)
+    app.metering.record_usage(gpt4o)
     services.follower.catch_up()
     november = bill(services, DEC_1)
     assert Decimal(november.figures["total"]) == rounded(sum((expected_charge(b)[1] for b in gpt4o), Decimal(0)))

@@ -26,7 +26,7 @@ def record(services: Services) -> list[dict]:  # type: ignore[type-arg]
         moment = (START + timedelta(days=i % 3, hours=i % 5, minutes=i)).isoformat()
         model = ("gpt-4o", "gpt-4o-mini", "claude-sonnet-4-5", "gpt-9")[i % 4]
         bodies.append(event(f"b{i}", model=model, timestamp=moment, input_tokens=1000 + 7 * i, output_tokens=3 * i + 1))
-    services.app.record_usage(bodies)
+    services.app.metering.record_usage(bodies)
     services.follower.catch_up()
     return bodies
 
@@ -57,9 +57,9 @@ def test_buckets_follow_a_rerating(services: Services) -> None:
     cheaper = [{**r, "price": str(Decimal(r["price"]) / 4)} for r in rates_json()]
     cheaper.append({"provider": "openai", "model": "gpt-9", "unit": "input_tokens", "price": "1", "per": 1_000_000})
     cheaper.append({"provider": "openai", "model": "gpt-9", "unit": "output_tokens", "price": "1", "per": 1_000_000})
-    services.app.publish_price_version("default", START, cheaper, "manual")
+    services.app.catalog.publish_price_version("default", START, cheaper, "manual")
     services.follower.catch_up()
-    services.app.rerate(price_book="default", since=START, reason="test")
+    services.app.rerating.rerate(price_book="default", since=START, reason="test")
     services.follower.catch_up()
     buckets = services.queries.usage_buckets("acme", START, END, "day", ["model", "unit"])
     assert sum((b.charge for b in buckets), Decimal(0)) == revenue(services)

@@ -59,4 +59,4 @@ def invoice_as_the_operator_sees_it() -> dict[str, object]:
 def test_the_invoice_document_prints_no_cost_or_markup_whoever_renders_it() -> None:
     text = pdf_text(render(invoice_as_the_operator_sees_it()))
     assert operator_words(text) == [], text
-    assert "0.000003" in text and "Amount due" in text
+    assert "$3.00 / 1M" in text and "Amount due" in text

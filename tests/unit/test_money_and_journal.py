@@ -1,8 +1,11 @@
+import subprocess
+import sys
 from decimal import Decimal
 
 import pytest
 
-from domain.journal import JournalEntry, Posting, assert_balanced, entry
+from domain.invariants import InvariantViolated
+from domain.journal import JournalEntry, Posting, UnbalancedEntry, assert_balanced, check_balanced, entry, legs_of
 from domain.money import exact, format_amount, parse_amount
 
 
@@ -54,3 +57,45 @@ def test_entries_round_trip_and_balance() -> None:
     journal = JournalEntry("grant", (Posting("expenses:grants", "liabilities:wallet:a", Decimal("25"), "USD"),))
     assert JournalEntry.from_dict(journal.as_dict()) == journal
     assert_balanced(journal.postings)
+
+
+def test_an_unbalanced_set_of_legs_is_refused_naming_the_currency() -> None:
+    legs = [("liabilities:wallet:a", Decimal("5"), "USD"), ("revenue:usage", Decimal("-4.99"), "USD")]
+    with pytest.raises(UnbalancedEntry, match=r"USD debits exceed credits by 0\.01"):
+        check_balanced(legs)
+    with pytest.raises(UnbalancedEntry, match="EUR"):  # balanced in USD, not in EUR
+        check_balanced([*legs[:1], ("revenue:usage", Decimal("-5"), "USD"), ("revenue:usage", Decimal("2"), "EUR")])
+
+
+def test_an_entry_written_as_legs_balances_per_currency() -> None:
+    journal = entry(
+        "usage",
+        [
+            ("liabilities:wallet:a", "revenue:usage", Decimal("0.0078"), "USD"),
+            ("expenses:provider:x", "liabilities:payable:provider:x", Decimal("0.006"), "USD"),
+        ],
+    )
+    assert journal is not None
+    legs = legs_of(journal.postings)
+    assert sorted(amount for _, amount, _ in legs) == [Decimal("-0.0078"), Decimal("-0.006"), Decimal("0.006"),
+                                                       Decimal("0.0078")]  # fmt: skip
+    check_balanced(legs)
+    with pytest.raises(UnbalancedEntry):
+        check_balanced(legs[1:])  # one leg lost
+
+
+def test_money_invariants_hold_under_python_optimizations() -> None:
+    """`python -O` strips assert statements; a posting of a negative amount is refused all the same."""
+    script = (
+        "from decimal import Decimal\n"
+        "from domain.invariants import InvariantViolated\n"
+        "from domain.journal import Posting\n"
+        "try:\n"
+        "    Posting('liabilities:wallet:a', 'revenue:usage', Decimal('-1'), 'USD')\n"
+        "except InvariantViolated as error:\n"
+        "    print('refused:', error)\n"
+    )
+    done = subprocess.run([sys.executable, "-O", "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout.startswith("refused: a posting moves a positive amount"), done.stdout + done.stderr
+    with pytest.raises(InvariantViolated):
+        Posting("liabilities:wallet:a", "revenue:usage", Decimal("-1"), "USD")

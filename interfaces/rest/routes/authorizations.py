@@ -11,7 +11,8 @@ from starlette.concurrency import run_in_threadpool
 
 from interfaces import presenters
 from interfaces.observability.counting import count_decision
-from interfaces.rest.auth import AdminDep, ServicesDep
+from interfaces.rest.auth import AdminDep
+from interfaces.rest.dependencies import AuthorizationsDep, BillingDep
 from interfaces.rest.problems import problem
 from interfaces.rest.responses import PROBLEMS, AuthorizationPublic, CustomerPublic, Problem
 from interfaces.rest.schemas import CallerId, MoneyText, Name, Strict, WholeNumber
@@ -60,9 +61,9 @@ class LimitsSet(Strict):
         },
     },
 )
-async def authorize(body: AuthorizationCreate, services: ServicesDep, _: AdminDep) -> Any:
+async def authorize(body: AuthorizationCreate, authorizations: AuthorizationsDep, _: AdminDep) -> Any:
     decided, created = await run_in_threadpool(
-        services.app.authorize,
+        authorizations.authorize,
         body.id,
         body.customer,
         body.amount,
@@ -71,7 +72,7 @@ async def authorize(body: AuthorizationCreate, services: ServicesDep, _: AdminDe
     )
     if created:
         count_decision(None if decided.approved else decided.code)
-    shown = presenters.authorization(decided, services.app.authorization_status(decided))
+    shown = presenters.authorization(decided, authorizations.authorization_status(decided))
     if decided.approved:
         return JSONResponse(shown, status_code=201)
     code = str(decided.code)
@@ -80,24 +81,28 @@ async def authorize(body: AuthorizationCreate, services: ServicesDep, _: AdminDe
 
 
 @router.get("/v1/authorizations/{authorization_id}", response_model=AuthorizationPublic, responses=PROBLEMS)
-def get_authorization(authorization_id: str, services: ServicesDep, _: AdminDep) -> dict[str, Any]:
-    found = services.app.find_authorization(authorization_id)
-    return presenters.authorization(found, services.app.authorization_status(found))
+def get_authorization(authorization_id: str, authorizations: AuthorizationsDep, _: AdminDep) -> dict[str, Any]:
+    found = authorizations.find_authorization(authorization_id)
+    return presenters.authorization(found, authorizations.authorization_status(found))
 
 
 @router.post("/v1/authorizations/{authorization_id}/void", response_model=AuthorizationPublic, responses=PROBLEMS)
-def void_authorization(authorization_id: str, services: ServicesDep, _: AdminDep) -> dict[str, Any]:
-    voided = services.app.void_authorization(authorization_id)
-    return presenters.authorization(voided, services.app.authorization_status(voided))
+def void_authorization(authorization_id: str, authorizations: AuthorizationsDep, _: AdminDep) -> dict[str, Any]:
+    voided = authorizations.void_authorization(authorization_id)
+    return presenters.authorization(voided, authorizations.authorization_status(voided))
 
 
 @router.put("/v1/customers/{customer_id}/limits", response_model=CustomerPublic, responses=PROBLEMS)
-def set_limits(customer_id: str, body: LimitsSet, services: ServicesDep, _: AdminDep) -> dict[str, Any]:
-    updated = services.app.set_limits(customer_id, body.model_dump())
-    return presenters.customer(updated, services.app.customer_status(customer_id))
+def set_limits(
+    customer_id: str, body: LimitsSet, authorizations: AuthorizationsDep, billing: BillingDep, _: AdminDep
+) -> dict[str, Any]:
+    updated = authorizations.set_limits(customer_id, body.model_dump())
+    return presenters.customer(updated, billing.customer_status(customer_id))
 
 
 @router.delete("/v1/customers/{customer_id}/limits", response_model=CustomerPublic, responses=PROBLEMS)
-def remove_limits(customer_id: str, services: ServicesDep, _: AdminDep) -> dict[str, Any]:
-    updated = services.app.set_limits(customer_id, None)
-    return presenters.customer(updated, services.app.customer_status(customer_id))
+def remove_limits(
+    customer_id: str, authorizations: AuthorizationsDep, billing: BillingDep, _: AdminDep
+) -> dict[str, Any]:
+    updated = authorizations.set_limits(customer_id, None)
+    return presenters.customer(updated, billing.customer_status(customer_id))

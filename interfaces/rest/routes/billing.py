@@ -8,9 +8,13 @@ from fastapi import APIRouter, Response
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
+from application.invoicing import Billing
+from domain.invoice import Invoice
 from interfaces import presenters
 from interfaces.documents.invoice_pdf import render
-from interfaces.rest.auth import AdminDep, PrincipalDep, ServicesDep
+from interfaces.documents.parties import buyer_from, seller_from
+from interfaces.rest.auth import AdminDep, Principal, PrincipalDep, ServicesDep
+from interfaces.rest.dependencies import BillingDep, ClockDep, CustomersDep
 from interfaces.rest.responses import PROBLEMS, BillingRunPublic, InvoicePublic, InvoicesPublic
 from interfaces.rest.schemas import CallerId, Moment, MoneyText, Name, Strict
 
@@ -35,9 +39,9 @@ class PaymentCreate(Strict):
     responses={**PROBLEMS, 200: {"model": BillingRunPublic, "description": "The same period again: what it issued"}},
 )
 async def create_billing_run(
-    body: BillingRunCreate, services: ServicesDep, _: AdminDep, response: Response
+    body: BillingRunCreate, billing: BillingDep, _: AdminDep, response: Response
 ) -> dict[str, Any]:
-    run = await run_in_threadpool(services.app.billing_run, body.period_end, body.customers, body.period_start)
+    run = await run_in_threadpool(billing.billing_run, body.period_end, body.customers, body.period_start)
     if not run.created:
         response.status_code = 200  # the same period again: what it issued before, nothing new
     return {
@@ -61,16 +65,25 @@ async def create_billing_run(
 @router.get(
     "/v1/invoices/{invoice_id}", response_model=InvoicePublic, response_model_exclude_unset=True, responses=PROBLEMS
 )
-def get_invoice(invoice_id: str, services: ServicesDep, who: PrincipalDep) -> dict[str, Any]:
-    return presenters.invoice(_visible(invoice_id, services, who), services.app.clock(), operator=who.is_admin)
+def get_invoice(invoice_id: str, billing: BillingDep, clock: ClockDep, who: PrincipalDep) -> dict[str, Any]:
+    return presenters.invoice(_visible(invoice_id, billing, who), clock(), operator=who.is_admin)
 
 
 @router.get("/v1/invoices/{invoice_id}/pdf", responses={**PROBLEMS, 200: {"content": {"application/pdf": {}}}})
-def get_invoice_pdf(invoice_id: str, services: ServicesDep, who: PrincipalDep) -> Response:
+def get_invoice_pdf(
+    invoice_id: str,
+    services: ServicesDep,
+    billing: BillingDep,
+    customers: CustomersDep,
+    clock: ClockDep,
+    who: PrincipalDep,
+) -> Response:
     # A document sent to the customer: the customer's view, whoever asks for it.
-    shown = presenters.invoice(_visible(invoice_id, services, who), services.app.clock(), operator=False)
+    found = _visible(invoice_id, billing, who)
+    shown = presenters.invoice(found, clock(), operator=False)
+    buyer = buyer_from(customers.customer(found.customer))
     return Response(
-        render(shown),
+        render(shown, seller_from(services.settings), buyer),
         media_type="application/pdf",
         headers={"Content-Disposition": f'inline; filename="{invoice_id}.pdf"'},
     )
@@ -82,20 +95,22 @@ def get_invoice_pdf(invoice_id: str, services: ServicesDep, who: PrincipalDep) -
     response_model_exclude_unset=True,
     responses=PROBLEMS,
 )
-def list_invoices(customer_id: str, services: ServicesDep, who: PrincipalDep) -> dict[str, Any]:
+def list_invoices(customer_id: str, billing: BillingDep, clock: ClockDep, who: PrincipalDep) -> dict[str, Any]:
     who.require_customer(customer_id)
-    now = services.app.clock()
-    found = services.app.invoices_of(customer_id)
+    now = clock()
+    found = billing.invoices_of(customer_id)
     return {"invoices": [presenters.invoice(i, now, operator=who.is_admin) for i in found]}
 
 
 @router.post("/v1/invoices/{invoice_id}/payments", response_model=InvoicePublic, responses=PROBLEMS)
-def record_payment(invoice_id: str, body: PaymentCreate, services: ServicesDep, _: AdminDep) -> dict[str, Any]:
-    paid = services.app.record_invoice_payment(invoice_id, body.amount, body.reference)
-    return presenters.invoice(paid, services.app.clock(), operator=True)
+def record_payment(
+    invoice_id: str, body: PaymentCreate, billing: BillingDep, clock: ClockDep, _: AdminDep
+) -> dict[str, Any]:
+    paid = billing.record_invoice_payment(invoice_id, body.amount, body.reference)
+    return presenters.invoice(paid, clock(), operator=True)
 
 
-def _visible(invoice_id: str, services: Any, who: Any) -> Any:
-    found = services.app.invoice(invoice_id)
+def _visible(invoice_id: str, billing: Billing, who: Principal) -> Invoice:
+    found = billing.invoice(invoice_id)
     who.require_customer(found.customer)  # another customer's invoice does not exist for a customer key
     return found

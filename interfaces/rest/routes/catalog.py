@@ -11,7 +11,8 @@ from starlette.concurrency import run_in_threadpool
 
 from application.errors import NotFound
 from interfaces import presenters
-from interfaces.rest.auth import AdminDep, ServicesDep
+from interfaces.rest.auth import AdminDep
+from interfaces.rest.dependencies import CatalogDep
 from interfaces.rest.responses import PROBLEMS, PlanPublic, PriceBookPublic, PriceVersionPublic
 from interfaces.rest.schemas import (
     Moment,
@@ -36,32 +37,32 @@ class CatalogImport(Strict):
 
 
 @router.post("/v1/price-books", status_code=201, response_model=PriceBookPublic, responses=PROBLEMS)
-def create_price_book(body: PriceBookCreate, services: ServicesDep, _: AdminDep) -> dict[str, Any]:
-    return presenters.price_book(services.app.create_price_book(body.id, body.currency))
+def create_price_book(body: PriceBookCreate, catalog: CatalogDep, _: AdminDep) -> dict[str, Any]:
+    return presenters.price_book(catalog.create_price_book(body.id, body.currency))
 
 
 @router.get("/v1/price-books/{price_book_id}", response_model=PriceBookPublic, responses=PROBLEMS)
-def get_price_book(price_book_id: str, services: ServicesDep, _: AdminDep) -> dict[str, Any]:
-    return presenters.price_book(services.app.price_book(price_book_id))
+def get_price_book(price_book_id: str, catalog: CatalogDep, _: AdminDep) -> dict[str, Any]:
+    return presenters.price_book(catalog.price_book(price_book_id))
 
 
 @router.post(
     "/v1/price-books/{price_book_id}/versions", status_code=201, response_model=PriceVersionPublic, responses=PROBLEMS
 )
 def publish_price_version(
-    price_book_id: str, body: PriceVersionCreate, services: ServicesDep, _: AdminDep
+    price_book_id: str, body: PriceVersionCreate, catalog: CatalogDep, _: AdminDep
 ) -> dict[str, Any]:
     rates = [rate.model_dump() for rate in body.rates]
-    version = services.app.publish_price_version(price_book_id, body.effective_from, rates, "manual")
+    version = catalog.publish_price_version(price_book_id, body.effective_from, rates, "manual")
     return presenters.price_version(version)
 
 
 @router.post(
     "/v1/price-books/{price_book_id}/import", status_code=201, response_model=PriceVersionPublic, responses=PROBLEMS
 )
-async def import_prices(price_book_id: str, body: CatalogImport, services: ServicesDep, _: AdminDep) -> dict[str, Any]:
+async def import_prices(price_book_id: str, body: CatalogImport, catalog: CatalogDep, _: AdminDep) -> dict[str, Any]:
     versions = await run_in_threadpool(
-        services.app.import_prices, price_book_id, body.providers, body.effective_from, body.history_since
+        catalog.import_prices, price_book_id, body.providers, body.effective_from, body.history_since
     )
     shown = presenters.price_version(versions[-1])
     shown["rates_count"] = len(shown.pop("rates"))
@@ -70,31 +71,29 @@ async def import_prices(price_book_id: str, body: CatalogImport, services: Servi
 
 
 @router.get("/v1/price-books/{price_book_id}/versions/{number}", response_model=PriceVersionPublic, responses=PROBLEMS)
-def get_price_version(price_book_id: str, number: int, services: ServicesDep, _: AdminDep) -> dict[str, Any]:
-    book = services.app.price_book(price_book_id)
+def get_price_version(price_book_id: str, number: int, catalog: CatalogDep, _: AdminDep) -> dict[str, Any]:
+    book = catalog.price_book(price_book_id)
     if not 1 <= number <= len(book.versions):
         raise NotFound(f"price book {price_book_id!r} has no version {number}")
     return presenters.price_version(book.versions[number - 1])
 
 
 @router.post("/v1/plans", status_code=201, response_model=PlanPublic, responses=PROBLEMS)
-def create_plan(body: PlanCreate, services: ServicesDep, _: AdminDep) -> dict[str, Any]:
+def create_plan(body: PlanCreate, catalog: CatalogDep, _: AdminDep) -> dict[str, Any]:
     overrides = [o.model_dump() for o in body.model_overrides]
     tiers = body.tiers.model_dump() if body.tiers else None
-    plan = services.app.create_plan(body.id, body.price_book, Decimal(body.markup_percent), overrides, tiers)
+    plan = catalog.create_plan(body.id, body.price_book, Decimal(body.markup_percent), overrides, tiers)
     return presenters.plan(plan)
 
 
 @router.get("/v1/plans/{plan_id}", response_model=PlanPublic, responses=PROBLEMS)
-def get_plan(plan_id: str, services: ServicesDep, _: AdminDep) -> dict[str, Any]:
-    return presenters.plan(services.app.plan(plan_id))
+def get_plan(plan_id: str, catalog: CatalogDep, _: AdminDep) -> dict[str, Any]:
+    return presenters.plan(catalog.plan(plan_id))
 
 
 @router.post("/v1/plans/{plan_id}/versions", status_code=201, response_model=PlanPublic, responses=PROBLEMS)
-def publish_plan_version(plan_id: str, body: PlanVersionCreate, services: ServicesDep, _: AdminDep) -> dict[str, Any]:
+def publish_plan_version(plan_id: str, body: PlanVersionCreate, catalog: CatalogDep, _: AdminDep) -> dict[str, Any]:
     overrides = [o.model_dump() for o in body.model_overrides]
     tiers = body.tiers.model_dump() if body.tiers else None
-    plan = services.app.publish_plan_version(
-        plan_id, body.effective_from, Decimal(body.markup_percent), overrides, tiers
-    )
+    plan = catalog.publish_plan_version(plan_id, body.effective_from, Decimal(body.markup_percent), overrides, tiers)
     return presenters.plan(plan)

@@ -15,6 +15,7 @@ from interfaces import presenters
 from interfaces.observability.counting import count_usage
 from interfaces.rest.auth import AdminDep, PrincipalDep, ServicesDep
 from interfaces.rest.batch_body import BodyTooDeep, parse_body
+from interfaces.rest.dependencies import CatalogDep, MeteringDep
 from interfaces.rest.responses import PROBLEMS, UsageEventPublic, UsageResultsPublic
 from interfaces.rest.schemas import UsageBatchDoc
 
@@ -59,12 +60,12 @@ def _batch(raw: bytes, limit: int) -> list[Any]:
     response_model_exclude_none=True,
     responses=PROBLEMS,
 )
-async def record_events(request: Request, services: ServicesDep, _: AdminDep) -> dict[str, Any]:
+async def record_events(request: Request, services: ServicesDep, metering: MeteringDep, _: AdminDep) -> dict[str, Any]:
     # Parsed on a worker thread: off the event loop, and on a fresh stack, so
     # how deep an event may nest before it is unreadable does not depend on
     # how many middleware frames lie under the route.
     events = await run_in_threadpool(_batch, await request.body(), services.settings.max_batch_events)
-    results = await run_in_threadpool(services.app.record_usage, events)
+    results = await run_in_threadpool(metering.record_usage, events)
     count_usage(results)
     return {"results": [result.as_dict() for result in results]}
 
@@ -75,12 +76,14 @@ async def record_events(request: Request, services: ServicesDep, _: AdminDep) ->
     response_model_exclude_unset=True,  # a customer's view has no cost fields at all, not nulls
     responses=PROBLEMS,
 )
-def get_event(customer_id: str, event_id: str, services: ServicesDep, who: PrincipalDep) -> dict[str, Any]:
+def get_event(
+    customer_id: str, event_id: str, catalog: CatalogDep, metering: MeteringDep, who: PrincipalDep
+) -> dict[str, Any]:
     who.require_customer(customer_id)
-    usage = services.app.find_usage(customer_id, event_id)
+    usage = metering.find_usage(customer_id, event_id)
     if usage is None:
         raise NotFound(f"event {event_id!r} of customer {customer_id!r} does not exist")
-    return _answerable(presenters.usage(usage, services.app.price_source, operator=who.is_admin))
+    return _answerable(presenters.usage(usage, catalog.price_source, operator=who.is_admin))
 
 
 def _answerable(shown: dict[str, Any]) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel
 
@@ -78,13 +78,15 @@ def healthz(services: ServicesDep) -> Any:
 def _report(services: Services) -> HealthReport:
     try:
         position = services.queries.position()
-        head = services.app.recorder.max_notification_id() or 0
+        head = services.app.store.head()
     except Exception as error:  # the store does not answer: say so, as a 503
         raise TallyUnavailable(str(error)) from None
     return check_health(services, head, position)
 
 
 @router.get("/metrics", response_class=PlainTextResponse)
-def metrics(services: ServicesDep) -> Response:
+def metrics(services: ServicesDep, request: Request) -> Response:
     """Prometheus text (interfaces/observability/metrics.py)."""
-    return Response(exposition(_report(services)), media_type=CONTENT_TYPE)
+    gateway = getattr(request.app.state, "gateway", None)  # made on the first gateway call
+    calls = dict(gateway.counters) if gateway else {}
+    return Response(exposition(_report(services), gateway_calls=calls), media_type=CONTENT_TYPE)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from application.validation import POSITION_PATTERN
 from interfaces import presenters
 from interfaces.rest.auth import AdminDep, ServicesDep
+from interfaces.rest.dependencies import ClockDep
 from interfaces.rest.responses import PROBLEMS, EntriesPublic, TrialBalancePublic
 from interfaces.rest.schemas import Moment
 
@@ -34,6 +35,6 @@ def ledger_entries(
 
 
 @router.get("/v1/ledger/trial-balance", response_model=TrialBalancePublic, responses=PROBLEMS)
-def trial_balance(services: ServicesDep, _: AdminDep, as_of: Moment | None = None) -> dict[str, Any]:
-    moment = as_of or services.app.clock()
+def trial_balance(services: ServicesDep, clock: ClockDep, _: AdminDep, as_of: Moment | None = None) -> dict[str, Any]:
+    moment = as_of or clock()
     return presenters.trial_balance(moment, services.queries.trial_balance(as_of))

@@ -9,7 +9,8 @@ from pydantic import Field
 
 from application.simulation import Totals, by_model_rows
 from interfaces import presenters
-from interfaces.rest.auth import AdminDep, ServicesDep
+from interfaces.rest.auth import AdminDep
+from interfaces.rest.dependencies import SimulationsDep
 from interfaces.rest.responses import PROBLEMS, SimulationPublic
 from interfaces.rest.schemas import CallerId, ModelOverrideIn, Moment, MoneyText, RateIn, Strict, TiersIn
 
@@ -44,8 +45,8 @@ def _totals(totals: Totals) -> dict[str, str]:
 
 
 @router.post("/v1/simulations", response_model=SimulationPublic, responses=PROBLEMS)
-def simulate(body: SimulationCreate, services: ServicesDep, _: AdminDep) -> dict[str, Any]:
-    result = services.app.simulate(
+def simulate(body: SimulationCreate, simulations: SimulationsDep, _: AdminDep) -> dict[str, Any]:
+    result = simulations.simulate(
         body.customer,
         body.start,
         body.end,

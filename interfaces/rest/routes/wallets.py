@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Response
 from application.errors import TallyError
 from interfaces import presenters
 from interfaces.rest.auth import AdminDep, PrincipalDep, ServicesDep
+from interfaces.rest.dependencies import AuthorizationsDep, ClockDep, CustomersDep, EventStoreDep, WalletsDep
 from interfaces.rest.responses import PROBLEMS, BalancePublic, Problem, TopUpPublic
 from interfaces.rest.schemas import Moment, TopUpCreate
 
@@ -32,18 +33,18 @@ router = APIRouter(tags=["wallets"])
     responses={**PROBLEMS, 200: {"model": TopUpPublic, "description": "A retry of the same id: the first answer"}},
 )
 def create_top_up(
-    customer_id: str, body: TopUpCreate, services: ServicesDep, _: AdminDep, response: Response
+    customer_id: str, body: TopUpCreate, wallets: WalletsDep, _: AdminDep, response: Response
 ) -> dict[str, Any]:
-    top_up, created = services.app.top_up(customer_id, body.id, body.amount, body.source, body.expires_at)
+    top_up, created = wallets.top_up(customer_id, body.id, body.amount, body.source, body.expires_at)
     if not created:
         response.status_code = 200  # a retry: the first answer, unchanged
     return presenters.top_up(top_up)
 
 
 @router.get("/v1/customers/{customer_id}/top-ups/{top_up_id}", response_model=TopUpPublic, responses=PROBLEMS)
-def get_top_up(customer_id: str, top_up_id: str, services: ServicesDep, who: PrincipalDep) -> dict[str, Any]:
+def get_top_up(customer_id: str, top_up_id: str, wallets: WalletsDep, who: PrincipalDep) -> dict[str, Any]:
     who.require_customer(customer_id)
-    return presenters.top_up(services.app.find_top_up(customer_id, top_up_id))
+    return presenters.top_up(wallets.find_top_up(customer_id, top_up_id))
 
 
 @router.get(
@@ -54,6 +55,10 @@ def get_top_up(customer_id: str, top_up_id: str, services: ServicesDep, who: Pri
 def get_balance(
     customer_id: str,
     services: ServicesDep,
+    authorizations: AuthorizationsDep,
+    clock: ClockDep,
+    customers: CustomersDep,
+    store: EventStoreDep,
     who: PrincipalDep,
     as_of: Moment | None = None,
     consistent: Annotated[
@@ -61,14 +66,14 @@ def get_balance(
     ] = False,
 ) -> dict[str, Any]:
     who.require_customer(customer_id)
-    customer = services.app.customer(customer_id)
-    moment = as_of or services.app.clock()
+    customer = customers.customer(customer_id)
+    moment = as_of or clock()
     if consistent:
-        head = services.app.recorder.max_notification_id() or 0
+        head = store.head()
         if not services.wait_projected(head, CONSISTENT_WAIT_SECONDS):
             raise ProjectionBehind(f"the read model is behind the event log (position {head}); try again")
     balance, _ = services.queries.balance(customer_id, customer.currency, as_of)
-    held = services.app.held(customer_id) if as_of is None else Decimal(0)  # holds are now; the past has none
+    held = authorizations.held(customer_id) if as_of is None else Decimal(0)  # holds are now; the past has none
     return {
         "customer": customer_id,
         "balance": presenters.money(balance),

@@ -13,6 +13,7 @@ from application.errors import TallyError
 from infrastructure.metrics import stripe_webhooks
 from infrastructure.stripe_webhooks import InvalidWebhook, notice_of, verify
 from interfaces.rest.auth import ServicesDep
+from interfaces.rest.dependencies import PaymentNoticesDep
 from interfaces.rest.responses import PROBLEMS
 
 logger = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ class WebhooksNotConfigured(TallyError):
 async def stripe_webhook(
     request: Request,
     services: ServicesDep,
+    payment_notices: PaymentNoticesDep,
     stripe_signature: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any]:
     secret = services.settings.stripe_webhook_secret
@@ -50,7 +52,7 @@ async def stripe_webhook(
     if notice is None:
         stripe_webhooks.labels("ignored").inc()
         return {"received": True, "applied": f"ignored: {event.get('type')} is not an event tally acts on"}
-    applied = await run_in_threadpool(services.app.handle_payment_notice, notice)
+    applied = await run_in_threadpool(payment_notices.handle_payment_notice, notice)
     stripe_webhooks.labels("ignored" if applied.startswith("ignored") else "applied").inc()
     logger.info("stripe %s %s: %s", event.get("type"), notice.event_id, applied)
     return {"received": True, "applied": applied}

@@ -1,0 +1,94 @@
+"""The one event store: a single eventsourcing Application that owns the
+recorder, the notification log, snapshotting and the unit of work. Every use
+case and policy shares one instance, so there is one ordered history for the
+projections and for auditors (docs/architecture.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import IntegrityError, Recording, Transcoder
+
+from application.errors import Conflict
+from application.stored_values import StoredValuesTranscoder
+from domain.holds import Holds
+
+MAX_CHANGE_ATTEMPTS = 5
+T = TypeVar("T")
+A = TypeVar("A")
+
+
+class EventStore(Application[UUID]):
+    name = "tally"
+    # A busy customer's Holds gains an event per authorization: a snapshot
+    # every 200 keeps loading it (at a process's first authorization for the
+    # customer; later ones read only the new events) short.
+    snapshotting_intervals: ClassVar[dict[type[Any], int]] = {Holds: 200}
+
+    def __init__(self, env: Any = None) -> None:
+        super().__init__(env)
+        self.saved_listeners: list[Callable[[int], None]] = []
+
+    def construct_transcoder(self) -> Transcoder:
+        """The library's JSON transcoder, tolerant of stored caller objects
+        shaped like its transcoded values (application/stored_values.py)."""
+        transcoder = StoredValuesTranscoder()
+        self.register_transcodings(transcoder)
+        return transcoder
+
+    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
+        """Save, then wake this process's follower (others poll)."""
+        return self._saved(super().save(*objs, **kwargs))
+
+    def append(self, events: Sequence[Any]) -> list[Recording[UUID]]:
+        """Append creation events that need no aggregate object (the usage hot
+        path): the same mapper, recorder and atomic insert as save(), without
+        collecting events from aggregates one protocol check at a time."""
+        return self._saved(self.events.put(events))
+
+    def head(self) -> int:
+        """The position of the last event in the log (0 when empty)."""
+        return self.recorder.max_notification_id() or 0
+
+    def read(
+        self, after: int, limit: int, topics: Sequence[str] = (), stop: int | None = None
+    ) -> list[tuple[int, Any]]:
+        """The log after `after` (up to `stop`), as (position, domain event)
+        pairs, `limit` at most, of the given topics (all when none): the one
+        way policies read the log."""
+        page = self.recorder.select_notifications(after, limit, stop=stop, topics=topics, inclusive_of_start=False)
+        return [(notification.id, self.mapper.to_domain_event(notification)) for notification in page]
+
+    def retrying(self, attempt: Callable[[], T], what: str, attempts: int = MAX_CHANGE_ATTEMPTS) -> T:
+        """Run `attempt` until the event store takes what it saves: another
+        writer that changed the same aggregate meanwhile makes the store refuse
+        the append (IntegrityError), and the attempt is made again from the
+        new state; after `attempts` refusals, a Conflict for the caller."""
+        for _attempt in range(attempts):
+            try:
+                return attempt()
+            except IntegrityError:
+                continue
+        raise Conflict(f"{what} is being changed concurrently; try again")
+
+    def change(self, load: Callable[[], A], change: Callable[[A], object], what: str) -> A:
+        """Load an aggregate, change it, save it; again from the new state when
+        another writer changed it meanwhile."""
+
+        def attempt() -> A:
+            found = load()
+            change(found)
+            self.save(found)
+            return found
+
+        return self.retrying(attempt, what)
+
+    def _saved(self, recordings: list[Recording[UUID]]) -> list[Recording[UUID]]:
+        if recordings:
+            position = max(recording.notification.id for recording in recordings)
+            for listener in self.saved_listeners:
+                listener(position)
+        return recordings

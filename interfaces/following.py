@@ -1,0 +1,62 @@
+"""What following the log needs, and nothing more: the event store (to read
+the log), the read model's database and the follower that folds the one
+into the other, woken by the store's appends (PostgreSQL LISTEN). The server
+builds its follower from these; a projector process builds only these."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from application.event_store import EventStore
+from infrastructure.databases import creating_store, open_database
+from infrastructure.log_listener import LogListener
+from infrastructure.settings import Settings
+from infrastructure.storage import parse_database_url
+from projections import schema
+from projections.database import Database
+from projections.follower import Follower
+from projections.part_health import PartHealth
+
+LIVE_PREFIX = "view_"
+
+
+def create_views(database: Database, prefix: str) -> None:
+    with database.transaction(write=True) as cursor:
+        schema.create(cursor, prefix, database.dialect)
+
+
+def follow(
+    store: EventStore, database: Database, prefix: str, health: PartHealth | None
+) -> tuple[Follower, LogListener]:
+    """The follower of `store`'s log into `database`, and the listener that wakes it."""
+    follower = Follower(store.recorder, store.mapper.to_domain_event, database, prefix, health=health)
+    store.saved_listeners.append(follower.notify)
+    return follower, LogListener(store.recorder, follower.notify)
+
+
+@dataclass
+class Following:
+    store: EventStore
+    database: Database
+    follower: Follower
+    listener: LogListener
+
+    def start(self) -> None:
+        self.follower.start()
+        self.listener.start()
+
+    def close(self) -> None:
+        self.listener.stop()
+        self.follower.stop()
+        self.database.close()
+        self.store.close()
+
+
+def open_following(settings: Settings, health: PartHealth | None = None) -> Following:
+    store = parse_database_url(settings.database_url)
+    with creating_store(store):
+        database = open_database(store)
+        events = EventStore(store.env)
+        create_views(database, LIVE_PREFIX)
+    follower, listener = follow(events, database, LIVE_PREFIX, health)
+    return Following(events, database, follower, listener)

@@ -1,0 +1,1 @@
+"""The gateway: the providers' own APIs, metered in flight."""
