@@ -71,7 +71,7 @@ async def authorize(body: AuthorizationCreate, authorizations: AuthorizationsDep
         body.expires_in_seconds,
     )
     if created:
-        count_decision(decided.code if not decided.approved else None)
+        count_decision(None if decided.approved else decided.code)
     shown = presenters.authorization(decided, authorizations.authorization_status(decided))
     if decided.approved:
         return JSONResponse(shown, status_code=201)

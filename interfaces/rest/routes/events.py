@@ -61,7 +61,10 @@ def _batch(raw: bytes, limit: int) -> list[Any]:
     responses=PROBLEMS,
 )
 async def record_events(request: Request, services: ServicesDep, metering: MeteringDep, _: AdminDep) -> dict[str, Any]:
-    events = _batch(await request.body(), services.settings.max_batch_events)
+    # Parsed on a worker thread: off the event loop, and on a fresh stack, so
+    # how deep an event may nest before it is unreadable does not depend on
+    # how many middleware frames lie under the route.
+    events = await run_in_threadpool(_batch, await request.body(), services.settings.max_batch_events)
     results = await run_in_threadpool(metering.record_usage, events)
     count_usage(results)
     return {"results": [result.as_dict() for result in results]}
