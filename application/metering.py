@@ -18,7 +18,6 @@ warning."""
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -52,8 +51,6 @@ class Metering:
         self.rating = rating
         self.usage_index = usage_index
         self.clock = clock
-        self.counters: dict[str, int] = {"accepted": 0, "duplicate": 0, "rejected": 0}
-        self.counters_lock = threading.Lock()
 
     def record_usage(self, raws: Sequence[object]) -> list[UsageResult]:
         assert len(raws) <= MAX_BATCH, "the edge limits batches"
@@ -78,9 +75,6 @@ class Metering:
         self._append_new(pending, repeats, results)
         answered = [result for result in results if result is not None]
         assert len(answered) == len(raws), "every event gets an answer"
-        with self.counters_lock:
-            for result in answered:
-                self.counters[result.status] += 1
         return answered
 
     def _append_new(

@@ -137,6 +137,10 @@ def test_every_route_and_field_with_each_kind_of_key(server: str, tmp_path: Path
                 if path in PUBLIC or path.startswith(("/docs", "/openapi", "/redoc")):
                     assert guard == "public", path
                     continue
+                if path.startswith("/gateway/"):  # the gateway checks keys itself, answering in the provider's shape
+                    assert nobody.request(method, path, json={}).status_code == 401, path
+                    assert own.request(method, path, json={}).status_code not in (401, 403, 500), path
+                    continue
                 assert guard != "public", f"{method} {path} has no key check"
                 mine = own.request(
                     method, concrete(path, "acme", ids), json={} if method in ("POST", "PUT", "PATCH") else None
