@@ -142,7 +142,9 @@ def test_every_setting_is_documented_with_the_page_serve_points_to() -> None:
 
 
 def test_the_demo_uses_the_store_tally_serve_uses() -> None:
-    ran = subprocess.run(["make", "--no-print-directory", "-n", "demo"], cwd=ROOT, capture_output=True, text=True, check=True)
+    ran = subprocess.run(
+        ["make", "--no-print-directory", "-n", "demo"], cwd=ROOT, capture_output=True, text=True, check=True
+    )
     recipe = ran.stdout.strip().splitlines()[-1]
     assert recipe.endswith("tally demo"), recipe
     assert "TALLY_DATABASE_URL" not in recipe, recipe  # the same variable, the same default
