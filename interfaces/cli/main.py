@@ -131,9 +131,8 @@ def demo(
 def replay() -> None:
     """Rebuild every projection from the event store, then compare it with what was there."""
     services = bootstrap(Settings(), start_follower=False)
+    compared: list[tuple[int, list[rebuild.Difference] | None]] = []
     try:
-        with services.database.snapshot() as cursor:
-            before = rebuild.dump(cursor, LIVE_PREFIX)
         total = services.app.store.head()
         with progress_bar("replaying", total) as advance:
             position = rebuild.rebuild(
@@ -142,13 +141,11 @@ def replay() -> None:
                 services.database,
                 LIVE_PREFIX,
                 advance,
+                on_built=lambda follower: compared.append(rebuild.compare_with_live(follower, LIVE_PREFIX)),
             )
-        with services.database.snapshot() as cursor:
-            after = rebuild.dump(cursor, LIVE_PREFIX)
-        old_position = int(before["tracking"][0][1]) if before["tracking"] else 0
+        old_position, differences = compared[0]
         console.print(f"rebuilt to position {position} (the view was at {old_position})")
-        if old_position == position:
-            differences = rebuild.compare(before, after)
+        if differences is not None:
             for difference in differences:
                 console.print(f"[red]{difference.table}[/red]: {difference.detail}")
             if differences:
