@@ -7,6 +7,8 @@ replays into scratch and sends back the differences it found."""
 from __future__ import annotations
 
 import multiprocessing
+import signal
+import sys
 from multiprocessing.connection import Connection
 from multiprocessing.sharedctypes import Synchronized
 
@@ -39,6 +41,8 @@ def _child(settings_fields: dict[str, object], replayed: Synchronized[int], answ
         with replayed.get_lock():
             replayed.value += count
 
+    # Stopped by the parent (its history check failed): unwind, so the scratch tables are dropped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     try:
         services = bootstrap(Settings.model_validate(settings_fields), start_follower=False)
         try:
