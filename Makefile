@@ -41,6 +41,7 @@ bench: setup
 	bash scripts/ensure-postgres
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.keys
+	$(BIN)/python -m bench.auditors
 
 ## A long model-based run of the whole ledger on both stores (docs/audit.md): a new
 ## seed each time unless TALLY_MODEL_SEED is set; TALLY_MODEL_STEPS steps per store.

@@ -81,7 +81,7 @@ def audit_history(
     head = app.store.recorder.max_notification_id() or 0
     app.reference.refresh()  # after the head: the reference data know every version the audited log publishes
     report = HistoryReport()
-    latest: dict[Any, Latest] = {}  # usage aggregate → its latest rating, in brief
+    latest = LatestRatings(app)  # a usage's rating before a correction, read from the log when one comes
     standings: dict[Any, Standing] = {}  # usage aggregate → its latest rating, where it is not the one in force
     versions = Versions(checkpoints.get(SETTLED_CHECKPOINT) if checkpoints is not None else 0)
     position = 0
@@ -104,7 +104,7 @@ def audit_history(
         if len(page) < PAGE:
             break
         position = page[-1].id
-    report.usage_checked = len(latest)
+    report.usage_checked = latest.usage
     _check_in_force(app, report, standings, versions)
     for currency in sorted(set(report.debits) | set(report.credits)):
         if report.debits[currency] != report.credits[currency]:
@@ -115,7 +115,7 @@ def audit_history(
 def _check_usage(
     app: Tally,
     report: HistoryReport,
-    latest: dict[Any, Latest],
+    latest: LatestRatings,
     standings: dict[Any, Standing],
     position: int,
     event: Any,
@@ -265,24 +265,53 @@ class Latest:
 UNPRICED = Latest(ZERO, ZERO, None, None, ZERO)
 
 
-def _follow(report: HistoryReport, latest: dict[Any, Latest], position: int, event: Any) -> None:
-    """Keep each usage's latest rating: a correction or an unpricing must
-    state the differences from it and name its versions, a first rating
-    follows none, and each month's tiered cost is the sum of its usage's
-    latest tiered costs."""
-    rating = getattr(event, "rating", None)
-    now = UNPRICED
-    if rating:
-        cost = Decimal(rating["cost"])
-        tiered_cost = cost if rating.get("tiered") else ZERO
-        now = Latest(cost, Decimal(rating["charge"]), int(rating["price_version"]), int(rating["plan_version"]),
-                     tiered_cost)  # fmt: skip
-    before = latest.get(event.originator_id, UNPRICED)
+class LatestRatings:
+    """Each usage's latest rating, in brief, as of the event being audited.
+    Nothing is kept per usage: a first rating follows none, and a correction or
+    an unpricing reads the one event of its usage before it from the log. So
+    the audit's memory does not grow with the usage it has checked."""
+
+    def __init__(self, app: Tally) -> None:
+        self.app = app
+        self.usage = 0  # usage aggregates seen (each starts with its recording)
+        self.lookups = 0
+
+    def before(self, event: Any) -> Latest:
+        if isinstance(event, UsageRecorded):
+            self.usage += 1
+            return UNPRICED
+        self.lookups += 1
+        recorder = self.app.store.recorder
+        found = recorder.select_events(event.originator_id, lte=event.originator_version - 1, desc=True, limit=1)
+        try:
+            return (
+                _brief(getattr(self.app.store.mapper.to_domain_event(found[0]), "rating", None)) if found else UNPRICED
+            )
+        except (ValueError, KeyError, TypeError, ArithmeticError):
+            return UNPRICED  # an event that cannot be read was reported when the audit came to it
+
+
+def _brief(rating: Any) -> Latest:
+    if not rating:
+        return UNPRICED
+    cost = Decimal(rating["cost"])
+    tiered_cost = cost if rating.get("tiered") else ZERO
+    return Latest(
+        cost, Decimal(rating["charge"]), int(rating["price_version"]), int(rating["plan_version"]), tiered_cost
+    )
+
+
+def _follow(report: HistoryReport, latest: LatestRatings, position: int, event: Any) -> None:
+    """Hold each correction or unpricing against its usage's rating before it:
+    it must state the differences from it and name its versions, a first
+    rating follows none, and each month's tiered cost is the sum of its
+    usage's latest tiered costs."""
+    now = _brief(getattr(event, "rating", None))
+    before = latest.before(event)
     if isinstance(event, (UsageRerated, UsageUnpriced)):
         _check_follows(report, position, event, before, now)
     month = (event.customer, period_of(event.occurred_at))
     report.tiered_cost[month] += now.tiered_cost - before.tiered_cost
-    latest[event.originator_id] = now
 
 
 def _check_follows(report: HistoryReport, position: int, event: Any, before: Latest, now: Latest) -> None:

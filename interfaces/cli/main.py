@@ -19,7 +19,8 @@ from application.audit import audit_history
 from application.errors import TallyError
 from infrastructure.settings import Settings
 from infrastructure.storage import shown_url
-from interfaces.bootstrap import LIVE_PREFIX, Services, bootstrap
+from interfaces.bootstrap import LIVE_PREFIX, bootstrap
+from interfaces.cli.audit_replay import BackgroundReplay
 from interfaces.cli.export import export_ledger
 from interfaces.cli.progress import progress_bar
 from interfaces.observability.logs import configure_logging
@@ -131,9 +132,8 @@ def demo(
 def replay() -> None:
     """Rebuild every projection from the event store, then compare it with what was there."""
     services = bootstrap(Settings(), start_follower=False)
+    compared: list[tuple[int, list[rebuild.Difference] | None]] = []
     try:
-        with services.database.snapshot() as cursor:
-            before = rebuild.dump(cursor, LIVE_PREFIX)
         total = services.app.store.head()
         with progress_bar("replaying", total) as advance:
             position = rebuild.rebuild(
@@ -142,13 +142,11 @@ def replay() -> None:
                 services.database,
                 LIVE_PREFIX,
                 advance,
+                on_built=lambda follower: compared.append(rebuild.compare_with_live(follower, LIVE_PREFIX)),
             )
-        with services.database.snapshot() as cursor:
-            after = rebuild.dump(cursor, LIVE_PREFIX)
-        old_position = int(before["tracking"][0][1]) if before["tracking"] else 0
+        old_position, differences = compared[0]
         console.print(f"rebuilt to position {position} (the view was at {old_position})")
-        if old_position == position:
-            differences = rebuild.compare(before, after)
+        if differences is not None:
             for difference in differences:
                 console.print(f"[red]{difference.table}[/red]: {difference.detail}")
             if differences:
@@ -162,12 +160,19 @@ def replay() -> None:
 def audit() -> None:
     """Replay into a scratch store, compare with the live projections, and check the
     ledger: every entry balances, the trial balance is zero, every rating reproduces."""
-    services = bootstrap(Settings(), start_follower=False)
+    settings = Settings()
+    services = bootstrap(settings, start_follower=False)
+    replay = BackgroundReplay(settings)  # replays into scratch meanwhile, in a process of its own
     try:
         total = services.app.store.head()
         with progress_bar("checking history", total) as advance:
             report = audit_history(services.app, advance, SqlCheckpoints(services.database))
-        differences = _replay_differences(services, total)
+        with progress_bar("replaying into scratch", total) as advance:
+            shown = 0
+            while not replay.ready(0.2):
+                advance(replay.replayed - shown)
+                shown = replay.replayed
+        differences = replay.differences()
         console.print(
             f"{report.events} events, {report.entries} entries; re-checked: {report.ratings_checked} ratings, "
             f"{report.settlements_checked} tier settlements, {report.invoices_checked} invoices"
@@ -191,24 +196,8 @@ def audit() -> None:
             raise typer.Exit(1)
         console.print("[green]audit passed: the projections equal a replay and the ledger balances[/green]")
     finally:
+        replay.stop()
         services.close()
-
-
-def _replay_differences(services: Services, total: int) -> list[rebuild.Difference]:
-    """Bring the live view up to the log, replay into scratch and compare; a
-    history that cannot even be projected is a difference, not a crash."""
-    try:
-        services.follower.catch_up()
-        with progress_bar("replaying into scratch", total) as advance:
-            return rebuild.audit_views(
-                services.app.store.recorder,
-                services.app.store.mapper.to_domain_event,
-                services.database,
-                LIVE_PREFIX,
-                advance,
-            )
-    except (AssertionError, ValueError, KeyError, TypeError, ArithmeticError) as error:
-        return [rebuild.Difference("(replay)", f"the history cannot be projected: {error!r}")]
 
 
 @app.command()
