@@ -41,6 +41,8 @@ bench: setup
 	bash scripts/ensure-postgres
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.keys
+	bash scripts/ensure-wrk
+	$(BIN)/python -m bench.wrk
 
 ## A long model-based run of the whole ledger on both stores (docs/audit.md): a new
 ## seed each time unless TALLY_MODEL_SEED is set; TALLY_MODEL_STEPS steps per store.
