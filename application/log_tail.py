@@ -59,9 +59,10 @@ class LogTail:
         self._order: deque[tuple[int, str]] = deque()  # (position, customer), oldest first
         self._by_customer: dict[str, deque[tuple[int, StandingChange]]] = {}
 
-    def figures(self, customer: str, projected: int) -> TailFigures:
-        """The customer's changes in (projected, head], head read now."""
-        head = self._log.head()
+    def figures(self, customer: str, projected: int, arrived: float | None = None) -> TailFigures:
+        """The customer's changes in (projected, head], the head read after
+        `arrived` (time.monotonic() when the request arrived), or now."""
+        head = self._log.head() if arrived is None else self._log.head_since(arrived)
         with self._lock:
             self._move_floor(projected)
             if head - self._floor > MAX_EVENTS:

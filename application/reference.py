@@ -9,6 +9,7 @@ server process is seen by the next batch here."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from uuid import UUID
 
 from eventsourcing.application import Repository
@@ -56,8 +57,11 @@ PAGE_SIZE = 500
 
 
 class ReferenceData:
-    def __init__(self, recorder: ApplicationRecorder, repository: Repository[UUID]) -> None:
+    def __init__(
+        self, recorder: ApplicationRecorder, repository: Repository[UUID], head: Callable[[], int] | None = None
+    ) -> None:
         self._recorder = recorder
+        self._head = head or (lambda: recorder.max_notification_id() or 0)
         self._repository = repository
         self._position = 0
         self._lock = threading.Lock()
@@ -72,7 +76,7 @@ class ReferenceData:
         when no reference event was found, so each refresh reads only what was
         appended since the last one (usage events included in the range)."""
         with self._lock:
-            head = self._recorder.max_notification_id() or 0
+            head = self._head()
             while self._position < head:
                 page = self._recorder.select_notifications(
                     self._position, PAGE_SIZE, stop=head, topics=REFERENCE_TOPICS, inclusive_of_start=False

@@ -86,7 +86,7 @@ class Tally:
         self.clock = clock
         self.reads = reads = reads or ReadModel()
         self.store = store = EventStore(env)
-        self.reference = reference = ReferenceData(store.recorder, store.repository)
+        self.reference = reference = ReferenceData(store.recorder, store.repository, store.head)
         self.payments = cards = CardPayments(payments)
         rating = RatingInForce(reference)
         self.usage_history = usage_history = _wired(reads.usage_history, "usage history")

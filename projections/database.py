@@ -49,6 +49,10 @@ class Dialect:
     def greatest(self, left: str, right: str) -> str:
         return f"GREATEST({left}, {right})" if self.name == "postgresql" else f"MAX({left}, {right})"
 
+    def joined(self, expression: str) -> str:
+        """The values of a text column, joined by spaces (NULL when none)."""
+        return f"string_agg({expression}, ' ')" if self.name == "postgresql" else f"group_concat({expression}, ' ')"
+
     def sum(self, expression: str) -> str:
         return f"COALESCE(SUM({expression}), 0)" if self.name == "postgresql" else f"dec_sum({expression})"
 
