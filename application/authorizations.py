@@ -21,6 +21,7 @@ from application import validation
 from application.customers import Customers
 from application.errors import Conflict, NotFound, ValidationFailed
 from application.event_store import EventStore
+from application.group_commit import GroupCommit
 from application.log_tail import LogTail
 from application.ports import AuthorizationReads, Clock
 from application.rating_in_force import RatingInForce
@@ -56,6 +57,7 @@ class Authorizations:
         self._customer_locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
         self._holds_cache: dict[str, Holds] = {}  # each customer's, used under its lock
+        self.commits = GroupCommit(store.save)  # concurrent decisions appended together
 
     def authorize(
         self,
@@ -114,9 +116,9 @@ class Authorizations:
         try:
             if decision.approved:
                 holds.place(authorization_id, str(amount), authorization.expires_at, now)
-                self.store.save(authorization, holds)
+                self.commits.save(authorization, holds)
             else:
-                self.store.save(authorization)
+                self.commits.save(authorization)
         except BaseException as error:
             self._holds_cache.pop(customer.customer_id, None)  # its pending change was not stored
             if not isinstance(error, IntegrityError):
