@@ -87,6 +87,7 @@ class Tally:
         self.reads = reads = reads or ReadModel()
         self.store = store = EventStore(env)
         self.reference = reference = ReferenceData(store.recorder, store.repository, store.head)
+        store.appended_listeners.append(reference.appended)
         self.payments = cards = CardPayments(payments)
         rating = RatingInForce(reference)
         self.usage_history = usage_history = _wired(reads.usage_history, "usage history")
