@@ -32,7 +32,7 @@ class EventStore(Application[UUID]):
     def __init__(self, env: Any = None) -> None:
         super().__init__(env)
         self.saved_listeners: list[Callable[[int], None]] = []
-        self.appended_listeners: list[Callable[[list[tuple[int, str]]], None]] = []  # (position, topic) of each
+        self.appended_listeners: list[Callable[[list[Recording[UUID]]], None]] = []  # what this process appended
         self._head = LogHead(lambda: self.recorder.max_notification_id() or 0)
 
     def construct_transcoder(self) -> Transcoder:
@@ -101,8 +101,6 @@ class EventStore(Application[UUID]):
             position = max(recording.notification.id for recording in recordings)
             for listener in self.saved_listeners:
                 listener(position)
-            if self.appended_listeners:
-                appended = [(r.notification.id, r.notification.topic) for r in recordings]
-                for appended_listener in self.appended_listeners:
-                    appended_listener(appended)
+            for appended_listener in self.appended_listeners:
+                appended_listener(recordings)
         return recordings

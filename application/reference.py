@@ -9,11 +9,11 @@ server process is seen by the next batch here."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from uuid import UUID
 
 from eventsourcing.application import Repository
-from eventsourcing.persistence import ApplicationRecorder
+from eventsourcing.persistence import ApplicationRecorder, Recording
 from eventsourcing.utils import get_topic
 
 from domain.alerts import WebhookEndpoint
@@ -77,9 +77,9 @@ class ReferenceData:
         self.webhook_endpoints: dict[str, WebhookEndpoint] = {}
         self.customer_by_key_hash: dict[str, tuple[str, str]] = {}
 
-    def appended(self, appended: list[tuple[int, str]]) -> None:
-        """This process appended these (position, topic) pairs."""
-        plain = [position for position, topic in appended if topic not in REFERENCE_TOPIC_SET]
+    def appended(self, recordings: Sequence[Recording[UUID]]) -> None:
+        """This process appended these events."""
+        plain = [r.notification.id for r in recordings if r.notification.topic not in REFERENCE_TOPIC_SET]
         with self._known_lock:
             if len(self._known_plain) + len(plain) > MAX_KNOWN:
                 self._known_plain.clear()  # the next refresh reads the log, as without them
