@@ -62,9 +62,7 @@ class AuthorizationQueries:
             customer,
             *PAST_DUE_STATUSES,
         )
-        with self.database.transaction(write=False) as cursor:
-            cursor.execute(statement, params)
-            tracked, balance, captured, spend, tiers, past_due = cursor.fetchone()
+        tracked, balance, captured, spend, tiers, past_due = self.database.read_one(statement, params)
         return ProjectedStanding(
             ZERO if balance is None else dec(balance),
             set(str(captured).split()) if captured else set(),

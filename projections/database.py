@@ -65,6 +65,12 @@ class Database(Protocol):
         BEGIN IMMEDIATE), so concurrent followers serialise instead of failing."""
         ...
 
+    def read_one(self, statement: str, params: Sequence[Any] = ()) -> Any:
+        """The first row of one read-only statement, outside any transaction of
+        its own: a statement sees one consistent state by itself, and on
+        PostgreSQL this spares the BEGIN and COMMIT round trips."""
+        ...
+
     def snapshot(self) -> AbstractContextManager[Cursor]:
         """A read-only transaction that sees one consistent state."""
         ...
