@@ -58,6 +58,7 @@ class Authorizations:
         self._locks_guard = threading.Lock()
         self._holds_cache: dict[str, Holds] = {}  # each customer's, used under its lock
         self.commits = GroupCommit(store.save)  # concurrent decisions appended together
+        self._holds_current_at: dict[str, int] = {}  # the log's head when a customer's cached Holds was read
 
     def authorize(
         self,
@@ -252,7 +253,12 @@ class Authorizations:
         customer = self.customers.customer(customer_id) if customer is None else customer
         now = self.clock()
         with self._lock_of(customer_id):  # the cached Holds, brought up to date (a gateway reads this often)
-            open_holds = self._holds(customer_id).open_holds(now)
+            head = self.store.head_since(arrived)  # read before the holds are: they include all up to it
+            cached = self._holds_cache.get(customer_id)
+            if cached is None or self._holds_current_at.get(customer_id) != head:
+                cached = self._holds(customer_id)
+                self._holds_current_at[customer_id] = head
+            open_holds = cached.open_holds(now)  # unchanged since: nothing was appended since they were read
         if not open_holds:
             return ZERO
         start, end = limit_period("month", now)

@@ -58,6 +58,10 @@ def test_an_authorization_and_a_balance_read_take_few_statements(postgres_url: s
         assert (balance["held"], balance["available"]) == ("0.03", "99.97")
         assert 0 < len(statements) <= MAX_BALANCE_STATEMENTS, statements
         assert not any("topic" in sent for sent in statements), statements  # no reference data read
+        statements.clear()
+        assert api.get("/v1/customers/acme/balance").json()["held"] == "0.03"  # nothing appended since
+        assert not any("originator_id" in sent for sent in statements), statements  # the holds not read again
+        assert len(statements) <= MAX_BALANCE_STATEMENTS - 1, statements
         assert sum("MAX(notification_id)" in sent for sent in statements) == 1, statements
     finally:
         services.close()
@@ -80,6 +84,11 @@ def test_what_another_process_appended_among_own_appends_is_read(database_url: s
         assert (over.approved, over.code) == (False, "insufficient_funds")
         assert here.app.authorizations.authorize("a3", "acme", str(left), None, None)[0].approved
         assert here.app.customers.customer("globex").customer_id == "globex"
+        assert here.app.authorizations.held("acme") == Decimal("0.01") + left
+        assert there.app.authorizations.authorize("t1", "acme", "0.02", None, None)[0].approved is False
+        here.app.authorizations.void_authorization("a1")
+        assert there.app.authorizations.authorize("t2", "acme", "0.005", None, None)[0].approved
+        assert here.app.authorizations.held("acme") == left + Decimal("0.005")  # there's hold, read here
         decided, _ = here.app.authorizations.authorize("g1", "globex", "0.01", None, None)
         assert (decided.approved, decided.code) == (False, "insufficient_funds")
     finally:
