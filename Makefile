@@ -42,6 +42,8 @@ bench: setup
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.keys
 	$(BIN)/python -m bench.auditors
+	bash scripts/ensure-wrk
+	$(BIN)/python -m bench.wrk
 
 ## A long model-based run of the whole ledger on both stores (docs/audit.md): a new
 ## seed each time unless TALLY_MODEL_SEED is set; TALLY_MODEL_STEPS steps per store.

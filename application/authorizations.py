@@ -21,6 +21,7 @@ from application import validation
 from application.customers import Customers
 from application.errors import Conflict, NotFound, ValidationFailed
 from application.event_store import EventStore
+from application.group_commit import GroupCommit
 from application.log_tail import LogTail
 from application.ports import AuthorizationReads, Clock
 from application.rating_in_force import RatingInForce
@@ -56,6 +57,8 @@ class Authorizations:
         self._customer_locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
         self._holds_cache: dict[str, Holds] = {}  # each customer's, used under its lock
+        self.commits = GroupCommit(store.save)  # concurrent decisions appended together
+        self._holds_current_at: dict[str, int] = {}  # the log's head when a customer's cached Holds was read
 
     def authorize(
         self,
@@ -67,6 +70,7 @@ class Authorizations:
     ) -> tuple[Authorization, bool]:
         """Returns the decision and whether this call made it (a retry with
         the same request returns the first answer, a denial included)."""
+        arrived = time.monotonic()  # every event committed before this counts in the decision
         validation.caller_id(authorization_id, "id")
         customer = self.customers.customer(customer_id)
         request = {"customer": customer_id, "amount": amount, "estimate": estimate, "expires": expires_in_seconds}
@@ -79,20 +83,25 @@ class Authorizations:
             )
         with self._lock_of(customer_id):  # one at a time per customer in this process; other processes race
             for attempt in range(MAX_ATTEMPTS):
-                decided = self._try_authorize(authorization_id, customer, fingerprint, asked, seconds)
+                decided = self._try_authorize(authorization_id, customer, fingerprint, asked, seconds, arrived)
                 if decided is not None:
                     return decided
                 time.sleep(random.uniform(0, 0.002 * (attempt + 1)))  # another process moved the holds: again
         raise Conflict("too many concurrent authorizations for this customer; try again")
 
     def _try_authorize(
-        self, authorization_id: str, customer: Any, fingerprint: str, amount: Decimal, seconds: int
+        self, authorization_id: str, customer: Any, fingerprint: str, amount: Decimal, seconds: int, arrived: float
     ) -> tuple[Authorization, bool] | None:
         now = self.clock()
-        holds = self._holds(customer.customer_id)
+        holds = self._holds(customer.customer_id, current=False)
         open_holds = holds.open_holds(now)
-        standing = self._standing(customer, open_holds, now)
+        standing = self._standing(customer, open_holds, now, arrived)
         decision = decide(amount, standing)
+        if not decision.approved:  # a denial is stored without the holds: decide it on their current state
+            holds = self._holds(customer.customer_id)
+            open_holds = holds.open_holds(now)
+            standing = self._standing(customer, open_holds, now, arrived)
+            decision = decide(amount, standing)
         authorization = Authorization(
             authorization_id=authorization_id,
             customer=customer.customer_id,
@@ -108,9 +117,9 @@ class Authorizations:
         try:
             if decision.approved:
                 holds.place(authorization_id, str(amount), authorization.expires_at, now)
-                self.store.save(authorization, holds)
+                self.commits.save(authorization, holds)
             else:
-                self.store.save(authorization)
+                self.commits.save(authorization)
         except BaseException as error:
             self._holds_cache.pop(customer.customer_id, None)  # its pending change was not stored
             if not isinstance(error, IntegrityError):
@@ -121,14 +130,14 @@ class Authorizations:
             return None  # another authorization moved the holds first: decide again
         return authorization, True
 
-    def _standing(self, customer: Any, open_holds: dict[str, Decimal], now: datetime) -> Standing:
+    def _standing(self, customer: Any, open_holds: dict[str, Decimal], now: datetime, arrived: float) -> Standing:
         limits = customer.limits or {}
         period = limits.get("period", "month")
         start, end = limit_period(period, now)
         projected = self.authorization_reads.standing(
             customer.customer_id, customer.currency, sorted(open_holds), start, end
         )
-        tail = self.log_tail.figures(customer.customer_id, projected.position)
+        tail = self.log_tail.figures(customer.customer_id, projected.position, arrived)
         captured = projected.captured | tail.captured
         held = sum((amount for key, amount in open_holds.items() if key not in captured), ZERO)
         hard = limits.get("hard_limit")
@@ -181,8 +190,9 @@ class Authorizations:
             raise NotFound(f"authorization {authorization_id!r} does not exist")
         return found
 
-    def authorization_status(self, authorization: Authorization) -> str:
-        captured = self.authorization_reads.captured(authorization.authorization_id)
+    def authorization_status(self, authorization: Authorization, just_decided: bool = False) -> str:
+        """A decision this call just made is not captured yet: no read for it."""
+        captured = not just_decided and self.authorization_reads.captured(authorization.authorization_id)
         return authorization.status(self.clock(), captured)
 
     def _existing_authorization(self, authorization_id: str) -> Authorization | None:
@@ -192,11 +202,18 @@ class Authorizations:
             return None
         return found
 
-    def _holds(self, customer_id: str) -> Holds:
+    def _holds(self, customer_id: str, current: bool = True) -> Holds:
         """The customer's Holds, kept between authorizations in this process
         and brought up to date with the events appended since (by any
-        process), so a busy customer's history is not replayed each time."""
+        process), so a busy customer's history is not replayed each time.
+
+        With current=False the cached copy is used as it is: an approval
+        appends the new hold at the copy's next version, so a copy another
+        process moved on makes the append conflict and the decision is made
+        again on the current state; the holds are never read for nothing."""
         cached = self._holds_cache.get(customer_id)
+        if cached is not None and not current:
+            return cached
         if cached is not None:
             for event in self.store.events.get(cached.id, gt=cached.version):
                 cached = cast(Any, event).mutate(cached)
@@ -227,17 +244,26 @@ class Authorizations:
         self.customers.save_changed(customer)
         return customer
 
-    def held(self, customer_id: str) -> Decimal:
-        """The open holds usage has not captured yet: what `held` shows."""
-        customer = self.customers.customer(customer_id)
+    def held(self, customer_id: str, customer: Customer | None = None, arrived: float | None = None) -> Decimal:
+        """The open holds usage has not captured yet: what `held` shows. A
+        caller that looked the customer up already passes it, and the moment
+        its request arrived (time.monotonic()), so the log's head it read then
+        serves here too."""
+        arrived = time.monotonic() if arrived is None else arrived
+        customer = self.customers.customer(customer_id) if customer is None else customer
         now = self.clock()
         with self._lock_of(customer_id):  # the cached Holds, brought up to date (a gateway reads this often)
-            open_holds = self._holds(customer_id).open_holds(now)
+            head = self.store.head_since(arrived)  # read before the holds are: they include all up to it
+            cached = self._holds_cache.get(customer_id)
+            if cached is None or self._holds_current_at.get(customer_id) != head:
+                cached = self._holds(customer_id)
+                self._holds_current_at[customer_id] = head
+            open_holds = cached.open_holds(now)  # unchanged since: nothing was appended since they were read
         if not open_holds:
             return ZERO
         start, end = limit_period("month", now)
         projected = self.authorization_reads.standing(customer_id, customer.currency, sorted(open_holds), start, end)
-        captured = projected.captured | self.log_tail.figures(customer_id, projected.position).captured
+        captured = projected.captured | self.log_tail.figures(customer_id, projected.position, arrived).captured
         return sum((amount for key, amount in open_holds.items() if key not in captured), ZERO)
 
 

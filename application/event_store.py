@@ -13,6 +13,7 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, Recording, Transcoder
 
 from application.errors import Conflict
+from application.log_head import LogHead
 from application.stored_values import StoredValuesTranscoder
 from domain.holds import Holds
 
@@ -31,6 +32,8 @@ class EventStore(Application[UUID]):
     def __init__(self, env: Any = None) -> None:
         super().__init__(env)
         self.saved_listeners: list[Callable[[int], None]] = []
+        self.appended_listeners: list[Callable[[list[Recording[UUID]]], None]] = []  # what this process appended
+        self._head = LogHead(lambda: self.recorder.max_notification_id() or 0)
 
     def construct_transcoder(self) -> Transcoder:
         """The library's JSON transcoder, tolerant of stored caller objects
@@ -50,8 +53,15 @@ class EventStore(Application[UUID]):
         return self._saved(self.events.put(events))
 
     def head(self) -> int:
-        """The position of the last event in the log (0 when empty)."""
-        return self.recorder.max_notification_id() or 0
+        """The position of the last event in the log (0 when empty), read
+        after this call began (concurrent callers share one read)."""
+        return self._head.now()
+
+    def head_since(self, moment: float) -> int:
+        """The head from a read that began after `moment` (time.monotonic()):
+        a request that read it already, or shares a read in flight, pays no
+        second query (application/log_head.py)."""
+        return self._head.since(moment)
 
     def read(
         self, after: int, limit: int, topics: Sequence[str] = (), stop: int | None = None
@@ -91,4 +101,6 @@ class EventStore(Application[UUID]):
             position = max(recording.notification.id for recording in recordings)
             for listener in self.saved_listeners:
                 listener(position)
+            for appended_listener in self.appended_listeners:
+                appended_listener(recordings)
         return recordings

@@ -21,9 +21,14 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import Recording
 
 from application.errors import Unavailable
 from application.ports import EventLog
@@ -32,6 +37,7 @@ from domain.standing_changes import StandingChange, changes_of
 
 MAX_EVENTS = 100_000
 PAGE_SIZE = 1_000
+MAX_KNOWN = 10_000  # events this process appended, kept to spare reading them back
 
 
 @dataclass
@@ -58,10 +64,24 @@ class LogTail:
         self._read_to = 0  # ...up to this one
         self._order: deque[tuple[int, str]] = deque()  # (position, customer), oldest first
         self._by_customer: dict[str, deque[tuple[int, StandingChange]]] = {}
+        # The events this process appended, by position: a head that moved by
+        # these alone is followed without reading the log.
+        self._known: dict[int, Any] = {}
+        self._known_lock = threading.Lock()
 
-    def figures(self, customer: str, projected: int) -> TailFigures:
-        """The customer's changes in (projected, head], head read now."""
-        head = self._log.head()
+    def appended(self, recordings: Sequence[Recording[UUID]]) -> None:
+        """This process appended these events (kept as they are: their changes
+        are worked out only if a decision needs them)."""
+        with self._known_lock:
+            if len(self._known) + len(recordings) > MAX_KNOWN:
+                self._known.clear()  # the tail reads them from the log, as without them
+            for recording in recordings:
+                self._known[recording.notification.id] = recording.domain_event
+
+    def figures(self, customer: str, projected: int, arrived: float | None = None) -> TailFigures:
+        """The customer's changes in (projected, head], the head read after
+        `arrived` (time.monotonic() when the request arrived), or now."""
+        head = self._log.head() if arrived is None else self._log.head_since(arrived)
         with self._lock:
             self._move_floor(projected)
             if head - self._floor > MAX_EVENTS:
@@ -88,16 +108,34 @@ class LogTail:
         self._read_to = max(self._read_to, projected)
 
     def _read(self, head: int) -> None:
+        known = self._known_between(self._read_to, head)
+        if known is not None:
+            self._add(known)
+            self._read_to = head
+            return
         while self._read_to < head:
             page = self._log.read(self._read_to, PAGE_SIZE, stop=head)
             if not page:
                 break  # only ids of rolled-back appends are left below the head
-            for position, event in page:
-                for change in changes_of(event):
-                    self._order.append((position, change.customer))
-                    self._by_customer.setdefault(change.customer, deque()).append((position, change))
+            self._add(page)
             self._read_to = page[-1][0]
         self._read_to = max(self._read_to, head)
+
+    def _known_between(self, after: int, head: int) -> list[tuple[int, Any]] | None:
+        """The events at every position in (after, head] if this process
+        appended them all, else None (then they are read from the log)."""
+        if head <= after or head - after > PAGE_SIZE:
+            return None
+        with self._known_lock:
+            if not all(position in self._known for position in range(after + 1, head + 1)):
+                return None
+            return [(position, self._known.pop(position)) for position in range(after + 1, head + 1)]
+
+    def _add(self, events: Sequence[tuple[int, Any]]) -> None:
+        for position, event in events:
+            for change in changes_of(event):
+                self._order.append((position, change.customer))
+                self._by_customer.setdefault(change.customer, deque()).append((position, change))
 
     def _sum(self, customer: str, projected: int) -> TailFigures:
         figures = TailFigures()

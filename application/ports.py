@@ -24,6 +24,10 @@ class EventLog(Protocol):
         """The position of the last event (0 when empty)."""
         ...
 
+    def head_since(self, moment: float) -> int:
+        """The head from a read that began after `moment` (time.monotonic())."""
+        ...
+
     def read(
         self, after: int, limit: int, topics: Sequence[str] = (), stop: int | None = None
     ) -> list[tuple[int, Any]]:

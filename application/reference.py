@@ -9,10 +9,11 @@ server process is seen by the next batch here."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Sequence
 from uuid import UUID
 
 from eventsourcing.application import Repository
-from eventsourcing.persistence import ApplicationRecorder
+from eventsourcing.persistence import ApplicationRecorder, Recording
 from eventsourcing.utils import get_topic
 
 from domain.alerts import WebhookEndpoint
@@ -52,27 +53,48 @@ REFERENCE_EVENT_CLASSES = (
     WebhookEndpointDisabled,
 )
 REFERENCE_TOPICS = [get_topic(cls) for cls in REFERENCE_EVENT_CLASSES]
+REFERENCE_TOPIC_SET = frozenset(REFERENCE_TOPICS)
 PAGE_SIZE = 500
+MAX_KNOWN = 10_000  # positions of this process's own other appends kept, at most
 
 
 class ReferenceData:
-    def __init__(self, recorder: ApplicationRecorder, repository: Repository[UUID]) -> None:
+    def __init__(
+        self, recorder: ApplicationRecorder, repository: Repository[UUID], head: Callable[[], int] | None = None
+    ) -> None:
         self._recorder = recorder
+        self._head = head or (lambda: recorder.max_notification_id() or 0)
         self._repository = repository
         self._position = 0
         self._lock = threading.Lock()
+        # Positions this process appended events other than reference ones at:
+        # a head that moved by those alone needs no read of the log.
+        self._known_plain: set[int] = set()
+        self._known_lock = threading.Lock()
         self.customers: dict[str, Customer] = {}
         self.price_books: dict[str, PriceBook] = {}
         self.plans: dict[str, Plan] = {}
         self.webhook_endpoints: dict[str, WebhookEndpoint] = {}
         self.customer_by_key_hash: dict[str, tuple[str, str]] = {}
 
+    def appended(self, recordings: Sequence[Recording[UUID]]) -> None:
+        """This process appended these events."""
+        plain = [r.notification.id for r in recordings if r.notification.topic not in REFERENCE_TOPIC_SET]
+        with self._known_lock:
+            if len(self._known_plain) + len(plain) > MAX_KNOWN:
+                self._known_plain.clear()  # the next refresh reads the log, as without them
+            self._known_plain.update(plain)
+
     def refresh(self) -> None:
         """Catch up to the log's head. The position advances to the head even
         when no reference event was found, so each refresh reads only what was
-        appended since the last one (usage events included in the range)."""
+        appended since the last one (usage events included in the range).
+        When every position since the last one holds an event this process
+        appended and knows is not a reference event, nothing is read."""
         with self._lock:
-            head = self._recorder.max_notification_id() or 0
+            head = self._head()
+            if self._only_known_plain(head):
+                self._position = head
             while self._position < head:
                 page = self._recorder.select_notifications(
                     self._position, PAGE_SIZE, stop=head, topics=REFERENCE_TOPICS, inclusive_of_start=False
@@ -83,6 +105,16 @@ class ReferenceData:
                     self._position = head
                 else:
                     self._position = page[-1].id
+
+    def _only_known_plain(self, head: int) -> bool:
+        if head <= self._position or head - self._position > PAGE_SIZE:
+            return False
+        wanted = range(self._position + 1, head + 1)
+        with self._known_lock:
+            if not all(position in self._known_plain for position in wanted):
+                return False
+            self._known_plain.difference_update(wanted)
+        return True
 
     def _load(self, originator_id: UUID | str) -> None:
         aggregate: object = self._repository.get(UUID(str(originator_id)))

@@ -86,7 +86,8 @@ class Tally:
         self.clock = clock
         self.reads = reads = reads or ReadModel()
         self.store = store = EventStore(env)
-        self.reference = reference = ReferenceData(store.recorder, store.repository)
+        self.reference = reference = ReferenceData(store.recorder, store.repository, store.head)
+        store.appended_listeners.append(reference.appended)
         self.payments = cards = CardPayments(payments)
         rating = RatingInForce(reference)
         self.usage_history = usage_history = _wired(reads.usage_history, "usage history")
@@ -110,6 +111,7 @@ class Tally:
         self.payment_notices = PaymentNotices(wallets, billing, cards)
         self.wallet_policies = WalletPolicies(store, reference, customers, wallets, wallet_reads, barrier, cards, clock)
         self.log_tail = LogTail(store)
+        store.appended_listeners.append(self.log_tail.appended)
         self.authorizations = Authorizations(store, customers, rating, authorization_reads, self.log_tail, clock)
         self.alerts = Alerts(store, reference, alert_reads, authorization_reads, clock)
         self.webhooks = Webhooks(store, reference)

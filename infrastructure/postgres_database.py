@@ -101,6 +101,14 @@ class PostgresDatabase:
         with self.pool.connection() as connection, connection.transaction(), connection.cursor() as cursor:
             yield _Cursor(cursor)
 
+    def read_one(self, statement: str, params: Sequence[Any] = ()) -> Any:
+        with self.pool.connection() as connection:
+            connection.autocommit = True
+            try:
+                return connection.execute(statement.replace("?", "%s"), params).fetchone()
+            finally:
+                connection.autocommit = False
+
     @contextmanager
     def snapshot(self) -> Iterator[Any]:
         with self.pool.connection() as connection, connection.transaction(), connection.cursor() as cursor:

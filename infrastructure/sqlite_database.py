@@ -108,6 +108,11 @@ class SqliteDatabase:
         finally:
             cursor.close()
 
+    def read_one(self, statement: str, params: Sequence[Any] = ()) -> Any:
+        with self.transaction(write=False) as cursor:
+            cursor.execute(statement, params)
+            return cursor.fetchone()
+
     def snapshot(self) -> Any:
         return self.transaction(write=False)
 

@@ -49,6 +49,10 @@ class Dialect:
     def greatest(self, left: str, right: str) -> str:
         return f"GREATEST({left}, {right})" if self.name == "postgresql" else f"MAX({left}, {right})"
 
+    def joined(self, expression: str) -> str:
+        """The values of a text column, joined by spaces (NULL when none)."""
+        return f"string_agg({expression}, ' ')" if self.name == "postgresql" else f"group_concat({expression}, ' ')"
+
     def sum(self, expression: str) -> str:
         return f"COALESCE(SUM({expression}), 0)" if self.name == "postgresql" else f"dec_sum({expression})"
 
@@ -59,6 +63,12 @@ class Database(Protocol):
     def transaction(self, *, write: bool) -> AbstractContextManager[Cursor]:
         """A transaction; write=True takes the write lock up front (SQLite
         BEGIN IMMEDIATE), so concurrent followers serialise instead of failing."""
+        ...
+
+    def read_one(self, statement: str, params: Sequence[Any] = ()) -> Any:
+        """The first row of one read-only statement, outside any transaction of
+        its own: a statement sees one consistent state by itself, and on
+        PostgreSQL this spares the BEGIN and COMMIT round trips."""
         ...
 
     def snapshot(self) -> AbstractContextManager[Cursor]:

@@ -117,14 +117,12 @@ class LedgerQueries:
         """The customer's balance (credits minus debits on its wallet and
         receivable) and the time of the last change it includes."""
         p = self.prefix
+        if as_of is None:
+            row = self.database.read_one(
+                f"SELECT balance, updated_at FROM {p}balances WHERE customer = ? AND currency = ?", (customer, currency)
+            )
+            return (dec(row[0]), row[1]) if row else (ZERO, None)
         with self.database.transaction(write=False) as cursor:
-            if as_of is None:
-                cursor.execute(
-                    f"SELECT balance, updated_at FROM {p}balances WHERE customer = ? AND currency = ?",
-                    (customer, currency),
-                )
-                row = cursor.fetchone()
-                return (dec(row[0]), row[1]) if row else (ZERO, None)
             accounts = (wallet(customer), receivable(customer))
             credited = self._sum_postings(cursor, "credit", accounts, customer, currency, iso(as_of))
             debited = self._sum_postings(cursor, "debit", accounts, customer, currency, iso(as_of))

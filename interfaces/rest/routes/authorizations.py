@@ -72,7 +72,7 @@ async def authorize(body: AuthorizationCreate, authorizations: AuthorizationsDep
     )
     if created:
         count_decision(None if decided.approved else decided.code)
-    shown = presenters.authorization(decided, authorizations.authorization_status(decided))
+    shown = presenters.authorization(decided, authorizations.authorization_status(decided, just_decided=created))
     if decided.approved:
         return JSONResponse(shown, status_code=201)
     code = str(decided.code)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -65,6 +66,7 @@ def get_balance(
         bool, Query(description="Wait (up to 2 s) until every event accepted before this request is in the balance.")
     ] = False,
 ) -> dict[str, Any]:
+    arrived = time.monotonic()
     who.require_customer(customer_id)
     customer = customers.customer(customer_id)
     moment = as_of or clock()
@@ -73,7 +75,9 @@ def get_balance(
         if not services.wait_projected(head, CONSISTENT_WAIT_SECONDS):
             raise ProjectionBehind(f"the read model is behind the event log (position {head}); try again")
     balance, _ = services.queries.balance(customer_id, customer.currency, as_of)
-    held = authorizations.held(customer_id) if as_of is None else Decimal(0)  # holds are now; the past has none
+    held = (
+        authorizations.held(customer_id, customer, arrived) if as_of is None else Decimal(0)
+    )  # holds are now; the past has none
     return {
         "customer": customer_id,
         "balance": presenters.money(balance),

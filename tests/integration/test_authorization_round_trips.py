@@ -1,0 +1,96 @@
+"""How many statements an authorization and a balance read send to
+PostgreSQL, counted at psycopg's cursor: the head of the log once, the
+reference data's new events, the read model's standing in one statement,
+the log's tail, and the append (four statements in one transaction). The
+holds are not read back before an approval (its append at the next version
+is the check), nor is a decision just made asked whether usage captured it;
+neither the reference data nor the log's tail reads the log again when it
+moved only by this process's own appends."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+
+from interfaces.rest.app import create_app
+from tests.conftest import open_services
+from tests.support import ADMIN_KEY, event, expected_charge, seed
+
+MAX_AUTHORIZATION_STATEMENTS = 6  # were 17
+MAX_BALANCE_STATEMENTS = 4  # were 12
+
+
+@pytest.fixture
+def statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    sent: list[str] = []
+    execute, executemany = psycopg.Cursor.execute, psycopg.Cursor.executemany
+
+    def counted(method: Any) -> Any:
+        def run(self: psycopg.Cursor[Any], query: Any, *args: Any, **kwargs: Any) -> Any:
+            sent.append(query.as_string(self.connection) if hasattr(query, "as_string") else str(query))
+            return method(self, query, *args, **kwargs)
+
+        return run
+
+    monkeypatch.setattr(psycopg.Cursor, "execute", counted(execute))
+    monkeypatch.setattr(psycopg.Cursor, "executemany", counted(executemany))
+    return sent
+
+
+def test_an_authorization_and_a_balance_read_take_few_statements(postgres_url: str, statements: list[str]) -> None:
+    services = open_services(postgres_url)
+    try:
+        seed(services.app, customers=("acme",), grant="100")
+        services.follower.catch_up()
+        api = TestClient(create_app(services), headers={"Authorization": f"Bearer {ADMIN_KEY}"})
+        for index in range(3):  # the first loads the customer's holds; the others use them
+            statements.clear()
+            answer = api.post("/v1/authorizations", json={"id": f"a{index}", "customer": "acme", "amount": "0.01"})
+            assert answer.status_code == 201 and answer.json()["status"] == "approved", answer.text
+        assert 0 < len(statements) <= MAX_AUTHORIZATION_STATEMENTS, statements
+        assert sum("MAX(notification_id)" in sent for sent in statements) == 1, statements
+        statements.clear()
+        balance = api.get("/v1/customers/acme/balance").json()
+        assert (balance["held"], balance["available"]) == ("0.03", "99.97")
+        assert 0 < len(statements) <= MAX_BALANCE_STATEMENTS, statements
+        assert not any("topic" in sent for sent in statements), statements  # no reference data read
+        statements.clear()
+        assert api.get("/v1/customers/acme/balance").json()["held"] == "0.03"  # nothing appended since
+        assert not any("originator_id" in sent for sent in statements), statements  # the holds not read again
+        assert len(statements) <= MAX_BALANCE_STATEMENTS - 1, statements
+        assert sum("MAX(notification_id)" in sent for sent in statements) == 1, statements
+    finally:
+        services.close()
+
+
+def test_what_another_process_appended_among_own_appends_is_read(database_url: str) -> None:
+    """The reference data and the log's tail skip only positions this process
+    appended itself: another process's new customer and usage, among them,
+    are read (the usage counts in the next decision, unprojected)."""
+    here, there = open_services(database_url), open_services(database_url)
+    try:
+        seed(here.app, customers=("acme",), grant="1.00")
+        here.follower.catch_up()
+        assert here.app.authorizations.authorize("a1", "acme", "0.01", None, None)[0].approved
+        there.app.customers.create_customer("globex", "Globex", "USD", "pro", "prepaid", 30, None)
+        usage = event("u1")
+        there.app.metering.record_usage([usage])
+        left = Decimal("1.00") - Decimal("0.01") - expected_charge(usage)[1]
+        over, _ = here.app.authorizations.authorize("a2", "acme", str(left + Decimal("0.0001")), None, None)
+        assert (over.approved, over.code) == (False, "insufficient_funds")
+        assert here.app.authorizations.authorize("a3", "acme", str(left), None, None)[0].approved
+        assert here.app.customers.customer("globex").customer_id == "globex"
+        assert here.app.authorizations.held("acme") == Decimal("0.01") + left
+        assert there.app.authorizations.authorize("t1", "acme", "0.02", None, None)[0].approved is False
+        here.app.authorizations.void_authorization("a1")
+        assert there.app.authorizations.authorize("t2", "acme", "0.005", None, None)[0].approved
+        assert here.app.authorizations.held("acme") == left + Decimal("0.005")  # there's hold, read here
+        decided, _ = here.app.authorizations.authorize("g1", "globex", "0.01", None, None)
+        assert (decided.approved, decided.code) == (False, "insufficient_funds")
+    finally:
+        here.close()
+        there.close()
