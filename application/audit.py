@@ -78,7 +78,7 @@ def audit_history(
     """Audit the log as it stands now. `checkpoints` say how far the version
     watcher has carried out re-rating; without them, no version counts as
     carried out, so no usage's rating is held against the versions in force."""
-    head = app.store.recorder.max_notification_id() or 0
+    head = app.store.head()
     app.reference.refresh()  # after the head: the reference data know every version the audited log publishes
     report = HistoryReport()
     latest = LatestRatings(app)  # a usage's rating before a correction, read from the log when one comes

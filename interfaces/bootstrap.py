@@ -52,7 +52,6 @@ class Services:
     follower_mode: str = "off"  # thread, process or off (interfaces/projector.py)
     follower_health: PartHealth | None = None  # this process's follower's, or its projector process's
     progress_watch: ProgressWatch = field(default_factory=ProgressWatch)
-    webhook_counters: dict[str, int] = field(default_factory=lambda: {"applied": 0, "ignored": 0, "rejected": 0})
     before_close: list[Callable[[], None]] = field(default_factory=list)  # e.g. the demo's usage stream
 
     def wait_projected(self, position: int, timeout: float) -> bool:
