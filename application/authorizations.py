@@ -59,6 +59,11 @@ class Authorizations:
         self._holds_cache: dict[str, Holds] = {}  # each customer's, used under its lock
         self.commits = GroupCommit(store.save)  # concurrent decisions appended together
         self._holds_current_at: dict[str, int] = {}  # the log's head when a customer's cached Holds was read
+        # Per customer, open holds known captured. A capture is a committed
+        # event and never undone, so once seen it need not be asked about again:
+        # a busy gateway customer's hundreds of captured, not yet expired holds
+        # would otherwise be sent to the read model at every decision.
+        self._known_captured: dict[str, set[str]] = {}
 
     def authorize(
         self,
@@ -67,12 +72,15 @@ class Authorizations:
         amount: str | None,
         estimate: Mapping[str, Any] | None,
         expires_in_seconds: int | None,
+        arrived: float | None = None,
     ) -> tuple[Authorization, bool]:
         """Returns the decision and whether this call made it (a retry with
-        the same request returns the first answer, a denial included)."""
-        arrived = time.monotonic()  # every event committed before this counts in the decision
+        the same request returns the first answer, a denial included).
+        Every event committed before `arrived` (time.monotonic(); the call's
+        start when not given: a gateway gives its request's) counts in it."""
+        arrived = time.monotonic() if arrived is None else arrived
         validation.caller_id(authorization_id, "id")
-        customer = self.customers.customer(customer_id)
+        customer = self.customers.customer(customer_id, arrived)
         request = {"customer": customer_id, "amount": amount, "estimate": estimate, "expires": expires_in_seconds}
         fingerprint = hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()[:32]
         asked = self._amount_asked(customer, amount, estimate)
@@ -134,11 +142,13 @@ class Authorizations:
         limits = customer.limits or {}
         period = limits.get("period", "month")
         start, end = limit_period(period, now)
+        known = self._captured_among(customer.customer_id, open_holds)
         projected = self.authorization_reads.standing(
-            customer.customer_id, customer.currency, sorted(open_holds), start, end
+            customer.customer_id, customer.currency, sorted(open_holds.keys() - known), start, end
         )
         tail = self.log_tail.figures(customer.customer_id, projected.position, arrived)
-        captured = projected.captured | tail.captured
+        captured = known | projected.captured | tail.captured
+        known |= captured
         held = sum((amount for key, amount in open_holds.items() if key not in captured), ZERO)
         hard = limits.get("hard_limit")
         return Standing(
@@ -262,9 +272,23 @@ class Authorizations:
         if not open_holds:
             return ZERO
         start, end = limit_period("month", now)
-        projected = self.authorization_reads.standing(customer_id, customer.currency, sorted(open_holds), start, end)
-        captured = projected.captured | self.log_tail.figures(customer_id, projected.position, arrived).captured
+        with self._lock_of(customer_id):
+            known = set(self._captured_among(customer_id, open_holds))
+        asked = sorted(open_holds.keys() - known)
+        projected = self.authorization_reads.standing(customer_id, customer.currency, asked, start, end)
+        captured = known | projected.captured | self.log_tail.figures(customer_id, projected.position, arrived).captured
+        with self._lock_of(customer_id):
+            self._captured_among(customer_id, open_holds).update(captured)
         return sum((amount for key, amount in open_holds.items() if key not in captured), ZERO)
+
+    def _captured_among(self, customer_id: str, open_holds: Mapping[str, Decimal]) -> set[str]:
+        """This process's set of the customer's holds known captured (used
+        under the customer's lock), rid of holds no longer open once it
+        outgrows them."""
+        known = self._known_captured.setdefault(customer_id, set())
+        if len(known) > 2 * len(open_holds) + 64:
+            known &= open_holds.keys()
+        return known
 
 
 def limit_period(period: str, now: datetime) -> tuple[datetime, datetime]:

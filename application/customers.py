@@ -56,8 +56,10 @@ class Customers:
             raise Conflict(f"customer {customer_id!r} already exists") from None
         return customer
 
-    def customer(self, customer_id: str) -> Customer:
-        self.reference.refresh()
+    def customer(self, customer_id: str, arrived: float | None = None) -> Customer:
+        """The customer as of the log's head (as of a read that began after
+        `arrived`, time.monotonic(), when given)."""
+        self.reference.refresh(arrived)
         try:
             return self.reference.customers[customer_id]
         except KeyError:
@@ -108,9 +110,9 @@ class Customers:
         customer.revoke_api_key(key_id)
         self.save_changed(customer)
 
-    def customer_for_key(self, key: str) -> str | None:
+    def customer_for_key(self, key: str, arrived: float | None = None) -> str | None:
         """The customer a read key belongs to, or None."""
-        self.reference.refresh()
+        self.reference.refresh(arrived)
         found = self.reference.customer_by_key_hash.get(key_hash(key))
         return found[0] if found else None
 

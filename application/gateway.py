@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 import uuid
 from collections import Counter
 from typing import Any
@@ -117,7 +118,8 @@ class Gateway:
         return GatewayAnswer(answer.status, answer.headers, stream=relay.client_chunks())
 
     async def _admit(self, call: ProviderCall) -> Admitted | Refusal:
-        customer = await self.run_blocking(self.ledger.keys.customer_for_key, call.key) if call.key else None
+        arrived = time.monotonic()  # the key and the hold count what was committed before: one read of the head
+        customer = await self.run_blocking(self.ledger.keys.customer_for_key, call.key, arrived) if call.key else None
         if customer is None:
             return Refusal(401, "unauthorized", "send a tally customer key as the API key")
         try:
@@ -130,21 +132,21 @@ class Gateway:
         estimate = {"provider": call.provider, "model": request["model"]}
         estimate["usage"] = estimated_usage(call.path.removeprefix("v1/"), request)
         try:
-            decision = await self._hold(hold_id, customer, estimate)
+            decision = await self._hold(hold_id, customer, estimate, arrived)
         except TallyError as error:  # e.g. too many authorizations at once for this customer
             return Refusal(error.status, error.code, error.detail)
         if not decision.approved:
             return Refusal(402, decision.code or "insufficient_funds", decision.detail)
         return Admitted(customer, hold_id, request["model"], request)
 
-    async def _hold(self, hold_id: str, customer: str, estimate: dict[str, Any]) -> Any:
+    async def _hold(self, hold_id: str, customer: str, estimate: dict[str, Any], arrived: float) -> Any:
         try:
             decision, _ = await self.run_blocking(
-                self.ledger.holds.authorize, hold_id, customer, None, estimate, HOLD_SECONDS
+                self.ledger.holds.authorize, hold_id, customer, None, estimate, HOLD_SECONDS, arrived
             )
         except ValidationFailed:  # unpriced or free: the customer's standing still decides
             decision, _ = await self.run_blocking(
-                self.ledger.holds.authorize, hold_id, customer, SMALLEST_HOLD, None, HOLD_SECONDS
+                self.ledger.holds.authorize, hold_id, customer, SMALLEST_HOLD, None, HOLD_SECONDS, arrived
             )
         return decision
 

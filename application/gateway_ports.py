@@ -81,7 +81,7 @@ class Upstream(Protocol):
 
 
 class KeyLookup(Protocol):
-    def customer_for_key(self, key: str) -> str | None: ...
+    def customer_for_key(self, key: str, arrived: float | None = None) -> str | None: ...
 
 
 class HoldPlacing(Protocol):
@@ -92,6 +92,7 @@ class HoldPlacing(Protocol):
         amount: str | None,
         estimate: Mapping[str, Any] | None,
         expires_in_seconds: int | None,
+        arrived: float | None = None,
     ) -> tuple[Any, bool]: ...
 
     def void_authorization(self, authorization_id: str) -> Any: ...

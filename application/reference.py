@@ -60,10 +60,15 @@ MAX_KNOWN = 10_000  # positions of this process's own other appends kept, at mos
 
 class ReferenceData:
     def __init__(
-        self, recorder: ApplicationRecorder, repository: Repository[UUID], head: Callable[[], int] | None = None
+        self,
+        recorder: ApplicationRecorder,
+        repository: Repository[UUID],
+        head: Callable[[], int] | None = None,
+        head_since: Callable[[float], int] | None = None,
     ) -> None:
         self._recorder = recorder
         self._head = head or (lambda: recorder.max_notification_id() or 0)
+        self._head_since = head_since
         self._repository = repository
         self._position = 0
         self._lock = threading.Lock()
@@ -85,14 +90,18 @@ class ReferenceData:
                 self._known_plain.clear()  # the next refresh reads the log, as without them
             self._known_plain.update(plain)
 
-    def refresh(self) -> None:
+    def refresh(self, arrived: float | None = None) -> None:
         """Catch up to the log's head. The position advances to the head even
         when no reference event was found, so each refresh reads only what was
         appended since the last one (usage events included in the range).
         When every position since the last one holds an event this process
-        appended and knows is not a reference event, nothing is read."""
+        appended and knows is not a reference event, nothing is read.
+
+        `arrived` (time.monotonic()): the moment a request arrived, when it
+        must count only what was committed before it; a head read that began
+        after it, shared with other askers, then serves (application/log_head.py)."""
         with self._lock:
-            head = self._head()
+            head = self._head() if arrived is None or self._head_since is None else self._head_since(arrived)
             if self._only_known_plain(head):
                 self._position = head
             while self._position < head:

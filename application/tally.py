@@ -86,7 +86,7 @@ class Tally:
         self.clock = clock
         self.reads = reads = reads or ReadModel()
         self.store = store = EventStore(env)
-        self.reference = reference = ReferenceData(store.recorder, store.repository, store.head)
+        self.reference = reference = ReferenceData(store.recorder, store.repository, store.head, store.head_since)
         store.appended_listeners.append(reference.appended)
         self.payments = cards = CardPayments(payments)
         rating = RatingInForce(reference)
