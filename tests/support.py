@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
@@ -67,9 +67,12 @@ def just_now() -> str:
     return (datetime.now(UTC) - timedelta(seconds=1)).isoformat()
 
 
-def expected_charge(body: dict[str, Any]) -> tuple[Decimal, Decimal]:
-    """(cost, charge) computed here, independently of domain/rating.py."""
-    table = {(p, m, u): Decimal(price) / per for p, m, u, price, per in RATES}
+def expected_charge(
+    body: dict[str, Any], rates: Sequence[tuple[str, str, str, str, int]] | None = None
+) -> tuple[Decimal, Decimal]:
+    """(cost, charge) computed here, independently of domain/rating.py; at
+    RATES, or at the `rates` a test published instead."""
+    table = {(p, m, u): Decimal(price) / per for p, m, u, price, per in (RATES if rates is None else rates)}
     cost = Decimal(0)
     for unit, quantity in body["usage"].items():
         if quantity:

@@ -33,6 +33,7 @@ class FakeProvider:
         self.counter = itertools.count(1)
         self.fixed_id: str | None = None  # answer every call with this id
         self.requests: list[dict[str, Any]] = []
+        self.anthropic_usage: dict[str, int] = ANTHROPIC_USAGE  # what every Anthropic answer reports
 
     def next_id(self, prefix: str) -> str:
         return self.fixed_id or f"{prefix}{next(self.counter):06d}"
@@ -58,8 +59,8 @@ class FakeProvider:
         message = {"id": answer_id, "type": "message", "role": "assistant", "model": model, "stop_sequence": None}
         if not body.get("stream"):
             content = [{"type": "text", "text": "Hello."}]
-            return {**message, "content": content, "stop_reason": "end_turn", "usage": ANTHROPIC_USAGE}, []
-        start_usage = {**ANTHROPIC_USAGE, "output_tokens": 1}
+            return {**message, "content": content, "stop_reason": "end_turn", "usage": self.anthropic_usage}, []
+        start_usage = {**self.anthropic_usage, "output_tokens": 1}
         events = [
             ("message_start", {"message": {**message, "content": [], "stop_reason": None, "usage": start_usage}}),
             ("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}}),
@@ -69,7 +70,7 @@ class FakeProvider:
                 "message_delta",
                 {
                     "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-                    "usage": {"output_tokens": ANTHROPIC_USAGE["output_tokens"]},
+                    "usage": {"output_tokens": self.anthropic_usage["output_tokens"]},
                 },
             ),
             ("message_stop", {}),

@@ -1,19 +1,30 @@
-"""meter(): wrap an `openai.OpenAI` or `anthropic.Anthropic` client object so
-each chat.completions.create / messages.create call, streamed or not, records
-its usage in tally, in-process (no gateway in between).
+"""meter(): wrap an `openai.OpenAI` or `anthropic.Anthropic` client object, or
+their async twins `openai.AsyncOpenAI` and `anthropic.AsyncAnthropic`, so each
+chat.completions.create / messages.create call, streamed or not, records its
+usage in tally, in-process (no gateway in between).
 
 The usage event's id derives from the provider's response id (`openai-<id>`,
 `anthropic-<id>`), so recording a call twice records it once. Its model is
 the one the call asked for (the name the price book prices). The event joins
 the client's buffer: the call itself never waits on tally, and a tally that
 cannot be reached never fails the call (the buffer keeps the event, and the
-failure is logged)."""
+failure is logged).
+
+An async client is metered through the same buffer, on purpose: recording is
+`UsageBuffer.add`, a list append under a lock that is never held across a
+request (its background thread sends the batches, with httpx, off the event
+loop), so a coroutine that records never waits on tally's network. An async
+buffer beside it would send the same batches with a second transport and a
+second lifecycle for the same guarantee. Only `TallyClient.flush()` and
+`close()` send from the caller's thread: from async code, call them through
+`asyncio.to_thread`."""
 
 from __future__ import annotations
 
+import inspect
 import logging
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, TypeVar, cast
 
 from tally_client.client import TallyClient
@@ -33,16 +44,29 @@ def meter(
     authorization_id: str | None = None,
 ) -> C:
     """The same client, metered for `customer`. Everything but the wrapped
-    create method passes straight through to the original object."""
+    create method passes straight through to the original object. An async
+    client's create stays a coroutine, and its streams are async iterables."""
     recorder = _Recorder(tally, customer, feature, authorization_id)
     original: Any = provider_client
     module = type(original).__module__.split(".")[0]
     if module == "openai" or (module != "anthropic" and hasattr(original, "chat")):
-        completions = _OpenAICompletions(original.chat.completions, recorder)
+        found = original.chat.completions
+        completions = (_AsyncOpenAICompletions if _is_async(found.create) else _OpenAICompletions)(found, recorder)
         return cast(C, _Passthrough(original, chat=_Passthrough(original.chat, completions=completions)))
     if module == "anthropic" or hasattr(original, "messages"):
-        return cast(C, _Passthrough(original, messages=_AnthropicMessages(original.messages, recorder)))
-    raise TypeError(f"meter() wraps an openai.OpenAI or anthropic.Anthropic client, not {type(provider_client)!r}")
+        found = original.messages
+        messages = (_AsyncAnthropicMessages if _is_async(found.create) else _AnthropicMessages)(found, recorder)
+        return cast(C, _Passthrough(original, messages=messages))
+    raise TypeError(
+        "meter() wraps an openai.OpenAI, openai.AsyncOpenAI, anthropic.Anthropic or anthropic.AsyncAnthropic"
+        f" client, not {type(provider_client)!r}"
+    )
+
+
+def _is_async(create: Any) -> bool:
+    """The SDKs' async create is a coroutine function under a plain wrapper
+    (openai's `required_args`), so look beneath the wrappers."""
+    return inspect.iscoroutinefunction(inspect.unwrap(create))
 
 
 def event_id(provider: str, response_id: str) -> str:
@@ -83,60 +107,97 @@ class _Recorder:
             logger.exception("recording the usage of %s response %s failed", provider, response_id)
 
 
-class _OpenAICompletions(_Passthrough):
+Observer = tuple[Callable[[Any], None], Callable[[], None]]  # (observe an item, finish)
+
+
+def _openai_stream_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """A stream reports usage only when asked: its last chunk then carries it
+    (with no choices)."""
+    return {**kwargs, "stream_options": {**(kwargs.get("stream_options") or {}), "include_usage": True}}
+
+
+def _openai_stream_usage(model: str, record: _Recorder) -> Observer:
+    seen: dict[str, Any] = {}
+
+    def observe(chunk: Any) -> None:
+        seen.setdefault("id", getattr(chunk, "id", None))
+        seen["model"] = model or getattr(chunk, "model", "")
+        if getattr(chunk, "usage", None) is not None:
+            seen["usage"] = chunk.usage
+
+    def finish() -> None:
+        record("openai", seen.get("id"), seen.get("model", model), seen.get("usage"))
+
+    return observe, finish
+
+
+def _anthropic_stream_usage(model: str, record: _Recorder) -> Observer:
+    seen: dict[str, Any] = {"usage": {}}
+
+    def observe(event: Any) -> None:
+        kind = getattr(event, "type", "")
+        if kind == "message_start":
+            seen["id"] = event.message.id
+            seen["usage"].update(_as_dict(event.message.usage))
+        elif kind == "message_delta" and getattr(event, "usage", None) is not None:
+            # counts in a delta are cumulative: they replace the start's
+            seen["usage"].update({k: v for k, v in _as_dict(event.usage).items() if v is not None})
+
+    def finish() -> None:
+        record("anthropic", seen.get("id"), model, seen["usage"] or None)
+
+    return observe, finish
+
+
+class _Metered(_Passthrough):
+    """A create method's owner (completions, messages), its create metered."""
+
     def __init__(self, original: Any, record: _Recorder) -> None:
         super().__init__(original)
         self._record = record
 
+
+class _OpenAICompletions(_Metered):
     def create(self, *args: Any, **kwargs: Any) -> Any:
         model = str(kwargs.get("model", ""))
         if not kwargs.get("stream"):
             response = self._original.create(*args, **kwargs)
             self._record("openai", getattr(response, "id", None), model or response.model, response.usage)
             return response
-        # A stream reports usage only when asked: its last chunk then carries
-        # it (with no choices).
-        kwargs["stream_options"] = {**(kwargs.get("stream_options") or {}), "include_usage": True}
-        seen: dict[str, Any] = {}
-
-        def observe(chunk: Any) -> None:
-            seen.setdefault("id", getattr(chunk, "id", None))
-            seen["model"] = model or getattr(chunk, "model", "")
-            if getattr(chunk, "usage", None) is not None:
-                seen["usage"] = chunk.usage
-
-        def finish() -> None:
-            self._record("openai", seen.get("id"), seen.get("model", model), seen.get("usage"))
-
-        return _MeteredStream(self._original.create(*args, **kwargs), observe, finish)
+        stream = self._original.create(*args, **_openai_stream_kwargs(kwargs))
+        return _MeteredStream(stream, *_openai_stream_usage(model, self._record))
 
 
-class _AnthropicMessages(_Passthrough):
-    def __init__(self, original: Any, record: _Recorder) -> None:
-        super().__init__(original)
-        self._record = record
+class _AsyncOpenAICompletions(_Metered):
+    async def create(self, *args: Any, **kwargs: Any) -> Any:
+        model = str(kwargs.get("model", ""))
+        if not kwargs.get("stream"):
+            response = await self._original.create(*args, **kwargs)
+            self._record("openai", getattr(response, "id", None), model or response.model, response.usage)
+            return response
+        stream = await self._original.create(*args, **_openai_stream_kwargs(kwargs))
+        return _AsyncMeteredStream(stream, *_openai_stream_usage(model, self._record))
 
+
+class _AnthropicMessages(_Metered):
     def create(self, *args: Any, **kwargs: Any) -> Any:
         model = str(kwargs.get("model", ""))
         if not kwargs.get("stream"):
             response = self._original.create(*args, **kwargs)
             self._record("anthropic", getattr(response, "id", None), model or response.model, response.usage)
             return response
-        seen: dict[str, Any] = {"usage": {}}
+        return _MeteredStream(self._original.create(*args, **kwargs), *_anthropic_stream_usage(model, self._record))
 
-        def observe(event: Any) -> None:
-            kind = getattr(event, "type", "")
-            if kind == "message_start":
-                seen["id"] = event.message.id
-                seen["usage"].update(_as_dict(event.message.usage))
-            elif kind == "message_delta" and getattr(event, "usage", None) is not None:
-                # counts in a delta are cumulative: they replace the start's
-                seen["usage"].update({k: v for k, v in _as_dict(event.usage).items() if v is not None})
 
-        def finish() -> None:
-            self._record("anthropic", seen.get("id"), model, seen["usage"] or None)
-
-        return _MeteredStream(self._original.create(*args, **kwargs), observe, finish)
+class _AsyncAnthropicMessages(_Metered):
+    async def create(self, *args: Any, **kwargs: Any) -> Any:
+        model = str(kwargs.get("model", ""))
+        if not kwargs.get("stream"):
+            response = await self._original.create(*args, **kwargs)
+            self._record("anthropic", getattr(response, "id", None), model or response.model, response.usage)
+            return response
+        stream = await self._original.create(*args, **kwargs)
+        return _AsyncMeteredStream(stream, *_anthropic_stream_usage(model, self._record))
 
 
 class _MeteredStream(_Passthrough):
@@ -173,6 +234,49 @@ class _MeteredStream(_Passthrough):
     def close(self) -> None:
         try:
             self._original.close()
+        finally:
+            self._done()
+
+    def _done(self) -> None:
+        if not self._finished:
+            self._finished = True
+            self._finish()
+
+
+class _AsyncMeteredStream(_Passthrough):
+    """The provider's async stream, item by item; its usage is recorded once,
+    when the stream ends (read to its end, closed, or left by `async with`)."""
+
+    def __init__(self, original: Any, observe: Callable[[Any], None], finish: Callable[[], None]) -> None:
+        super().__init__(original)
+        self._observe, self._finish, self._finished = observe, finish, False
+
+    async def __aiter__(self) -> AsyncIterator[Any]:
+        try:
+            async for item in self._original:
+                self._observe(item)
+                yield item
+        finally:
+            self._done()
+
+    async def __anext__(self) -> Any:
+        try:
+            item = await self._original.__anext__()
+        except StopAsyncIteration:
+            self._done()
+            raise
+        self._observe(item)
+        return item
+
+    async def __aenter__(self) -> _AsyncMeteredStream:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        try:
+            await self._original.close()
         finally:
             self._done()
 
