@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from interfaces.bootstrap import Services
@@ -40,7 +41,10 @@ async def services(request: Request) -> Services:
     return found
 
 
-def principal(request: Request, found: Annotated[Services, Depends(services)]) -> Principal:
+async def principal(request: Request, found: Annotated[Services, Depends(services)]) -> Principal:
+    """Who sends the request. A coroutine, so FastAPI calls it inline: the
+    admin key is a comparison, and only another key's lookup (which may read
+    the log's head) goes to a worker thread."""
     header = request.headers.get("authorization", "")
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key:
@@ -48,13 +52,20 @@ def principal(request: Request, found: Annotated[Services, Depends(services)]) -
     admin_key = found.settings.admin_key
     if admin_key and hmac.compare_digest(key.encode(), admin_key.encode()):
         return Principal(None)
-    scopes = found.app.operator_keys.scopes_for(key)
+    scopes, customer = await run_in_threadpool(_key_owner, found, key)
     if scopes is not None:
         return _scoped(request, scopes)
-    customer = found.app.customers.customer_for_key(key)
     if customer is None:
         raise HTTPException(401, "the key is not valid", headers={"WWW-Authenticate": "Bearer"})
     return Principal(customer)
+
+
+def _key_owner(found: Services, key: str) -> tuple[frozenset[str] | None, str | None]:
+    """An operator key's scopes, or else the customer a customer key belongs to."""
+    scopes = found.app.operator_keys.scopes_for(key)
+    if scopes is not None:
+        return scopes, None
+    return None, found.app.customers.customer_for_key(key)
 
 
 def _scoped(request: Request, scopes: frozenset[str]) -> Principal:
@@ -68,7 +79,7 @@ def _scoped(request: Request, scopes: frozenset[str]) -> Principal:
     return Principal(None, scopes)
 
 
-def admin(who: Annotated[Principal, Depends(principal)]) -> Principal:
+async def admin(who: Annotated[Principal, Depends(principal)]) -> Principal:
     who.require_admin()
     return who
 

@@ -62,17 +62,20 @@ class LimitsSet(Strict):
     },
 )
 async def authorize(body: AuthorizationCreate, authorizations: AuthorizationsDep, _: AdminDep) -> Any:
-    decided, created = await run_in_threadpool(
-        authorizations.authorize,
-        body.id,
-        body.customer,
-        body.amount,
-        body.estimate.model_dump() if body.estimate else None,
-        body.expires_in_seconds,
-    )
+    def decide() -> tuple[Any, bool, str]:  # one trip to a worker thread: the decision, and its status
+        decided, created = authorizations.authorize(
+            body.id,
+            body.customer,
+            body.amount,
+            body.estimate.model_dump() if body.estimate else None,
+            body.expires_in_seconds,
+        )
+        return decided, created, authorizations.authorization_status(decided, just_decided=created)
+
+    decided, created, status = await run_in_threadpool(decide)
     if created:
         count_decision(None if decided.approved else decided.code)
-    shown = presenters.authorization(decided, authorizations.authorization_status(decided, just_decided=created))
+    shown = presenters.authorization(decided, status)
     if decided.approved:
         return JSONResponse(shown, status_code=201)
     code = str(decided.code)
