@@ -261,25 +261,55 @@ class Authorizations:
         serves here too."""
         arrived = time.monotonic() if arrived is None else arrived
         customer = self.customers.customer(customer_id) if customer is None else customer
-        now = self.clock()
+        open_holds = self._open_holds_now(customer_id, arrived)
+        if not open_holds:
+            return ZERO
+        return self._now(customer, open_holds, arrived)[1]
+
+    def balance_now(
+        self, customer_id: str, customer: Customer | None = None, arrived: float | None = None
+    ) -> tuple[Decimal, Decimal]:
+        """The balance with every event committed before `arrived` in it, and
+        what open holds keep back: the read model's balance and its position
+        in one statement, plus the log's tail beyond that position (the rule
+        authorizations follow, application/log_tail.py), so a usage event
+        whose POST was answered shows at once, whatever the read model's lag."""
+        arrived = time.monotonic() if arrived is None else arrived
+        customer = self.customers.customer(customer_id, arrived) if customer is None else customer
+        return self._now(customer, self._open_holds_now(customer_id, arrived), arrived)
+
+    def balances_now(
+        self, projected: Mapping[tuple[str, str], Decimal], position: int, arrived: float
+    ) -> dict[tuple[str, str], Decimal]:
+        """Balances the read model gave at `position` (one read for many
+        customers), each with the log's tail beyond it added."""
+        return {
+            (customer, currency): amount + self.log_tail.figures(customer, position, arrived).balance_in(currency)
+            for (customer, currency), amount in projected.items()
+        }
+
+    def _open_holds_now(self, customer_id: str, arrived: float) -> dict[str, Decimal]:
         with self._lock_of(customer_id):  # the cached Holds, brought up to date (a gateway reads this often)
             head = self.store.head_since(arrived)  # read before the holds are: they include all up to it
             cached = self._holds_cache.get(customer_id)
             if cached is None or self._holds_current_at.get(customer_id) != head:
                 cached = self._holds(customer_id)
                 self._holds_current_at[customer_id] = head
-            open_holds = cached.open_holds(now)  # unchanged since: nothing was appended since they were read
-        if not open_holds:
-            return ZERO
-        start, end = limit_period("month", now)
+            return cached.open_holds(self.clock())  # unchanged since: nothing was appended since they were read
+
+    def _now(self, customer: Customer, open_holds: dict[str, Decimal], arrived: float) -> tuple[Decimal, Decimal]:
+        customer_id = customer.customer_id
+        start, end = limit_period("month", self.clock())
         with self._lock_of(customer_id):
             known = set(self._captured_among(customer_id, open_holds))
         asked = sorted(open_holds.keys() - known)
         projected = self.authorization_reads.standing(customer_id, customer.currency, asked, start, end)
-        captured = known | projected.captured | self.log_tail.figures(customer_id, projected.position, arrived).captured
+        tail = self.log_tail.figures(customer_id, projected.position, arrived)
+        captured = known | projected.captured | tail.captured
         with self._lock_of(customer_id):
             self._captured_among(customer_id, open_holds).update(captured)
-        return sum((amount for key, amount in open_holds.items() if key not in captured), ZERO)
+        held = sum((amount for key, amount in open_holds.items() if key not in captured), ZERO)
+        return projected.balance + tail.balance_in(customer.currency), held
 
     def _captured_among(self, customer_id: str, open_holds: Mapping[str, Decimal]) -> set[str]:
         """This process's set of the customer's holds known captured (used

@@ -1,6 +1,9 @@
 """Measurement 3: the lag from an event's acceptance (POST /v1/events answered
 200) to its effect on GET /v1/customers/{id}/balance, under a paced
-background load on other customers."""
+background load on other customers; and the read model's own lag, from the
+same answer to the projection's position reaching the log's head read just
+after it (what GraphQL's spend and daily views wait for: GET balance adds
+the log's tail beyond the read model, so it does not)."""
 
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ from decimal import Decimal
 
 import httpx
 
-from bench.server import Server, wait_projected
+from bench.server import Server, health, wait_projected
 from bench.stores import BenchError
 from bench.workload import PROBE, customer_id, usage_event
 
@@ -34,6 +37,7 @@ class LagResult:
     background_events: int
     background_seconds: float
     background_errors: list[str]
+    projected_ms: list[float]
 
     @property
     def p50(self) -> float:
@@ -123,6 +127,7 @@ def measure_lag(server: Server, samples: int, background_rate: int, customers: i
     generator = random.Random(13)
     lags: list[float] = []
     accepts: list[float] = []
+    projections: list[float] = []
     timeouts = 0
     with server.client(timeout=SAMPLE_TIMEOUT) as client:
         wait_projected(client, SETUP_TIMEOUT)
@@ -141,15 +146,30 @@ def measure_lag(server: Server, samples: int, background_rate: int, customers: i
                 if response.status_code != 200 or response.json()["results"][0]["status"] != "accepted":
                     raise BenchError(f"probe event not accepted: {response.status_code} {response.text[:300]}")
                 accepts.append((accepted - sent) * 1000)
+                head = int(health(client)["log_position"])  # at or past the probe's position
                 visible, seen = _wait_for_change(balance, seen, accepted + SAMPLE_TIMEOUT)
                 if visible is None:
                     timeouts += 1
                 else:
                     lags.append((visible - accepted) * 1000)
+                projected = _wait_projected_past(client, head, accepted + SAMPLE_TIMEOUT)
+                if projected is not None:
+                    projections.append((projected - accepted) * 1000)
                 time.sleep(PAUSE_SECONDS)
     if not lags:
         raise BenchError(f"no probe event became visible within {SAMPLE_TIMEOUT:.0f} s")
-    return LagResult(lags, timeouts, accepts, balance.read_ms, background.sent, background.seconds, background.errors)
+    return LagResult(
+        lags, timeouts, accepts, balance.read_ms, background.sent, background.seconds, background.errors, projections
+    )
+
+
+def _wait_projected_past(client: httpx.Client, head: int, deadline: float) -> float | None:
+    """The moment /healthz first shows the projection at `head` or past it."""
+    while time.perf_counter() < deadline:
+        if int(health(client)["projection_position"]) >= head:
+            return time.perf_counter()
+        time.sleep(POLL_SECONDS)
+    return None
 
 
 def _wait_for_change(read: BalanceReader, before: Decimal, deadline: float) -> tuple[float | None, Decimal]:

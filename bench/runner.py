@@ -3,6 +3,7 @@ lag; a failed measurement becomes a FAILED row and the run goes on."""
 
 from __future__ import annotations
 
+import statistics
 import sys
 import time
 import traceback
@@ -15,7 +16,7 @@ from bench.control import balance_changed_lag, paced
 from bench.gateway import measure_gateway
 from bench.http import measure_http
 from bench.ingest import ADMIN_KEY, measure_ingest, open_seeded
-from bench.lag import measure_lag
+from bench.lag import measure_lag, percentile
 from bench.observer import ROUNDS, measure_observer
 from bench.options import Options
 from bench.profiling import profile_ingest
@@ -291,3 +292,9 @@ class StoreRun:
         load = f"under {result.background_rate:,.0f} ev/s background; POST p50 {accept[len(accept) // 2]:,.0f} ms"
         self.add("lag p50", result.p50, "ms", f"{len(result.samples_ms)} samples, {load}")
         self.add("lag p99", result.p99, "ms", f"max {max(result.samples_ms):,.1f} ms, {result.timeouts} timeouts")
+        if result.projected_ms:
+            projected = sorted(result.projected_ms)
+            self.raw["lag"]["read_model_p50_ms"] = statistics.median(projected)
+            self.raw["lag"]["read_model_p99_ms"] = percentile(projected, 99)
+            self.add("read model lag p50", statistics.median(projected), "ms", "to the projection's position")
+            self.add("read model lag p99", percentile(projected, 99), "ms", f"max {projected[-1]:,.1f} ms")

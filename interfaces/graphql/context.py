@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import time
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -39,7 +40,15 @@ class TallyContext(BaseContext):
         self._scope: tuple[str | None] | None = None  # the key's scope, once checked
 
     async def _load_balances(self, keys: list[tuple[str, str]]) -> list[Decimal]:
-        found = await run_in_threadpool(self.services.queries.balances, sorted({customer for customer, _ in keys}))
+        arrived = time.monotonic()  # the balances count every event accepted before
+        customers = sorted({customer for customer, _ in keys})
+
+        def now() -> dict[tuple[str, str], Decimal]:
+            projected, position = self.services.queries.balances(customers)
+            tail = {(customer, currency): Decimal(0) for customer, currency in keys}
+            return self.services.app.authorizations.balances_now({**tail, **projected}, position, arrived)
+
+        found = await run_in_threadpool(now)
         return [found.get(key, Decimal(0)) for key in keys]
 
     # The use cases and read ports resolvers call: named here, not reached through the services.

@@ -384,8 +384,7 @@ class Subscription:
 
 
 def _balance_now(services: Services, customer: str, currency: str) -> tuple[Decimal, Decimal]:
-    amount, _ = services.queries.balance(customer, currency, None)
-    return amount, services.app.authorizations.held(customer)
+    return services.app.authorizations.balance_now(customer)
 
 
 class TallySchema(strawberry.Schema):

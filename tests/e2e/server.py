@@ -97,3 +97,11 @@ def wait_for(check, timeout: float = 10.0, interval: float = 0.02):  # type: ign
         if value or time.monotonic() > deadline:
             return value
         time.sleep(interval)
+
+
+def projected(api: httpx.Client, timeout: float = 30.0) -> bool:
+    """Wait until the read model has applied the log as it stands now. A
+    current balance counts the log's tail already; the other views (the
+    journal, the trial balance, usage and spend) follow the read model."""
+    head = int(api.get("/healthz").json()["log_position"])
+    return bool(wait_for(lambda: int(api.get("/healthz").json()["projection_position"]) >= head, timeout))

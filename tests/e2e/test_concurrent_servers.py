@@ -12,7 +12,7 @@ from decimal import Decimal
 import httpx
 
 from domain.money import format_amount
-from tests.e2e.server import client, running_server, tally_command, wait_for
+from tests.e2e.server import client, projected, running_server, tally_command, wait_for
 from tests.e2e.test_rest_flow import setup_catalog
 from tests.support import event, expected_charge, just_now
 
@@ -53,6 +53,7 @@ def test_the_same_ids_at_the_same_instant_through_two_processes(postgres_url: st
         for base in (first, second):
             with client(base) as api:
                 assert wait_for(lambda: api.get("/v1/customers/acme/balance").json()["balance"] == expected)
+                assert projected(api)
                 entries = api.get("/v1/ledger/entries", params={"account": "revenue:usage", "limit": 500}).json()
                 assert len(entries["entries"]) == 500 and entries["next_cursor"]
         assert httpx.get(f"{first}/healthz").json()["log_position"] >= ROUNDS * BATCH
@@ -76,7 +77,9 @@ def test_servers_without_followers_and_one_projector_process(postgres_url: str) 
             with client(second) as api:
                 api.post("/v1/events", json={"events": [event(f"q{i}", timestamp=now) for i in range(100)]})
                 expected = format_amount(Decimal("25") - 200 * expected_charge(event("x"))[1])
-                assert wait_for(lambda: api.get("/v1/customers/acme/balance").json()["balance"] == expected, timeout=20)
+                assert api.get("/v1/customers/acme/balance").json()["balance"] == expected  # the log's tail counts
+                assert projected(api), api.get("/healthz").json()  # and the projector process applies it all
+                assert api.get("/v1/customers/acme/balance").json()["balance"] == expected
         finally:
             projector.terminate()
             assert projector.wait(timeout=15) == 0

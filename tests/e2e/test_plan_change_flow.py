@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 
 from domain.money import format_amount
-from tests.e2e.server import client, wait_for
+from tests.e2e.server import client, projected, wait_for
 from tests.e2e.test_cli import tally
 from tests.e2e.test_rest_flow import setup_catalog
 from tests.support import Q12, event, expected_charge, rates_json
@@ -77,6 +77,7 @@ def test_a_plan_change_takes_effect_from_its_moment_through_every_rerating(serve
         }
         owed = sum((amount for _, _, amount in expected.values()), Decimal(0))
         assert wait_for(lambda: balance(api) == format_amount(Decimal(25) - owed), WAIT_SECONDS), balance(api)
+        assert projected(api)
         trial = api.get("/v1/ledger/trial-balance").json()["currencies"][0]
         assert trial["debits"] == trial["credits"]
     audited = tally(database_url, "audit")

@@ -11,7 +11,7 @@ import httpx
 
 from domain.money import format_amount
 from tests.e2e.consistency import consistent_balance
-from tests.e2e.server import client, wait_for
+from tests.e2e.server import client, projected, wait_for
 from tests.support import Q12, event, expected_charge, just_now, rates_json
 
 
@@ -67,6 +67,7 @@ def test_meter_rate_post_query(server: str) -> None:
         body = api.get("/v1/customers/acme/balance").json()
         assert shown, body
         assert body["available"] == body["balance"] and body["held"] == "0" and body["currency"] == "USD"
+        assert projected(api)  # the journal and the trial balance follow the read model
 
         trial = api.get("/v1/ledger/trial-balance").json()
         (usd,) = trial["currencies"]
@@ -250,6 +251,7 @@ def test_a_backdated_price_version_rerates_within_seconds(server: str) -> None:
         assert wait_for(lambda: api.get("/v1/customers/acme/balance").json()["balance"] == expected, timeout=20), (
             api.get("/v1/customers/acme/balance").json()
         )
+        assert projected(api)
         recorded = api.get("/v1/events/acme/r0").json()
         assert [r["price_version"] for r in recorded["ratings"]] == [1, 2]
         assert api.get("/v1/events/acme/late-model").json()["status"] == "rated"

@@ -7,7 +7,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from domain.money import format_amount
-from tests.e2e.server import client, wait_for
+from tests.e2e.server import client, projected, wait_for
 from tests.e2e.test_rest_flow import graphql
 from tests.support import event, just_now, rates_json
 
@@ -42,6 +42,7 @@ def test_a_graduated_ladder_settles_through_the_server(server: str) -> None:
         expected = format_amount(Decimal("10") - Decimal("0.153"))
         settled = wait_for(lambda: api.get("/v1/customers/acme/balance").json()["balance"] == expected)
         assert settled, api.get("/v1/customers/acme/balance").json()
+        assert projected(api)  # the period's spend follows the read model
         period = graphql(
             api,
             '{ customer(id: "acme") { currentPeriod { spend { amount } tierAdjustment { amount } } } }',

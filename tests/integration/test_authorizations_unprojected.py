@@ -7,8 +7,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from fastapi.testclient import TestClient
+
 from interfaces.bootstrap import Services
-from tests.support import event, expected_charge, seed
+from interfaces.rest.app import create_app
+from tests.support import ADMIN_KEY, event, expected_charge, seed
 
 D = Decimal
 
@@ -54,3 +57,36 @@ def test_spend_not_yet_projected_counts_against_the_hard_limit(services: Service
     denied, _ = services.app.authorizations.authorize("over", "acme", str(headroom + D("0.000001")), None, None)
     assert (denied.approved, denied.code) == (False, "spending_limit_exceeded")
     assert services.app.authorizations.authorize("exact", "acme", str(headroom), None, None)[0].approved
+
+
+def test_balances_show_usage_the_read_model_has_not_applied(services: Services) -> None:
+    """GET balance and GraphQL's balance count every usage the log holds:
+    the read model's balance at its position, plus the log's tail beyond it.
+    A past moment (`as_of`) is read from the journal as before."""
+    seed(services.app, customers=("acme", "globex"), grant="1.00")
+    services.follower.catch_up()
+    assert services.app.authorizations.authorize("h1", "acme", "0.10", None, None)[0].approved
+    body = event("u1", input_tokens=200_000, output_tokens=20_000)
+    services.app.metering.record_usage([body, event("g1", customer="globex")])  # not projected
+    left = D("1.00") - expected_charge(body)[1]
+    api = TestClient(create_app(services), headers={"Authorization": f"Bearer {ADMIN_KEY}"})
+    shown = api.get("/v1/customers/acme/balance").json()
+    assert (D(shown["balance"]), D(shown["held"]), D(shown["available"])) == (left, D("0.10"), left - D("0.10"))
+    assert services.queries.balance("acme", "USD")[0] == D("1.00")  # the read model has not seen it
+    query = "{ customers(first: 10) { edges { node { id balance { balance { amount } held { amount } } } } } }"
+    nodes = {
+        edge["node"]["id"]: edge["node"]["balance"]
+        for edge in api.post("/graphql", json={"query": query}).json()["data"]["customers"]["edges"]
+    }
+    assert D(nodes["acme"]["balance"]["amount"]) == left and D(nodes["acme"]["held"]["amount"]) == D("0.10")
+    assert D(nodes["globex"]["balance"]["amount"]) == D("1.00") - expected_charge(event("g1", customer="globex"))[1]
+    services.follower.catch_up()  # once projected, the same figures: nothing counted twice
+    assert D(api.get("/v1/customers/acme/balance").json()["balance"]) == left
+    assert (
+        D(
+            api.post("/graphql", json={"query": query}).json()["data"]["customers"]["edges"][0]["node"]["balance"][
+                "balance"
+            ]["amount"]
+        )
+        == left
+    )

@@ -74,10 +74,10 @@ def get_balance(
         head = store.head()
         if not services.wait_projected(head, CONSISTENT_WAIT_SECONDS):
             raise ProjectionBehind(f"the read model is behind the event log (position {head}); try again")
-    balance, _ = services.queries.balance(customer_id, customer.currency, as_of)
-    held = (
-        authorizations.held(customer_id, customer, arrived) if as_of is None else Decimal(0)
-    )  # holds are now; the past has none
+    if as_of is None:  # with every event accepted before the request, projected or not
+        balance, held = authorizations.balance_now(customer_id, customer, arrived)
+    else:  # a past moment, from the journal; holds are now, the past has none
+        balance, held = services.queries.balance(customer_id, customer.currency, as_of)[0], Decimal(0)
     return {
         "customer": customer_id,
         "balance": presenters.money(balance),
