@@ -119,36 +119,39 @@ class Gateway:
 
     async def _admit(self, call: ProviderCall) -> Admitted | Refusal:
         arrived = time.monotonic()  # the key and the hold count what was committed before: one read of the head
-        customer = await self.run_blocking(self.ledger.keys.customer_for_key, call.key, arrived) if call.key else None
-        if customer is None:
+        if not call.key:
             return Refusal(401, "unauthorized", "send a tally customer key as the API key")
-        try:
-            request = json.loads(call.body)
-        except ValueError:
-            return Refusal(400, "validation_error", "the request body is not valid JSON")
-        if not isinstance(request, dict) or not _is_model_name(request.get("model")):
-            return Refusal(400, "validation_error", "the request body must be a JSON object naming a model")
+        request, problem = _read_request(call.body)
         hold_id = f"gw.{uuid.uuid4().hex}"
-        estimate = {"provider": call.provider, "model": request["model"]}
-        estimate["usage"] = estimated_usage(call.path.removeprefix("v1/"), request)
-        try:
-            decision = await self._hold(hold_id, customer, estimate, arrived)
+        estimate = None
+        if request is not None:
+            estimate = {"provider": call.provider, "model": request["model"]}
+            estimate["usage"] = estimated_usage(call.path.removeprefix("v1/"), request)
+        try:  # the key's customer and the hold in one trip to a worker thread
+            customer, decision = await self.run_blocking(self._key_and_hold, call.key, arrived, hold_id, estimate)
         except TallyError as error:  # e.g. too many authorizations at once for this customer
             return Refusal(error.status, error.code, error.detail)
+        if customer is None:
+            return Refusal(401, "unauthorized", "send a tally customer key as the API key")
+        if request is None:  # a known key's unreadable call: refused before any hold
+            return problem or Refusal(400, "validation_error", "the request body must be a JSON object naming a model")
         if not decision.approved:
             return Refusal(402, decision.code or "insufficient_funds", decision.detail)
         return Admitted(customer, hold_id, request["model"], request)
 
-    async def _hold(self, hold_id: str, customer: str, estimate: dict[str, Any], arrived: float) -> Any:
+    def _key_and_hold(
+        self, key: str, arrived: float, hold_id: str, estimate: dict[str, Any] | None
+    ) -> tuple[str | None, Any]:
+        """The key's customer and, for a readable call, the hold's decision."""
+        customer = self.ledger.keys.customer_for_key(key, arrived)
+        if customer is None or estimate is None:
+            return customer, None
+        holds = self.ledger.holds
         try:
-            decision, _ = await self.run_blocking(
-                self.ledger.holds.authorize, hold_id, customer, None, estimate, HOLD_SECONDS, arrived
-            )
+            decision, _ = holds.authorize(hold_id, customer, None, estimate, HOLD_SECONDS, arrived)
         except ValidationFailed:  # unpriced or free: the customer's standing still decides
-            decision, _ = await self.run_blocking(
-                self.ledger.holds.authorize, hold_id, customer, SMALLEST_HOLD, None, HOLD_SECONDS, arrived
-            )
-        return decision
+            decision, _ = holds.authorize(hold_id, customer, SMALLEST_HOLD, None, HOLD_SECONDS, arrived)
+        return customer, decision
 
     async def _whole(self, call: ProviderCall, admitted: Admitted, answer: Any) -> GatewayAnswer:
         """An answer read whole: an error (passed through, nothing charged) or
@@ -200,6 +203,17 @@ def _asking_for_usage(request: dict[str, Any], body: bytes) -> tuple[bool, bytes
         return True, body
     asked = {**request, "stream_options": {**(options if isinstance(options, dict) else {}), "include_usage": True}}
     return False, json.dumps(asked).encode()
+
+
+def _read_request(body: bytes) -> tuple[dict[str, Any] | None, Refusal | None]:
+    """The call's JSON object naming a model, or why it is not one."""
+    try:
+        request = json.loads(body)
+    except ValueError:
+        return None, Refusal(400, "validation_error", "the request body is not valid JSON")
+    if not isinstance(request, dict) or not _is_model_name(request.get("model")):
+        return None, Refusal(400, "validation_error", "the request body must be a JSON object naming a model")
+    return request, None
 
 
 def _is_model_name(name: object) -> bool:
