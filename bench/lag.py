@@ -25,6 +25,7 @@ SAMPLE_TIMEOUT = 10.0
 POLL_SECONDS = 0.002
 PAUSE_SECONDS = 0.02
 TICKS_PER_SECOND = 10
+FULL_BATCH = 500
 SETUP_TIMEOUT = 300.0
 
 
@@ -38,6 +39,8 @@ class LagResult:
     background_seconds: float
     background_errors: list[str]
     projected_ms: list[float]
+    backlog_events: int = 0  # full rate: how far the read model was behind when the load stopped
+    drain_seconds: float = 0.0  # and how long it took to catch up
 
     @property
     def p50(self) -> float:
@@ -59,11 +62,13 @@ def percentile(values: list[float], rank: int) -> float:
 
 
 class Background:
-    """About `rate` events/s to the bulk customers, one batch per tick."""
+    """About `rate` events/s to the bulk customers, one batch per tick; with
+    `full`, batches of FULL_BATCH back to back, as fast as the server answers."""
 
-    def __init__(self, server: Server, rate: int, customers: int, limit_seconds: float) -> None:
+    def __init__(self, server: Server, rate: int, customers: int, limit_seconds: float, full: bool = False) -> None:
         self.server = server
-        self.per_tick = max(rate // TICKS_PER_SECOND, 1) if rate else 0
+        self.full = full
+        self.per_tick = FULL_BATCH if full else max(rate // TICKS_PER_SECOND, 1) if rate else 0
         self.customers = customers
         self.limit_seconds = limit_seconds
         self.stop = threading.Event()
@@ -87,7 +92,7 @@ class Background:
         start = time.perf_counter()
         tick = 1.0 / TICKS_PER_SECOND
         with self.server.client() as client:
-            for number in range(int(self.limit_seconds * TICKS_PER_SECOND)):
+            for number in range(int(self.limit_seconds * TICKS_PER_SECOND) * (100 if self.full else 1)):
                 now = datetime.now(UTC)
                 events = [
                     usage_event(
@@ -103,7 +108,8 @@ class Background:
                     self.errors.append(repr(error))
                     if len(self.errors) > 10:
                         break
-                if self.stop.wait(max(start + (number + 1) * tick - time.perf_counter(), 0.0)):
+                pause = 0.0 if self.full else max(start + (number + 1) * tick - time.perf_counter(), 0.0)
+                if self.stop.wait(pause):
                     break
         self.seconds = time.perf_counter() - start
 
@@ -123,8 +129,15 @@ class BalanceReader:
         return Decimal(response.json()["balance"])
 
 
-def measure_lag(server: Server, samples: int, background_rate: int, customers: int, timeout: float) -> LagResult:
-    generator = random.Random(13)
+def measure_lag(
+    server: Server, samples: int, background_rate: int, customers: int, timeout: float, full: bool = False
+) -> LagResult:
+    """With `full`, the background sends as fast as the server takes it; the
+    read model may then fall further behind with every sample, so its lag is
+    reported once, as the backlog when the load stops and the time to drain
+    it, instead of per sample."""
+    generator = random.Random(13 + full)
+    prefix = "lagfull" if full else "lag"
     lags: list[float] = []
     accepts: list[float] = []
     projections: list[float] = []
@@ -134,32 +147,49 @@ def measure_lag(server: Server, samples: int, background_rate: int, customers: i
         balance = BalanceReader(client)
         seen = balance()
         deadline = time.perf_counter() + timeout
-        with Background(server, background_rate, customers, timeout) as background:
+        with Background(server, background_rate, customers, timeout, full) as background:
             time.sleep(1.0)  # let the load reach its pace
             for number in range(samples):
                 if time.perf_counter() > deadline:
                     raise BenchError(f"only {len(lags)} lag samples within {timeout:.0f} s")
-                event = usage_event(f"lag-{number:05d}", PROBE, datetime.now(UTC), generator)
+                event = usage_event(f"{prefix}-{number:05d}", PROBE, datetime.now(UTC), generator)
                 sent = time.perf_counter()
                 response = client.post("/v1/events", json={"events": [event]})
                 accepted = time.perf_counter()
                 if response.status_code != 200 or response.json()["results"][0]["status"] != "accepted":
                     raise BenchError(f"probe event not accepted: {response.status_code} {response.text[:300]}")
                 accepts.append((accepted - sent) * 1000)
-                head = int(health(client)["log_position"])  # at or past the probe's position
                 visible, seen = _wait_for_change(balance, seen, accepted + SAMPLE_TIMEOUT)
                 if visible is None:
                     timeouts += 1
                 else:
                     lags.append((visible - accepted) * 1000)
-                projected = _wait_projected_past(client, head, accepted + SAMPLE_TIMEOUT)
-                if projected is not None:
-                    projections.append((projected - accepted) * 1000)
+                if not full:
+                    head = int(health(client)["log_position"])  # at or past the probe's position
+                    projected = _wait_projected_past(client, head, accepted + SAMPLE_TIMEOUT)
+                    if projected is not None:
+                        projections.append((projected - accepted) * 1000)
                 time.sleep(PAUSE_SECONDS)
+        backlog, drain = 0, 0.0
+        if full:
+            stopped = health(client)
+            backlog = int(stopped["log_position"]) - int(stopped["projection_position"])
+            began = time.perf_counter()
+            wait_projected(client, SETUP_TIMEOUT)
+            drain = time.perf_counter() - began
     if not lags:
         raise BenchError(f"no probe event became visible within {SAMPLE_TIMEOUT:.0f} s")
     return LagResult(
-        lags, timeouts, accepts, balance.read_ms, background.sent, background.seconds, background.errors, projections
+        lags,
+        timeouts,
+        accepts,
+        balance.read_ms,
+        background.sent,
+        background.seconds,
+        background.errors,
+        projections,
+        backlog,
+        drain,
     )
 
 

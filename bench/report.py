@@ -51,6 +51,8 @@ def _number(value: float | None, unit: str) -> str:
         return "-"
     if unit in ("ms", "us/request"):
         return f"{value:,.1f} {unit}"
+    if unit == "events":
+        return f"{value:,.0f} events"
     return f"{value:,.0f} ev/s"
 
 

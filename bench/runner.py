@@ -298,3 +298,36 @@ class StoreRun:
             self.raw["lag"]["read_model_p99_ms"] = percentile(projected, 99)
             self.add("read model lag p50", statistics.median(projected), "ms", "to the projection's position")
             self.add("read model lag p99", percentile(projected, 99), "ms", f"max {projected[-1]:,.1f} ms")
+        self._lag_at_full_rate(server)
+
+    def _lag_at_full_rate(self, server: Server) -> None:
+        """The same probe while the background sends batches of 500 back to
+        back: the balance's lag, and how far the read model fell behind."""
+        o = self.options
+        samples = max(o.lag_samples // 4, 10)
+        result = self.attempt(
+            "lag p99 at full rate",
+            "ms",
+            lambda: measure_lag(server, samples, o.background_rate, o.customers, o.timeout, full=True),
+        )
+        if result is None:
+            return
+        self.raw["lag_full_rate"] = {
+            "samples": len(result.samples_ms),
+            "timeouts": result.timeouts,
+            "p50_ms": result.p50,
+            "p99_ms": result.p99,
+            "background_rate": result.background_rate,
+            "backlog_events": result.backlog_events,
+            "drain_seconds": result.drain_seconds,
+            "samples_ms": result.samples_ms,
+        }
+        load = f"{len(result.samples_ms)} samples under {result.background_rate:,.0f} ev/s background (full rate)"
+        self.add("lag p50 at full rate", result.p50, "ms", load)
+        self.add("lag p99 at full rate", result.p99, "ms", f"max {max(result.samples_ms):,.1f} ms")
+        self.add(
+            "read model behind at full rate",
+            result.backlog_events,
+            "events",
+            f"when the load stopped; caught up {result.drain_seconds:,.1f} s later",
+        )
