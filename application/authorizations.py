@@ -299,11 +299,10 @@ class Authorizations:
 
     def _now(self, customer: Customer, open_holds: dict[str, Decimal], arrived: float) -> tuple[Decimal, Decimal]:
         customer_id = customer.customer_id
-        start, end = limit_period("month", self.clock())
         with self._lock_of(customer_id):
             known = set(self._captured_among(customer_id, open_holds))
         asked = sorted(open_holds.keys() - known)
-        projected = self.authorization_reads.standing(customer_id, customer.currency, asked, start, end)
+        projected = self.authorization_reads.balance(customer_id, customer.currency, asked)
         tail = self.log_tail.figures(customer_id, projected.position, arrived)
         captured = known | projected.captured | tail.captured
         with self._lock_of(customer_id):

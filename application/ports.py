@@ -197,6 +197,11 @@ class AuthorizationReads(Protocol):
         [start, end) and whether an invoice is past due, at one moment."""
         ...
 
+    def balance(self, customer: str, currency: str, holds: Sequence[str]) -> ProjectedStanding:
+        """The balance and the holds among `holds` usage captured, at one
+        moment (a standing without spend or past-due status)."""
+        ...
+
     def captured(self, authorization_id: str) -> bool: ...
 
 

@@ -71,6 +71,33 @@ class AuthorizationQueries:
             int(tracked) if tracked is not None else 0,
         )
 
+    def balance(self, customer: str, currency: str, holds: Sequence[str]) -> ProjectedStanding:
+        """The balance, the captured hold ids among `holds` and the read
+        model's position, in one statement (what a balance read needs of the
+        standing: no spend, no invoices)."""
+        p, dialect = self.prefix, self.database.dialect
+        captured_sql = "NULL"
+        captured_params: tuple[str, ...] = ()
+        if holds:
+            marks = ",".join("?" * len(holds))
+            captured_sql = (
+                f"(SELECT {dialect.joined('authorization_id')} FROM {p}captures WHERE authorization_id IN ({marks}))"
+            )
+            captured_params = tuple(holds)
+        statement = (
+            f"SELECT (SELECT position FROM {p}tracking WHERE name = ?),"
+            f" (SELECT balance FROM {p}balances WHERE customer = ? AND currency = ?), {captured_sql}"
+        )
+        params = (VIEW_NAME, customer, currency, *captured_params)
+        tracked, balance, captured = self.database.read_one(statement, params)
+        return ProjectedStanding(
+            ZERO if balance is None else dec(balance),
+            set(str(captured).split()) if captured else set(),
+            ZERO,
+            False,
+            int(tracked) if tracked is not None else 0,
+        )
+
     def captured(self, authorization_id: str) -> bool:
         with self.database.transaction(write=False) as cursor:
             cursor.execute(f"SELECT 1 FROM {self.prefix}captures WHERE authorization_id = ?", (authorization_id,))
