@@ -104,3 +104,22 @@ def check_balanced(legs: Iterable[tuple[str, Decimal, str]]) -> None:
 def assert_balanced(postings: Iterable[Posting]) -> None:
     """An entry's postings, written as legs, balance per currency."""
     check_balanced(legs_of(postings))
+
+
+StoredPosting = tuple[str, str, Decimal, str]  # debit, credit, amount, currency
+
+
+def stored_postings(data: Mapping[str, Any]) -> list[StoredPosting]:
+    """A stored entry's postings as (debit, credit, amount, currency), read
+    from the dicts as_dict() wrote without building Posting objects: for a
+    reader of entries checked when they were posted (the read model). The
+    entry must still balance per currency (check_balanced on its legs); the
+    audit reads entries through JournalEntry.from_dict, every check again."""
+    postings = [(p["debit"], p["credit"], Decimal(p["amount"]), p["currency"]) for p in data["postings"]]
+    require(postings, "an entry has at least one posting")
+    legs = []
+    for debit, credit, amount, currency in postings:
+        legs.append((debit, amount, currency))
+        legs.append((credit, -amount, currency))
+    check_balanced(legs)
+    return postings
