@@ -42,6 +42,7 @@ from domain.events import (
 )
 from domain.invoice import status_at_issue
 from domain.money import MONEY_CONTEXT, ZERO
+from domain.pricing import UNITS
 from domain.rating import line_charges
 from projections.database import Cursor, Dialect
 
@@ -57,6 +58,14 @@ RERATED_COLUMNS = (
 )  # fmt: skip
 USAGE_EVENTS = (UsageRecorded, UsageRerated, UsageUnpriced)
 USAGE_JSON = json.JSONEncoder(sort_keys=True)  # json.dumps(usage, sort_keys=True), without building one per call
+
+
+def usage_json(usage: dict[str, int]) -> str:
+    """json.dumps(usage, sort_keys=True): written directly for the usual
+    counts (known unit names, which need no escaping, and plain ints)."""
+    if all(unit in UNITS and type(count) is int for unit, count in usage.items()):
+        return "{" + ", ".join(f'"{unit}": {usage[unit]}' for unit in sorted(usage)) + "}"
+    return USAGE_JSON.encode(usage)
 
 
 def iso(moment: datetime) -> str:
@@ -500,7 +509,7 @@ def _usage_row(position: int, event: Any, key: str, moment: str) -> tuple[Any, .
     rating = event.rating or {}
     return (
         key, event.customer, event.event_id, moment, event.provider,
-        event.model, event.feature, USAGE_JSON.encode(event.usage), event.originator_version,
+        event.model, event.feature, usage_json(event.usage), event.originator_version,
         rating.get("price_book"), rating.get("price_version"), rating.get("plan"), rating.get("plan_version"),
         rating.get("currency"), Decimal(rating["cost"]) if rating else None,
         Decimal(rating["charge"]) if rating else None,
