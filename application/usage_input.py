@@ -21,6 +21,7 @@ MAX_QUANTITY = 10**15
 MAX_NAME_LENGTH = 200
 REQUIRED_FIELDS = ("id", "customer", "timestamp", "provider", "model", "usage")
 OPTIONAL_FIELDS = ("feature", "authorization_id", "metadata", "usage_format")
+ALLOWED_FIELDS = frozenset(REQUIRED_FIELDS + OPTIONAL_FIELDS)
 # Where an event sent in a provider's usage format keeps the object as sent.
 PROVIDER_USAGE_KEY = "provider_usage"
 
@@ -68,11 +69,10 @@ def parse_usage(raw: object, now: datetime) -> UsageInput | Rejection:
         if isinstance(native, Rejection):
             return native
         raw = native
-    problem = _shape_problem(raw, now)
+    problem, occurred_at = _shape_problem(raw, now)
     if problem is not None:
         loc, detail = problem
         return Rejection(event_id, "validation_error", detail, loc)
-    occurred_at = _parse_time(raw["timestamp"])
     assert occurred_at is not None
     usage = {unit: int(quantity) for unit, quantity in sorted(raw["usage"].items())}
     body = {
@@ -122,26 +122,32 @@ def _from_provider_usage(raw: Mapping[str, Any]) -> Mapping[str, Any] | Rejectio
     return {**native, "usage": usage, "metadata": {**(metadata or {}), PROVIDER_USAGE_KEY: kept}}
 
 
-def _shape_problem(raw: Mapping[str, Any], now: datetime) -> tuple[str, str] | None:
+def _shape_problem(raw: Mapping[str, Any], now: datetime) -> tuple[tuple[str, str] | None, datetime | None]:
+    """The first problem of the event's shape, or None with its moment."""
     problem = _text_problem(raw)
     if problem is not None:
-        return problem
-    unknown = sorted(set(raw) - set(REQUIRED_FIELDS) - set(OPTIONAL_FIELDS))
-    if unknown:
+        return problem, None
+    if not ALLOWED_FIELDS.issuperset(raw):
+        unknown = sorted(set(raw) - ALLOWED_FIELDS)
         allowed = ", ".join(REQUIRED_FIELDS + OPTIONAL_FIELDS)
-        return shown_name(unknown[0]), f"unknown field {brief(unknown[0])}; allowed: {allowed}"
+        return (shown_name(unknown[0]), f"unknown field {brief(unknown[0])}; allowed: {allowed}"), None
     missing = [name for name in REQUIRED_FIELDS if raw.get(name) is None]
     if missing:
-        return missing[0], f"{missing[0]} is required"
+        return (missing[0], f"{missing[0]} is required"), None
     if not isinstance(raw["customer"], str) or not is_caller_id(raw["customer"]):
-        return "customer", "customer must be a customer id"
+        return ("customer", "customer must be a customer id"), None
     occurred_at = _parse_time(raw["timestamp"])
     if occurred_at is None:
-        return "timestamp", "timestamp must be RFC 3339 with an offset, e.g. 2026-11-26T17:00:01Z"
+        return ("timestamp", "timestamp must be RFC 3339 with an offset, e.g. 2026-11-26T17:00:01Z"), None
     if occurred_at > now + MAX_FUTURE:
-        return "timestamp", "timestamp is more than 5 minutes in the future"
+        return ("timestamp", "timestamp is more than 5 minutes in the future"), None
     if occurred_at < EARLIEST:
-        return "timestamp", f"timestamp is before {EARLIEST.date().isoformat()}"
+        return ("timestamp", f"timestamp is before {EARLIEST.date().isoformat()}"), None
+    return _fields_problem(raw), occurred_at
+
+
+def _fields_problem(raw: Mapping[str, Any]) -> tuple[str, str] | None:
+    """The first problem of the fields checked after the moment, or None."""
     for name in ("provider", "model"):
         if not _is_name(raw[name]):
             return name, f"{name} must be a non-empty string of at most {MAX_NAME_LENGTH} characters"

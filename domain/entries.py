@@ -8,7 +8,7 @@ from typing import Any
 
 from domain import accounts
 from domain.events import UsageRecorded, UsageRerated, UsageUnpriced
-from domain.journal import JournalEntry
+from domain.journal import JournalEntry, StoredPosting, stored_postings
 
 
 def charged_account(entry: Mapping[str, Any] | None) -> str | None:
@@ -30,3 +30,18 @@ def entries_of(event: object) -> list[JournalEntry]:
     # (grants, tier settlements, card top-ups, invoices and their payments).
     found = getattr(event, "entry", None)
     return [JournalEntry.from_dict(found)] if isinstance(found, dict) else []
+
+
+def stored_entries_of(event: object) -> list[tuple[str, list[StoredPosting]]]:
+    """entries_of() as (kind, postings) read from the stored dicts, each
+    entry refused unless it balances (domain/journal.py::stored_postings)."""
+    if isinstance(event, UsageRecorded):
+        rating = event.rating
+        found = rating["entry"] if rating else None
+    elif isinstance(event, (UsageRerated, UsageUnpriced)):
+        found = event.adjustment
+    else:
+        found = getattr(event, "entry", None)
+        if not isinstance(found, dict):
+            return []
+    return [(found["kind"], stored_postings(found))] if found else []

@@ -27,6 +27,9 @@ from domain.identifiers import aggregate_id
 from domain.invariants import require
 from domain.rating import Rating
 
+# json.dumps(body, sort_keys=True, separators=(",", ":"), default=str), built once
+CANONICAL_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
+
 
 def usage_id(customer: str, event_id: str) -> UUID:
     return aggregate_id("usage", customer, event_id)
@@ -38,7 +41,7 @@ def fingerprint(body: Mapping[str, Any]) -> str:
     usage = body.get("usage")
     if isinstance(usage, dict):  # a unit sent as 0 and a unit left out say the same
         body = {**body, "usage": {unit: count for unit, count in usage.items() if count}}
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    canonical = CANONICAL_JSON.encode(body)
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 

@@ -16,7 +16,7 @@ from decimal import Decimal, localcontext
 from typing import Any
 
 from domain.accounts import account_type
-from domain.entries import charged_account, entries_of
+from domain.entries import charged_account, stored_entries_of
 from domain.events import (
     AlertRaised,
     CardTopUpDisputed,
@@ -41,8 +41,8 @@ from domain.events import (
     UsageUnpriced,
 )
 from domain.invoice import status_at_issue
-from domain.journal import assert_balanced
 from domain.money import MONEY_CONTEXT, ZERO
+from domain.pricing import UNITS
 from domain.rating import line_charges
 from projections.database import Cursor, Dialect
 
@@ -57,13 +57,25 @@ RERATED_COLUMNS = (
     "position",
 )  # fmt: skip
 USAGE_EVENTS = (UsageRecorded, UsageRerated, UsageUnpriced)
+USAGE_JSON = json.JSONEncoder(sort_keys=True)  # json.dumps(usage, sort_keys=True), without building one per call
+
+
+def usage_json(usage: dict[str, int]) -> str:
+    """json.dumps(usage, sort_keys=True): written directly for the usual
+    counts (known unit names, which need no escaping, and plain ints)."""
+    if all(unit in UNITS and type(count) is int for unit, count in usage.items()):
+        return "{" + ", ".join(f'"{unit}": {usage[unit]}' for unit in sorted(usage)) + "}"
+    return USAGE_JSON.encode(usage)
 
 
 def iso(moment: datetime) -> str:
     """Fixed-width UTC text: sorts as time does, in both stores. A moment whose
     UTC form falls outside years 1-9999 is clamped to the nearest end."""
     try:
-        return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        utc = moment.astimezone(UTC)
+        if utc.year >= 1000:  # isoformat, cheaper, writes the same (strftime pads no year to four digits)
+            return utc.isoformat(timespec="microseconds")[:26] + "Z"
+        return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     except OverflowError:
         return "0001-01-01T00:00:00.000000Z" if moment.year < 5000 else "9999-12-31T23:59:59.999999Z"
 
@@ -113,15 +125,18 @@ class LedgerView:
     def _fold(self, events: Sequence[tuple[int, Any]]) -> Changes:
         changes = Changes()
         for position, event in events:
-            self._fold_entries(changes, position, event)
-            if isinstance(event, UsageRecorded):
+            if isinstance(event, UsageRecorded):  # the usual event: its id and moment written once
+                usage_key, moment = str(event.originator_id), iso(event.occurred_at)
+                self._fold_entries(changes, position, event, usage_key, moment)
                 self._fold_usage(changes, event)
-                changes.usage_events.append(_usage_row(position, event))
-                changes.lines[str(event.originator_id)] = _usage_lines(event, event.usage, event.rating)
+                changes.usage_events.append(_usage_row(position, event, usage_key, moment))
+                changes.lines[usage_key] = _usage_lines(event, event.usage, event.rating, usage_key, moment)
                 if event.authorization_id:  # the first usage naming a hold captures it
-                    capture = (event.authorization_id, event.customer, str(event.originator_id), position)
+                    capture = (event.authorization_id, event.customer, usage_key, position)
                     changes.captures.setdefault(event.authorization_id, capture)
-            elif isinstance(event, UsageRerated):
+                continue
+            self._fold_entries(changes, position, event)
+            if isinstance(event, UsageRerated):
                 self._fold_rerated(changes, position, event)
             elif isinstance(event, UsageUnpriced):
                 self._fold_unpriced(changes, position, event)
@@ -148,29 +163,35 @@ class LedgerView:
                 self._fold_delivery(changes, position, event)
         return changes
 
-    def _fold_entries(self, changes: Changes, position: int, event: Any) -> None:
-        journals = entries_of(event)
+    def _fold_entries(
+        self, changes: Changes, position: int, event: Any, key: str | None = None, moment: str | None = None
+    ) -> None:
+        """The event's postings, read from its stored entries (balanced, as
+        when they were posted: stored_entries_of refuses one that is not).
+        `key` and `moment` are the event's id and iso(occurred_at) when the
+        caller has them."""
+        journals = stored_entries_of(event)
         if not journals:
             return
-        cause = (type(event).__qualname__, str(event.originator_id), _cause_ref(event))
+        cause = (type(event).__qualname__, key or str(event.originator_id), _cause_ref(event))
         posted_at = iso(event.timestamp)
-        occurred_at = _occurred_at(event, posted_at)
+        occurred_at = moment or _occurred_at(event, posted_at)
         seq = 0
-        for journal in journals:
-            assert_balanced(journal.postings)  # checked when posted, and again here
-            for posting in journal.postings:
-                debtor, creditor = customer_of(posting.debit), customer_of(posting.credit)
+        accounts = changes.accounts
+        for kind, postings in journals:
+            for debit, credit, amount, currency in postings:
+                debtor, creditor = customer_of(debit), customer_of(credit)
                 changes.postings.append(
-                    (position, seq, journal.kind, *cause, debtor or creditor, posting.debit, posting.credit,
-                     posting.amount, posting.currency, posted_at, occurred_at)
+                    (position, seq, kind, *cause, debtor or creditor, debit, credit, amount, currency, posted_at,
+                     occurred_at)
                 )  # fmt: skip
                 seq += 1
-                changes.accounts[(posting.debit, posting.currency)][0] += posting.amount
-                changes.accounts[(posting.credit, posting.currency)][1] += posting.amount
+                accounts[(debit, currency)][0] += amount
+                accounts[(credit, currency)][1] += amount
                 if debtor is not None:
-                    self._fold_balance(changes, debtor, -posting.amount, posting.currency, posted_at)
+                    self._fold_balance(changes, debtor, -amount, currency, posted_at)
                 if creditor is not None:
-                    self._fold_balance(changes, creditor, posting.amount, posting.currency, posted_at)
+                    self._fold_balance(changes, creditor, amount, currency, posted_at)
 
     @staticmethod
     def _fold_balance(changes: Changes, customer: str, delta: Decimal, currency: str, at: str) -> None:
@@ -463,10 +484,12 @@ class LedgerView:
                 cursor.execute(f"UPDATE {p}customers SET name = ?, plan = ?, billing = ? WHERE aggregate_id = ?", row)
 
 
-def _usage_lines(event: Any, usage: dict[str, int], rating: dict[str, Any] | None) -> list[tuple[Any, ...]]:
+def _usage_lines(
+    event: Any, usage: dict[str, int], rating: dict[str, Any] | None, key: str | None = None, moment: str | None = None
+) -> list[tuple[Any, ...]]:
     """Per unit: quantity, cost and a share of the charge (zero while unpriced)."""
-    moment, feature = iso(event.occurred_at), event.feature or ""
-    key = str(event.originator_id)
+    moment, feature = moment or iso(event.occurred_at), event.feature or ""
+    key = key or str(event.originator_id)
     head = (event.customer, moment, event.provider, event.model, feature)
     if rating is None:
         return [(key, unit, *head, quantity, ZERO, ZERO) for unit, quantity in sorted(usage.items()) if quantity]
@@ -479,13 +502,14 @@ def _usage_lines(event: Any, usage: dict[str, int], rating: dict[str, Any] | Non
     ]
 
 
-def _usage_row(position: int, event: Any) -> tuple[Any, ...]:
+def _usage_row(position: int, event: Any, key: str, moment: str) -> tuple[Any, ...]:
     """One row per usage event, with its latest rating: what re-rating and
-    what-if simulations read instead of loading aggregates."""
+    what-if simulations read instead of loading aggregates. `key` and
+    `moment` are its id and iso(occurred_at)."""
     rating = event.rating or {}
     return (
-        str(event.originator_id), event.customer, event.event_id, iso(event.occurred_at), event.provider,
-        event.model, event.feature, json.dumps(event.usage, sort_keys=True), event.originator_version,
+        key, event.customer, event.event_id, moment, event.provider,
+        event.model, event.feature, usage_json(event.usage), event.originator_version,
         rating.get("price_book"), rating.get("price_version"), rating.get("plan"), rating.get("plan_version"),
         rating.get("currency"), Decimal(rating["cost"]) if rating else None,
         Decimal(rating["charge"]) if rating else None,

@@ -5,7 +5,16 @@ from decimal import Decimal
 import pytest
 
 from domain.invariants import InvariantViolated
-from domain.journal import JournalEntry, Posting, UnbalancedEntry, assert_balanced, check_balanced, entry, legs_of
+from domain.journal import (
+    JournalEntry,
+    Posting,
+    UnbalancedEntry,
+    assert_balanced,
+    check_balanced,
+    entry,
+    legs_of,
+    stored_postings,
+)
 from domain.money import exact, format_amount, parse_amount
 
 
@@ -99,3 +108,29 @@ def test_money_invariants_hold_under_python_optimizations() -> None:
     assert done.stdout.startswith("refused: a posting moves a positive amount"), done.stdout + done.stderr
     with pytest.raises(InvariantViolated):
         Posting("liabilities:wallet:a", "revenue:usage", Decimal("-1"), "USD")
+
+
+def test_an_entry_of_checked_postings_is_the_entry_its_own_checks_would_build() -> None:
+    movements = [
+        ("liabilities:wallet:a", "revenue:usage", Decimal("0.0078"), "USD"),
+        ("expenses:provider:x", "liabilities:payable:provider:x", Decimal("0.006"), "EUR"),
+    ]
+    journal = entry("usage", movements)
+    assert journal == JournalEntry("usage", tuple(Posting(*movement) for movement in movements))
+    assert journal is not None and hash(journal) == hash(JournalEntry.from_dict(journal.as_dict()))
+    with pytest.raises(InvariantViolated, match="positive"):
+        entry("usage", [("liabilities:wallet:a", "revenue:usage", Decimal("-1"), "USD")])
+    with pytest.raises(ValueError, match="chart of accounts"):
+        entry("usage", [("wallet:a", "revenue:usage", Decimal("1"), "USD")])
+
+
+def test_stored_postings_are_read_as_written_and_refused_unless_balanced() -> None:
+    journal = entry("usage", [("liabilities:wallet:a", "revenue:usage", Decimal("0.0078"), "USD")])
+    assert journal is not None
+    assert stored_postings(journal.as_dict()) == [("liabilities:wallet:a", "revenue:usage", Decimal("0.0078"), "USD")]
+    with pytest.raises(UnbalancedEntry, match="USD"):
+        stored_postings(
+            {"kind": "usage", "postings": [{"debit": "a", "credit": "b", "amount": "NaN", "currency": "USD"}]}
+        )
+    with pytest.raises(InvariantViolated):
+        stored_postings({"kind": "usage", "postings": []})
