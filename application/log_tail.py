@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from itertools import islice
 from typing import Any
 from uuid import UUID
 
@@ -37,7 +38,10 @@ from domain.standing_changes import StandingChange, changes_of
 
 MAX_EVENTS = 100_000
 PAGE_SIZE = 1_000
-MAX_KNOWN = 10_000  # events this process appended, kept to spare reading them back
+# Events this process appended, kept to spare reading them back: the newest
+# only, as the tail takes them only for a gap of at most PAGE_SIZE positions
+# (a process that only records usage would otherwise hold thousands of events).
+MAX_KNOWN = 2 * PAGE_SIZE
 
 
 @dataclass
@@ -73,10 +77,12 @@ class LogTail:
         """This process appended these events (kept as they are: their changes
         are worked out only if a decision needs them)."""
         with self._known_lock:
-            if len(self._known) + len(recordings) > MAX_KNOWN:
-                self._known.clear()  # the tail reads them from the log, as without them
             for recording in recordings:
                 self._known[recording.notification.id] = recording.domain_event
+            excess = len(self._known) - MAX_KNOWN
+            if excess > 0:  # the oldest go: the tail reads them from the log, as without them
+                for position in list(islice(self._known, excess)):
+                    del self._known[position]
 
     def figures(self, customer: str, projected: int, arrived: float | None = None) -> TailFigures:
         """The customer's changes in (projected, head], the head read after

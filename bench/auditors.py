@@ -93,16 +93,34 @@ def timed(command: list[str], url: str) -> Run:
     return Run(seconds, peak[0] / 1024, child.returncode, output)
 
 
-def build_log(url: str, count: int) -> tuple[int, str]:
+def build_log(url: str, count: int) -> tuple[int, str, list[str]]:
     """A store holding `count` usage events over CUSTOMERS customers, projected:
-    its head and the name of its event table."""
+    its head, the name of its event table, and how ingestion went tenth by
+    tenth (each tenth recorded, then projected; the rate and this process's
+    resident memory after it): a cost or memory that grows with the history
+    shows as a falling rate or a rising figure."""
     services = open_seeded(url, CUSTOMERS, start_follower=False)
     try:
-        for chunk in batches(usage_events(count, CUSTOMERS, prefix="au"), 1_000):
-            services.app.metering.record_usage(chunk)
-        services.follower.catch_up()
+        chunks = batches(usage_events(count, CUSTOMERS, prefix="au"), 1_000)
+        tenth = max(len(chunks) // 10, 1)
+        rates, memory = [], []
+        for start in range(0, len(chunks), tenth):
+            began = time.perf_counter()
+            recorded = 0
+            for chunk in chunks[start : start + tenth]:
+                services.app.metering.record_usage(chunk)
+                recorded += len(chunk)
+            services.follower.catch_up(services.app.store.head())
+            rates.append(recorded / (time.perf_counter() - began))
+            memory.append(_resident_kb(os.getpid()) / 1024)
         table = str(services.app.store.recorder.events_table_name)  # type: ignore[attr-defined]
-        return services.app.store.head(), table
+        growth = [
+            f"recorded and projected tenth by tenth: first {rates[0]:,.0f} ev/s, last {rates[-1]:,.0f} ev/s "
+            f"({rates[-1] / rates[0] - 1:+.0%}); every tenth: {', '.join(f'{rate:,.0f}' for rate in rates)}",
+            f"resident memory after each tenth: first {memory[0]:,.0f} MB, last {memory[-1]:,.0f} MB; "
+            f"every tenth: {', '.join(f'{mb:,.0f}' for mb in memory)}",
+        ]
+        return services.app.store.head(), table, growth
     finally:
         services.close()
 
@@ -135,9 +153,11 @@ def scan(url: str, table: str) -> int:
 def measure(kind: str, stores: RunStores, count: int) -> list[str]:
     url = stores.url(kind, "auditors")
     started = time.perf_counter()
-    head, table = build_log(url, count)
+    head, table, growth = build_log(url, count)
     print(f"{kind}: a log of {head:,} events built and projected in {time.perf_counter() - started:,.0f} s", flush=True)
-    lines = []
+    lines = [f"{kind:<11} {line}" for line in growth]
+    for line in lines:
+        print(line, flush=True)
     baseline = timed([sys.executable, "-m", "bench.auditors", "--scan", url, "--table", table], url)
     if baseline.code != 0:
         raise BenchError(f"the baseline scan failed: {baseline.output[-2000:]}")

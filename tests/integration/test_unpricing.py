@@ -18,6 +18,7 @@ import pytest
 
 from application import version_watcher
 from application.audit import audit_history
+from application.metering import OPTIMISTIC_BATCH
 from application.version_watcher import SETTLED_CHECKPOINT, VersionWatcher
 from domain.rating import Rating
 from domain.rerating import PreviousRating, adjustment
@@ -356,7 +357,8 @@ def test_a_batch_reads_the_reference_data_again_when_its_read_grew_old(
             return found
 
         monkeypatch.setattr(writer.app.metering.usage_index, "existing", slow_existing)
-        writer.app.metering.record_usage([event("slow")])
+        batch = [event("slow")] + [event(f"pad{index}") for index in range(OPTIMISTIC_BATCH)]  # asked first
+        writer.app.metering.record_usage(batch)
         usage = writer.app.metering.find_usage("acme", "slow")
         assert usage is not None and usage.rating is not None and usage.rating.price_version == 2
     finally:
