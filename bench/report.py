@@ -18,6 +18,8 @@ TARGETS = {  # the performance issue's targets: printed beside each figure, neve
     ("postgresql", "lag p99"): ("ms", 50.0),
     ("postgresql", "authorization p99 at 500/s"): ("ms", 10.0),
     ("postgresql", "balanceChanged lag p99"): ("ms", 250.0),
+    ("sqlite", "gateway: added at p99"): ("ms", 10.0),
+    ("postgresql", "gateway: added at p99"): ("ms", 10.0),
 }
 
 
