@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 import secrets
 import signal
@@ -70,11 +69,6 @@ def serve(
     api = create_app(services)
     if tracing:
         instrument_app(api)
-    # What start-up made (modules, the app, reference data) lives as long as
-    # the process: moved out of the garbage collector's reach, its full
-    # collections walk only what requests made since, which keeps them short.
-    gc.collect()
-    gc.freeze()
     # log_config=None: uvicorn's own records go through the handler configured
     # above; its access log is off, RequestObserver writes one line per request.
     uvicorn.run(api, host=host, port=port, log_level="warning", log_config=None, access_log=False)
