@@ -36,6 +36,9 @@ DEFAULT_EXPIRY_SECONDS = 300
 MAX_EXPIRY_SECONDS = 7 * 24 * 3600
 MAX_ATTEMPTS = 50
 LIMIT_PERIODS = ("day", "month")
+# Holds seen captured are swept out of the customer's Holds once this many
+# have gathered, in the append of the next approval (no append of its own).
+SWEEP_AT = 32
 
 
 class Authorizations:
@@ -124,6 +127,9 @@ class Authorizations:
         )
         try:
             if decision.approved:
+                swept = self._sweepable(customer.customer_id, holds)
+                if swept:
+                    holds.sweep(swept, now)
                 holds.place(authorization_id, str(amount), authorization.expires_at, now)
                 self.commits.save(authorization, holds)
             else:
@@ -309,6 +315,12 @@ class Authorizations:
             self._captured_among(customer_id, open_holds).update(captured)
         held = sum((amount for key, amount in open_holds.items() if key not in captured), ZERO)
         return projected.balance + tail.balance_in(customer.currency), held
+
+    def _sweepable(self, customer_id: str, holds: Holds) -> list[str]:
+        """The customer's holds this process has seen captured, once there are
+        SWEEP_AT of them (used under the customer's lock)."""
+        captured = self._known_captured.get(customer_id, set()) & holds.holds.keys()
+        return sorted(captured) if len(captured) >= SWEEP_AT else []
 
     def _captured_among(self, customer_id: str, open_holds: Mapping[str, Decimal]) -> set[str]:
         """This process's set of the customer's holds known captured (used

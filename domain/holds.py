@@ -142,6 +142,16 @@ class Holds(Aggregate):
         self._forget_expired(at)
         self.holds.pop(authorization_id, None)
 
+    @event("Swept")
+    def sweep(self, authorization_ids: list[str], at: datetime) -> None:
+        """Forget holds that usage has captured: a captured hold holds nothing
+        (its charge is in the balance), and kept until it expires (an hour
+        for a gateway's) every decision would walk it, and every snapshot
+        carry it."""
+        self._forget_expired(at)
+        for key in authorization_ids:
+            self.holds.pop(key, None)
+
     def open_holds(self, now: datetime) -> dict[str, Decimal]:
         """Holds not expired by `now` (a hold expires at its expiry moment)."""
         return {key: hold["amount"] for key, hold in self.holds.items() if hold["expires_at"] > now}

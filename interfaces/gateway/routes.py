@@ -5,15 +5,20 @@ the call to the application's gateway use case and renders its answer."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from application.gateway import Gateway
-from application.gateway_ports import ProviderCall, Refusal
+from application.gateway_ports import ProviderCall, Refusal, UsageRecording
 from infrastructure.upstream_http import HttpUpstreams, UpstreamConfig
 from interfaces.bootstrap import Services
 from interfaces.gateway.errors import provider_error
+from interfaces.observability.counting import count_usage
 
 router = APIRouter(tags=["gateway"], include_in_schema=False)  # the providers document their APIs
 FEATURE_HEADER = "x-tally-feature"
@@ -32,10 +37,23 @@ def gateway_of(services: Services, state: object) -> Gateway:
             },
             settings.upstream_timeout_seconds,
         )
-        found = Gateway(services.app.gateway_ledger(), upstreams, run_in_threadpool)
+        ledger = services.app.gateway_ledger()
+        found = Gateway(replace(ledger, usage=CountedUsage(ledger.usage)), upstreams, run_in_threadpool)
         state.gateway = found  # type: ignore[attr-defined]
         state.gateway_upstreams = upstreams  # type: ignore[attr-defined]
     return found
+
+
+class CountedUsage:
+    """The gateway's usage recording, counted in tally_usage_events_total as
+    a batch of POST /v1/events is: an operator's dashboard of usage taken in
+    sees what the gateway records too."""
+
+    def __init__(self, usage: UsageRecording) -> None:
+        self.usage = usage
+
+    def record_usage(self, raws: Sequence[object]) -> list[Any]:
+        return list(count_usage(self.usage.record_usage(raws)))
 
 
 async def close_gateway(state: object) -> None:

@@ -75,6 +75,13 @@ class Gateway:
         samples = [line.removeprefix(prefix).split('"} ') for line in text.splitlines() if line.startswith(prefix)]
         return {outcome: int(float(count)) for outcome, count in samples}  # Prometheus writes 4.0
 
+    def usage_counted(self) -> dict[str, int]:
+        """tally_usage_events_total by status, from /metrics."""
+        text = httpx.get(f"{self.base}/metrics", timeout=10).text
+        prefix = 'tally_usage_events_total{status="'
+        samples = [line.removeprefix(prefix).split('"} ') for line in text.splitlines() if line.startswith(prefix)]
+        return {status: int(float(count)) for status, count in samples if float(count)}
+
     def event(self, event_id: str, customer: str = "acme") -> dict[str, Any]:
         with client(self.base) as api:
             answer = api.get(f"/v1/events/{customer}/{event_id}")
@@ -168,6 +175,7 @@ def test_openai_calls_pass_through_and_are_charged_their_reported_usage(gateway:
     assert len(calls) == 6
     assert {call["headers"].get("authorization") for call in calls} == {f"Bearer {OPERATOR_OPENAI_KEY}"}
     assert calls[1]["body"]["stream_options"] == {"include_usage": True}, "the gateway asks for the usage chunk"
+    assert gateway.usage_counted() == {"accepted": 6}, "the gateway's usage is counted as POST /v1/events is"
 
 
 def test_anthropic_calls_pass_through_and_are_charged_with_cache_reads_and_writes(gateway: Gateway) -> None:

@@ -16,6 +16,8 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
+from application.authorizations import SWEEP_AT
+from domain.holds import Holds
 from interfaces.rest.app import create_app
 from tests.conftest import open_services
 from tests.support import ADMIN_KEY, event, expected_charge, seed
@@ -144,5 +146,40 @@ def test_a_few_new_usage_events_are_appended_before_asking_which_exist(
         changed = metering.record_usage([event("u1", input_tokens=1)])[0]
         assert changed.status == "rejected" and (changed.error or {}).get("code") == "conflict", changed
         assert [r.status for r in metering.record_usage([event("u1"), event("u2")])] == ["duplicate", "accepted"]
+    finally:
+        services.close()
+
+
+def test_captured_holds_are_swept_out_of_the_customers_holds(database_url: str) -> None:
+    """A gateway's holds are captured by their usage long before they expire:
+    once SWEEP_AT of them are seen captured, the next approval's append also
+    forgets them, so the customer's Holds stay the size of its calls in
+    flight, not of its last hour; every figure stays exact."""
+    services = open_services(database_url)
+    try:
+        seed(services.app, customers=("acme",), grant="100")
+        services.follower.catch_up()
+        authorizations, metering = services.app.authorizations, services.app.metering
+        charged = Decimal(0)
+        for index in range(3 * SWEEP_AT):
+            assert authorizations.authorize(f"h{index}", "acme", "0.50", None, None)[0].approved
+            usage = {**event(f"u{index}"), "authorization_id": f"h{index}"}
+            assert metering.record_usage([usage])[0].status == "accepted"
+            charged += expected_charge(usage)[1]
+            if index % 5 == 0:
+                services.follower.catch_up()
+        stored = services.app.store.repository.get(Holds.create_id("acme"))
+        assert len(stored.holds) <= SWEEP_AT + 1, len(stored.holds)
+        assert authorizations.authorize("open", "acme", "0.25", None, None)[0].approved
+        assert authorizations.held("acme") == Decimal("0.25")
+        wallet = Decimal("100") - charged - Decimal("0.25")
+        over, _ = authorizations.authorize("over", "acme", str(wallet + Decimal("0.0001")), None, None)
+        assert (over.approved, over.code) == (False, "insufficient_funds")
+        fresh = open_services(database_url)  # another process reads the swept Holds from the store
+        try:
+            assert fresh.app.authorizations.held("acme") == Decimal("0.25")
+            assert fresh.app.authorizations.authorize("all", "acme", str(wallet), None, None)[0].approved
+        finally:
+            fresh.close()
     finally:
         services.close()
