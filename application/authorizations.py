@@ -9,7 +9,7 @@ import json
 import random
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, cast
@@ -22,12 +22,12 @@ from application.customers import Customers
 from application.errors import Conflict, NotFound, ValidationFailed
 from application.event_store import EventStore
 from application.group_commit import GroupCommit
-from application.log_tail import LogTail
+from application.log_tail import LogTail, TailFigures
 from application.ports import AuthorizationReads, Clock
 from application.rating_in_force import RatingInForce
 from application.usage_input import estimate_usage
 from domain.customer import Customer
-from domain.holds import Authorization, Holds, Standing, decide
+from domain.holds import Authorization, Holds, ProjectedStanding, Standing, decide
 from domain.identifiers import is_caller_id
 from domain.money import ZERO
 from domain.tier_settlement import period_bounds, period_of
@@ -57,7 +57,7 @@ class Authorizations:
         self.authorization_reads = authorization_reads
         self.log_tail = log_tail  # what the read model has not applied
         self.clock = clock
-        self._customer_locks: dict[str, threading.Lock] = {}
+        self._customer_locks: dict[str, threading.RLock] = {}
         self._locks_guard = threading.Lock()
         self._holds_cache: dict[str, Holds] = {}  # each customer's, used under its lock
         self.commits = GroupCommit(store.save)  # concurrent decisions appended together
@@ -148,14 +148,12 @@ class Authorizations:
         limits = customer.limits or {}
         period = limits.get("period", "month")
         start, end = limit_period(period, now)
-        known = self._captured_among(customer.customer_id, open_holds)
-        projected = self.authorization_reads.standing(
-            customer.customer_id, customer.currency, sorted(open_holds.keys() - known), start, end
+        projected, tail, held = self._read_with_tail(
+            customer,
+            open_holds,
+            arrived,
+            lambda asked: self.authorization_reads.standing(customer.customer_id, customer.currency, asked, start, end),
         )
-        tail = self.log_tail.figures(customer.customer_id, projected.position, arrived)
-        captured = known | projected.captured | tail.captured
-        known |= captured
-        held = sum((amount for key, amount in open_holds.items() if key not in captured), ZERO)
         hard = limits.get("hard_limit")
         return Standing(
             billing=customer.billing,
@@ -248,9 +246,11 @@ class Authorizations:
             raise Conflict(f"authorization {first.authorization_id!r} was asked before with another body; it stands")
         return first
 
-    def _lock_of(self, customer_id: str) -> threading.Lock:
+    def _lock_of(self, customer_id: str) -> threading.RLock:
+        """The customer's lock in this process (reentrant: a decision made
+        under it reads the standing, which takes it briefly too)."""
         with self._locks_guard:
-            return self._customer_locks.setdefault(customer_id, threading.Lock())
+            return self._customer_locks.setdefault(customer_id, threading.RLock())
 
     # Limits ----------------------------------------------------------------------------
 
@@ -304,17 +304,33 @@ class Authorizations:
             return cached.open_holds(self.clock())  # unchanged since: nothing was appended since they were read
 
     def _now(self, customer: Customer, open_holds: dict[str, Decimal], arrived: float) -> tuple[Decimal, Decimal]:
+        projected, tail, held = self._read_with_tail(
+            customer,
+            open_holds,
+            arrived,
+            lambda asked: self.authorization_reads.balance(customer.customer_id, customer.currency, asked),
+        )
+        return projected.balance + tail.balance_in(customer.currency), held
+
+    def _read_with_tail(
+        self,
+        customer: Customer,
+        open_holds: dict[str, Decimal],
+        arrived: float,
+        read: Callable[[list[str]], ProjectedStanding],
+    ) -> tuple[ProjectedStanding, TailFigures, Decimal]:
+        """What the read model says (`read`, asked only about the open holds
+        not known captured), the log's tail beyond its position, and what the
+        open holds usage has not captured keep back."""
         customer_id = customer.customer_id
         with self._lock_of(customer_id):
             known = set(self._captured_among(customer_id, open_holds))
-        asked = sorted(open_holds.keys() - known)
-        projected = self.authorization_reads.balance(customer_id, customer.currency, asked)
+        projected = read(sorted(open_holds.keys() - known))
         tail = self.log_tail.figures(customer_id, projected.position, arrived)
         captured = known | projected.captured | tail.captured
         with self._lock_of(customer_id):
             self._captured_among(customer_id, open_holds).update(captured)
-        held = sum((amount for key, amount in open_holds.items() if key not in captured), ZERO)
-        return projected.balance + tail.balance_in(customer.currency), held
+        return projected, tail, sum((amount for key, amount in open_holds.items() if key not in captured), ZERO)
 
     def _sweepable(self, customer_id: str, holds: Holds) -> list[str]:
         """The customer's holds this process has seen captured, once there are

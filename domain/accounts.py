@@ -42,11 +42,6 @@ def account_type(account: str) -> AccountType:
         raise ValueError(f"account {account!r} is not in the chart of accounts") from None
 
 
-def is_account(account: str) -> bool:
-    """Whether account_type() knows the account's root (it raises otherwise)."""
-    return account.split(":", 1)[0] in _TYPE_BY_ROOT
-
-
 def wallet(customer: str) -> str:
     """Prepaid funds the operator owes the customer (a liability)."""
     return f"liabilities:wallet:{customer}"

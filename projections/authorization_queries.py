@@ -28,14 +28,7 @@ class AuthorizationQueries:
         the read model's position: one statement, so one snapshot and one
         round trip (hold ids are caller ids, which hold no spaces)."""
         p, dialect = self.prefix, self.database.dialect
-        captured_sql = "NULL"
-        captured_params: tuple[str, ...] = ()
-        if holds:
-            marks = ",".join("?" * len(holds))
-            captured_sql = (
-                f"(SELECT {dialect.joined('authorization_id')} FROM {p}captures WHERE authorization_id IN ({marks}))"
-            )
-            captured_params = tuple(holds)
+        captured_sql, captured_params = self._captured_among(holds)
         tiers_sql = "0"
         tiers_params: tuple[str, ...] = ()
         if (end - start).days >= 28:  # a month's spend includes what its tier ladder added or took
@@ -65,25 +58,18 @@ class AuthorizationQueries:
         tracked, balance, captured, spend, tiers, past_due = self.database.read_one(statement, params)
         return ProjectedStanding(
             ZERO if balance is None else dec(balance),
-            set(str(captured).split()) if captured else set(),
+            _ids(captured),
             dec(spend) + dec(tiers),
             past_due is not None,
-            int(tracked) if tracked is not None else 0,
+            _position(tracked),
         )
 
     def balance(self, customer: str, currency: str, holds: Sequence[str]) -> ProjectedStanding:
         """The balance, the captured hold ids among `holds` and the read
         model's position, in one statement (what a balance read needs of the
         standing: no spend, no invoices)."""
-        p, dialect = self.prefix, self.database.dialect
-        captured_sql = "NULL"
-        captured_params: tuple[str, ...] = ()
-        if holds:
-            marks = ",".join("?" * len(holds))
-            captured_sql = (
-                f"(SELECT {dialect.joined('authorization_id')} FROM {p}captures WHERE authorization_id IN ({marks}))"
-            )
-            captured_params = tuple(holds)
+        p = self.prefix
+        captured_sql, captured_params = self._captured_among(holds)
         statement = (
             f"SELECT (SELECT position FROM {p}tracking WHERE name = ?),"
             f" (SELECT balance FROM {p}balances WHERE customer = ? AND currency = ?), {captured_sql}"
@@ -91,14 +77,28 @@ class AuthorizationQueries:
         params = (VIEW_NAME, customer, currency, *captured_params)
         tracked, balance, captured = self.database.read_one(statement, params)
         return ProjectedStanding(
-            ZERO if balance is None else dec(balance),
-            set(str(captured).split()) if captured else set(),
-            ZERO,
-            False,
-            int(tracked) if tracked is not None else 0,
+            ZERO if balance is None else dec(balance), _ids(captured), ZERO, False, _position(tracked)
         )
+
+    def _captured_among(self, holds: Sequence[str]) -> tuple[str, tuple[str, ...]]:
+        """The scalar subquery listing which of `holds` usage captured, and its
+        parameters (NULL when there are none to ask about)."""
+        if not holds:
+            return "NULL", ()
+        marks = ",".join("?" * len(holds))
+        joined = self.database.dialect.joined("authorization_id")
+        return f"(SELECT {joined} FROM {self.prefix}captures WHERE authorization_id IN ({marks}))", tuple(holds)
 
     def captured(self, authorization_id: str) -> bool:
         with self.database.transaction(write=False) as cursor:
             cursor.execute(f"SELECT 1 FROM {self.prefix}captures WHERE authorization_id = ?", (authorization_id,))
             return cursor.fetchone() is not None
+
+
+def _ids(joined: object) -> set[str]:
+    """Hold ids joined with spaces (caller ids hold none)."""
+    return set(str(joined).split()) if joined else set()
+
+
+def _position(tracked: object) -> int:
+    return int(str(tracked)) if tracked is not None else 0

@@ -156,14 +156,17 @@ class _Metered(_Passthrough):
         super().__init__(original)
         self._record = record
 
+    def _whole(self, provider: str, model: str, response: Any) -> Any:
+        """A response read whole: its usage recorded, the response returned."""
+        self._record(provider, getattr(response, "id", None), model or response.model, response.usage)
+        return response
+
 
 class _OpenAICompletions(_Metered):
     def create(self, *args: Any, **kwargs: Any) -> Any:
         model = str(kwargs.get("model", ""))
         if not kwargs.get("stream"):
-            response = self._original.create(*args, **kwargs)
-            self._record("openai", getattr(response, "id", None), model or response.model, response.usage)
-            return response
+            return self._whole("openai", model, self._original.create(*args, **kwargs))
         stream = self._original.create(*args, **_openai_stream_kwargs(kwargs))
         return _MeteredStream(stream, *_openai_stream_usage(model, self._record))
 
@@ -172,9 +175,7 @@ class _AsyncOpenAICompletions(_Metered):
     async def create(self, *args: Any, **kwargs: Any) -> Any:
         model = str(kwargs.get("model", ""))
         if not kwargs.get("stream"):
-            response = await self._original.create(*args, **kwargs)
-            self._record("openai", getattr(response, "id", None), model or response.model, response.usage)
-            return response
+            return self._whole("openai", model, await self._original.create(*args, **kwargs))
         stream = await self._original.create(*args, **_openai_stream_kwargs(kwargs))
         return _AsyncMeteredStream(stream, *_openai_stream_usage(model, self._record))
 
@@ -183,9 +184,7 @@ class _AnthropicMessages(_Metered):
     def create(self, *args: Any, **kwargs: Any) -> Any:
         model = str(kwargs.get("model", ""))
         if not kwargs.get("stream"):
-            response = self._original.create(*args, **kwargs)
-            self._record("anthropic", getattr(response, "id", None), model or response.model, response.usage)
-            return response
+            return self._whole("anthropic", model, self._original.create(*args, **kwargs))
         return _MeteredStream(self._original.create(*args, **kwargs), *_anthropic_stream_usage(model, self._record))
 
 
@@ -193,9 +192,7 @@ class _AsyncAnthropicMessages(_Metered):
     async def create(self, *args: Any, **kwargs: Any) -> Any:
         model = str(kwargs.get("model", ""))
         if not kwargs.get("stream"):
-            response = await self._original.create(*args, **kwargs)
-            self._record("anthropic", getattr(response, "id", None), model or response.model, response.usage)
-            return response
+            return self._whole("anthropic", model, await self._original.create(*args, **kwargs))
         stream = await self._original.create(*args, **kwargs)
         return _AsyncMeteredStream(stream, *_anthropic_stream_usage(model, self._record))
 
