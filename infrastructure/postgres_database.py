@@ -16,6 +16,10 @@ from projections.database import Dialect
 
 DIALECT = Dialect(name="postgresql", numeric="NUMERIC", lock_row="FOR UPDATE")
 POSTGRES_NAME_LIMIT = 63
+# Up to this many rows are written with one INSERT of their values; more go
+# through COPY (and a staging table, for upserts), whose fixed cost of three
+# or four statements pays off only on bigger pages.
+FEW_ROWS = 64
 
 
 class _Cursor:
@@ -35,9 +39,18 @@ class _Cursor:
         return self._cursor.fetchone()
 
     def insert_rows(self, table: str, rows: Sequence[Sequence[Any]], on_conflict: str = "") -> None:
-        """COPY: a row costs a few microseconds instead of a statement's round
-        trip. Rows that may conflict go through a temporary table first."""
+        """A few rows (a page of a request or two, the usual page while the
+        view keeps up) in one multi-row INSERT; more with COPY, where a row
+        costs a few microseconds instead of its share of a statement. Many
+        rows that may conflict go through a temporary table first."""
         if not rows:
+            return
+        if len(rows) <= FEW_ROWS:
+            row_marks = "(" + ",".join(["%s"] * len(rows[0])) + ")"
+            values = ",".join([row_marks] * len(rows))
+            self._cursor.execute(
+                f"INSERT INTO {table} VALUES {values} {on_conflict}", [value for row in rows for value in row]
+            )
             return
         if not on_conflict:
             self._copy(table, rows)
@@ -48,11 +61,17 @@ class _Cursor:
         )
         self._copy(staging, rows)
         self._cursor.execute(f"INSERT INTO {table} SELECT * FROM {staging} {on_conflict}")
-        self._cursor.execute(f"TRUNCATE {staging}")
+        # Emptied for a second use in this transaction; the commit empties it
+        # anyway (a DELETE: TRUNCATE would give the table a new file each time).
+        self._cursor.execute(f"DELETE FROM {staging}")
 
     def update_rows(self, table: str, key: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         """COPY the new values into a staging table, then one UPDATE ... FROM."""
         if not rows:
+            return
+        if len(rows) <= FEW_ROWS:
+            assignments = ", ".join(f"{column} = %s" for column in columns)
+            self._cursor.executemany(f"UPDATE {table} SET {assignments} WHERE {key} = %s", rows)
             return
         names = [*columns, key]
         # A temporary table lives as long as its connection, and a pooled
@@ -71,7 +90,7 @@ class _Cursor:
                 copy.write_row(row)
         assignments = ", ".join(f"{column} = s.{column}" for column in columns)
         self._cursor.execute(f"UPDATE {table} AS t SET {assignments} FROM {staging} AS s WHERE t.{key} = s.{key}")
-        self._cursor.execute(f"TRUNCATE {staging}")
+        self._cursor.execute(f"DELETE FROM {staging}")
 
     def delete_rows(self, table: str, key: str, keys: Sequence[Any]) -> None:
         if keys:

@@ -16,7 +16,10 @@ PARENT_CHECK_SECONDS = 1.0
 
 def run_projector(settings_fields: dict[str, object], parent_pid: int, health: SharedPartHealth) -> None:
     """The child: follow until the parent is gone or the child is stopped."""
-    following = open_following(Settings.model_validate(settings_fields), health)
+    settings = Settings.model_validate(settings_fields)
+    if settings.projector_nice and hasattr(os, "nice"):
+        os.nice(settings.projector_nice)  # requests first: the view's lag is covered by the log's tail
+    following = open_following(settings, health)
     following.start()
     try:
         while os.getppid() == parent_pid:
