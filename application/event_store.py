@@ -72,6 +72,9 @@ class EventStore(Application[UUID]):
         page = self.recorder.select_notifications(after, limit, stop=stop, topics=topics, inclusive_of_start=False)
         return [(notification.id, self.mapper.to_domain_event(notification)) for notification in page]
 
+    def decode(self, stored: Any) -> Any:
+        return self.mapper.to_domain_event(stored)
+
     def retrying(self, attempt: Callable[[], T], what: str, attempts: int = MAX_CHANGE_ATTEMPTS) -> T:
         """Run `attempt` until the event store takes what it saves: another
         writer that changed the same aggregate meanwhile makes the store refuse
@@ -95,6 +98,28 @@ class EventStore(Application[UUID]):
             return found
 
         return self.retrying(attempt, what)
+
+    def _take_snapshots(self, processing_event: Any) -> None:
+        """Each snapshot due (every interval'th event of a snapshotted
+        aggregate) taken from the aggregate just saved, in memory, when it
+        stands at that version, as it does unless one save carries several of
+        its events past the interval. The library would load the aggregate
+        again (its previous snapshot and up to an interval of events, decoded)
+        inside the request that saved it: a busy gateway customer's every
+        200th call took 10-20 ms longer for it."""
+        if not self.snapshots or not self.snapshotting_intervals:
+            return
+        for event in processing_event.events:
+            aggregate = processing_event.aggregates.get(event.originator_id)
+            interval = self.snapshotting_intervals.get(type(aggregate)) if aggregate is not None else None
+            if interval is None or event.originator_version % interval:
+                continue
+            if aggregate.version == event.originator_version:
+                snapshot_class = getattr(type(aggregate), "Snapshot", None) or type(self).snapshot_class
+                assert snapshot_class is not None, "aggregates here have a Snapshot class"
+                self.snapshots.put([snapshot_class.take(aggregate)])
+            else:
+                self.take_snapshot(event.originator_id, version=event.originator_version)
 
     def _saved(self, recordings: list[Recording[UUID]]) -> list[Recording[UUID]]:
         if recordings:

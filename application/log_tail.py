@@ -68,17 +68,19 @@ class LogTail:
         self._read_to = 0  # ...up to this one
         self._order: deque[tuple[int, str]] = deque()  # (position, customer), oldest first
         self._by_customer: dict[str, deque[tuple[int, StandingChange]]] = {}
-        # The events this process appended, by position: a head that moved by
-        # these alone is followed without reading the log.
+        # The events this process appended, as stored, by position: a head
+        # that moved by these alone is followed without reading the log.
         self._known: dict[int, Any] = {}
         self._known_lock = threading.Lock()
 
     def appended(self, recordings: Sequence[Recording[UUID]]) -> None:
-        """This process appended these events (kept as they are: their changes
-        are worked out only if a decision needs them)."""
+        """This process appended these events, kept as stored (decoded, and
+        their changes worked out, only if a decision needs them): a domain
+        event is a dozen objects or more for the garbage collector to walk at
+        every full collection, a stored one two."""
         with self._known_lock:
             for recording in recordings:
-                self._known[recording.notification.id] = recording.domain_event
+                self._known[recording.notification.id] = recording.notification
             excess = len(self._known) - MAX_KNOWN
             if excess > 0:  # the oldest go: the tail reads them from the log, as without them
                 for position in list(islice(self._known, excess)):
@@ -135,7 +137,8 @@ class LogTail:
         with self._known_lock:
             if not all(position in self._known for position in range(after + 1, head + 1)):
                 return None
-            return [(position, self._known.pop(position)) for position in range(after + 1, head + 1)]
+            stored = [(position, self._known.pop(position)) for position in range(after + 1, head + 1)]
+        return [(position, self._log.decode(notification)) for position, notification in stored]
 
     def _add(self, events: Sequence[tuple[int, Any]]) -> None:
         for position, event in events:

@@ -34,6 +34,11 @@ class EventLog(Protocol):
         """(position, domain event) pairs after `after`, up to `stop`, `limit` at most."""
         ...
 
+    def decode(self, stored: Any) -> Any:
+        """The domain event of a stored event this process appended (a
+        Recording's notification)."""
+        ...
+
 
 class UsageIndex(Protocol):
     """Finds which usage aggregates already exist, with their body fingerprints:

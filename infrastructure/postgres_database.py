@@ -14,7 +14,15 @@ from psycopg_pool import ConnectionPool
 
 from projections.database import Dialect
 
-DIALECT = Dialect(name="postgresql", numeric="NUMERIC", lock_row="FOR UPDATE")
+# The read model's pages commit without waiting for the write-ahead log's
+# flush (synchronous_commit off, per transaction): its rows commit with their
+# tracking position, so a crash of PostgreSQL can only take the last few pages
+# back together with the position, and the follower applies them again from
+# the log, which stays durable. The same trade as SQLite's synchronous=NORMAL
+# for the read model (infrastructure/sqlite_database.py).
+DIALECT = Dialect(
+    name="postgresql", numeric="NUMERIC", lock_row="FOR UPDATE", relaxed_commit="SET LOCAL synchronous_commit = off"
+)
 POSTGRES_NAME_LIMIT = 63
 # Up to this many rows are written with one INSERT of their values; more go
 # through COPY (and a staging table, for upserts), whose fixed cost of three

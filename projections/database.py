@@ -42,6 +42,9 @@ class Dialect:
     name: str
     numeric: str
     lock_row: str
+    # The statement that lets a read-model transaction commit without waiting
+    # for its flush to disk (none where the connection is set up so already).
+    relaxed_commit: str = ""
 
     def add(self, left: str, right: str) -> str:
         return f"({left} + {right})" if self.name == "postgresql" else f"dec_add({left}, {right})"

@@ -72,6 +72,8 @@ class Follower:
         end = page[-1].id
         assert end > start, "the log only moves forward"
         with self.database.transaction(write=True) as cursor:
+            if self.database.dialect.relaxed_commit:  # rebuildable from the log: no wait for the disk
+                cursor.execute(self.database.dialect.relaxed_commit)
             cursor.execute(
                 f"SELECT position FROM {self.prefix}tracking WHERE name = ? {self.database.dialect.lock_row}",
                 (VIEW_NAME,),

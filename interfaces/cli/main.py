@@ -66,7 +66,7 @@ def serve(
     tracing = start_tracing()  # before the store opens its first connection
     services = bootstrap(settings)
     _announce(host, port, settings, show_key=dev)
-    api = create_app(services)
+    api = create_app(services, freeze_start_up=True)
     if tracing:
         instrument_app(api)
     # log_config=None: uvicorn's own records go through the handler configured

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -126,11 +127,28 @@ def test_a_busy_customers_holds_are_snapshotted_and_load_the_same(services: Serv
 
     seed(services.app, customers=("acme",), grant="100")
     services.follower.catch_up()
+    store = services.app.store
+    loads: list[object] = []  # the versions asked for: the library loads the aggregate at the snapshot's
+    get = store.repository.get
+
+    def counted_get(*args: Any, **kwargs: Any) -> Any:
+        loads.append(kwargs.get("version"))
+        return get(*args, **kwargs)
+
+    store.repository.get = counted_get  # type: ignore[method-assign]
     for index in range(205):
         assert ask(services, f"b{index}", "0.01").approved
     holds_id = Holds.create_id("acme")
-    snapshots = list(services.app.store.snapshots.get(holds_id)) if services.app.store.snapshots else []
+    assert loads == [None], "the snapshot was taken from the Holds in memory, not loaded again"
+    snapshots = list(store.snapshots.get(holds_id)) if store.snapshots else []
     assert [snapshot.originator_version for snapshot in snapshots] == [200]
+    del store.repository.get
+    replayed: Any = None
+    for stored in store.events.get(holds_id, lte=200):  # from its first event, no snapshot
+        replayed = stored.mutate(replayed)
+    from_snapshot = snapshots[0].mutate(None)
+    assert (from_snapshot.version, from_snapshot.customer) == (replayed.version, replayed.customer) == (200, "acme")
+    assert from_snapshot.holds == replayed.holds and len(replayed.holds) > 0
     fresh = open_services(services.settings.database_url)
     try:
         assert fresh.app.authorizations.held("acme") == D("2.05")
