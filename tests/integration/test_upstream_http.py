@@ -1,0 +1,113 @@
+"""The gateway's HTTP upstream adapter against real sockets: a compressed
+answer comes back decoded (its content-encoding is not passed on), the
+operator's key replaces the client's, a provider that cannot be reached is
+UpstreamBroken, and one that goes silent mid-answer is UpstreamTimeout."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import socket
+from collections.abc import Awaitable, Callable
+
+import pytest
+
+from application.gateway_ports import UpstreamBroken, UpstreamTimeout
+from infrastructure.upstream_http import HttpUpstreams, UpstreamConfig
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+async def _request(reader: asyncio.StreamReader) -> tuple[dict[str, str], bytes]:
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")[1:]
+    headers = {name.lower(): value.strip() for name, _, value in (line.partition(":") for line in lines if line)}
+    body = await reader.readexactly(int(headers.get("content-length", "0")))
+    return headers, body
+
+
+async def _serving(handler: Handler, run: Callable[[str], Awaitable[None]]) -> None:
+    server = await asyncio.start_server(handler, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        await run(f"http://127.0.0.1:{port}/v1")
+    finally:
+        server.close()
+
+
+def test_a_compressed_answer_is_decoded_and_the_keys_are_swapped() -> None:
+    seen: dict[str, str] = {}
+    answer = json.dumps({"id": "chatcmpl-1", "usage": {"prompt_tokens": 3}}).encode()
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        headers, body = await _request(reader)
+        seen.update(headers, body=body.decode())
+        packed = gzip.compress(answer)
+        writer.write(
+            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-encoding: gzip\r\n"
+            b"x-request-id: req-1\r\nset-cookie: org=secret\r\n"
+            + f"content-length: {len(packed)}\r\n\r\n".encode()
+            + packed
+        )
+        await writer.drain()
+        writer.close()
+
+    async def run(url: str) -> None:
+        upstreams = HttpUpstreams({"openai": UpstreamConfig(url, "sk-operator")}, 5.0)
+        try:
+            client_headers = {"authorization": "Bearer sk-customer", "accept": "application/json"}
+            opened = await upstreams.open("openai", "chat/completions", b'{"model": "gpt-4o"}', client_headers)
+            body = b"".join([chunk async for chunk in opened.chunks])
+            await opened.close()
+            assert (opened.status, body) == (200, answer)
+            assert opened.headers == {"content-type": "application/json", "x-request-id": "req-1"}
+        finally:
+            await upstreams.aclose()
+
+    asyncio.run(_serving(handler, run))
+    assert seen["authorization"] == "Bearer sk-operator"
+    assert seen["body"] == '{"model": "gpt-4o"}'
+
+
+def test_a_provider_out_of_reach_is_broken_and_a_silent_one_times_out() -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+
+    async def unreachable() -> None:
+        upstreams = HttpUpstreams({"openai": UpstreamConfig(f"http://127.0.0.1:{closed}/v1", None)}, 5.0)
+        try:
+            with pytest.raises(UpstreamBroken):
+                await upstreams.open("openai", "chat/completions", b"{}", {})
+        finally:
+            await upstreams.aclose()
+
+    asyncio.run(unreachable())
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n")
+        writer.write(b"6\r\ndata: \r\n")  # one part, then silence
+        await writer.drain()
+        await asyncio.sleep(2)
+        writer.close()
+
+    async def run(url: str) -> None:
+        upstreams = HttpUpstreams({"openai": UpstreamConfig(url, None)}, 0.3)
+        try:
+            opened = await upstreams.open("openai", "chat/completions", b"{}", {})
+            parts: list[bytes] = []
+
+            async def read() -> None:
+                async for chunk in opened.chunks:
+                    parts.append(chunk)
+
+            with pytest.raises(UpstreamTimeout):
+                await read()
+            assert b"".join(parts) == b"data: "
+            await opened.close()
+        finally:
+            await upstreams.aclose()
+
+    asyncio.run(_serving(handler, run))
