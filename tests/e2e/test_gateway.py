@@ -28,10 +28,10 @@ RATES = [  # per million tokens
     ("openai", "gpt-4o", "cached_input_tokens", "1.25"),
     ("openai", "gpt-4o", "output_tokens", "10"),
     ("openai", "text-embedding-3-small", "input_tokens", "0.02"),
-    ("anthropic", "claude-sonnet-4-5", "input_tokens", "3"),
-    ("anthropic", "claude-sonnet-4-5", "cached_input_tokens", "0.30"),
-    ("anthropic", "claude-sonnet-4-5", "cache_write_tokens", "3.75"),
-    ("anthropic", "claude-sonnet-4-5", "output_tokens", "15"),
+    ("anthropic", "claude-sonnet-4-6", "input_tokens", "3"),
+    ("anthropic", "claude-sonnet-4-6", "cached_input_tokens", "0.30"),
+    ("anthropic", "claude-sonnet-4-6", "cache_write_tokens", "3.75"),
+    ("anthropic", "claude-sonnet-4-6", "output_tokens", "15"),
 ]
 MARKUP = Decimal("20")
 FUNDS = Decimal("25")
@@ -180,15 +180,15 @@ def test_openai_calls_pass_through_and_are_charged_their_reported_usage(gateway:
 
 def test_anthropic_calls_pass_through_and_are_charged_with_cache_reads_and_writes(gateway: Gateway) -> None:
     sdk = gateway.anthropic()
-    message = sdk.messages.create(model="claude-sonnet-4-5", max_tokens=100, messages=ask("hi"))
+    message = sdk.messages.create(model="claude-sonnet-4-6", max_tokens=100, messages=ask("hi"))
     assert message.content[0].text == "Hello there"  # type: ignore[union-attr]
     assert message.usage.cache_read_input_tokens == 3000
-    with sdk.messages.stream(model="claude-sonnet-4-5", max_tokens=100, messages=ask("stream it")) as stream:
+    with sdk.messages.stream(model="claude-sonnet-4-6", max_tokens=100, messages=ask("stream it")) as stream:
         assert "".join(stream.text_stream) == "Hello there"
         streamed = stream.get_final_message()
     assert streamed.usage.output_tokens == 40
     balance = gateway.balance()
-    assert Decimal(balance["balance"]) == FUNDS - 2 * charge("claude-sonnet-4-5", MESSAGE_UNITS)
+    assert Decimal(balance["balance"]) == FUNDS - 2 * charge("claude-sonnet-4-6", MESSAGE_UNITS)
     assert Decimal(balance["held"]) == 0
     assert gateway.event(f"gw.anthropic.{streamed.id}")["usage"] == MESSAGE_UNITS
     headers = [call["headers"] for call in gateway.fake.calls]
@@ -202,7 +202,7 @@ def test_refusals_answer_in_the_providers_shape_and_never_reach_the_provider(gat
     assert poor.value.status_code == 402
     assert poor.value.code == "insufficient_funds"
     with pytest.raises(anthropic.APIStatusError) as poor_claude:
-        gateway.anthropic("poor").messages.create(model="claude-sonnet-4-5", max_tokens=10, messages=ask("hi"))
+        gateway.anthropic("poor").messages.create(model="claude-sonnet-4-6", max_tokens=10, messages=ask("hi"))
     assert poor_claude.value.status_code == 402
     assert poor_claude.value.body["error"]["type"] == "billing_error"  # type: ignore[index]
     with pytest.raises(openai.APIStatusError) as limited:
@@ -230,7 +230,7 @@ def test_provider_errors_and_timeouts_charge_nothing(gateway: Gateway) -> None:
         "code": None,
     }
     with pytest.raises(anthropic.BadRequestError):
-        gateway.anthropic().messages.create(model="claude-sonnet-4-5", max_tokens=10, messages=ask("please reject"))
+        gateway.anthropic().messages.create(model="claude-sonnet-4-6", max_tokens=10, messages=ask("please reject"))
     with pytest.raises(openai.APIStatusError) as slow:
         gateway.openai(max_retries=0).chat.completions.create(model="gpt-4o", messages=ask("please slow"))
     assert slow.value.status_code == 504
@@ -277,13 +277,13 @@ def test_streams_pass_events_as_they_come_and_a_client_gone_is_charged_what_the_
     gateway.fake.release("h1")
     assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == "lo there"
     with gateway.anthropic().messages.stream(
-        model="claude-sonnet-4-5", max_tokens=100, messages=ask("please hold h2")
+        model="claude-sonnet-4-6", max_tokens=100, messages=ask("please hold h2")
     ) as gone:
         for text in gone.text_stream:
             assert text == "Hel"
             break  # the client goes away mid-answer
     gateway.fake.release("h2")
-    expected = charge("gpt-4o", CHAT_UNITS) + charge("claude-sonnet-4-5", MESSAGE_UNITS)
+    expected = charge("gpt-4o", CHAT_UNITS) + charge("claude-sonnet-4-6", MESSAGE_UNITS)
 
     def settled() -> dict[str, Any] | None:
         balance = gateway.balance()
