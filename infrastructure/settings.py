@@ -23,11 +23,12 @@ class Settings(BaseSettings):
     # Where the projection follower runs: auto = a thread on SQLite, a child
     # process on PostgreSQL (interfaces/projector.py).
     projector: Literal["auto", "thread", "process", "off"] = "auto"
-    # A projector process runs at this much lower CPU priority (Unix nice),
-    # so on a busy machine requests come first. What customers, gateways and
-    # authorizations read counts the log's tail beyond the view, so a view a
-    # few milliseconds further behind changes none of their figures.
-    projector_nice: int = Field(default=10, ge=0, le=19)
+    # A projector process may run at a lower CPU priority (Unix nice), so on
+    # a machine with cores to spare requests come first (what customers,
+    # gateways and authorizations read counts the log's tail beyond the view).
+    # Off by default: on a saturated machine a niced projector falls behind,
+    # and authorizations are refused once the view is 100,000 events behind.
+    projector_nice: int = Field(default=0, ge=0, le=19)
     # The version watcher (re-rating) runs where the follower runs, except with
     # a projector process: then it runs in the server, so that re-rating and
     # projecting its adjustments use two cores.

@@ -12,6 +12,7 @@ side learns the other's keys or the operator's organisation."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 
@@ -49,8 +50,13 @@ class HttpUpstreams:
 
     def __init__(self, upstreams: Mapping[str, UpstreamConfig], timeout_seconds: float) -> None:
         self.upstreams = dict(upstreams)
+        # sock_connect: the TCP (and TLS) connection; sock_read: each wait for
+        # the answer's next part. Sending the call and waiting for its answer
+        # to start (a pooled connection included) are bounded as a whole in
+        # open(), as httpx's write and pool timeouts bounded them.
+        self.timeout_seconds = timeout_seconds
         self.timeout = aiohttp.ClientTimeout(
-            total=None, connect=min(CONNECT_SECONDS, timeout_seconds), sock_read=timeout_seconds
+            total=None, connect=None, sock_connect=min(CONNECT_SECONDS, timeout_seconds), sock_read=timeout_seconds
         )
         self._sessions: dict[str, aiohttp.ClientSession] = {}
 
@@ -58,7 +64,9 @@ class HttpUpstreams:
         session = self._sessions.get(provider)
         if session is None:
             connector = aiohttp.TCPConnector(limit=MAX_CONNECTIONS)
-            session = aiohttp.ClientSession(connector=connector, timeout=self.timeout)
+            # trust_env: HTTPS_PROXY, NO_PROXY and the like apply, as they did
+            # with httpx, for a deployment whose egress goes through a proxy.
+            session = aiohttp.ClientSession(connector=connector, timeout=self.timeout, trust_env=True)
             self._sessions[provider] = session
         return session
 
@@ -77,7 +85,13 @@ class HttpUpstreams:
     async def open(self, provider: str, path: str, body: bytes, headers: Mapping[str, str]) -> UpstreamAnswer:
         url = self.upstreams[provider].url.rstrip("/") + "/" + path
         try:
-            response = await self._session(provider).post(url, data=body, headers=self._headers(provider, headers))
+            # A redirect is the provider's answer, passed back as it is: never
+            # followed, since aiohttp would carry the operator's x-api-key to
+            # whatever host it names.
+            async with asyncio.timeout(self.timeout_seconds):
+                response = await self._session(provider).post(
+                    url, data=body, headers=self._headers(provider, headers), allow_redirects=False
+                )
         except TimeoutError as error:
             raise UpstreamTimeout(str(error) or "no answer in time") from error
         except aiohttp.ClientError as error:

@@ -111,3 +111,57 @@ def test_a_provider_out_of_reach_is_broken_and_a_silent_one_times_out() -> None:
             await upstreams.aclose()
 
     asyncio.run(_serving(handler, run))
+
+
+def test_a_redirect_is_passed_back_and_never_followed_with_the_operators_key() -> None:
+    elsewhere: list[bytes] = []
+
+    async def other(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        elsewhere.append(await reader.read(65536))
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+        await writer.drain()
+        writer.close()
+
+    async def run() -> None:
+        thief = await asyncio.start_server(other, "127.0.0.1", 0)
+        target = f"http://127.0.0.1:{thief.sockets[0].getsockname()[1]}/steal"
+
+        async def redirecting(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await _request(reader)
+            writer.write(f"HTTP/1.1 307 Temporary Redirect\r\nlocation: {target}\r\ncontent-length: 0\r\n\r\n".encode())
+            await writer.drain()
+            writer.close()
+
+        async def call(url: str) -> None:
+            upstreams = HttpUpstreams({"anthropic": UpstreamConfig(url, "sk-ant-operator")}, 5.0)
+            try:
+                opened = await upstreams.open("anthropic", "v1/messages", b"{}", {})
+                body = b"".join([chunk async for chunk in opened.chunks])
+                await opened.close()
+                assert (opened.status, body) == (307, b"")
+            finally:
+                await upstreams.aclose()
+
+        try:
+            await _serving(redirecting, call)
+        finally:
+            thief.close()
+
+    asyncio.run(run())
+    assert elsewhere == [], "the operator's key went to the host the redirect named"
+
+
+def test_a_provider_that_stops_reading_a_big_call_times_out() -> None:
+    async def deaf(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(3)  # reads nothing: the call's body fills the socket's buffers
+        writer.close()
+
+    async def run(url: str) -> None:
+        upstreams = HttpUpstreams({"openai": UpstreamConfig(url, None)}, 0.5)
+        try:
+            with pytest.raises(UpstreamTimeout):
+                await asyncio.wait_for(upstreams.open("openai", "chat/completions", b"x" * 32 * 1024 * 1024, {}), 10)
+        finally:
+            await upstreams.aclose()
+
+    asyncio.run(_serving(deaf, run))
