@@ -26,8 +26,8 @@ class Settings(BaseSettings):
     # A projector process may run at a lower CPU priority (Unix nice), so on
     # a machine with cores to spare requests come first (what customers,
     # gateways and authorizations read counts the log's tail beyond the view).
-    # Off by default: on a saturated machine a niced projector falls behind,
-    # and authorizations are refused once the view is 100,000 events behind.
+    # Off by default: on a saturated machine a niced projector gets little
+    # CPU, and authorizations are refused once the view is 100,000 events behind.
     projector_nice: int = Field(default=0, ge=0, le=19)
     # The version watcher (re-rating) runs where the follower runs, except with
     # a projector process: then it runs in the server, so that re-rating and
