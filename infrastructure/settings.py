@@ -20,6 +20,11 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=16 * 1024 * 1024)
     max_batch_events: int = Field(default=1000, ge=1, le=1000)
     follower: bool = True
+    # POST /v1/events is refused (429 rate_limited, Retry-After) while the
+    # read model is more than this many events behind the log: producers slow
+    # to what the views follow, well before authorizations would stop (at
+    # 100,000 behind, application/log_tail.py).
+    ingest_max_behind: int = Field(default=50_000, ge=100, le=90_000)
     # Where the projection follower runs: auto = a thread on SQLite, a child
     # process on PostgreSQL (interfaces/projector.py).
     projector: Literal["auto", "thread", "process", "off"] = "auto"

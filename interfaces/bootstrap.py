@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
 
+from application.ingestion_guard import IngestionGuard
 from application.ports import Clock
 from application.tally import ReadModel, Tally, utc_now
 from application.tier_settler import TierSettler
@@ -52,6 +53,7 @@ class Services:
     follower_mode: str = "off"  # thread, process or off (interfaces/projector.py)
     follower_health: PartHealth | None = None  # this process's follower's, or its projector process's
     progress_watch: ProgressWatch = field(default_factory=ProgressWatch)
+    ingestion_guard: IngestionGuard | None = None  # backpressure on POST /v1/events
     before_close: list[Callable[[], None]] = field(default_factory=list)  # e.g. the demo's usage stream
 
     def wait_projected(self, position: int, timeout: float) -> bool:
@@ -95,6 +97,7 @@ def bootstrap(
     policies = policy_loops(app, checkpoints, settler)
     queries = LedgerQueries(database, prefix)
     services = Services(settings, store, app, database, follower, queries, listener, policies, settler)
+    services.ingestion_guard = IngestionGuard(app.store.head, queries.position, settings.ingest_max_behind)
     mode = resolve_mode(settings, store.kind) if start_follower else "off"
     services.follower_mode = mode
     if mode == "thread":

@@ -12,12 +12,14 @@ from starlette.exceptions import HTTPException
 
 from application.errors import NotFound, ValidationFailed
 from application.event_limits import MAX_ANSWERED_DEPTH, shown_name, too_deep_to_answer
+from application.ingestion_guard import RETRY_AFTER_SECONDS, IngestionBehind
 from interfaces import presenters
 from interfaces.observability.counting import count_usage
 from interfaces.rest.auth import AdminDep, PrincipalDep, ServicesDep
 from interfaces.rest.batch_body import BodyTooDeep, parse_body
 from interfaces.rest.dependencies import CatalogDep, MeteringDep
-from interfaces.rest.responses import PROBLEMS, UsageEventPublic, UsageResultsPublic
+from interfaces.rest.problems import problem
+from interfaces.rest.responses import PROBLEMS, Problem, UsageEventPublic, UsageResultsPublic
 from interfaces.rest.schemas import UsageBatchDoc
 
 router = APIRouter(tags=["usage events"])
@@ -59,7 +61,13 @@ def _batch(raw: bytes, limit: int) -> list[Any]:
     openapi_extra={"requestBody": BATCH_SCHEMA},
     response_model=UsageResultsPublic,
     response_model_exclude_none=True,
-    responses=PROBLEMS,
+    responses={
+        **PROBLEMS,
+        429: {
+            "model": Problem,
+            "description": "The ledger's views are far behind the log: nothing was recorded; retry after Retry-After",
+        },
+    },
 )
 async def record_events(request: Request, services: ServicesDep, metering: MeteringDep, _: AdminDep) -> Any:
     # Parsed and recorded in one trip to a worker thread: off the event loop,
@@ -68,7 +76,19 @@ async def record_events(request: Request, services: ServicesDep, metering: Meter
     # route. The answer is built as UsageResultsPublic documents it (None
     # fields left out), so it is sent as it is, not validated a second time.
     raw, limit = await request.body(), services.settings.max_batch_events
-    results = await run_in_threadpool(lambda: metering.record_usage(_batch(raw, limit)))
+    guard = services.ingestion_guard
+
+    def record() -> list[Any]:
+        events = _batch(raw, limit)
+        if guard is not None:
+            guard.check()  # backpressure: the read model far behind (application/ingestion_guard.py)
+        return metering.record_usage(events)
+
+    try:
+        results = await run_in_threadpool(record)
+    except IngestionBehind as behind:
+        retry = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+        return problem(behind.status, behind.code, behind.title, behind.detail, headers=retry)
     count_usage(results)
     return JSONResponse({"results": [result.as_dict() for result in results]})
 
