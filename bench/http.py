@@ -27,6 +27,7 @@ class HttpResult:
     statuses: dict[str, int]
     post_seconds: float
     project_seconds: float
+    held_back: int = 0  # POSTs answered 429 (the views far behind) and sent again after Retry-After
 
     @property
     def post_rate(self) -> float:
@@ -48,6 +49,7 @@ class _Sender:
             self.work.put(body)
         self.statuses: Counter[str] = Counter()
         self.errors: list[str] = []
+        self.held_back = 0
         self.lock = threading.Lock()
 
     def run(self) -> None:
@@ -59,6 +61,12 @@ class _Sender:
                     return
                 try:
                     response = client.post("/v1/events", content=body, headers=JSON)
+                    while response.status_code == 429 and time.perf_counter() < self.deadline:
+                        # backpressure (the views far behind): as a client should, wait and send it again
+                        with self.lock:
+                            self.held_back += 1
+                        time.sleep(float(response.headers.get("retry-after", "1")))
+                        response = client.post("/v1/events", content=body, headers=JSON)
                 except httpx.HTTPError as error:
                     with self.lock:
                         self.errors.append(f"POST /v1/events failed: {error!r}")
@@ -92,4 +100,6 @@ def measure_http(server: Server, events: list[Event], batch: int, clients: int, 
     with server.client() as client:
         wait_projected(client, max(deadline - time.perf_counter(), 1.0))
     projected = time.perf_counter()
-    return HttpResult(len(events), clients, dict(sender.statuses), posted - start, projected - start)
+    return HttpResult(
+        len(events), clients, dict(sender.statuses), posted - start, projected - start, sender.held_back
+    )

@@ -228,6 +228,8 @@ class StoreRun:
         if result is not None:
             self.raw["http"] = {**asdict(result), "post_rate": result.post_rate, "rate": result.end_to_end_rate}
             note = f"{o.clients} client threads, {o.batch} events/POST"
+            if result.held_back:
+                note += f"; {result.held_back} POSTs held back (429) and sent again"
             self.add("HTTP: POST", result.post_rate, "events/s", note)
             self.add("HTTP: POST+project", result.end_to_end_rate, "events/s")
 
