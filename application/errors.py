@@ -4,6 +4,7 @@ The edges turn them into problem+json (REST), errors (GraphQL) or exit codes (CL
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 
 @dataclass
@@ -13,6 +14,7 @@ class TallyError(Exception):
     code = "validation_error"
     status = 422
     title = "The request is not valid"
+    retry_after_seconds: ClassVar[int | None] = None  # sent as Retry-After: try again then, not now
 
     def __str__(self) -> str:
         return self.detail

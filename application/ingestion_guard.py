@@ -30,6 +30,7 @@ class IngestionBehind(TallyError):
     code = "rate_limited"
     status = 429
     title = "Usage is arriving faster than the ledger's views follow"
+    retry_after_seconds = RETRY_AFTER_SECONDS
 
 
 class IngestionGuard:
@@ -45,7 +46,7 @@ class IngestionGuard:
         self.max_behind = max_behind
         self.monotonic = monotonic
         self._lock = threading.Lock()
-        self._checked_at = float("-inf")
+        self._checked_at: float | None = None  # time.monotonic() of the last measure (seconds, not money)
         self._behind = 0
 
     def check(self) -> None:
@@ -54,7 +55,7 @@ class IngestionGuard:
         CHECK_EVERY_SECONDS)."""
         with self._lock:
             now = self.monotonic()
-            if now - self._checked_at >= CHECK_EVERY_SECONDS:
+            if self._checked_at is None or now - self._checked_at >= CHECK_EVERY_SECONDS:
                 projected = self.projected()  # read first: the head read after it is at least as far on
                 self._behind = self.head() - projected
                 self._checked_at = now

@@ -100,6 +100,4 @@ def measure_http(server: Server, events: list[Event], batch: int, clients: int, 
     with server.client() as client:
         wait_projected(client, max(deadline - time.perf_counter(), 1.0))
     projected = time.perf_counter()
-    return HttpResult(
-        len(events), clients, dict(sender.statuses), posted - start, projected - start, sender.held_back
-    )
+    return HttpResult(len(events), clients, dict(sender.statuses), posted - start, projected - start, sender.held_back)

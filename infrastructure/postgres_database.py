@@ -74,7 +74,8 @@ class _Cursor:
         self._cursor.execute(f"DELETE FROM {staging}")
 
     def update_rows(self, table: str, key: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-        """COPY the new values into a staging table, then one UPDATE ... FROM."""
+        """A few rows as one UPDATE each, pipelined by executemany; more with
+        COPY into a staging table, then one UPDATE ... FROM."""
         if not rows:
             return
         if len(rows) <= FEW_ROWS:

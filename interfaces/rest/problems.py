@@ -70,7 +70,8 @@ def _allowed_methods(request: Request) -> list[str]:
 
 async def on_tally_error(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, TallyError)
-    return problem(error.status, error.code, error.title, error.detail, error.errors)
+    retry = None if error.retry_after_seconds is None else {"Retry-After": str(error.retry_after_seconds)}
+    return problem(error.status, error.code, error.title, error.detail, error.errors, headers=retry)
 
 
 async def on_validation_error(_: Request, error: Exception) -> JSONResponse:

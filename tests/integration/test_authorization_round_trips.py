@@ -9,6 +9,7 @@ moved only by this process's own appends."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -109,15 +110,14 @@ def test_captured_holds_are_not_asked_about_again(postgres_url: str, statements:
         services.follower.catch_up()
         authorizations, metering = services.app.authorizations, services.app.metering
         charged = Decimal(0)
+        marker = "captures WHERE authorization_id IN ("
+
+        def asked() -> list[str]:
+            return [sent.split(marker)[1].split(")")[0] for sent in statements if marker in sent]
+
         for index in range(12):
             statements.clear()
-            assert authorizations.authorize(f"h{index}", "acme", "0.50", None, None, None)[0].approved
-            marker = "captures WHERE authorization_id IN ("
-            asked = [sent.split(marker)[1].split(")")[0] for sent in statements if marker in sent]
-            assert asked in ([], ["%s"]), asked  # one hold at most: the one in flight
-            usage = {**event(f"u{index}"), "authorization_id": f"h{index}"}
-            assert metering.record_usage([usage])[0].status == "accepted"
-            charged += expected_charge(usage)[1]
+            charged += _hold_then_capture(authorizations, metering, index, before_capture=asked)
             if index % 3 == 0:
                 services.follower.catch_up()  # some captures read from the read model, some from the log's tail
         assert authorizations.held("acme") == 0
@@ -162,10 +162,7 @@ def test_captured_holds_are_swept_out_of_the_customers_holds(database_url: str) 
         authorizations, metering = services.app.authorizations, services.app.metering
         charged = Decimal(0)
         for index in range(3 * SWEEP_AT):
-            assert authorizations.authorize(f"h{index}", "acme", "0.50", None, None)[0].approved
-            usage = {**event(f"u{index}"), "authorization_id": f"h{index}"}
-            assert metering.record_usage([usage])[0].status == "accepted"
-            charged += expected_charge(usage)[1]
+            charged += _hold_then_capture(authorizations, metering, index)
             if index % 5 == 0:
                 services.follower.catch_up()
         stored = services.app.store.repository.get(Holds.create_id("acme"))
@@ -183,3 +180,18 @@ def test_captured_holds_are_swept_out_of_the_customers_holds(database_url: str) 
             fresh.close()
     finally:
         services.close()
+
+
+def _hold_then_capture(
+    authorizations: Any, metering: Any, index: int, before_capture: Callable[[], list[str]] | None = None
+) -> Decimal:
+    """Hold 0.50 for call `index` of acme (h<index>), then record the call's
+    usage naming the hold, which captures it; returns what the usage charged.
+    `before_capture`, when given, lists the hold ids the decision asked the
+    read model about: one at most, the one in flight."""
+    assert authorizations.authorize(f"h{index}", "acme", "0.50", None, None)[0].approved
+    if before_capture is not None:
+        assert before_capture() in ([], ["%s"]), before_capture()
+    usage = {**event(f"u{index}"), "authorization_id": f"h{index}"}
+    assert metering.record_usage([usage])[0].status == "accepted"
+    return expected_charge(usage)[1]

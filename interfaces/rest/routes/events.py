@@ -12,13 +12,11 @@ from starlette.exceptions import HTTPException
 
 from application.errors import NotFound, ValidationFailed
 from application.event_limits import MAX_ANSWERED_DEPTH, shown_name, too_deep_to_answer
-from application.ingestion_guard import RETRY_AFTER_SECONDS, IngestionBehind
 from interfaces import presenters
 from interfaces.observability.counting import count_usage
 from interfaces.rest.auth import AdminDep, PrincipalDep, ServicesDep
 from interfaces.rest.batch_body import BodyTooDeep, parse_body
 from interfaces.rest.dependencies import CatalogDep, MeteringDep
-from interfaces.rest.problems import problem
 from interfaces.rest.responses import PROBLEMS, Problem, UsageEventPublic, UsageResultsPublic
 from interfaces.rest.schemas import UsageBatchDoc
 
@@ -84,11 +82,7 @@ async def record_events(request: Request, services: ServicesDep, metering: Meter
             guard.check()  # backpressure: the read model far behind (application/ingestion_guard.py)
         return metering.record_usage(events)
 
-    try:
-        results = await run_in_threadpool(record)
-    except IngestionBehind as behind:
-        retry = {"Retry-After": str(RETRY_AFTER_SECONDS)}
-        return problem(behind.status, behind.code, behind.title, behind.detail, headers=retry)
+    results = await run_in_threadpool(record)  # IngestionBehind: 429 with Retry-After, by the problem handler
     count_usage(results)
     return JSONResponse({"results": [result.as_dict() for result in results]})
 

@@ -22,6 +22,7 @@ class ProjectionBehind(TallyError):
     code = "rate_limited"
     status = 429
     title = "The read model is catching up"
+    retry_after_seconds = 1
 
 
 router = APIRouter(tags=["wallets"])
