@@ -11,7 +11,6 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
-from starlette.concurrency import run_in_threadpool
 
 from application.gateway import Gateway
 from application.gateway_ports import ProviderCall, Refusal, UsageRecording
@@ -19,6 +18,7 @@ from infrastructure.upstream_http import HttpUpstreams, UpstreamConfig
 from interfaces.bootstrap import Services
 from interfaces.gateway.errors import provider_error
 from interfaces.observability.counting import count_usage
+from interfaces.worker_threads import run_blocking
 
 router = APIRouter(tags=["gateway"], include_in_schema=False)  # the providers document their APIs
 FEATURE_HEADER = "x-tally-feature"
@@ -38,7 +38,7 @@ def gateway_of(services: Services, state: object) -> Gateway:
             settings.upstream_timeout_seconds,
         )
         ledger = services.app.gateway_ledger()
-        found = Gateway(replace(ledger, usage=CountedUsage(ledger.usage)), upstreams, run_in_threadpool)
+        found = Gateway(replace(ledger, usage=CountedUsage(ledger.usage)), upstreams, run_blocking)
         state.gateway = found  # type: ignore[attr-defined]
         state.gateway_upstreams = upstreams  # type: ignore[attr-defined]
     return found

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
@@ -21,6 +20,7 @@ from application.customers import Customers
 from application.invoicing import Billing
 from application.ports import AlertReads, Clock, WalletReads
 from interfaces.bootstrap import Services
+from interfaces.worker_threads import run_blocking
 
 
 class NotAllowed(PermissionError):
@@ -48,7 +48,7 @@ class TallyContext(BaseContext):
             tail = {(customer, currency): Decimal(0) for customer, currency in keys}
             return self.services.app.authorizations.balances_now({**tail, **projected}, position, arrived)
 
-        found = await run_in_threadpool(now)
+        found = await run_blocking(now)
         return [found.get(key, Decimal(0)) for key in keys]
 
     # The use cases and read ports resolvers call: named here, not reached through the services.

@@ -13,7 +13,6 @@ from typing import Annotated, Any
 import strawberry
 from cross_web import HTTPException as StrawberryHTTPException
 from graphql import GraphQLError
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 from strawberry.fastapi import GraphQLRouter
@@ -27,6 +26,7 @@ from interfaces.bootstrap import Services
 from interfaces.graphql import types as t
 from interfaces.graphql.context import NotAllowed, TallyContext, context_getter
 from interfaces.graphql.error_codes import ErrorCodes, code_of
+from interfaces.worker_threads import run_blocking
 from projections.queries import CurrencyTotals
 
 logger = logging.getLogger(__name__)
@@ -103,9 +103,9 @@ class Customer:
         if as_of is None:
             amount = await info.context.balances.load((str(self.id), self.currency))
         else:
-            amount, _ = await run_in_threadpool(services.queries.balance, str(self.id), self.currency, as_of)
+            amount, _ = await run_blocking(services.queries.balance, str(self.id), self.currency, as_of)
         held = (
-            await run_in_threadpool(info.context.authorizations.held, str(self.id)) if as_of is None else Decimal(0)
+            await run_blocking(info.context.authorizations.held, str(self.id)) if as_of is None else Decimal(0)
         )  # now only
         moment = as_of or info.context.clock()
         return t.Balance(
@@ -367,10 +367,10 @@ class Subscription:
         last: tuple[Decimal, Decimal] | None = None
         seen, polls = -1, 0
         while True:
-            position = await run_in_threadpool(services.queries.position)
+            position = await run_blocking(services.queries.position)
             if position != seen or polls % HOLDS_EVERY_POLLS == 0:
                 seen = position
-                amount, held = await run_in_threadpool(_balance_now, services, customer, currency)
+                amount, held = await run_blocking(_balance_now, services, customer, currency)
                 if (amount, held) != last:
                     last = (amount, held)
                     yield t.Balance(

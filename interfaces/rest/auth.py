@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from interfaces.bootstrap import Services
 from interfaces.rest.operations import scope_allows
+from interfaces.worker_threads import run_blocking
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ async def principal(request: Request, found: Annotated[Services, Depends(service
     admin_key = found.settings.admin_key
     if admin_key and hmac.compare_digest(key.encode(), admin_key.encode()):
         return Principal(None)
-    scopes, customer = await run_in_threadpool(_key_owner, found, key)
+    scopes, customer = await run_blocking(_key_owner, found, key)
     if scopes is not None:
         return _scoped(request, scopes)
     if customer is None:

@@ -7,7 +7,6 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import Field
-from starlette.concurrency import run_in_threadpool
 
 from interfaces import presenters
 from interfaces.observability.counting import count_decision
@@ -16,6 +15,7 @@ from interfaces.rest.dependencies import AuthorizationsDep, BillingDep
 from interfaces.rest.problems import problem
 from interfaces.rest.responses import PROBLEMS, AuthorizationPublic, CustomerPublic, Problem
 from interfaces.rest.schemas import CallerId, MoneyText, Name, Strict, WholeNumber
+from interfaces.worker_threads import run_blocking
 
 router = APIRouter(tags=["authorizations and limits"])
 TITLES = {
@@ -72,7 +72,7 @@ async def authorize(body: AuthorizationCreate, authorizations: AuthorizationsDep
         )
         return decided, created, authorizations.authorization_status(decided, just_decided=created)
 
-    decided, created, status = await run_in_threadpool(decide)
+    decided, created, status = await run_blocking(decide)
     if created:
         count_decision(None if decided.approved else decided.code)
     shown = presenters.authorization(decided, status)

@@ -6,7 +6,6 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 from pydantic import Field
-from starlette.concurrency import run_in_threadpool
 
 from application.invoicing import Billing
 from domain.invoice import Invoice
@@ -17,6 +16,7 @@ from interfaces.rest.auth import AdminDep, Principal, PrincipalDep, ServicesDep
 from interfaces.rest.dependencies import BillingDep, ClockDep, CustomersDep
 from interfaces.rest.responses import PROBLEMS, BillingRunPublic, InvoicePublic, InvoicesPublic
 from interfaces.rest.schemas import CallerId, Moment, MoneyText, Name, Strict
+from interfaces.worker_threads import run_blocking
 
 router = APIRouter(tags=["invoices"])
 
@@ -41,7 +41,7 @@ class PaymentCreate(Strict):
 async def create_billing_run(
     body: BillingRunCreate, billing: BillingDep, _: AdminDep, response: Response
 ) -> dict[str, Any]:
-    run = await run_in_threadpool(billing.billing_run, body.period_end, body.customers, body.period_start)
+    run = await run_blocking(billing.billing_run, body.period_end, body.customers, body.period_start)
     if not run.created:
         response.status_code = 200  # the same period again: what it issued before, nothing new
     return {

@@ -7,7 +7,6 @@ from typing import Any, Literal
 
 from fastapi import APIRouter
 from pydantic import Field
-from starlette.concurrency import run_in_threadpool
 
 from application.errors import NotFound
 from interfaces import presenters
@@ -22,6 +21,7 @@ from interfaces.rest.schemas import (
     PriceVersionCreate,
     Strict,
 )
+from interfaces.worker_threads import run_blocking
 
 router = APIRouter(tags=["prices and plans"])
 
@@ -61,7 +61,7 @@ def publish_price_version(
     "/v1/price-books/{price_book_id}/import", status_code=201, response_model=PriceVersionPublic, responses=PROBLEMS
 )
 async def import_prices(price_book_id: str, body: CatalogImport, catalog: CatalogDep, _: AdminDep) -> dict[str, Any]:
-    versions = await run_in_threadpool(
+    versions = await run_blocking(
         catalog.import_prices, price_book_id, body.providers, body.effective_from, body.history_since
     )
     shown = presenters.price_version(versions[-1])

@@ -7,7 +7,6 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from application.errors import NotFound, ValidationFailed
@@ -19,6 +18,7 @@ from interfaces.rest.batch_body import BodyTooDeep, parse_body
 from interfaces.rest.dependencies import CatalogDep, MeteringDep
 from interfaces.rest.responses import PROBLEMS, Problem, UsageEventPublic, UsageResultsPublic
 from interfaces.rest.schemas import UsageBatchDoc
+from interfaces.worker_threads import run_blocking
 
 router = APIRouter(tags=["usage events"])
 COMPONENT_REF = "#/components/schemas/{model}"
@@ -82,7 +82,7 @@ async def record_events(request: Request, services: ServicesDep, metering: Meter
             guard.check()  # backpressure: the read model far behind (application/ingestion_guard.py)
         return metering.record_usage(events)
 
-    results = await run_in_threadpool(record)  # IngestionBehind: 429 with Retry-After, by the problem handler
+    results = await run_blocking(record)  # IngestionBehind: 429 with Retry-After, by the problem handler
     count_usage(results)
     return JSONResponse({"results": [result.as_dict() for result in results]})
 

@@ -7,7 +7,6 @@ import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request
-from starlette.concurrency import run_in_threadpool
 
 from application.errors import TallyError
 from infrastructure.metrics import stripe_webhooks
@@ -15,6 +14,7 @@ from infrastructure.stripe_webhooks import InvalidWebhook, notice_of, verify
 from interfaces.rest.auth import ServicesDep
 from interfaces.rest.dependencies import PaymentNoticesDep
 from interfaces.rest.responses import PROBLEMS
+from interfaces.worker_threads import run_blocking
 
 logger = logging.getLogger(__name__)
 router = APIRouter(tags=["webhooks"])
@@ -52,7 +52,7 @@ async def stripe_webhook(
     if notice is None:
         stripe_webhooks.labels("ignored").inc()
         return {"received": True, "applied": f"ignored: {event.get('type')} is not an event tally acts on"}
-    applied = await run_in_threadpool(payment_notices.handle_payment_notice, notice)
+    applied = await run_blocking(payment_notices.handle_payment_notice, notice)
     stripe_webhooks.labels("ignored" if applied.startswith("ignored") else "applied").inc()
     logger.info("stripe %s %s: %s", event.get("type"), notice.event_id, applied)
     return {"received": True, "applied": applied}
