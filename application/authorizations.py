@@ -344,7 +344,10 @@ class Authorizations:
         outgrows them."""
         known = self._known_captured.setdefault(customer_id, set())
         if len(known) > 2 * len(open_holds) + 64:
-            known &= open_holds.keys()
+            # In place: `known &= open_holds.keys()` made a new set (a set's
+            # &= takes only sets), so what the caller then added was lost and
+            # a busy customer's captured holds were asked about again.
+            known.intersection_update(open_holds.keys())
         return known
 
 

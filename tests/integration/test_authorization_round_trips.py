@@ -115,7 +115,7 @@ def test_captured_holds_are_not_asked_about_again(postgres_url: str, statements:
         def asked() -> list[str]:
             return [sent.split(marker)[1].split(")")[0] for sent in statements if marker in sent]
 
-        for index in range(12):
+        for index in range(3 * SWEEP_AT + 12):  # past sweeps, and past trimming what is remembered
             statements.clear()
             charged += _hold_then_capture(authorizations, metering, index, before_capture=asked)
             if index % 3 == 0:
