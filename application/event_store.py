@@ -9,7 +9,8 @@ from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import Application
+from eventsourcing.application import Application, ProcessingEvent
+from eventsourcing.domain import BaseAggregate
 from eventsourcing.persistence import IntegrityError, Recording, Transcoder
 
 from application.errors import Conflict
@@ -43,8 +44,24 @@ class EventStore(Application[UUID]):
         return transcoder
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
-        """Save, then wake this process's follower (others poll)."""
-        return self._saved(super().save(*objs, **kwargs))
+        """Save, then wake this process's follower (others poll).
+
+        Aggregates (all that this model saves) have their events collected
+        here rather than by the library's `ProcessingEvent.collect_events`,
+        which tells an aggregate from an event by two checks against
+        runtime-checkable protocols, 16 µs an object on this machine, on
+        every authorization's append; anything else takes the library's way.
+        Then the library's own steps: record, snapshot, `_notify`."""
+        if kwargs or not all(isinstance(obj, BaseAggregate) for obj in objs):
+            return self._saved(super().save(*objs, **kwargs))
+        processing_event: ProcessingEvent[UUID] = ProcessingEvent()
+        for aggregate in objs:
+            processing_event.events.extend(aggregate.collect_events())
+            processing_event.aggregates[aggregate.id] = aggregate
+        recordings = self._record(processing_event)
+        self._take_snapshots(processing_event)
+        self._notify(recordings)
+        return self._saved(recordings)
 
     def append(self, events: Sequence[Any]) -> list[Recording[UUID]]:
         """Append creation events that need no aggregate object (the usage hot
