@@ -51,6 +51,7 @@ OPENING_GRANTS = {"acme": Decimal("3.00"), "bolt": Decimal("0.50"), "dupont": De
 Step = Callable[[Run], None]
 STEPS: dict[str, tuple[float, Step]] = {
     "usage batch": (30, metering_steps.send_usage),
+    "usage burst": (1.5, metering_steps.send_burst),
     "usage racing a version": (1.5, race_steps.usage_racing_a_version),
     "usage then an authorization": (2, race_steps.spend_then_authorize),
     "usage racing a plan change": (1, plan_change_steps.usage_racing_a_change),

@@ -1,19 +1,31 @@
-"""The metering step: a batch of usage events, some new, some retried as they
+"""The metering steps: a batch of usage events, some new, some retried as they
 were, some retried with another body, some repeated inside the batch, some
 invalid, some capturing a hold; each answer checked against the model as it
 comes (accepted, duplicate, or rejected with its code, and the unpriced
-warning), without waiting for the read model."""
+warning), without waiting for the read model. Now and then a burst of a few
+hundred, which leaves the read model behind for a moment: the run's servers
+refuse batches (429) while it is more than 100 events behind
+(tests/model/server_session.py), and a refused batch is sent again until
+taken, as a client does."""
 
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
+
+from application.ingestion_guard import CHECK_EVERY_SECONDS
 from tests.model.rating_model import Usage
 from tests.model.run_state import Run
 
 MAX_BATCH = 12
+BURST = (150, 400)
+# Shorter than the server's hint (1 s): the run's limit is low and its view quick.
+HELD_BACK_WAIT_SECONDS = 0.2
+MAX_HELD_BACK = 150
 
 
 def canonical(event: dict[str, Any]) -> str:
@@ -47,11 +59,50 @@ def as_usage(event: dict[str, Any]) -> Usage:
 
 
 def send_usage(run: Run) -> None:
+    send_batch(run, run.rng.randint(1, MAX_BATCH))
+
+
+def send_burst(run: Run) -> None:
+    send_batch(run, run.rng.randint(*BURST))
+    run.counts["usage burst"] += 1
+
+
+def post_usage(run: Run, batch: list[dict[str, Any]]) -> tuple[httpx.Response, datetime]:
+    """POST /v1/events, sent again while the server holds it back (429
+    rate_limited with Retry-After), and the moment the answered attempt was
+    sent (what the model judges an event's timestamp against). A refused
+    batch records nothing: the model takes a batch only from the answer that
+    accepted it, and its new events then come back accepted, not duplicate."""
+    for _ in range(MAX_HELD_BACK):
+        sent = datetime.now(UTC)
+        answer = run.session.post("/v1/events", {"events": batch})
+        if answer.status_code != 429:
+            return answer, sent
+        assert answer.json()["code"] == "rate_limited" and answer.headers["retry-after"] == "1", answer.text
+        run.counts["usage batch held back (429)"] += 1
+        time.sleep(HELD_BACK_WAIT_SECONDS)
+    raise AssertionError(f"a usage batch held back {MAX_HELD_BACK} times: the read model does not catch up")
+
+
+def ready_for_usage(run: Run) -> None:
+    """Wait until every running server takes usage again: the read model has
+    caught up with the log (a consistent balance read answers), and each
+    server's measure of the lag, at most CHECK_EVERY_SECONDS old, is newer
+    than that. For steps that race a batch against another request, whose
+    batch must be taken at its first sending."""
+    customer = run.customers()[0]
+    for _ in range(MAX_HELD_BACK):
+        if run.session.get(f"/v1/customers/{customer}/balance", {"consistent": "true"}).status_code == 200:
+            time.sleep(CHECK_EVERY_SECONDS * 1.5)
+            return
+    raise AssertionError("the read model does not catch up with the log")
+
+
+def send_batch(run: Run, picks: int) -> None:
     batch: list[dict[str, Any]] = []
-    for _ in range(run.rng.randint(1, MAX_BATCH)):
+    for _ in range(picks):  # each pick one event or two
         batch += next_events(run, batch)
-    now = datetime.now(UTC)
-    answer = run.session.post("/v1/events", {"events": batch})
+    answer, now = post_usage(run, batch)
     assert answer.status_code == 200, answer.text
     results = answer.json()["results"]
     assert len(results) == len(batch), results

@@ -4,9 +4,11 @@ its own follower, version watcher and policies, its own caches of
 reference data and holds), each request sent to one of them at random;
 started, stopped and started again on the same store, a restart hitting
 any of them; card payments going to a local Stripe server that sends
-signed webhooks back to one of them; the command line (`tally replay`,
-`tally audit`) run against the same store; and a log of every request and
-the process it went to, so that a disagreement can be replayed by hand."""
+signed webhooks back to one of them; backpressure on usage at its lowest
+limit, so that a burst of usage has the next batches refused for a moment;
+the command line (`tally replay`, `tally audit`) run against the same
+store; and a log of every request and the process it went to, so that a
+disagreement can be replayed by hand."""
 
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ from tests.support import ADMIN_KEY
 
 CLI_SECONDS = 300
 MAX_PROCESSES = 4
+INGEST_MAX_BEHIND = 100  # the lowest the setting takes
 
 
 @dataclass
@@ -87,7 +90,14 @@ class ServerSession:
     def _start_one(self, index: int) -> None:
         assert self.servers[index] is None, f"process {index} is running"
         stack = ExitStack()
-        env = {"STRIPE_API_KEY": API_KEY, "STRIPE_API_BASE": self.stripe_base, "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET}
+        env = {
+            "STRIPE_API_KEY": API_KEY,
+            "STRIPE_API_BASE": self.stripe_base,
+            "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            # Backpressure at its lowest: a burst of usage leaves the read model
+            # far enough behind that the next batches are refused for a moment.
+            "TALLY_INGEST_MAX_BEHIND": str(INGEST_MAX_BEHIND),
+        }
         base = stack.enter_context(running_server(self.database_url, env_extra=env))
         self.servers[index] = ServerProcess(base, stack.enter_context(client(base)), stack)
         self.note({"server": "started", "process": index, "base": base})

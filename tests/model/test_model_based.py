@@ -2,7 +2,8 @@
 PostgreSQL (two processes sharing the store, each request sent to either),
 against a reference model written in the test (tests/model/ledger_model.py):
 a seeded random interleaving of usage batches (retried, changed, invalid,
-capturing holds, racing a version or a change of plan), backdated and
+capturing holds, racing a version or a change of plan, in bursts that
+backpressure holds back for a moment), backdated and
 forward price and plan versions (some no longer pricing a model), changes
 of a customer's plan, grants, card top-ups through a local Stripe server
 and their refunds and disputes, authorizations (two at once now and then)
