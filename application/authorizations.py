@@ -206,7 +206,8 @@ class Authorizations:
 
     def authorization_status(self, authorization: Authorization, just_decided: bool = False) -> str:
         """A decision this call just made is not captured yet: no read for it."""
-        captured = not just_decided and self.authorization_reads.captured(authorization.authorization_id)
+        reads = self.authorization_reads
+        captured = not just_decided and reads.captured(authorization.authorization_id, authorization.customer)
         return authorization.status(self.clock(), captured)
 
     def _existing_authorization(self, authorization_id: str) -> Authorization | None:

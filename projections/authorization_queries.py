@@ -28,7 +28,7 @@ class AuthorizationQueries:
         the read model's position: one statement, so one snapshot and one
         round trip (hold ids are caller ids, which hold no spaces)."""
         p, dialect = self.prefix, self.database.dialect
-        captured_sql, captured_params = self._captured_among(holds)
+        captured_sql, captured_params = self._captured_among(customer, holds)
         tiers_sql = "0"
         tiers_params: tuple[str, ...] = ()
         if (end - start).days >= 28:  # a month's spend includes what its tier ladder added or took
@@ -69,7 +69,7 @@ class AuthorizationQueries:
         model's position, in one statement (what a balance read needs of the
         standing: no spend, no invoices)."""
         p = self.prefix
-        captured_sql, captured_params = self._captured_among(holds)
+        captured_sql, captured_params = self._captured_among(customer, holds)
         statement = (
             f"SELECT (SELECT position FROM {p}tracking WHERE name = ?),"
             f" (SELECT balance FROM {p}balances WHERE customer = ? AND currency = ?), {captured_sql}"
@@ -80,18 +80,26 @@ class AuthorizationQueries:
             ZERO if balance is None else dec(balance), _ids(captured), ZERO, False, _position(tracked)
         )
 
-    def _captured_among(self, holds: Sequence[str]) -> tuple[str, tuple[str, ...]]:
-        """The scalar subquery listing which of `holds` usage captured, and its
-        parameters (NULL when there are none to ask about)."""
+    def _captured_among(self, customer: str, holds: Sequence[str]) -> tuple[str, tuple[str, ...]]:
+        """The scalar subquery listing which of the customer's `holds` its
+        usage captured, and its parameters (NULL when there are none to ask
+        about)."""
         if not holds:
             return "NULL", ()
         marks = ",".join("?" * len(holds))
         joined = self.database.dialect.joined("authorization_id")
-        return f"(SELECT {joined} FROM {self.prefix}captures WHERE authorization_id IN ({marks}))", tuple(holds)
+        statement = (
+            f"(SELECT {joined} FROM {self.prefix}hold_captures WHERE customer = ? AND authorization_id IN ({marks}))"
+        )
+        return statement, (customer, *holds)
 
-    def captured(self, authorization_id: str) -> bool:
+    def captured(self, authorization_id: str, customer: str) -> bool:
+        """Whether a usage of the customer named its authorization."""
         with self.database.transaction(write=False) as cursor:
-            cursor.execute(f"SELECT 1 FROM {self.prefix}captures WHERE authorization_id = ?", (authorization_id,))
+            cursor.execute(
+                f"SELECT 1 FROM {self.prefix}hold_captures WHERE customer = ? AND authorization_id = ?",
+                (customer, authorization_id),
+            )
             return cursor.fetchone() is not None
 
 

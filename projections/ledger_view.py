@@ -106,7 +106,7 @@ class Changes:
     invoices: list[tuple[Any, ...]] = field(default_factory=list)
     invoice_updates: dict[str, dict[str, Any]] = field(default_factory=dict)
     top_ups: list[tuple[Any, ...]] = field(default_factory=list)
-    captures: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    captures: dict[tuple[str, str], tuple[Any, ...]] = field(default_factory=dict)  # by (customer, authorization)
     alerts: list[tuple[Any, ...]] = field(default_factory=list)
     deliveries: dict[tuple[str, str], list[Any]] = field(default_factory=dict)
     delivery_updates: dict[tuple[str, str], list[Any]] = field(default_factory=dict)
@@ -131,9 +131,9 @@ class LedgerView:
                 self._fold_usage(changes, event)
                 changes.usage_events.append(_usage_row(position, event, usage_key, moment))
                 changes.lines[usage_key] = _usage_lines(event, event.usage, event.rating, usage_key, moment)
-                if event.authorization_id:  # the first usage naming a hold captures it
-                    capture = (event.authorization_id, event.customer, usage_key, position)
-                    changes.captures.setdefault(event.authorization_id, capture)
+                if event.authorization_id:  # the customer's first usage naming its hold captures it
+                    capture = (event.customer, event.authorization_id, usage_key, position)
+                    changes.captures.setdefault((event.customer, event.authorization_id), capture)
                 continue
             self._fold_entries(changes, position, event)
             if isinstance(event, UsageRerated):
@@ -441,7 +441,9 @@ class LedgerView:
         )
         self._write_invoices(cursor, changes)
         self._write_top_ups(cursor, changes)
-        cursor.insert_rows(f"{p}captures", list(changes.captures.values()), "ON CONFLICT (authorization_id) DO NOTHING")
+        cursor.insert_rows(
+            f"{p}hold_captures", list(changes.captures.values()), "ON CONFLICT (customer, authorization_id) DO NOTHING"
+        )
         cursor.insert_rows(f"{p}alerts", changes.alerts)
         cursor.insert_rows(f"{p}deliveries", [tuple(row) for row in changes.deliveries.values()])
         for (endpoint_id, message_id), values in changes.delivery_updates.items():

@@ -42,7 +42,7 @@ ORDER_BY = {
     "tier_months": "customer, period",
     "invoices": "invoice_id",
     "top_ups": "customer, top_up_id",
-    "captures": "authorization_id",
+    "hold_captures": "customer, authorization_id",
     "alerts": "alert_id",
     "deliveries": "endpoint_id, message_id",
 }

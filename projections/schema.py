@@ -7,7 +7,7 @@ from projections.database import Cursor, Dialect
 
 TABLES = (
     "tracking", "postings", "accounts", "balances", "usage_daily", "customers", "usage_events", "usage_lines",
-    "tier_months", "invoices", "top_ups", "captures", "alerts", "deliveries",
+    "tier_months", "invoices", "top_ups", "hold_captures", "alerts", "deliveries",
 )  # fmt: skip
 VIEW_NAME = "ledger"
 
@@ -73,9 +73,21 @@ def create_statements(prefix: str, dialect: Dialect) -> list[str]:
             expired {num}, refunded {num} NOT NULL, disputed {num} NOT NULL, created_at TEXT NOT NULL,
             position BIGINT NOT NULL, PRIMARY KEY (customer, top_up_id))""",
         f"CREATE INDEX IF NOT EXISTS {p}top_ups_expiry ON {p}top_ups (expires_at)",
+        # A hold is captured by the first usage of its own customer that names
+        # it; another customer's usage naming it captures nothing of it.
+        f"""CREATE TABLE IF NOT EXISTS {p}hold_captures (
+            customer TEXT NOT NULL, authorization_id TEXT NOT NULL, usage_id TEXT NOT NULL,
+            position BIGINT NOT NULL, PRIMARY KEY (customer, authorization_id))""",
+        # Stores made before hold_captures kept one capture per authorization
+        # id, whichever customer's usage named it first: their rows move over
+        # (an empty table of that shape is made first where there is none).
         f"""CREATE TABLE IF NOT EXISTS {p}captures (
             authorization_id TEXT PRIMARY KEY, customer TEXT NOT NULL, usage_id TEXT NOT NULL,
             position BIGINT NOT NULL)""",
+        f"""INSERT INTO {p}hold_captures (customer, authorization_id, usage_id, position)
+            SELECT customer, authorization_id, usage_id, position FROM {p}captures
+            WHERE 1 = 1 ON CONFLICT (customer, authorization_id) DO NOTHING""",  # WHERE: SQLite's parser asks it
+        f"DROP TABLE {p}captures",
         f"""CREATE TABLE IF NOT EXISTS {p}alerts (
             alert_id TEXT PRIMARY KEY, customer TEXT NOT NULL, kind TEXT NOT NULL, period TEXT NOT NULL,
             threshold TEXT NOT NULL, message TEXT NOT NULL, value TEXT NOT NULL, raised_at TEXT NOT NULL,

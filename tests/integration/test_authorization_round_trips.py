@@ -110,7 +110,7 @@ def test_captured_holds_are_not_asked_about_again(postgres_url: str, statements:
         services.follower.catch_up()
         authorizations, metering = services.app.authorizations, services.app.metering
         charged = Decimal(0)
-        marker = "captures WHERE authorization_id IN ("
+        marker = "hold_captures WHERE customer = %s AND authorization_id IN ("
 
         def asked() -> list[str]:
             return [sent.split(marker)[1].split(")")[0] for sent in statements if marker in sent]

@@ -16,6 +16,7 @@ from application.errors import Conflict, ValidationFailed
 from domain.holds import Authorization
 from interfaces.bootstrap import Services
 from tests.clock import clock_of
+from tests.conftest import open_services
 from tests.support import NOW, event, expected_charge, seed
 
 D = Decimal
@@ -64,6 +65,39 @@ def test_usage_captures_its_hold(services: Services) -> None:
         == "captured"
     )
     assert ask(services, "h2", str(D("1.00") - charge)).approved  # the rest of the wallet
+
+
+def test_another_customers_usage_does_not_capture_a_hold(services: Services, database_url: str) -> None:
+    """A hold is its customer's: usage of another customer naming it captures
+    nothing of it, read from the log's tail, from the read model, or by
+    another process; the customer's own usage naming it then does."""
+    seed(services.app, customers=("acme", "globex"), grant="1.00")
+    services.follower.catch_up()
+    authorizations = services.app.authorizations
+    assert ask(services, "h1", "0.50").approved
+
+    def status() -> str:
+        return authorizations.authorization_status(authorizations.find_authorization("h1"))
+
+    theirs = {**event("g1", customer="globex"), "authorization_id": "h1"}
+    assert services.app.metering.record_usage([theirs])[0].status == "accepted"
+    assert authorizations.held("acme") == D("0.50")  # the usage in the log's tail
+    services.follower.catch_up()
+    assert authorizations.held("acme") == D("0.50")  # the usage in the read model
+    assert status() == "approved"
+    other = open_services(database_url)
+    try:
+        assert other.app.authorizations.held("acme") == D("0.50")
+        assert not other.app.authorizations.authorize("h2", "acme", "0.51", None, None)[0].approved
+    finally:
+        other.close()
+    ours = {**event("u1"), "authorization_id": "h1"}
+    assert services.app.metering.record_usage([ours])[0].status == "accepted"
+    assert authorizations.held("acme") == 0
+    services.follower.catch_up()
+    assert authorizations.held("acme") == 0
+    assert status() == "captured"
+    assert services.queries.balance("acme", "USD")[0] == D("1.00") - expected_charge(ours)[1]
 
 
 def test_a_hold_expires_and_usage_may_still_capture_it(services: Services) -> None:

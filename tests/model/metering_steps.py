@@ -157,7 +157,11 @@ def retried(run: Run, event: dict[str, Any]) -> dict[str, Any]:
 
 
 def hold_to_capture(run: Run, customer: str) -> str | None:
-    if run.rng.random() > 0.3:
+    """A hold of the customer for its usage to name (and capture); now and
+    then another customer's, which the usage names without capturing it."""
+    pick = run.rng.random()
+    if pick > 0.3:
         return None
-    holds = sorted(h.authorization_id for h in run.model.holds.values() if h.customer == customer)
+    theirs = pick < 0.03
+    holds = sorted(h.authorization_id for h in run.model.holds.values() if (h.customer == customer) != theirs)
     return run.rng.choice(holds) if holds else None
