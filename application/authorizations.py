@@ -106,12 +106,20 @@ class Authorizations:
         now = self.clock()
         holds = self._holds(customer.customer_id, current=False)
         open_holds = holds.open_holds(now)
-        standing = self._standing(customer, open_holds, now, arrived)
+        standing, named = self._standing(customer, open_holds, now, arrived, authorization_id)
+        if named:  # a usage of the customer names this id already: a retry, or an id that is not new
+            first = self._existing_authorization(authorization_id)
+            if first is not None:
+                return self._same(first, fingerprint), False
+            raise Conflict(
+                f"a usage event names authorization {authorization_id!r} already; "
+                "an authorization's id is new for each call it covers"
+            )
         decision = decide(amount, standing)
         if not decision.approved:  # a denial is stored without the holds: decide it on their current state
             holds = self._holds(customer.customer_id)
             open_holds = holds.open_holds(now)
-            standing = self._standing(customer, open_holds, now, arrived)
+            standing, _ = self._standing(customer, open_holds, now, arrived)
             decision = decide(amount, standing)
         authorization = Authorization(
             authorization_id=authorization_id,
@@ -144,7 +152,12 @@ class Authorizations:
             return None  # another authorization moved the holds first: decide again
         return authorization, True
 
-    def _standing(self, customer: Any, open_holds: dict[str, Decimal], now: datetime, arrived: float) -> Standing:
+    def _standing(
+        self, customer: Any, open_holds: dict[str, Decimal], now: datetime, arrived: float, asking: str | None = None
+    ) -> tuple[Standing, bool]:
+        """The standing a decision is made on, and whether a usage of the
+        customer names `asking` (the id about to be decided) already: asked
+        in the same read, so a new id costs nothing more."""
         limits = customer.limits or {}
         period = limits.get("period", "month")
         start, end = limit_period(period, now)
@@ -153,7 +166,9 @@ class Authorizations:
             open_holds,
             arrived,
             lambda asked: self.authorization_reads.standing(customer.customer_id, customer.currency, asked, start, end),
+            asking,
         )
+        named = asking is not None and self._known_captured_now(customer.customer_id, asking)
         hard = limits.get("hard_limit")
         return Standing(
             billing=customer.billing,
@@ -162,7 +177,7 @@ class Authorizations:
             period_spend=projected.spend + tail.spend_between(start.date(), end.date()),
             hard_limit=Decimal(hard) if hard is not None else None,
             past_due=projected.past_due,
-        )
+        ), named
 
     def _amount_asked(self, customer: Any, amount: str | None, estimate: Mapping[str, Any] | None) -> Decimal:
         if (amount is None) == (estimate is None):
@@ -319,19 +334,27 @@ class Authorizations:
         open_holds: dict[str, Decimal],
         arrived: float,
         read: Callable[[list[str]], ProjectedStanding],
+        asking: str | None = None,
     ) -> tuple[ProjectedStanding, TailFigures, Decimal]:
         """What the read model says (`read`, asked only about the open holds
-        not known captured), the log's tail beyond its position, and what the
-        open holds usage has not captured keep back."""
+        not known captured, and about `asking`), the log's tail beyond its
+        position, and what the open holds usage has not captured keep back."""
         customer_id = customer.customer_id
         with self._lock_of(customer_id):
             known = set(self._captured_among(customer_id, open_holds))
-        projected = read(sorted(open_holds.keys() - known))
+        asked = open_holds.keys() - known
+        projected = read(sorted(asked | {asking} if asking is not None and asking not in known else asked))
         tail = self.log_tail.figures(customer_id, projected.position, arrived)
         captured = known | projected.captured | tail.captured
         with self._lock_of(customer_id):
             self._captured_among(customer_id, open_holds).update(captured)
         return projected, tail, sum((amount for key, amount in open_holds.items() if key not in captured), ZERO)
+
+    def _known_captured_now(self, customer_id: str, authorization_id: str) -> bool:
+        """Whether this process has seen a usage of the customer name the id
+        (what the standing read just asked is in it)."""
+        with self._lock_of(customer_id):
+            return authorization_id in self._known_captured.get(customer_id, ())
 
     def _sweepable(self, customer_id: str, holds: Holds) -> list[str]:
         """The customer's holds this process has seen captured, once there are

@@ -188,10 +188,11 @@ def _hold_then_capture(
     """Hold 0.50 for call `index` of acme (h<index>), then record the call's
     usage naming the hold, which captures it; returns what the usage charged.
     `before_capture`, when given, lists the hold ids the decision asked the
-    read model about: one at most, the one in flight."""
+    read model about: the id being decided (has a usage named it already?)
+    and at most one hold, the one in flight."""
     assert authorizations.authorize(f"h{index}", "acme", "0.50", None, None)[0].approved
     if before_capture is not None:
-        assert before_capture() in ([], ["%s"]), before_capture()
+        assert before_capture() in (["%s"], ["%s,%s"]), before_capture()
     usage = {**event(f"u{index}"), "authorization_id": f"h{index}"}
     assert metering.record_usage([usage])[0].status == "accepted"
     return expected_charge(usage)[1]

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from application.audit import audit_history
-from application.errors import Conflict, ValidationFailed
+from application.errors import Conflict, NotFound, ValidationFailed
 from domain.holds import Authorization
 from interfaces.bootstrap import Services
 from tests.clock import clock_of
@@ -98,6 +98,37 @@ def test_another_customers_usage_does_not_capture_a_hold(services: Services, dat
     assert authorizations.held("acme") == 0
     assert status() == "captured"
     assert services.queries.balance("acme", "USD")[0] == D("1.00") - expected_charge(ours)[1]
+
+
+@pytest.mark.parametrize("projected", [False, True], ids=["usage in the tail", "usage projected"])
+def test_an_id_a_usage_named_already_is_not_a_new_authorization(services: Services, projected: bool) -> None:
+    """A usage naming an authorization that does not exist yet would capture
+    its hold the moment it is placed: a hold that holds nothing, for a call
+    not charged yet. Such an id is refused (409) instead; a retry of an
+    authorization whose hold usage captured still returns its first answer."""
+    seed(services.app, customers=("acme", "globex"), grant="1.00")
+    services.follower.catch_up()
+    early = {**event("u1"), "authorization_id": "h9"}
+    assert services.app.metering.record_usage([early])[0].status == "accepted"
+    theirs = {**event("g1", customer="globex"), "authorization_id": "h8"}  # another customer's usage
+    assert services.app.metering.record_usage([theirs])[0].status == "accepted"
+    if projected:
+        services.follower.catch_up()
+    with pytest.raises(Conflict, match="names authorization 'h9' already"):
+        ask(services, "h9", "0.50")
+    with pytest.raises(NotFound):
+        services.app.authorizations.find_authorization("h9")
+    assert ask(services, "h8", "0.50").approved  # named by globex's usage only: acme's id is new
+    assert services.app.authorizations.held("acme") == D("0.50")
+    first = ask(services, "h1", "0.25")
+    captured = {**event("u2"), "authorization_id": "h1"}
+    assert services.app.metering.record_usage([captured])[0].status == "accepted"
+    if projected:
+        services.follower.catch_up()
+    again = ask(services, "h1", "0.25")  # a retry after the capture: the first answer
+    assert (again.approved, again.decided_at) == (first.approved, first.decided_at)
+    with pytest.raises(Conflict, match="another body"):
+        ask(services, "h1", "0.30")
 
 
 def test_a_hold_expires_and_usage_may_still_capture_it(services: Services) -> None:
