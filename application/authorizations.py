@@ -220,9 +220,16 @@ class Authorizations:
         return found
 
     def authorization_status(self, authorization: Authorization, just_decided: bool = False) -> str:
-        """A decision this call just made is not captured yet: no read for it."""
-        reads = self.authorization_reads
-        captured = not just_decided and reads.captured(authorization.authorization_id, authorization.customer)
+        """Captured as soon as the capturing usage is accepted, as `held` is:
+        the read model's captures and its position in one read, then the
+        log's tail beyond it. A decision this call just made is not captured
+        yet: no read for it."""
+        if just_decided:
+            return authorization.status(self.clock(), False)
+        key, customer = authorization.authorization_id, authorization.customer
+        captured, position = self.authorization_reads.captured(key, customer)
+        if not captured:
+            captured = key in self.log_tail.figures(customer, position).captured
         return authorization.status(self.clock(), captured)
 
     def _existing_authorization(self, authorization_id: str) -> Authorization | None:

@@ -207,7 +207,9 @@ class AuthorizationReads(Protocol):
         moment (a standing without spend or past-due status)."""
         ...
 
-    def captured(self, authorization_id: str, customer: str) -> bool: ...
+    def captured(self, authorization_id: str, customer: str) -> tuple[bool, int]:
+        """Whether a usage of the customer named the authorization, and the read model's position."""
+        ...
 
 
 class WebhookSender(Protocol):

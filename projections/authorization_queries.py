@@ -93,14 +93,16 @@ class AuthorizationQueries:
         )
         return statement, (customer, *holds)
 
-    def captured(self, authorization_id: str, customer: str) -> bool:
-        """Whether a usage of the customer named its authorization."""
-        with self.database.transaction(write=False) as cursor:
-            cursor.execute(
-                f"SELECT 1 FROM {self.prefix}hold_captures WHERE customer = ? AND authorization_id = ?",
-                (customer, authorization_id),
-            )
-            return cursor.fetchone() is not None
+    def captured(self, authorization_id: str, customer: str) -> tuple[bool, int]:
+        """Whether a usage of the customer named its authorization, and the
+        read model's position, in one statement (one snapshot)."""
+        p = self.prefix
+        statement = (
+            f"SELECT (SELECT position FROM {p}tracking WHERE name = ?),"
+            f" (SELECT 1 FROM {p}hold_captures WHERE customer = ? AND authorization_id = ?)"
+        )
+        tracked, found = self.database.read_one(statement, (VIEW_NAME, customer, authorization_id))
+        return found is not None, _position(tracked)
 
 
 def _ids(joined: object) -> set[str]:

@@ -56,6 +56,8 @@ def test_usage_captures_its_hold(services: Services) -> None:
     assert ask(services, "h1", "0.50").approved
     body = {**event("u1"), "authorization_id": "h1"}
     services.app.metering.record_usage([body])
+    found = services.app.authorizations.find_authorization("h1")
+    assert services.app.authorizations.authorization_status(found) == "captured"  # before the read model has it
     services.follower.catch_up()
     charge = expected_charge(body)[1]
     assert services.app.authorizations.held("acme") == 0  # released: the real cost is charged instead

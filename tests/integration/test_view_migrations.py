@@ -45,7 +45,7 @@ def test_captures_kept_per_authorization_move_to_captures_per_customer(services:
         assert rows(reopened.database) == expected
         assert not has_table(reopened.database, f"{PREFIX}captures")
         reads = AuthorizationQueries(reopened.database, PREFIX)
-        assert reads.captured("h1", "acme") and not reads.captured("h1", "globex")
+        assert reads.captured("h1", "acme")[0] and not reads.captured("h1", "globex")[0]
     finally:
         reopened.close()
     again = open_services(database_url)
