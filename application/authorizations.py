@@ -67,6 +67,9 @@ class Authorizations:
         # a busy gateway customer's hundreds of captured, not yet expired holds
         # would otherwise be sent to the read model at every decision.
         self._known_captured: dict[str, set[str]] = {}
+        # Per customer, open holds found uncaptured in the read model, with its
+        # position then: only captures after it are asked for (_read_with_tail).
+        self._uncaptured_at: dict[str, dict[str, int]] = {}
 
     def authorize(
         self,
@@ -165,7 +168,9 @@ class Authorizations:
             customer,
             open_holds,
             arrived,
-            lambda asked: self.authorization_reads.standing(customer.customer_id, customer.currency, asked, start, end),
+            lambda asked, since: self.authorization_reads.standing(
+                customer.customer_id, customer.currency, asked, start, end, since
+            ),
             asking,
         )
         named = asking is not None and self._known_captured_now(customer.customer_id, asking)
@@ -331,7 +336,9 @@ class Authorizations:
             customer,
             open_holds,
             arrived,
-            lambda asked: self.authorization_reads.balance(customer.customer_id, customer.currency, asked),
+            lambda asked, since: self.authorization_reads.balance(
+                customer.customer_id, customer.currency, asked, since
+            ),
         )
         return projected.balance + tail.balance_in(customer.currency), held
 
@@ -340,21 +347,37 @@ class Authorizations:
         customer: Customer,
         open_holds: dict[str, Decimal],
         arrived: float,
-        read: Callable[[list[str]], ProjectedStanding],
+        read: Callable[[list[str], int | None], ProjectedStanding],
         asking: str | None = None,
     ) -> tuple[ProjectedStanding, TailFigures, Decimal]:
-        """What the read model says (`read`, asked only about the open holds
-        not known captured, and about `asking`), the log's tail beyond its
-        position, and what the open holds usage has not captured keep back."""
+        """What the read model says, the log's tail beyond its position, and
+        what the open holds usage has not captured keep back.
+
+        The read model is asked which holds usage captured, in one of two
+        ways per hold. A hold this process has not asked about yet (and
+        `asking`, the id being decided) is asked by id. A hold it has asked
+        about, and found uncaptured as of the read model's position then,
+        can only have been captured since: the read asks for the customer's
+        captures after the oldest such position. So a customer's open holds
+        that usage never captures (an operator that authorizes and voids, or
+        lets them expire) are not sent again at every decision."""
         customer_id = customer.customer_id
         with self._lock_of(customer_id):
             known = set(self._captured_among(customer_id, open_holds))
-        asked = open_holds.keys() - known
-        projected = read(sorted(asked | {asking} if asking is not None and asking not in known else asked))
+            confirmed = self._confirmed_uncaptured(customer_id, open_holds)
+            unknown = open_holds.keys() - known
+            new = {key for key in unknown if key not in confirmed}
+            since = min((confirmed[key] for key in unknown if key in confirmed), default=None)
+        if asking is not None and asking not in known:
+            new.add(asking)
+        projected = read(sorted(new), since)
         tail = self.log_tail.figures(customer_id, projected.position, arrived)
         captured = known | projected.captured | tail.captured
         with self._lock_of(customer_id):
             self._captured_among(customer_id, open_holds).update(captured)
+            confirmed = self._confirmed_uncaptured(customer_id, open_holds)
+            for key in (unknown | new) - projected.captured:  # uncaptured in the read model as of its position
+                confirmed[key] = max(confirmed.get(key, 0), projected.position)
         return projected, tail, sum((amount for key, amount in open_holds.items() if key not in captured), ZERO)
 
     def _known_captured_now(self, customer_id: str, authorization_id: str) -> bool:
@@ -368,6 +391,17 @@ class Authorizations:
         SWEEP_AT of them (used under the customer's lock)."""
         captured = self._known_captured.get(customer_id, set()) & holds.holds.keys()
         return sorted(captured) if len(captured) >= SWEEP_AT else []
+
+    def _confirmed_uncaptured(self, customer_id: str, open_holds: Mapping[str, Decimal]) -> dict[str, int]:
+        """This process's record of the customer's holds found uncaptured in
+        the read model, each with the read model's position then (used under
+        the customer's lock), rid of holds no longer open once it outgrows
+        them."""
+        confirmed = self._uncaptured_at.setdefault(customer_id, {})
+        if len(confirmed) > 2 * len(open_holds) + 64:
+            for key in confirmed.keys() - open_holds.keys():
+                del confirmed[key]
+        return confirmed
 
     def _captured_among(self, customer_id: str, open_holds: Mapping[str, Decimal]) -> set[str]:
         """This process's set of the customer's holds known captured (used

@@ -196,15 +196,25 @@ class AuthorizationReads(Protocol):
     """What authorizations read (projections/authorization_queries.py)."""
 
     def standing(
-        self, customer: str, currency: str, holds: Sequence[str], start: datetime, end: datetime
+        self,
+        customer: str,
+        currency: str,
+        holds: Sequence[str],
+        start: datetime,
+        end: datetime,
+        since: int | None = None,
     ) -> ProjectedStanding:
-        """The balance, the holds among `holds` usage captured, the spend in
-        [start, end) and whether an invoice is past due, at one moment."""
+        """The balance, the holds among `holds` usage captured (and any
+        captured after position `since`), the spend in [start, end) and
+        whether an invoice is past due, at one moment."""
         ...
 
-    def balance(self, customer: str, currency: str, holds: Sequence[str]) -> ProjectedStanding:
-        """The balance and the holds among `holds` usage captured, at one
-        moment (a standing without spend or past-due status)."""
+    def balance(
+        self, customer: str, currency: str, holds: Sequence[str], since: int | None = None
+    ) -> ProjectedStanding:
+        """The balance and the holds among `holds` usage captured (and any
+        captured after position `since`), at one moment (a standing without
+        spend or past-due status)."""
         ...
 
     def captured(self, authorization_id: str, customer: str) -> tuple[bool, int]:

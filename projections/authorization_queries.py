@@ -22,13 +22,19 @@ class AuthorizationQueries:
         self.prefix = prefix
 
     def standing(
-        self, customer: str, currency: str, holds: Sequence[str], start: datetime, end: datetime
+        self,
+        customer: str,
+        currency: str,
+        holds: Sequence[str],
+        start: datetime,
+        end: datetime,
+        since: int | None = None,
     ) -> ProjectedStanding:
         """The balance, captured hold ids, spend in [start, end), past due, and
         the read model's position: one statement, so one snapshot and one
         round trip (hold ids are caller ids, which hold no spaces)."""
         p, dialect = self.prefix, self.database.dialect
-        captured_sql, captured_params = self._captured_among(customer, holds)
+        captured_sql, captured_params = self._captured_among(customer, holds, since)
         tiers_sql = "0"
         tiers_params: tuple[str, ...] = ()
         if (end - start).days >= 28:  # a month's spend includes what its tier ladder added or took
@@ -64,12 +70,14 @@ class AuthorizationQueries:
             _position(tracked),
         )
 
-    def balance(self, customer: str, currency: str, holds: Sequence[str]) -> ProjectedStanding:
+    def balance(
+        self, customer: str, currency: str, holds: Sequence[str], since: int | None = None
+    ) -> ProjectedStanding:
         """The balance, the captured hold ids among `holds` and the read
         model's position, in one statement (what a balance read needs of the
         standing: no spend, no invoices)."""
         p = self.prefix
-        captured_sql, captured_params = self._captured_among(customer, holds)
+        captured_sql, captured_params = self._captured_among(customer, holds, since)
         statement = (
             f"SELECT (SELECT position FROM {p}tracking WHERE name = ?),"
             f" (SELECT balance FROM {p}balances WHERE customer = ? AND currency = ?), {captured_sql}"
@@ -80,18 +88,25 @@ class AuthorizationQueries:
             ZERO if balance is None else dec(balance), _ids(captured), ZERO, False, _position(tracked)
         )
 
-    def _captured_among(self, customer: str, holds: Sequence[str]) -> tuple[str, tuple[str, ...]]:
-        """The scalar subquery listing which of the customer's `holds` its
-        usage captured, and its parameters (NULL when there are none to ask
-        about)."""
-        if not holds:
+    def _captured_among(
+        self, customer: str, holds: Sequence[str], since: int | None
+    ) -> tuple[str, tuple[str | int, ...]]:
+        """The scalar subquery listing the customer's holds its usage
+        captured among `holds`, and any captured after position `since`, and
+        its parameters (NULL when there is nothing to ask about)."""
+        if not holds and since is None:
             return "NULL", ()
-        marks = ",".join("?" * len(holds))
+        found: list[str] = []
+        params: list[str | int] = [customer]
+        if since is not None:
+            found.append("position > ?")
+            params.append(since)
+        if holds:
+            found.append(f"authorization_id IN ({','.join('?' * len(holds))})")
+            params.extend(holds)
         joined = self.database.dialect.joined("authorization_id")
-        statement = (
-            f"(SELECT {joined} FROM {self.prefix}hold_captures WHERE customer = ? AND authorization_id IN ({marks}))"
-        )
-        return statement, (customer, *holds)
+        where = " OR ".join(found)
+        return f"(SELECT {joined} FROM {self.prefix}hold_captures WHERE customer = ? AND ({where}))", tuple(params)
 
     def captured(self, authorization_id: str, customer: str) -> tuple[bool, int]:
         """Whether a usage of the customer named its authorization, and the

@@ -78,6 +78,7 @@ def create_statements(prefix: str, dialect: Dialect) -> list[str]:
         f"""CREATE TABLE IF NOT EXISTS {p}hold_captures (
             customer TEXT NOT NULL, authorization_id TEXT NOT NULL, usage_id TEXT NOT NULL,
             position BIGINT NOT NULL, PRIMARY KEY (customer, authorization_id))""",
+        f"CREATE INDEX IF NOT EXISTS {p}hold_captures_position ON {p}hold_captures (customer, position)",
         # Stores made before hold_captures kept one capture per authorization
         # id, whichever customer's usage named it first: their rows move over
         # (an empty table of that shape is made first where there is none).
