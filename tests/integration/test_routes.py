@@ -32,13 +32,18 @@ def sample_path(template: str) -> str:
     return PARAMETER.sub(lambda found: "a/b" if found.group(2) == "path" else "x1", template)
 
 
-def test_no_two_routes_answer_the_same_request(tmp_path: Path) -> None:
+@pytest.fixture
+def routes(tmp_path: Path) -> list[Route]:
+    """The application's routes, in the order a request is matched against them."""
     services = open_services(f"sqlite:///{tmp_path}/tally.db")
     try:
         app = create_app(services)
     finally:
         services.close()
-    routes = list(leaf_routes(app.routes))
+    return list(leaf_routes(app.routes))
+
+
+def test_no_two_routes_answer_the_same_request(routes: list[Route]) -> None:
     assert sum(isinstance(route, APIRoute) for route in routes) > 50, "the routers' routes are all seen"
     clashes = []
     for route in routes:
@@ -53,13 +58,7 @@ def test_no_two_routes_answer_the_same_request(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("path", ["/gateway/openai/v1/chat/completions", "/v1/events", "/v1/authorizations"])
-def test_the_hot_routes_come_first(tmp_path: Path, path: str) -> None:
+def test_the_hot_routes_come_first(routes: list[Route], path: str) -> None:
     """What a gateway and a metering service call most is matched before the rest."""
-    services = open_services(f"sqlite:///{tmp_path}/tally.db")
-    try:
-        app = create_app(services)
-    finally:
-        services.close()
-    routes = list(leaf_routes(app.routes))
     first = next(index for index, route in enumerate(routes) if route.path_regex.fullmatch(path))
     assert first < 12, (path, first)
