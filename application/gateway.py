@@ -137,7 +137,7 @@ class Gateway:
             return problem or Refusal(400, "validation_error", "the request body must be a JSON object naming a model")
         if not decision.approved:
             return Refusal(402, decision.code or "insufficient_funds", decision.detail)
-        return Admitted(customer, hold_id, request["model"], request)
+        return Admitted(customer, hold_id, request["model"], request, arrived)
 
     def _key_and_hold(
         self, key: str, arrived: float, hold_id: str, estimate: dict[str, Any] | None

@@ -34,6 +34,9 @@ class Admitted:
     hold_id: str
     model: str
     request: dict[str, Any]
+    # When the call arrived (time.monotonic()): its hold was decided on the log
+    # as read after this moment, and its usage is rated on the same read.
+    arrived: float
 
 
 @dataclass(frozen=True)
@@ -99,7 +102,7 @@ class HoldPlacing(Protocol):
 
 
 class UsageRecording(Protocol):
-    def record_usage(self, raws: Sequence[object]) -> list[Any]: ...
+    def record_usage(self, raws: Sequence[object], arrived: float | None = None) -> list[Any]: ...
 
 
 @dataclass(frozen=True)

@@ -62,7 +62,8 @@ class Settlement:
                     "usage": dict(usage),
                     "authorization_id": admitted.hold_id,
                     "metadata": {"gateway": gateway},
-                }
+                },
+                admitted.arrived,
             )
             if result is not None and result.status in ("accepted", "duplicate"):
                 self.counters["charged"] += 1
@@ -74,12 +75,16 @@ class Settlement:
         self.counters["flagged"] += 1
         await self.void(admitted)
         flagged = {**event, "id": usage_event_id(call.provider, None, admitted.hold_id), "usage": {"input_tokens": 0}}
-        await self._record({**flagged, "metadata": {"gateway": gateway}})
+        await self._record({**flagged, "metadata": {"gateway": gateway}}, admitted.arrived)
 
-    async def _record(self, event: dict[str, Any]) -> Any:
+    async def _record(self, event: dict[str, Any], arrived: float) -> Any:
+        """Records the event, rated with the reference data as the call's hold
+        read them (a head read since `arrived`, shared: no round trip of its
+        own); older than REFERENCE_MAX_AGE_SECONDS, metering reads them again
+        (a long call)."""
         for attempt in range(RECORD_ATTEMPTS):
             try:
-                results = await self.run_blocking(self.ledger.usage.record_usage, [event])
+                results = await self.run_blocking(self.ledger.usage.record_usage, [event], arrived)
                 return results[0]
             except Exception:  # the same id again is a duplicate, never a second charge
                 logger.exception("recording the usage of gateway call %s (attempt %d)", event["id"], attempt + 1)

@@ -53,10 +53,14 @@ class Metering:
         self.usage_index = usage_index
         self.clock = clock
 
-    def record_usage(self, raws: Sequence[object]) -> list[UsageResult]:
+    def record_usage(self, raws: Sequence[object], arrived: float | None = None) -> list[UsageResult]:
+        """`arrived` (time.monotonic()): the batch need count only what was
+        committed before that moment (a gateway call's usage: what its hold
+        counted), so a head read begun since, shared, serves; by default the
+        log as of now."""
         assert len(raws) <= MAX_BATCH, "the edge limits batches"
         now = self.clock()
-        self.rating.refresh()
+        self.rating.refresh(arrived)
         results: list[UsageResult | None] = [None] * len(raws)
         pending: dict[UUID, tuple[int, UsageInput]] = {}
         # Later copies of an id in the batch wait until the store is asked: a

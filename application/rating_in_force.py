@@ -35,12 +35,15 @@ class RatingInForce:
         self.reference = reference
         self._read_at = float("-inf")  # time.monotonic() when the reference data was last read
 
-    def refresh(self) -> None:
+    def refresh(self, arrived: float | None = None) -> None:
         """Bring the reference data up to the log, noting when: the moment
         before the read began (an older moment only makes the next check
-        stricter)."""
-        started = time.monotonic()
-        self.reference.refresh()
+        stricter). With `arrived`, a head read begun since that moment will
+        do (application/log_head.py), and `arrived` is the moment noted: the
+        read may be that old, so `recent()` reads again once it is older than
+        the bound."""
+        started = time.monotonic() if arrived is None else arrived
+        self.reference.refresh(arrived)
         self._read_at = max(self._read_at, started)
 
     def recent(self) -> float:

@@ -31,8 +31,11 @@ FEW_ROWS = 64
 
 
 class _Cursor:
-    def __init__(self, cursor: Cursor[Any]) -> None:
+    def __init__(self, cursor: Cursor[Any], pipelined: bool = False) -> None:
         self._cursor = cursor
+        # In pipeline mode COPY is not available: rows go as multi-row INSERTs
+        # of FEW_ROWS each, queued with the rest of the transaction.
+        self._pipelined = pipelined
 
     def execute(self, statement: str, params: Sequence[Any] = ()) -> Any:
         return self._cursor.execute(statement.replace("?", "%s"), params)
@@ -53,12 +56,9 @@ class _Cursor:
         rows that may conflict go through a temporary table first."""
         if not rows:
             return
-        if len(rows) <= FEW_ROWS:
-            row_marks = "(" + ",".join(["%s"] * len(rows[0])) + ")"
-            values = ",".join([row_marks] * len(rows))
-            self._cursor.execute(
-                f"INSERT INTO {table} VALUES {values} {on_conflict}", [value for row in rows for value in row]
-            )
+        if len(rows) <= FEW_ROWS or self._pipelined:
+            for start in range(0, len(rows), FEW_ROWS):
+                self._insert_values(table, rows[start : start + FEW_ROWS], on_conflict)
             return
         if not on_conflict:
             self._copy(table, rows)
@@ -78,7 +78,7 @@ class _Cursor:
         COPY into a staging table, then one UPDATE ... FROM."""
         if not rows:
             return
-        if len(rows) <= FEW_ROWS:
+        if len(rows) <= FEW_ROWS or self._pipelined:
             assignments = ", ".join(f"{column} = %s" for column in columns)
             self._cursor.executemany(f"UPDATE {table} SET {assignments} WHERE {key} = %s", rows)
             return
@@ -105,6 +105,13 @@ class _Cursor:
         if keys:
             self._cursor.execute(f"DELETE FROM {table} WHERE {key} = ANY(%s)", (list(keys),))
 
+    def _insert_values(self, table: str, rows: Sequence[Sequence[Any]], on_conflict: str) -> None:
+        row_marks = "(" + ",".join(["%s"] * len(rows[0])) + ")"
+        values = ",".join([row_marks] * len(rows))
+        self._cursor.execute(
+            f"INSERT INTO {table} VALUES {values} {on_conflict}", [value for row in rows for value in row]
+        )
+
     def _copy(self, table: str, rows: Sequence[Sequence[Any]]) -> None:
         with self._cursor.copy(f"COPY {table} FROM STDIN") as copy:
             for row in rows:
@@ -125,9 +132,16 @@ class PostgresDatabase:
         )
 
     @contextmanager
-    def transaction(self, *, write: bool) -> Iterator[Any]:
-        with self.pool.connection() as connection, connection.transaction(), connection.cursor() as cursor:
-            yield _Cursor(cursor)
+    def transaction(self, *, write: bool, pipelined: bool = False) -> Iterator[Any]:
+        with self.pool.connection() as connection:
+            if not pipelined:
+                with connection.transaction(), connection.cursor() as cursor:
+                    yield _Cursor(cursor)
+                return
+            # A fetch sends what is queued and waits for it; the rest of the
+            # statements and the COMMIT go together when the block ends.
+            with connection.pipeline(), connection.transaction(), connection.cursor() as cursor:
+                yield _Cursor(cursor, pipelined=True)
 
     def read_one(self, statement: str, params: Sequence[Any] = ()) -> Any:
         with self.pool.connection() as connection:

@@ -34,6 +34,13 @@ class Settings(BaseSettings):
     # Off by default: on a saturated machine a niced projector gets little
     # CPU, and authorizations are refused once the view is 100,000 events behind.
     projector_nice: int = Field(default=0, ge=0, le=19)
+    # Woken by an append while idle, the projector waits this long before it
+    # reads, so the appends of that moment (a gateway call's hold and usage,
+    # concurrent requests) are applied in one transaction rather than one
+    # each: less CPU and fewer commits beside the requests, for a view this
+    # much later. What balances, authorizations and gateways read counts the
+    # log's tail beyond the view, so they do not wait for it. 0: at once.
+    projector_gather_ms: int = Field(default=10, ge=0, le=1000)
     # The version watcher (re-rating) runs where the follower runs, except with
     # a projector process: then it runs in the server, so that re-rating and
     # projecting its adjustments use two cores.

@@ -94,7 +94,7 @@ class SqliteDatabase:
         return connection
 
     @contextmanager
-    def transaction(self, *, write: bool) -> Iterator[Any]:
+    def transaction(self, *, write: bool, pipelined: bool = False) -> Iterator[Any]:
         connection = self._connection()
         cursor = connection.cursor()
         cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")

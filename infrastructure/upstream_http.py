@@ -17,6 +17,8 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 
 import aiohttp
+from aiohttp.helpers import get_env_proxy_for_url
+from yarl import URL
 
 from application.gateway_ports import UpstreamAnswer, UpstreamBroken, UpstreamTimeout
 
@@ -59,14 +61,14 @@ class HttpUpstreams:
             total=None, connect=None, sock_connect=min(CONNECT_SECONDS, timeout_seconds), sock_read=timeout_seconds
         )
         self._sessions: dict[str, aiohttp.ClientSession] = {}
+        self._proxies: dict[str, tuple[URL | None, aiohttp.BasicAuth | None]] = {}
 
     def _session(self, provider: str) -> aiohttp.ClientSession:
         session = self._sessions.get(provider)
         if session is None:
             connector = aiohttp.TCPConnector(limit=MAX_CONNECTIONS)
-            # trust_env: HTTPS_PROXY, NO_PROXY and the like apply, as they did
-            # with httpx, for a deployment whose egress goes through a proxy.
-            session = aiohttp.ClientSession(connector=connector, timeout=self.timeout, trust_env=True)
+            session = aiohttp.ClientSession(connector=connector, timeout=self.timeout)
+            self._proxies[provider] = env_proxy(self.upstreams[provider].url)
             self._sessions[provider] = session
         return session
 
@@ -89,8 +91,15 @@ class HttpUpstreams:
             # followed, since aiohttp would carry the operator's x-api-key to
             # whatever host it names.
             async with asyncio.timeout(self.timeout_seconds):
-                response = await self._session(provider).post(
-                    url, data=body, headers=self._headers(provider, headers), allow_redirects=False
+                session = self._session(provider)
+                proxy, proxy_auth = self._proxies[provider]
+                response = await session.post(
+                    url,
+                    data=body,
+                    headers=self._headers(provider, headers),
+                    allow_redirects=False,
+                    proxy=proxy,
+                    proxy_auth=proxy_auth,
                 )
         except TimeoutError as error:
             raise UpstreamTimeout(str(error) or "no answer in time") from error
@@ -107,6 +116,19 @@ class HttpUpstreams:
         sessions, self._sessions = list(self._sessions.values()), {}
         for session in sessions:
             await session.close()
+
+
+def env_proxy(url: str) -> tuple[URL | None, aiohttp.BasicAuth | None]:
+    """The proxy the environment names for an upstream (HTTPS_PROXY,
+    HTTP_PROXY, ALL_PROXY, NO_PROXY), with its credentials: (None, None) when
+    it names none or NO_PROXY covers the host. Read once per upstream when
+    its session is made, as aiohttp's trust_env would read it for every call,
+    in a worker thread each time (with a netrc lookup in another): two thread
+    hops per forwarded call for what does not change while the server runs."""
+    try:
+        return get_env_proxy_for_url(URL(url))
+    except LookupError:
+        return None, None
 
 
 async def _chunks(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:

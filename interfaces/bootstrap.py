@@ -92,7 +92,7 @@ def bootstrap(
     store = parse_database_url(settings.database_url)
     with creating_store(store):  # one process at a time creates the store's schema and tables
         database, app, checkpoints = _open_store(settings, store, clock, prefix)
-    follower, listener = follow(app.store, database, prefix, follower_health)
+    follower, listener = follow(app.store, database, prefix, follower_health, settings.projector_gather_ms / 1000)
     settler = app.tier_settler(checkpoints)
     policies = policy_loops(app, checkpoints, settler)
     queries = LedgerQueries(database, prefix)

@@ -26,10 +26,11 @@ def create_views(database: Database, prefix: str) -> None:
 
 
 def follow(
-    store: EventStore, database: Database, prefix: str, health: PartHealth | None
+    store: EventStore, database: Database, prefix: str, health: PartHealth | None, gather_seconds: float = 0.0
 ) -> tuple[Follower, LogListener]:
     """The follower of `store`'s log into `database`, and the listener that wakes it."""
-    follower = Follower(store.recorder, store.mapper.to_domain_event, database, prefix, health=health)
+    decode = store.mapper.to_domain_event
+    follower = Follower(store.recorder, decode, database, prefix, health=health, gather_seconds=gather_seconds)
     store.saved_listeners.append(follower.notify)
     return follower, LogListener(store.recorder, follower.notify)
 
@@ -58,5 +59,5 @@ def open_following(settings: Settings, health: PartHealth | None = None) -> Foll
         database = open_database(store)
         events = EventStore(store.env)
         create_views(database, LIVE_PREFIX)
-    follower, listener = follow(events, database, LIVE_PREFIX, health)
+    follower, listener = follow(events, database, LIVE_PREFIX, health, settings.projector_gather_ms / 1000)
     return Following(events, database, follower, listener)

@@ -63,9 +63,13 @@ class Dialect:
 class Database(Protocol):
     dialect: Dialect
 
-    def transaction(self, *, write: bool) -> AbstractContextManager[Cursor]:
+    def transaction(self, *, write: bool, pipelined: bool = False) -> AbstractContextManager[Cursor]:
         """A transaction; write=True takes the write lock up front (SQLite
-        BEGIN IMMEDIATE), so concurrent followers serialise instead of failing."""
+        BEGIN IMMEDIATE), so concurrent followers serialise instead of failing.
+        pipelined=True (a few rows to write): statements whose results are not
+        fetched are sent without waiting for each answer, so the writes and the
+        commit cost one round trip between them (PostgreSQL's pipeline mode;
+        SQLite has no round trips)."""
         ...
 
     def read_one(self, statement: str, params: Sequence[Any] = ()) -> Any:

@@ -24,6 +24,10 @@ from projections.part_health import PartHealth
 from projections.schema import VIEW_NAME
 
 PAGE_SIZE = 2000
+# Pages of up to this many events (a request's or a few, while the view
+# keeps up) are written pipelined: their reads, writes and commit cost two
+# round trips instead of one per statement. Bigger pages take COPY.
+PIPELINED_PAGE = 32
 IDLE_POLL_SECONDS = 0.05
 PART_NAME = "follower"
 
@@ -40,6 +44,7 @@ class Follower:
         prefix: str,
         page_size: int = PAGE_SIZE,
         health: PartHealth | None = None,
+        gather_seconds: float = 0.0,
     ) -> None:
         assert 0 < page_size <= 10_000, "a page is bounded"
         self.recorder = recorder
@@ -52,7 +57,18 @@ class Follower:
         self._advanced = threading.Condition()
         # The record may live in memory shared with another process: a
         # projector process's follower reports to the server that started it.
-        self._loop = StepLoop(self.step, PART_NAME, IDLE_POLL_SECONDS, health)
+        # A page shorter than a full one reached the log's end as of its read:
+        # the next step waits for a wake-up (an append) or the idle poll.
+        # Woken from idle, it waits gather_seconds first, so the appends of that
+        # moment are applied in one transaction (settings.projector_gather_ms).
+        self._loop = StepLoop(
+            self.step,
+            PART_NAME,
+            IDLE_POLL_SECONDS,
+            health,
+            more_after=lambda done: done >= self.page_size,
+            gather_seconds=gather_seconds,
+        )
         self.health = self._loop.health
 
     def _stored_position(self) -> int:
@@ -71,7 +87,7 @@ class Follower:
         changes = self.view.fold(events)
         end = page[-1].id
         assert end > start, "the log only moves forward"
-        with self.database.transaction(write=True) as cursor:
+        with self.database.transaction(write=True, pipelined=len(page) <= PIPELINED_PAGE) as cursor:
             if self.database.dialect.relaxed_commit:  # rebuildable from the log: no wait for the disk
                 cursor.execute(self.database.dialect.relaxed_commit)
             cursor.execute(

@@ -1,7 +1,10 @@
 """A step function run in a thread until stopped: the shape of every
 log-following worker here (the projection follower, each policy).
 A failed step is retried after a pause, never skipped; an idle step waits
-for a wake-up or the idle interval. Each loop keeps its own health record
+for a wake-up or the idle interval. A step that says more is waiting (a
+full page) runs again at once; one that reached the end waits, so a
+follower woken by each append reads the log once per append, not twice.
+Each loop keeps its own health record
 (projections/part_health.py), so a part that keeps failing is seen, and one
 part's failures never hold up another's steps."""
 
@@ -20,10 +23,24 @@ STOP_WAIT_SECONDS = 10.0
 
 class StepLoop:
     def __init__(
-        self, step: Callable[[], int], name: str, idle_seconds: float, health: PartHealth | None = None
+        self,
+        step: Callable[[], int],
+        name: str,
+        idle_seconds: float,
+        health: PartHealth | None = None,
+        more_after: Callable[[int], bool] | None = None,
+        gather_seconds: float = 0.0,
     ) -> None:
+        """`more_after(done)`: whether a step that did `done` left more to do
+        at once (default: it did anything). `gather_seconds`: how long a loop
+        woken from idle waits before its step, so that work arriving together
+        (a gateway call's hold and usage, a burst of requests) is taken in one
+        step rather than one step each."""
         assert idle_seconds > 0, "an idle loop waits"
+        assert gather_seconds >= 0, "a wait is not negative"
+        self.gather_seconds = gather_seconds
         self.step = step
+        self.more_after = more_after if more_after is not None else (lambda done: done > 0)
         self.name = name
         self.idle_seconds = idle_seconds
         self.health = health if health is not None else PartHealth(name)
@@ -76,12 +93,17 @@ class StepLoop:
     def _run(self) -> None:
         try:
             while not self._stop.is_set():
+                # Cleared before the step, not after the wait: a wake-up that
+                # comes while the step runs (or just before its read) is kept,
+                # and the next step runs at once.
+                self._wake.clear()
                 done = self.run_once()
                 if done < 0:
                     self._stop.wait(FAILURE_PAUSE_SECONDS)
-                if done <= 0:
-                    self._wake.wait(self.idle_seconds)
-                    self._wake.clear()
+                if done < 0 or not self.more_after(done):
+                    woken = self._wake.wait(self.idle_seconds)
+                    if woken and self.gather_seconds:
+                        self._stop.wait(self.gather_seconds)
         finally:
             self.health.loop_exited(deliberately=self._stop.is_set())
 

@@ -52,8 +52,8 @@ class CountedUsage:
     def __init__(self, usage: UsageRecording) -> None:
         self.usage = usage
 
-    def record_usage(self, raws: Sequence[object]) -> list[Any]:
-        return list(count_usage(self.usage.record_usage(raws)))
+    def record_usage(self, raws: Sequence[object], arrived: float | None = None) -> list[Any]:
+        return list(count_usage(self.usage.record_usage(raws, arrived)))
 
 
 async def close_gateway(state: object) -> None:

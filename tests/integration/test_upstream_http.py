@@ -165,3 +165,64 @@ def test_a_provider_that_stops_reading_a_big_call_times_out() -> None:
             await upstreams.aclose()
 
     asyncio.run(_serving(deaf, run))
+
+
+def test_the_environments_proxy_carries_the_call_unless_no_proxy_names_the_host(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """HTTP_PROXY and NO_PROXY apply as they do for any HTTP client (read once
+    per upstream, not per call): through the proxy, the call names the
+    upstream in its request line; a host NO_PROXY names is called directly."""
+    lines: list[str] = []
+
+    async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        lines.append((await reader.readline()).decode().strip())
+        await _request(reader)  # the rest of the head, and the body
+        answer = b'{"id": "chatcmpl-proxied"}'
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: "
+            + str(len(answer)).encode()
+            + b"\r\n\r\n"
+            + answer
+        )
+        await writer.drain()
+        writer.close()
+
+    async def through_proxy(proxy_url: str) -> None:
+        monkeypatch.setenv("HTTP_PROXY", proxy_url.removesuffix("/v1"))
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        upstreams = HttpUpstreams({"openai": UpstreamConfig("http://provider.invalid/v1", "sk-operator")}, 5.0)
+        try:
+            for _ in range(2):
+                opened = await upstreams.open("openai", "chat/completions", b"{}", {})
+                body = b"".join([chunk async for chunk in opened.chunks])
+                await opened.close()
+                assert (opened.status, body) == (200, b'{"id": "chatcmpl-proxied"}')
+        finally:
+            await upstreams.aclose()
+
+    asyncio.run(_serving(proxy, through_proxy))
+    assert lines == ["POST http://provider.invalid/v1/chat/completions HTTP/1.1"] * 2
+
+    async def provider(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}")
+        await writer.drain()
+        writer.close()
+
+    async def bypassing(url: str) -> None:
+        with socket.socket() as unused:
+            unused.bind(("127.0.0.1", 0))
+            closed = unused.getsockname()[1]
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{closed}")  # nothing listens there
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        upstreams = HttpUpstreams({"openai": UpstreamConfig(url, None)}, 5.0)
+        try:
+            opened = await upstreams.open("openai", "chat/completions", b"{}", {})
+            assert opened.status == 200
+            await opened.close()
+        finally:
+            await upstreams.aclose()
+
+    asyncio.run(_serving(provider, bypassing))

@@ -212,3 +212,80 @@ def test_a_process_killed_holding_the_shared_lock_does_not_hang_its_readers() ->
     assert answers == [PartState("follower")]
     health.step_failed(RuntimeError("written all the same"))
     assert health.state().error_message == "written all the same"
+
+
+class CountedSteps:
+    """A step that counts its calls and answers `done` each time; `during`
+    runs inside the step (a wake-up arriving while it works)."""
+
+    def __init__(self, done: int) -> None:
+        self.done = done
+        self.calls = threading.Semaphore(0)
+        self.count = 0
+        self.during: Any = None
+
+    def __call__(self) -> int:
+        self.count += 1
+        if self.during is not None:
+            self.during()
+            self.during = None
+        self.calls.release()
+        return self.done
+
+
+def test_a_step_that_reached_the_end_waits_for_a_wake_up() -> None:
+    """A follower's partial page: no second read until an append wakes it
+    (the idle interval here is longer than the test)."""
+    step = CountedSteps(done=5)
+    loop = StepLoop(step, "follower", 60.0, more_after=lambda done: done >= 2000)
+    loop.start()
+    try:
+        assert step.calls.acquire(timeout=30)
+        assert not step.calls.acquire(timeout=0.3), "a partial page is not read again at once"
+        loop.wake()
+        assert step.calls.acquire(timeout=30), "a wake-up runs the next step"
+    finally:
+        stop_loops([loop])
+
+
+def test_a_wake_up_during_a_step_is_not_lost() -> None:
+    step = CountedSteps(done=5)
+    loop = StepLoop(step, "follower", 60.0, more_after=lambda done: done >= 2000)
+    step.during = loop.wake  # an append notified while the step reads and writes
+    loop.start()
+    try:
+        assert step.calls.acquire(timeout=30)
+        assert step.calls.acquire(timeout=30), "the wake-up that came during the step runs the next one"
+    finally:
+        stop_loops([loop])
+
+
+def test_by_default_a_step_that_did_something_runs_again_at_once() -> None:
+    step = CountedSteps(done=1)
+    loop = StepLoop(step, "webhooks", 60.0)
+    loop.start()
+    try:
+        for _ in range(3):
+            assert step.calls.acquire(timeout=30)
+    finally:
+        stop_loops([loop])
+
+
+def test_wake_ups_within_the_gathering_wait_are_taken_in_one_step() -> None:
+    """A projector woken by an append waits a moment, so the appends of that
+    moment (a gateway call's hold, then its usage) are one page, one
+    transaction."""
+    step = CountedSteps(done=5)
+    loop = StepLoop(step, "follower", 60.0, more_after=lambda done: done >= 2000, gather_seconds=0.4)
+    loop.start()
+    try:
+        assert step.calls.acquire(timeout=30)
+        loop.wake()
+        time.sleep(0.05)
+        loop.wake()
+        loop.wake()
+        assert step.calls.acquire(timeout=30)
+        assert not step.calls.acquire(timeout=0.6), "three wake-ups inside the wait made one step"
+        assert step.count == 2
+    finally:
+        stop_loops([loop])
