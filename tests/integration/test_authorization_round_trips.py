@@ -9,6 +9,7 @@ moved only by this process's own appends."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -240,3 +241,36 @@ def _hold_then_capture(
     usage = {**event(f"u{index}"), "authorization_id": f"h{index}"}
     assert metering.record_usage([usage])[0].status == "accepted"
     return expected_charge(usage)[1]
+
+
+def test_a_gateway_calls_usage_is_rated_on_its_holds_head_read(postgres_url: str, statements: list[str]) -> None:
+    """A gateway call's usage counts what its hold counted (the log as of the
+    call's arrival), so it reads no head of its own: the hold's read serves.
+    A call longer than the reference data's age bound (a slow provider) is
+    rated on a fresh read."""
+    services = open_services(postgres_url)
+    try:
+        seed(services.app, customers=("acme",), grant="100")
+        metering, holds = services.app.metering, services.app.authorizations
+        arrived = time.monotonic()
+        statements.clear()
+        decision, _ = holds.authorize("gw.1", "acme", "0.50", None, 3600, arrived)
+        assert decision.approved
+        assert sum("MAX(notification_id)" in sent for sent in statements) == 1, statements
+        statements.clear()
+        usage = {**event("gw.openai.chatcmpl-1"), "authorization_id": "gw.1"}
+        assert metering.record_usage([usage], arrived)[0].status == "accepted"
+        assert not any("MAX(notification_id)" in sent for sent in statements), statements
+        assert len(statements) == 1, statements  # the append alone
+
+        long_ago = time.monotonic() - 5  # a call that took five seconds, with no other request meanwhile
+        metering.rating._read_at -= 5
+        holds.authorize("gw.2", "acme", "0.50", None, 3600, time.monotonic())
+        metering.rating._read_at -= 5
+        statements.clear()
+        usage = {**event("gw.openai.chatcmpl-2"), "authorization_id": "gw.2"}
+        assert metering.record_usage([usage], long_ago)[0].status == "accepted"
+        assert sum("MAX(notification_id)" in sent for sent in statements) == 1, statements
+        assert services.app.authorizations.held("acme") == 0
+    finally:
+        services.close()
