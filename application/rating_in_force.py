@@ -42,8 +42,12 @@ class RatingInForce:
         do (application/log_head.py), and `arrived` is the moment noted: the
         read may be that old, so `recent()` reads again once it is older than
         the bound."""
-        started = time.monotonic() if arrived is None else arrived
-        self.reference.refresh(arrived)
+        if arrived is None:
+            started = time.monotonic()
+            self.reference.refresh()
+        else:
+            started = arrived
+            self.reference.refresh(arrived)
         self._read_at = max(self._read_at, started)
 
     def recent(self) -> float:
