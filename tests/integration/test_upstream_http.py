@@ -27,6 +27,21 @@ async def _request(reader: asyncio.StreamReader) -> tuple[dict[str, str], bytes]
     return headers, body
 
 
+def _closed_port() -> int:
+    """A port nobody listens on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def _whole_answer(upstreams: HttpUpstreams, provider: str, path: str) -> tuple[int, bytes]:
+    """The status and the whole body of one call with an empty JSON body."""
+    opened = await upstreams.open(provider, path, b"{}", {})
+    body = b"".join([chunk async for chunk in opened.chunks])
+    await opened.close()
+    return opened.status, body
+
+
 async def _serving(handler: Handler, run: Callable[[str], Awaitable[None]]) -> None:
     server = await asyncio.start_server(handler, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
@@ -71,9 +86,7 @@ def test_a_compressed_answer_is_decoded_and_the_keys_are_swapped() -> None:
 
 
 def test_a_provider_out_of_reach_is_broken_and_a_silent_one_times_out() -> None:
-    with socket.socket() as probe:  # a port nobody listens on
-        probe.bind(("127.0.0.1", 0))
-        closed = probe.getsockname()[1]
+    closed = _closed_port()
 
     async def unreachable() -> None:
         upstreams = HttpUpstreams({"openai": UpstreamConfig(f"http://127.0.0.1:{closed}/v1", None)}, 5.0)
@@ -135,10 +148,7 @@ def test_a_redirect_is_passed_back_and_never_followed_with_the_operators_key() -
         async def call(url: str) -> None:
             upstreams = HttpUpstreams({"anthropic": UpstreamConfig(url, "sk-ant-operator")}, 5.0)
             try:
-                opened = await upstreams.open("anthropic", "v1/messages", b"{}", {})
-                body = b"".join([chunk async for chunk in opened.chunks])
-                await opened.close()
-                assert (opened.status, body) == (307, b"")
+                assert await _whole_answer(upstreams, "anthropic", "v1/messages") == (307, b"")
             finally:
                 await upstreams.aclose()
 
@@ -195,10 +205,10 @@ def test_the_environments_proxy_carries_the_call_unless_no_proxy_names_the_host(
         upstreams = HttpUpstreams({"openai": UpstreamConfig("http://provider.invalid/v1", "sk-operator")}, 5.0)
         try:
             for _ in range(2):
-                opened = await upstreams.open("openai", "chat/completions", b"{}", {})
-                body = b"".join([chunk async for chunk in opened.chunks])
-                await opened.close()
-                assert (opened.status, body) == (200, b'{"id": "chatcmpl-proxied"}')
+                assert await _whole_answer(upstreams, "openai", "chat/completions") == (
+                    200,
+                    b'{"id": "chatcmpl-proxied"}',
+                )
         finally:
             await upstreams.aclose()
 
@@ -212,16 +222,11 @@ def test_the_environments_proxy_carries_the_call_unless_no_proxy_names_the_host(
         writer.close()
 
     async def bypassing(url: str) -> None:
-        with socket.socket() as unused:
-            unused.bind(("127.0.0.1", 0))
-            closed = unused.getsockname()[1]
-        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{closed}")  # nothing listens there
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{_closed_port()}")  # nothing listens there
         monkeypatch.setenv("NO_PROXY", "127.0.0.1")
         upstreams = HttpUpstreams({"openai": UpstreamConfig(url, None)}, 5.0)
         try:
-            opened = await upstreams.open("openai", "chat/completions", b"{}", {})
-            assert opened.status == 200
-            await opened.close()
+            assert (await _whole_answer(upstreams, "openai", "chat/completions"))[0] == 200
         finally:
             await upstreams.aclose()
 
