@@ -23,7 +23,7 @@ from application.errors import Conflict, NotFound, ValidationFailed
 from application.event_store import EventStore
 from application.group_commit import GroupCommit
 from application.log_tail import LogTail, TailFigures
-from application.ports import AuthorizationReads, Clock
+from application.ports import AuthorizationReads, Clock, Moment
 from application.rating_in_force import RatingInForce
 from application.usage_input import estimate_usage
 from domain.customer import Customer
@@ -78,7 +78,7 @@ class Authorizations:
         amount: str | None,
         estimate: Mapping[str, Any] | None,
         expires_in_seconds: int | None,
-        arrived: float | None = None,
+        arrived: Moment | None = None,
     ) -> tuple[Authorization, bool]:
         """Returns the decision and whether this call made it (a retry with
         the same request returns the first answer, a denial included).
@@ -104,7 +104,7 @@ class Authorizations:
         raise Conflict("too many concurrent authorizations for this customer; try again")
 
     def _try_authorize(
-        self, authorization_id: str, customer: Any, fingerprint: str, amount: Decimal, seconds: int, arrived: float
+        self, authorization_id: str, customer: Any, fingerprint: str, amount: Decimal, seconds: int, arrived: Moment
     ) -> tuple[Authorization, bool] | None:
         now = self.clock()
         holds = self._holds(customer.customer_id, current=False)
@@ -156,7 +156,7 @@ class Authorizations:
         return authorization, True
 
     def _standing(
-        self, customer: Any, open_holds: dict[str, Decimal], now: datetime, arrived: float, asking: str | None = None
+        self, customer: Any, open_holds: dict[str, Decimal], now: datetime, arrived: Moment, asking: str | None = None
     ) -> tuple[Standing, bool]:
         """The standing a decision is made on, and whether a usage of the
         customer names `asking` (the id about to be decided) already: asked
@@ -288,7 +288,7 @@ class Authorizations:
         self.customers.save_changed(customer)
         return customer
 
-    def held(self, customer_id: str, customer: Customer | None = None, arrived: float | None = None) -> Decimal:
+    def held(self, customer_id: str, customer: Customer | None = None, arrived: Moment | None = None) -> Decimal:
         """The open holds usage has not captured yet: what `held` shows. A
         caller that looked the customer up already passes it, and the moment
         its request arrived (time.monotonic()), so the log's head it read then
@@ -301,7 +301,7 @@ class Authorizations:
         return self._now(customer, open_holds, arrived)[1]
 
     def balance_now(
-        self, customer_id: str, customer: Customer | None = None, arrived: float | None = None
+        self, customer_id: str, customer: Customer | None = None, arrived: Moment | None = None
     ) -> tuple[Decimal, Decimal]:
         """The balance with every event committed before `arrived` in it, and
         what open holds keep back: the read model's balance and its position
@@ -313,7 +313,7 @@ class Authorizations:
         return self._now(customer, self._open_holds_now(customer_id, arrived), arrived)
 
     def balances_now(
-        self, projected: Mapping[tuple[str, str], Decimal], position: int, arrived: float
+        self, projected: Mapping[tuple[str, str], Decimal], position: int, arrived: Moment
     ) -> dict[tuple[str, str], Decimal]:
         """Balances the read model gave at `position` (one read for many
         customers), each with the log's tail beyond it added."""
@@ -322,7 +322,7 @@ class Authorizations:
             for (customer, currency), amount in projected.items()
         }
 
-    def _open_holds_now(self, customer_id: str, arrived: float) -> dict[str, Decimal]:
+    def _open_holds_now(self, customer_id: str, arrived: Moment) -> dict[str, Decimal]:
         with self._lock_of(customer_id):  # the cached Holds, brought up to date (a gateway reads this often)
             head = self.store.head_since(arrived)  # read before the holds are: they include all up to it
             cached = self._holds_cache.get(customer_id)
@@ -331,7 +331,7 @@ class Authorizations:
                 self._holds_current_at[customer_id] = head
             return cached.open_holds(self.clock())  # unchanged since: nothing was appended since they were read
 
-    def _now(self, customer: Customer, open_holds: dict[str, Decimal], arrived: float) -> tuple[Decimal, Decimal]:
+    def _now(self, customer: Customer, open_holds: dict[str, Decimal], arrived: Moment) -> tuple[Decimal, Decimal]:
         projected, tail, held = self._read_with_tail(
             customer,
             open_holds,
@@ -346,7 +346,7 @@ class Authorizations:
         self,
         customer: Customer,
         open_holds: dict[str, Decimal],
-        arrived: float,
+        arrived: Moment,
         read: Callable[[list[str], int | None], ProjectedStanding],
         asking: str | None = None,
     ) -> tuple[ProjectedStanding, TailFigures, Decimal]:

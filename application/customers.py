@@ -11,7 +11,7 @@ from eventsourcing.persistence import IntegrityError
 from application import validation
 from application.errors import Conflict, NotFound, ValidationFailed
 from application.event_store import EventStore
-from application.ports import Clock
+from application.ports import Clock, Moment
 from application.reference import ReferenceData
 from domain.customer import BILLING_MODES, Customer
 
@@ -56,7 +56,7 @@ class Customers:
             raise Conflict(f"customer {customer_id!r} already exists") from None
         return customer
 
-    def customer(self, customer_id: str, arrived: float | None = None) -> Customer:
+    def customer(self, customer_id: str, arrived: Moment | None = None) -> Customer:
         """The customer as of the log's head (as of a read that began after
         `arrived`, time.monotonic(), when given)."""
         self.reference.refresh(arrived)
@@ -110,7 +110,7 @@ class Customers:
         customer.revoke_api_key(key_id)
         self.save_changed(customer)
 
-    def customer_for_key(self, key: str, arrived: float | None = None) -> str | None:
+    def customer_for_key(self, key: str, arrived: Moment | None = None) -> str | None:
         """The customer a read key belongs to, or None."""
         self.reference.refresh(arrived)
         found = self.reference.customer_by_key_hash.get(key_hash(key))

@@ -36,6 +36,7 @@ from application.gateway_ports import (
 )
 from application.gateway_settlement import Settlement
 from application.gateway_stream import StreamRelay
+from application.ports import Moment
 from application.usage_input import MAX_NAME_LENGTH
 from domain.call_estimate import estimated_usage
 
@@ -140,7 +141,7 @@ class Gateway:
         return Admitted(customer, hold_id, request["model"], request, arrived)
 
     def _key_and_hold(
-        self, key: str, arrived: float, hold_id: str, estimate: dict[str, Any] | None
+        self, key: str, arrived: Moment, hold_id: str, estimate: dict[str, Any] | None
     ) -> tuple[str | None, Any]:
         """The key's customer and, for a readable call, the hold's decision."""
         customer = self.ledger.keys.customer_for_key(key, arrived)

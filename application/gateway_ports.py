@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from application.ports import Moment
+
 PROVIDERS = ("openai", "anthropic")
 
 
@@ -36,7 +38,7 @@ class Admitted:
     request: dict[str, Any]
     # When the call arrived (time.monotonic()): its hold was decided on the log
     # as read after this moment, and its usage is rated on the same read.
-    arrived: float
+    arrived: Moment
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,7 @@ class Upstream(Protocol):
 
 
 class KeyLookup(Protocol):
-    def customer_for_key(self, key: str, arrived: float | None = None) -> str | None: ...
+    def customer_for_key(self, key: str, arrived: Moment | None = None) -> str | None: ...
 
 
 class HoldPlacing(Protocol):
@@ -95,14 +97,14 @@ class HoldPlacing(Protocol):
         amount: str | None,
         estimate: Mapping[str, Any] | None,
         expires_in_seconds: int | None,
-        arrived: float | None = None,
+        arrived: Moment | None = None,
     ) -> tuple[Any, bool]: ...
 
     def void_authorization(self, authorization_id: str) -> Any: ...
 
 
 class UsageRecording(Protocol):
-    def record_usage(self, raws: Sequence[object], arrived: float | None = None) -> list[Any]: ...
+    def record_usage(self, raws: Sequence[object], arrived: Moment | None = None) -> list[Any]: ...
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from application.gateway_ports import Admitted, GatewayLedger, ProviderCall, RunBlocking
+from application.ports import Moment
 from domain.call_estimate import usage_event_id
 
 logger = logging.getLogger(__name__)
@@ -77,7 +78,7 @@ class Settlement:
         flagged = {**event, "id": usage_event_id(call.provider, None, admitted.hold_id), "usage": {"input_tokens": 0}}
         await self._record({**flagged, "metadata": {"gateway": gateway}}, admitted.arrived)
 
-    async def _record(self, event: dict[str, Any], arrived: float) -> Any:
+    async def _record(self, event: dict[str, Any], arrived: Moment) -> Any:
         """Records the event, rated with the reference data as the call's hold
         read them (a head read since `arrived`, shared: no round trip of its
         own); older than REFERENCE_MAX_AGE_SECONDS, metering reads them again

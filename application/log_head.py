@@ -15,20 +15,22 @@ import threading
 import time
 from collections.abc import Callable
 
+from application.ports import Moment
+
 
 class LogHead:
     def __init__(self, read: Callable[[], int]) -> None:
         self._read = read
         self._changed = threading.Condition()
         self._value = 0
-        self._value_began: float | None = None  # when the query that read _value began
-        self._running_began: float | None = None  # when the query in flight began
+        self._value_began: Moment | None = None  # when the query that read _value began
+        self._running_began: Moment | None = None  # when the query in flight began
 
     def now(self) -> int:
         """The head as of now: from a query that begins after this call."""
         return self.since(time.monotonic())
 
-    def since(self, moment: float) -> int:
+    def since(self, moment: Moment) -> int:
         """The head from a query that began after `moment` (time.monotonic())."""
         with self._changed:
             while True:

@@ -32,7 +32,7 @@ from uuid import UUID
 from eventsourcing.persistence import Recording
 
 from application.errors import Unavailable
-from application.ports import EventLog
+from application.ports import EventLog, Moment
 from domain.money import ZERO
 from domain.standing_changes import StandingChange, changes_of
 
@@ -86,7 +86,7 @@ class LogTail:
                 for position in list(islice(self._known, excess)):
                     del self._known[position]
 
-    def figures(self, customer: str, projected: int, arrived: float | None = None) -> TailFigures:
+    def figures(self, customer: str, projected: int, arrived: Moment | None = None) -> TailFigures:
         """The customer's changes in (projected, head], the head read after
         `arrived` (time.monotonic() when the request arrived), or now."""
         head = self._log.head() if arrived is None else self._log.head_since(arrived)

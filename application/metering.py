@@ -28,7 +28,7 @@ from eventsourcing.persistence import IntegrityError
 
 from application.errors import Conflict
 from application.event_store import EventStore
-from application.ports import Clock, UsageIndex
+from application.ports import Clock, Moment, UsageIndex
 from application.rating_in_force import SETTLING_SECONDS, RatingInForce
 from application.reference import ReferenceData
 from application.results import UsageResult, rejected
@@ -53,7 +53,7 @@ class Metering:
         self.usage_index = usage_index
         self.clock = clock
 
-    def record_usage(self, raws: Sequence[object], arrived: float | None = None) -> list[UsageResult]:
+    def record_usage(self, raws: Sequence[object], arrived: Moment | None = None) -> list[UsageResult]:
         """`arrived` (time.monotonic()): the batch need count only what was
         committed before that moment (a gateway call's usage: what its hold
         counted), so a head read begun since, shared, serves; by default the
@@ -120,7 +120,7 @@ class Metering:
         )
 
     @staticmethod
-    def _note_late_append(read_at: float, count: int) -> None:
+    def _note_late_append(read_at: Moment, count: int) -> None:
         """An append that committed a settling window or more after its
         reference read (a stalled insert) may hold ratings that a version
         published meanwhile changes, after both passes of that version read

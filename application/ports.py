@@ -14,6 +14,9 @@ from domain.holds import ProjectedStanding
 from domain.usage import RecordedUsage
 
 Clock = Callable[[], datetime]
+# A reading of time.monotonic(), in seconds: when a request arrived, when a
+# read of the log began. Only ever compared with other readings, never money.
+Moment = float
 
 
 class EventLog(Protocol):

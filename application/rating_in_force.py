@@ -14,6 +14,7 @@ import time
 from datetime import datetime
 from typing import Any
 
+from application.ports import Moment
 from application.reference import ReferenceData
 from domain.catalog import Plan, PriceBook
 from domain.customer import Customer
@@ -33,9 +34,9 @@ SETTLING_SECONDS = 5.0
 class RatingInForce:
     def __init__(self, reference: ReferenceData) -> None:
         self.reference = reference
-        self._read_at = float("-inf")  # time.monotonic() when the reference data was last read
+        self._read_at: Moment = float("-inf")  # when the reference data was last read
 
-    def refresh(self, arrived: float | None = None) -> None:
+    def refresh(self, arrived: Moment | None = None) -> None:
         """Bring the reference data up to the log, noting when: the moment
         before the read began (an older moment only makes the next check
         stricter). With `arrived`, a head read begun since that moment will
@@ -50,7 +51,7 @@ class RatingInForce:
             self.reference.refresh(arrived)
         self._read_at = max(self._read_at, started)
 
-    def recent(self) -> float:
+    def recent(self) -> Moment:
         """Read the reference data again unless it was read within
         REFERENCE_MAX_AGE_SECONDS: what a batch is about to rate and append
         with (a slow duplicate check, a lost race, a long re-rating). Returns

@@ -16,6 +16,7 @@ from eventsourcing.application import Repository
 from eventsourcing.persistence import ApplicationRecorder, Recording
 from eventsourcing.utils import get_topic
 
+from application.ports import Moment
 from domain.alerts import WebhookEndpoint
 from domain.catalog import Plan, PriceBook
 from domain.customer import Customer
@@ -64,7 +65,7 @@ class ReferenceData:
         recorder: ApplicationRecorder,
         repository: Repository[UUID],
         head: Callable[[], int] | None = None,
-        head_since: Callable[[float], int] | None = None,
+        head_since: Callable[[Moment], int] | None = None,
     ) -> None:
         self._recorder = recorder
         self._head = head or (lambda: recorder.max_notification_id() or 0)
@@ -90,7 +91,7 @@ class ReferenceData:
                 self._known_plain.clear()  # the next refresh reads the log, as without them
             self._known_plain.update(plain)
 
-    def refresh(self, arrived: float | None = None) -> None:
+    def refresh(self, arrived: Moment | None = None) -> None:
         """Catch up to the log's head. The position advances to the head even
         when no reference event was found, so each refresh reads only what was
         appended since the last one (usage events included in the range).

@@ -14,6 +14,7 @@ from fastapi.responses import StreamingResponse
 
 from application.gateway import Gateway
 from application.gateway_ports import ProviderCall, Refusal, UsageRecording
+from application.ports import Moment
 from infrastructure.upstream_http import HttpUpstreams, UpstreamConfig
 from interfaces.bootstrap import Services
 from interfaces.gateway.errors import provider_error
@@ -52,7 +53,7 @@ class CountedUsage:
     def __init__(self, usage: UsageRecording) -> None:
         self.usage = usage
 
-    def record_usage(self, raws: Sequence[object], arrived: float | None = None) -> list[Any]:
+    def record_usage(self, raws: Sequence[object], arrived: Moment | None = None) -> list[Any]:
         return list(count_usage(self.usage.record_usage(raws, arrived)))
 
 
