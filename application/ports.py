@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from domain.holds import ProjectedStanding
+from domain.rerating import RatedWith
 from domain.usage import RecordedUsage
 
 Clock = Callable[[], datetime]
@@ -73,9 +74,17 @@ class UsageHistory(Protocol):
         ...
 
     def usage_of(
-        self, customers: list[str], start: datetime, end: datetime, after: str, limit: int
+        self,
+        customers: list[str],
+        start: datetime,
+        end: datetime,
+        after: str,
+        limit: int,
+        not_rated_with: RatedWith | None = None,
     ) -> list[tuple[str, RecordedUsage]]:
-        """The same for a set of customers."""
+        """The same for a set of customers; with `not_rated_with`, without the
+        usage whose latest rating used that version or a later one of the same
+        price book or plan (unpriced usage always comes)."""
         ...
 
     def changed_months(self, after: int, upto: int) -> list[tuple[str, str]]:

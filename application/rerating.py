@@ -24,9 +24,10 @@ from application.read_model_barrier import ReadModelBarrier
 from application.reference import ReferenceData
 from domain import accounts
 from domain.customer import Customer
+from domain.invariants import require
 from domain.money import ZERO
 from domain.rating import Rating
-from domain.rerating import PreviousRating, adjustment, changes_amounts, withdrawal
+from domain.rerating import PreviousRating, RatedWith, adjustment, changes_amounts, withdrawal
 from domain.usage import RecordedUsage, rerated_event, unpriced_event
 
 PAGE = 5_000
@@ -65,6 +66,7 @@ class Rerating:
         customer: str | None = None,
         since: datetime,
         reason: str,
+        version: int | None = None,
     ) -> RerateReport:
         """Re-rate the usage, since `since`, of `customer`, or of the customers
         on `plan` or on a plan that prices from `price_book` at any moment
@@ -72,7 +74,20 @@ class Rerating:
         on it). The read model is caught up to the log first, so every usage
         recorded before this call is seen. Each chunk is rated with reference
         data read at most REFERENCE_MAX_AGE_SECONDS before its append, like a
-        metering batch."""
+        metering batch.
+
+        `version` (with `price_book` or `plan`) names the number of the
+        version that calls for this re-rating: usage already rated with it or
+        a later one of that book or plan is not read (domain.rerating.RatedWith
+        says why none of it can change). So a settling pass after a busy
+        stretch reads only what raced the publication, not every usage since
+        the version's effective_from."""
+        known = None
+        if version is not None:
+            require((price_book is None) != (plan is None), "a version belongs to a price book or a plan")
+            known = (
+                RatedWith("price_book", price_book, version) if price_book else RatedWith("plan", str(plan), version)
+            )
         if not self.barrier.caught_up(CATCH_UP_SECONDS):
             raise Conflict("the read model is behind the event log; re-rating will run when it catches up")
         self.rating.refresh()
@@ -84,7 +99,7 @@ class Rerating:
         report = RerateReport()
         after = ""
         while True:
-            page = self.usage_history.usage_of(customers, since, FAR_FUTURE, after, PAGE)
+            page = self.usage_history.usage_of(customers, since, FAR_FUTURE, after, PAGE, known)
             report.scanned += len(page)
             for start in range(0, len(page), APPEND_CHUNK):
                 self.rating.recent()

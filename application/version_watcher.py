@@ -160,12 +160,14 @@ class VersionWatcher:
             return {
                 "price_book": name,
                 "since": event.effective_from,
+                "version": event.number,  # usage rated knowing it needs nothing from this pass
                 "reason": f"price book {name} version {event.number}",
             }
         plan = next(p for p in self.reference.plans.values() if p.id == event.originator_id)
         return {
             "plan": plan.plan_id,
             "since": event.effective_from,
+            "version": event.number,
             "reason": f"plan {plan.plan_id} version {event.number}",
         }
 
@@ -198,7 +200,8 @@ def _plan_change_request(customers: Mapping[str, Customer], event: Any) -> dict[
 def _merged(requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One request per price book, plan or customer, from the earliest
     `since` among the versions or plan changes it settles, its reason naming
-    the first of them."""
+    the first of them; for versions, the latest number among them (usage
+    rated with an earlier one may not know a later one)."""
     merged: dict[tuple[str, str], dict[str, Any]] = {}
     counts: dict[tuple[str, str], int] = {}
     for request in requests:
@@ -208,6 +211,8 @@ def _merged(requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
         found = merged.setdefault(key, dict(request))
         since: datetime = min(found["since"], request["since"])
         found["since"] = since
+        if "version" in request:
+            found["version"] = max(found["version"], request["version"])
     for key, count in counts.items():
         if count > 1:
             merged[key]["reason"] += f" and {count - 1} later " + ("changes" if key[0] == "customer" else "versions")

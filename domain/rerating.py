@@ -16,6 +16,24 @@ from domain.rating import Rating
 
 
 @dataclass(frozen=True)
+class RatedWith:
+    """A version of a price book (kind "price_book") or of a plan (kind
+    "plan"), by its number. Versions of one book or plan are numbered in the
+    order they are published, and reference data are read as a prefix of the
+    log, so a usage rated with this version or a later one of the same book
+    or plan was rated by a batch that knew this version: a re-rating for it
+    has nothing to change there, and need not read that usage."""
+
+    kind: str
+    name: str
+    number: int
+
+    def __post_init__(self) -> None:
+        require(self.kind in ("price_book", "plan"), self.kind)
+        require(self.number >= 1, self.number)
+
+
+@dataclass(frozen=True)
 class PreviousRating:
     """What re-rating needs of the rating it replaces (None amounts: unpriced)."""
 

@@ -14,6 +14,7 @@ from uuid import UUID
 from domain.accounts import account_type, receivable, wallet
 from domain.journal import Posting
 from domain.money import ZERO, exact, money_math
+from domain.rerating import RatedWith
 from domain.usage import RecordedUsage
 from projections.database import Cursor, Database
 from projections.ledger_view import iso
@@ -321,6 +322,11 @@ def _by_currency(totals: dict[tuple[str, str], list[Decimal]]) -> list[CurrencyT
     ]
 
 
+# The usage_events columns naming the price book (or plan) a usage's rating
+# used, and that book's (or plan's) version number.
+RATED_WITH_COLUMNS = {"price_book": ("price_book", "price_version"), "plan": ("plan", "plan_version")}
+
+
 class UsageHistoryQueries:
     """Recorded usage by time (the usage_events table), for simulations."""
 
@@ -336,12 +342,25 @@ class UsageHistoryQueries:
         )
 
     def usage_of(
-        self, customers: list[str], start: datetime, end: datetime, after: str, limit: int
+        self,
+        customers: list[str],
+        start: datetime,
+        end: datetime,
+        after: str,
+        limit: int,
+        not_rated_with: RatedWith | None = None,
     ) -> list[tuple[str, RecordedUsage]]:
         if not customers:
             return []
         marks = ",".join("?" * len(customers))
-        return self._usage([f"customer IN ({marks})"], list(customers), start, end, after, limit)
+        conditions, params = [f"customer IN ({marks})"], list[Any](customers)
+        if not_rated_with is not None:  # rated with that version or a later one of the same book or plan: left out
+            name, version = RATED_WITH_COLUMNS[not_rated_with.kind]
+            conditions.append(
+                f"(charge IS NULL OR {name} IS NULL OR {name} <> ? OR {version} IS NULL OR {version} < ?)"
+            )
+            params += [not_rated_with.name, not_rated_with.number]
+        return self._usage(conditions, params, start, end, after, limit)
 
     def changed_months(self, after: int, upto: int) -> list[tuple[str, str]]:
         """(customer, YYYY-MM) of the usage recorded or re-rated at log

@@ -107,13 +107,57 @@ def test_the_settling_pass_rerates_usage_that_raced_the_publication(database_url
         writer.app.metering.record_usage([event("raced")])
         stale = writer.app.metering.find_usage("acme", "raced")
         assert stale is not None and stale.rating is not None and stale.rating.price_version == 1
+        writer.app.reference.refresh = lambda: type(writer.app.reference).refresh(writer.app.reference)
+        writer.app.metering.record_usage([event(f"after{i}") for i in range(5)])  # rated knowing the cut
         operator.follower.catch_up()
+        reports = []
+        rerate = operator.app.rerating.rerate
+
+        def rerate_and_keep(**asked: object) -> object:
+            reports.append(rerate(**asked))  # type: ignore[arg-type]
+            return reports[-1]
+
+        monkeypatch.setattr(operator.app.rerating, "rerate", rerate_and_keep)
         watcher.step()  # the settling pass
         usage = operator.app.metering.find_usage("acme", "raced")
         assert usage is not None and [r.price_version for r in usage.ratings] == [1, 2]
+        # It read the raced usage alone: what was rated knowing the cut cannot change.
+        assert sum(report.scanned for report in reports) == 1 and sum(report.rerated for report in reports) == 1
     finally:
         writer.close()
         operator.close()
+
+
+def test_a_rerating_for_a_version_reads_only_the_usage_not_rated_with_it(services: Services) -> None:
+    seed(services.app)
+    services.app.metering.record_usage([event(f"old{i}", model=("gpt-4o", "gpt-4o-mini")[i % 2]) for i in range(6)])
+    services.app.metering.record_usage([event("unpriced", model="gpt-9")])
+    services.app.catalog.publish_price_version("default", WEEK_AGO, halved_gpt4o(), "manual")
+    services.app.metering.record_usage([event(f"new{i}") for i in range(4)])  # rated with version 2 at once
+    services.follower.catch_up()
+    rated_with = [services.app.metering.find_usage("acme", f"new{i}") for i in range(4)]
+    assert all(u is not None and u.rating is not None and u.rating.price_version == 2 for u in rated_with)
+
+    report = services.app.rerating.rerate(price_book="default", since=WEEK_AGO, reason="v2", version=2)
+    assert (report.scanned, report.rerated) == (7, 3)  # the six rated with version 1, and the unpriced one
+    services.follower.catch_up()
+    everything = services.app.rerating.rerate(price_book="default", since=WEEK_AGO, reason="all")
+    assert (everything.scanned, everything.rerated) == (11, 0)  # what was left out had nothing to change
+    again = services.app.rerating.rerate(price_book="default", since=WEEK_AGO, reason="v2 again", version=2)
+    # Read again: the unpriced usage, and the three gpt-4o-mini ones, whose amounts
+    # version 2 left as they were (so they kept their rating with version 1).
+    assert (again.scanned, again.rerated) == (4, 0)
+
+    services.app.catalog.publish_plan_version("pro", WEEK_AGO, Decimal("30"), [])
+    services.follower.catch_up()
+    by_plan = services.app.rerating.rerate(plan="pro", since=WEEK_AGO, reason="plan v2", version=2)
+    assert (by_plan.scanned, by_plan.rerated) == (11, 10)  # every rating used plan version 1
+    services.follower.catch_up()
+    plan_again = services.app.rerating.rerate(plan="pro", since=WEEK_AGO, reason="plan v2 again", version=2)
+    assert (plan_again.scanned, plan_again.rerated) == (1, 0)
+    (usd,) = services.queries.trial_balance()
+    assert usd.debits == usd.credits
+    assert audit_history(services.app).problems == []
 
 
 def test_the_audit_recomputes_rerated_ratings(services: Services) -> None:
