@@ -85,9 +85,8 @@ class Rerating:
         known = None
         if version is not None:
             require((price_book is None) != (plan is None), "a version belongs to a price book or a plan")
-            known = (
-                RatedWith("price_book", price_book, version) if price_book else RatedWith("plan", str(plan), version)
-            )
+            kind, name = ("price_book", price_book) if price_book is not None else ("plan", str(plan))
+            known = RatedWith(kind, name, version)
         if not self.barrier.caught_up(CATCH_UP_SECONDS):
             raise Conflict("the read model is behind the event log; re-rating will run when it catches up")
         self.rating.refresh()
