@@ -10,6 +10,7 @@ import time
 from infrastructure.settings import Settings
 from interfaces.following import open_following
 from interfaces.shared_part_health import SharedPartHealth
+from interfaces.start_up import freeze_start_up
 
 PARENT_CHECK_SECONDS = 1.0
 
@@ -20,6 +21,7 @@ def run_projector(settings_fields: dict[str, object], parent_pid: int, health: S
     if settings.projector_nice and hasattr(os, "nice"):
         os.nice(settings.projector_nice)  # requests first: the view's lag is covered by the log's tail
     following = open_following(settings, health)
+    freeze_start_up()
     following.start()
     try:
         while os.getppid() == parent_pid:

@@ -14,6 +14,7 @@ from multiprocessing.sharedctypes import Synchronized
 
 from infrastructure.settings import Settings
 from interfaces.bootstrap import LIVE_PREFIX, Services, bootstrap
+from interfaces.start_up import freeze_start_up
 from projections import rebuild
 from projections.follower import Progress
 
@@ -45,6 +46,7 @@ def _child(settings_fields: dict[str, object], replayed: Synchronized[int], answ
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     try:
         services = bootstrap(Settings.model_validate(settings_fields), start_follower=False)
+        freeze_start_up()
         try:
             found = [(d.table, d.detail) for d in replay_differences(services, advance)]
         finally:

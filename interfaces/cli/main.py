@@ -25,6 +25,7 @@ from interfaces.cli.export import export_ledger
 from interfaces.cli.progress import progress_bar
 from interfaces.observability.logs import configure_logging
 from interfaces.observability.tracing import instrument_app, start_tracing
+from interfaces.start_up import freeze_start_up
 from projections import rebuild
 from projections.checkpoints import SqlCheckpoints
 
@@ -81,6 +82,7 @@ def project() -> None:
     settings = Settings(follower=True, projector="thread")
     configure_logging(settings.log_format, settings.log_level)
     services = bootstrap(settings)
+    freeze_start_up()
     where = shown_url(settings.database_url)
     if settings.log_format == "json":
         fields = {"store": where, "position": services.follower.position}
@@ -132,6 +134,7 @@ def demo(
 def replay() -> None:
     """Rebuild every projection from the event store, then compare it with what was there."""
     services = bootstrap(Settings(), start_follower=False)
+    freeze_start_up()
     compared: list[tuple[int, list[rebuild.Difference] | None]] = []
     try:
         total = services.app.store.head()
@@ -162,6 +165,7 @@ def audit() -> None:
     ledger: every entry balances, the trial balance is zero, every rating reproduces."""
     settings = Settings()
     services = bootstrap(settings, start_follower=False)
+    freeze_start_up()
     replay = BackgroundReplay(settings)  # replays into scratch meanwhile, in a process of its own
     try:
         total = services.app.store.head()
