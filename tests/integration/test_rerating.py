@@ -107,7 +107,8 @@ def test_the_settling_pass_rerates_usage_that_raced_the_publication(database_url
         writer.app.metering.record_usage([event("raced")])
         stale = writer.app.metering.find_usage("acme", "raced")
         assert stale is not None and stale.rating is not None and stale.rating.price_version == 1
-        writer.app.reference.refresh = lambda: type(writer.app.reference).refresh(writer.app.reference)
+        refresh = type(writer.app.reference).refresh  # the race is over: the writer reads them afresh again
+        monkeypatch.setattr(writer.app.reference, "refresh", lambda *asked: refresh(writer.app.reference, *asked))
         writer.app.metering.record_usage([event(f"after{i}") for i in range(5)])  # rated knowing the cut
         operator.follower.catch_up()
         reports = []
