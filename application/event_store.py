@@ -15,6 +15,7 @@ from eventsourcing.persistence import IntegrityError, Recording, Transcoder
 
 from application.errors import Conflict
 from application.log_head import LogHead
+from application.ports import Moment
 from application.stored_values import StoredValuesTranscoder
 from domain.holds import Holds
 
@@ -74,7 +75,7 @@ class EventStore(Application[UUID]):
         after this call began (concurrent callers share one read)."""
         return self._head.now()
 
-    def head_since(self, moment: float) -> int:
+    def head_since(self, moment: Moment) -> int:
         """The head from a read that began after `moment` (time.monotonic()):
         a request that read it already, or shares a read in flight, pays no
         second query (application/log_head.py)."""

@@ -28,7 +28,7 @@ class EventLog(Protocol):
         """The position of the last event (0 when empty)."""
         ...
 
-    def head_since(self, moment: float) -> int:
+    def head_since(self, moment: Moment) -> int:
         """The head from a read that began after `moment` (time.monotonic())."""
         ...
 

@@ -19,7 +19,10 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Literal
 
-Clock = Callable[[], float]  # seconds since the epoch, so the times can be shown and shared across processes
+# A reading of time.time(): seconds since the epoch, so the times can be shown
+# and shared across processes. Never money.
+EpochSeconds = float
+Clock = Callable[[], EpochSeconds]
 Status = Literal["ok", "retrying", "failing", "stalled", "stopped"]
 ERROR_MESSAGE_LIMIT = 300  # the first line of an error, cut: health answers never carry a traceback
 
@@ -34,10 +37,10 @@ class PartState:
     steps_total: int = 0
     error_type: str = ""
     error_message: str = ""
-    last_failure_at: float | None = None
-    last_success_at: float | None = None
-    last_progress_at: float | None = None
-    step_started_at: float | None = None  # set while a step runs
+    last_failure_at: EpochSeconds | None = None
+    last_success_at: EpochSeconds | None = None
+    last_progress_at: EpochSeconds | None = None
+    step_started_at: EpochSeconds | None = None  # set while a step runs
 
 
 @dataclass(frozen=True)
@@ -140,7 +143,7 @@ class PartHealth:
             )
 
 
-def judge(state: PartState, limits: HealthLimits, now: float) -> Verdict:
+def judge(state: PartState, limits: HealthLimits, now: EpochSeconds) -> Verdict:
     """A part's own record against the limits (the follower's stall is judged apart)."""
     if state.started and not state.running:
         return Verdict("stopped", "its loop has stopped")
@@ -163,7 +166,7 @@ class ProgressWatch:
         self.clock = clock
         self._lock = threading.Lock()
         self._position = -1
-        self._waiting_since: float | None = None
+        self._waiting_since: EpochSeconds | None = None
 
     def waited_seconds(self, position: int, head: int) -> float:
         """How long work has waited at `position` (0 when none waits or it has just moved)."""
