@@ -86,7 +86,13 @@ class Authorizations:
         start when not given: a gateway gives its request's) counts in it."""
         arrived = time.monotonic() if arrived is None else arrived
         validation.caller_id(authorization_id, "id")
-        customer = self.customers.customer(customer_id, arrived)
+        # An amount is decided on this process's copy of the customer, when
+        # it has one, without reading the log's head for it first: the
+        # standing read carries the head, the copy is then checked against it
+        # and, if the customer changed, decided again (_CustomerChanged). An
+        # estimate is priced first, so it reads the head before, as rating does.
+        held = self.customers.held_copy(customer_id) if estimate is None else None
+        customer = held if held is not None else self.customers.customer(customer_id, arrived)
         request = {"customer": customer_id, "amount": amount, "estimate": estimate, "expires": expires_in_seconds}
         fingerprint = hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()[:32]
         asked = self._amount_asked(customer, amount, estimate)
@@ -97,7 +103,11 @@ class Authorizations:
             )
         with self._lock_of(customer_id):  # one at a time per customer in this process; other processes race
             for attempt in range(MAX_ATTEMPTS):
-                decided = self._try_authorize(authorization_id, customer, fingerprint, asked, seconds, arrived)
+                try:
+                    decided = self._try_authorize(authorization_id, customer, fingerprint, asked, seconds, arrived)
+                except _CustomerChanged as changed:
+                    customer = changed.customer
+                    continue
                 if decided is not None:
                     return decided
                 time.sleep(random.uniform(0, 0.002 * (attempt + 1)))  # another process moved the holds: again
@@ -110,6 +120,9 @@ class Authorizations:
         holds = self._holds(customer.customer_id, current=False)
         open_holds = holds.open_holds(now)
         standing, named = self._standing(customer, open_holds, now, arrived, authorization_id)
+        current = self.customers.customer(customer.customer_id, arrived)  # to the head the standing read carried
+        if current is not customer:
+            raise _CustomerChanged(current)
         if named:  # a usage of the customer names this id already: a retry, or an id that is not new
             first = self._existing_authorization(authorization_id)
             if first is not None:
@@ -370,7 +383,10 @@ class Authorizations:
             since = min((confirmed[key] for key in unknown if key in confirmed), default=None)
         if asking is not None and asking not in known:
             new.add(asking)
+        began = time.monotonic()
         projected = read(sorted(new), since)
+        if projected.head is not None:  # read in the same snapshot: the head for the tail and the reference data
+            self.store.observed_head(projected.head, began)
         tail = self.log_tail.figures(customer_id, projected.position, arrived)
         captured = known | projected.captured | tail.captured
         with self._lock_of(customer_id):
@@ -414,6 +430,14 @@ class Authorizations:
             # a busy customer's captured holds were asked about again.
             known.intersection_update(open_holds.keys())
         return known
+
+
+class _CustomerChanged(Exception):
+    """The customer changed after the copy a decision began with: decide again on this one."""
+
+    def __init__(self, customer: Customer) -> None:
+        super().__init__(customer.customer_id)
+        self.customer = customer
 
 
 def limit_period(period: str, now: datetime) -> tuple[datetime, datetime]:

@@ -81,6 +81,11 @@ class EventStore(Application[UUID]):
         second query (application/log_head.py)."""
         return self._head.since(moment)
 
+    def observed_head(self, head: int, began: Moment) -> None:
+        """A query that began after `began` (time.monotonic()) found the head
+        at `head`: later head_since() calls for earlier moments use it."""
+        self._head.observed(head, began)
+
     def read(
         self, after: int, limit: int, topics: Sequence[str] = (), stop: int | None = None
     ) -> list[tuple[int, Any]]:

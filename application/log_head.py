@@ -7,7 +7,8 @@ reads: an asker waits for a read in flight only if it began after the
 moment the asker names, and otherwise starts the next read itself (one at a
 time), which every asker waiting meanwhile then uses too. A request that
 reads the head several times (its reference data, then the log's tail)
-queries the store once."""
+queries the store once, and a query that reads the head beside something
+else (the standing an authorization is decided on) spares the head's own."""
 
 from __future__ import annotations
 
@@ -39,6 +40,16 @@ class LogHead:
                 if self._running_began is None:
                     return self._read_now()
                 self._changed.wait()  # a read in flight: use it if it began after `moment`, else start the next
+
+    def observed(self, value: int, began: Moment) -> None:
+        """Another query read the head as `value`, and began after `began`
+        (time.monotonic(), taken before it was sent): it serves askers as a
+        read of its own would (e.g. a standing read that carries the head
+        from its snapshot)."""
+        with self._changed:
+            if self._value_began is None or began > self._value_began:
+                self._value, self._value_began = value, began
+                self._changed.notify_all()
 
     def _read_now(self) -> int:
         """Read under the condition's lock, released during the query."""

@@ -50,6 +50,11 @@ class ProjectedStanding:
     spend: Decimal  # in the period asked about
     past_due: bool
     position: int
+    # The log's head in the same snapshot, when the read model lives beside
+    # the log and the read asked for it: every event committed before the
+    # read began is at or below it, so it serves as the head a decision adds
+    # the log's tail up to, without a query of its own.
+    head: int | None = None
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import psycopg
+from eventsourcing.persistence import ApplicationRecorder
+from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder
 from psycopg import sql
 
 from infrastructure.postgres_database import PostgresDatabase
@@ -43,3 +46,19 @@ def creating_store(store: Store) -> Iterator[None]:
             yield
         finally:
             connection.execute("SELECT pg_advisory_unlock(hashtext(%s))", (key,))
+
+
+def log_head_statement(recorder: ApplicationRecorder) -> str:
+    """The statement that reads the log's head (its greatest notification
+    id), as the recorder itself does, for the read model's connection: the
+    views live in the same schema (PostgreSQL) or file (SQLite)."""
+
+    def quoted(name: str) -> str:
+        return '"' + name.replace('"', '""') + '"'
+
+    if isinstance(recorder, PostgresApplicationRecorder):
+        table = f"{quoted(recorder.datastore.schema)}.{quoted(recorder.events_table_name)}"
+        return f"SELECT MAX(notification_id) FROM {table}"
+    if isinstance(recorder, SQLiteApplicationRecorder):
+        return f"SELECT MAX(rowid) FROM {quoted(recorder.events_table_name)}"
+    raise TypeError(f"no log head statement for {type(recorder).__name__}")

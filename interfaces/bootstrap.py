@@ -13,7 +13,7 @@ from application.ports import Clock
 from application.tally import ReadModel, Tally, utc_now
 from application.tier_settler import TierSettler
 from infrastructure.counted_webhook_sender import CountedWebhookSender
-from infrastructure.databases import creating_store, open_database
+from infrastructure.databases import creating_store, log_head_statement, open_database
 from infrastructure.log_listener import LogListener
 from infrastructure.price_catalog import GenaiPricesCatalog
 from infrastructure.settings import Settings
@@ -117,6 +117,7 @@ def _open_store(settings: Settings, store: Store, clock: Clock, prefix: str) -> 
     policies' checkpoints, each creating its tables if they are missing."""
     database = open_database(store)
     history = UsageHistoryQueries(database, prefix)
+    authorizations = AuthorizationQueries(database, prefix)
     app = Tally(
         env=store.env,
         usage_index=usage_index_for,
@@ -126,13 +127,14 @@ def _open_store(settings: Settings, store: Store, clock: Clock, prefix: str) -> 
             usage_history=history,
             billing=BillingQueries(database, prefix),
             wallets=WalletQueries(database, prefix),
-            authorizations=AuthorizationQueries(database, prefix),
+            authorizations=authorizations,
             alerts=AlertQueries(database, prefix),
         ),
         payments=StripeGateway(settings.stripe_api_key, settings.stripe_api_base) if settings.stripe_api_key else None,
         webhooks=CountedWebhookSender(StandardWebhookSender()),
         dunning_days=tuple(settings.dunning_days),
     )
+    authorizations.read_head_with(log_head_statement(app.store.recorder))  # the views live beside the log
     create_views(database, prefix)
     return database, app, SqlCheckpoints(database)
 

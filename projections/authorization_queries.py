@@ -20,6 +20,14 @@ class AuthorizationQueries:
     def __init__(self, database: Database, prefix: str) -> None:
         self.database = database
         self.prefix = prefix
+        self._head_sql: str | None = None
+
+    def read_head_with(self, statement: str) -> None:
+        """The statement that reads the log's head, whose table lives beside
+        the views (same schema or file): each standing then carries the head
+        from the same snapshot (ProjectedStanding.head), which spares a
+        decision the head's own round trip."""
+        self._head_sql = f"({statement})"
 
     def standing(
         self,
@@ -30,9 +38,10 @@ class AuthorizationQueries:
         end: datetime,
         since: int | None = None,
     ) -> ProjectedStanding:
-        """The balance, captured hold ids, spend in [start, end), past due, and
-        the read model's position: one statement, so one snapshot and one
-        round trip (hold ids are caller ids, which hold no spaces)."""
+        """The balance, captured hold ids, spend in [start, end), past due, the
+        read model's position and (when read_head_with() named how) the log's
+        head: one statement, so one snapshot and one round trip (hold ids are
+        caller ids, which hold no spaces)."""
         p, dialect = self.prefix, self.database.dialect
         captured_sql, captured_params = self._captured_among(customer, holds, since)
         tiers_sql = "0"
@@ -41,13 +50,15 @@ class AuthorizationQueries:
             tiers_sql = f"(SELECT {dialect.sum('difference')} FROM {p}tier_months WHERE customer = ? AND period = ?)"
             tiers_params = (customer, iso(start)[:7])
         past_due_marks = ",".join("?" * len(PAST_DUE_STATUSES))
+        head_sql = self._head_sql or "NULL"
         statement = (
             f"SELECT (SELECT position FROM {p}tracking WHERE name = ?),"
             f" (SELECT balance FROM {p}balances WHERE customer = ? AND currency = ?),"
             f" {captured_sql},"
             f" (SELECT {dialect.sum('charge')} FROM {p}usage_daily WHERE customer = ? AND day >= ? AND day < ?),"
             f" {tiers_sql},"
-            f" (SELECT 1 FROM {p}invoices WHERE customer = ? AND status IN ({past_due_marks}) LIMIT 1)"
+            f" (SELECT 1 FROM {p}invoices WHERE customer = ? AND status IN ({past_due_marks}) LIMIT 1),"
+            f" {head_sql}"
         )
         params = (
             VIEW_NAME,
@@ -61,13 +72,14 @@ class AuthorizationQueries:
             customer,
             *PAST_DUE_STATUSES,
         )
-        tracked, balance, captured, spend, tiers, past_due = self.database.read_one(statement, params)
+        tracked, balance, captured, spend, tiers, past_due, head = self.database.read_one(statement, params)
         return ProjectedStanding(
             ZERO if balance is None else dec(balance),
             _ids(captured),
             dec(spend) + dec(tiers),
             past_due is not None,
             _position(tracked),
+            None if self._head_sql is None else _position(head),
         )
 
     def balance(
