@@ -105,8 +105,9 @@ class Authorizations:
             for attempt in range(MAX_ATTEMPTS):
                 try:
                     decided = self._try_authorize(authorization_id, customer, fingerprint, asked, seconds, arrived)
-                except _CustomerChanged as changed:
+                except _CustomerChanged as changed:  # its plan may price an estimate otherwise too
                     customer = changed.customer
+                    asked = self._amount_asked(customer, amount, estimate)
                     continue
                 if decided is not None:
                     return decided

@@ -64,3 +64,20 @@ def test_a_failed_read_lets_the_next_asker_read() -> None:
     with pytest.raises(ConnectionError):
         head.now()
     assert head.now() == 7
+
+
+def test_a_head_another_query_read_serves_only_moments_before_that_query_began() -> None:
+    reads: list[int] = []
+
+    def read() -> int:
+        reads.append(1)
+        return 100 + len(reads)
+
+    head = LogHead(read)
+    asked = time.monotonic()
+    began = time.monotonic()
+    head.observed(50, began)  # e.g. a standing read that carried the head
+    assert head.since(asked) == 50 and not reads  # asked before the query began: no read of its own
+    assert head.since(began) == 101  # not before it: a read of its own
+    head.observed(40, began)  # an older observation does not replace a newer value
+    assert head.since(asked) == 101 and len(reads) == 1
