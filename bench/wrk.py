@@ -1,9 +1,10 @@
 """GET balance and POST /v1/authorizations at full speed: `wrk` (Debian's
 package) in a closed loop, 8 connections, against a real `tally serve` and,
 in the same run, against the minimal FastAPI + psycopg-pool app of
-bench/minimal_app.py doing the same two requests on PostgreSQL (the baseline).
-Each line prints requests/s, p50 and p99 latency, and the ratio to the
-baseline's same request.
+bench/minimal_app.py doing the same two requests on PostgreSQL (the baseline),
+measured before each store's run and again after it. Each line prints
+requests/s, p50 and p99 latency, and the ratio to the mean of the two
+baseline runs around it.
 
     python -m bench.wrk [--seconds 10] [--stores postgresql,sqlite]
 """
@@ -197,7 +198,7 @@ def line(name: str, figures: Figures, baseline: Figures | None) -> str:
     ratio = f"{figures.per_second / baseline.per_second:5.2f}x" if baseline else "     -"
     flags = f"  ({figures.non2xx} non-2xx, {figures.errors} errors)" if figures.non2xx or figures.errors else ""
     speed = f"{figures.per_second:9,.0f}/s  p50 {figures.p50_ms:6.1f} ms  p99 {figures.p99_ms:6.1f} ms"
-    return f"{name:<48} {speed}  {ratio}{flags}"
+    return f"{name:<56} {speed}  {ratio}{flags}"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -212,17 +213,43 @@ def main(argv: list[str] | None = None) -> None:
     print(f"wrk, closed loop, {CONNECTIONS} connections, {options.seconds} s each, {CUSTOMERS} customers")
     with tempfile.TemporaryDirectory() as directory:
         folder = Path(directory)
-        baseline: dict[str, Figures] = {}
         with baseline_app(conninfo, folder) as base_url:
-            for mode, name in (("balance", "GET balance"), ("authorize", "POST /v1/authorizations")):
-                baseline[mode] = drive(base_url, mode, options.seconds, folder)
-                print(line(f"{name}, minimal app (baseline)", baseline[mode], None), flush=True)
-        for store in options.stores.split(","):
-            with tally_server(store, postgres_url, folder) as base_url:
-                for mode, name in (("balance", "GET balance"), ("authorize", "POST /v1/authorizations")):
-                    figures = drive(base_url, mode, options.seconds, folder)
-                    print(line(f"{name}, tally on {store}", figures, baseline[mode]), flush=True)
+            # The baseline is measured before each store's run and again after
+            # it, and each tally figure is set beside the mean of the two: a
+            # machine that slows or speeds up during the run moves both sides.
+            before = measure_baseline(base_url, options.seconds, folder, "")
+            for store in options.stores.split(","):
+                tally: dict[str, Figures] = {}
+                with tally_server(store, postgres_url, folder) as tally_url:
+                    for mode, _name in MODES:
+                        tally[mode] = drive(tally_url, mode, options.seconds, folder)
+                after = measure_baseline(base_url, options.seconds, folder, ", again")
+                for mode, name in MODES:
+                    bracket = mean_of(before[mode], after[mode])
+                    print(line(f"{name}, tally on {store}", tally[mode], bracket), flush=True)
+                before = after
 
+
+MODES = (("balance", "GET balance"), ("authorize", "POST /v1/authorizations"))
+
+
+def measure_baseline(base_url: str, seconds: int, folder: Path, label: str) -> dict[str, Figures]:
+    found: dict[str, Figures] = {}
+    for mode, name in MODES:
+        found[mode] = drive(base_url, mode, seconds, folder)
+        print(line(f"{name}, minimal app (baseline{label})", found[mode], None), flush=True)
+    return found
+
+
+def mean_of(first: Figures, second: Figures) -> Figures:
+    """The two baseline runs around a store's, as one (requests/s averaged)."""
+    return Figures(
+        (first.per_second + second.per_second) / 2,
+        (first.p50_ms + second.p50_ms) / 2,
+        (first.p99_ms + second.p99_ms) / 2,
+        first.non2xx + second.non2xx,
+        first.errors + second.errors,
+    )
 
 if __name__ == "__main__":
     main()
