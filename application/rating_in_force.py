@@ -34,31 +34,36 @@ SETTLING_SECONDS = 5.0
 class RatingInForce:
     def __init__(self, reference: ReferenceData) -> None:
         self.reference = reference
-        self._read_at: Moment = float("-inf")  # when the reference data was last read
+        # time.monotonic() when the reference data was last read (a time, not
+        # money); None until the first read.
+        self._read_at: Moment | None = None
 
-    def refresh(self, arrived: Moment | None = None) -> None:
+    def refresh(self, arrived: Moment | None = None) -> Moment:
         """Bring the reference data up to the log, noting when: the moment
         before the read began (an older moment only makes the next check
         stricter). With `arrived`, a head read begun since that moment will
         do (application/log_head.py), and `arrived` is the moment noted: the
         read may be that old, so `recent()` reads again once it is older than
-        the bound."""
+        the bound. Returns the moment noted."""
         if arrived is None:
             started = time.monotonic()
             self.reference.refresh()
         else:
             started = arrived
             self.reference.refresh(arrived)
-        self._read_at = max(self._read_at, started)
+        read_at = started if self._read_at is None else max(self._read_at, started)
+        self._read_at = read_at
+        return read_at
 
     def recent(self) -> Moment:
         """Read the reference data again unless it was read within
         REFERENCE_MAX_AGE_SECONDS: what a batch is about to rate and append
         with (a slow duplicate check, a lost race, a long re-rating). Returns
         when the data in use were read."""
-        if time.monotonic() - self._read_at > REFERENCE_MAX_AGE_SECONDS:
-            self.refresh()
-        return self._read_at
+        read_at = self._read_at
+        if read_at is None or time.monotonic() - read_at > REFERENCE_MAX_AGE_SECONDS:
+            read_at = self.refresh()
+        return read_at
 
     def rating(
         self, customer: Customer, occurred_at: datetime, provider: str, model: str, usage: dict[str, int]
