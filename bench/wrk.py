@@ -39,6 +39,7 @@ CUSTOMERS = 100
 BALANCE = "1000000"
 AMOUNT = "0.0001"
 WARM_UP_SECONDS = 2
+MODES = (("balance", "GET balance"), ("authorize", "POST /v1/authorizations"))
 RATES = [
     {"provider": "openai", "model": "gpt-4o", "unit": "input_tokens", "price": "2.50", "per": 1_000_000},
     {"provider": "openai", "model": "gpt-4o", "unit": "output_tokens", "price": "10", "per": 1_000_000},
@@ -229,8 +230,6 @@ def main(argv: list[str] | None = None) -> None:
                     print(line(f"{name}, tally on {store}", tally[mode], bracket), flush=True)
                 before = after
 
-
-MODES = (("balance", "GET balance"), ("authorize", "POST /v1/authorizations"))
 
 
 def measure_baseline(base_url: str, seconds: int, folder: Path, label: str) -> dict[str, Figures]:

@@ -49,16 +49,11 @@ def creating_store(store: Store) -> Iterator[None]:
 
 
 def log_head_statement(recorder: ApplicationRecorder) -> str:
-    """The statement that reads the log's head (its greatest notification
-    id), as the recorder itself does, for the read model's connection: the
-    views live in the same schema (PostgreSQL) or file (SQLite)."""
-
-    def quoted(name: str) -> str:
-        return '"' + name.replace('"', '""') + '"'
-
+    """The recorder's own statement for the log's head (its greatest
+    notification id), as text for the read model's connection: the views
+    live in the same schema (PostgreSQL) or file (SQLite)."""
     if isinstance(recorder, PostgresApplicationRecorder):
-        table = f"{quoted(recorder.datastore.schema)}.{quoted(recorder.events_table_name)}"
-        return f"SELECT MAX(notification_id) FROM {table}"
+        return recorder.max_notification_id_statement.as_string(None)
     if isinstance(recorder, SQLiteApplicationRecorder):
-        return f"SELECT MAX(rowid) FROM {quoted(recorder.events_table_name)}"
+        return recorder.select_max_notification_id_statement
     raise TypeError(f"no log head statement for {type(recorder).__name__}")
