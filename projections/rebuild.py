@@ -227,7 +227,7 @@ def build_scratch(
     page_size: int = PAGE_SIZE,
 ) -> Follower:
     with database.transaction(write=True) as cursor:
-        schema.create(cursor, prefix, database.dialect)
+        schema.create(cursor, prefix, database.dialect, indexes=False)  # rename() builds them at the swap
     follower = Follower(recorder, decode, database, prefix, page_size)
     follower.catch_up(until=until, progress=progress)
     return follower
@@ -249,6 +249,9 @@ def rebuild(
         follower = build_scratch(recorder, decode, database, prefix, None, progress, REBUILD_PAGE)
         if on_built is not None:
             on_built(follower)
+        if database.dialect.name == "postgresql":  # built before the swap, renamed in it: readers wait for no build
+            with database.transaction(write=True) as cursor:
+                schema.create_indexes(cursor, prefix, database.dialect)
         with database.transaction(write=True) as cursor:
             schema.rename(cursor, prefix, live_prefix, database.dialect)
     except BaseException:

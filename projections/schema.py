@@ -102,9 +102,22 @@ def create_statements(prefix: str, dialect: Dialect) -> list[str]:
     ]
 
 
-def create(cursor: Cursor, prefix: str, dialect: Dialect) -> None:
+def create(cursor: Cursor, prefix: str, dialect: Dialect, *, indexes: bool = True) -> None:
+    """The tables, and unless `indexes` is false their secondary indexes. A
+    scratch view being rebuilt goes without them while it is filled: the fold
+    reads and updates rows by their keys only, and building an index once
+    from the full table is far cheaper than keeping it up to date row by
+    row (docs/performance.md, section 21)."""
     for statement in create_statements(prefix, dialect):
-        cursor.execute(statement)
+        if indexes or not _is_index(statement):
+            cursor.execute(statement)
+
+
+def create_indexes(cursor: Cursor, prefix: str, dialect: Dialect) -> None:
+    """The secondary indexes of tables made with `indexes=False`."""
+    for statement in create_statements(prefix, dialect):
+        if _is_index(statement):
+            cursor.execute(statement)
 
 
 def drop(cursor: Cursor, prefix: str) -> None:
@@ -113,14 +126,35 @@ def drop(cursor: Cursor, prefix: str) -> None:
 
 
 def rename(cursor: Cursor, source_prefix: str, target_prefix: str, dialect: Dialect) -> None:
-    """Swap a rebuilt schema into place; indexes are recreated under the new names."""
+    """Swap a rebuilt schema into place, its indexes under the new names.
+    PostgreSQL renames every index the source tables have (their keys' too);
+    SQLite cannot rename one, so there, as for any secondary index the source
+    lacks, it is built here, in the swap's transaction."""
     drop(cursor, target_prefix)
     for table in TABLES:
         cursor.execute(f"ALTER TABLE {source_prefix}{table} RENAME TO {target_prefix}{table}")
-    for statement in create_statements(target_prefix, dialect):
-        if statement.startswith("CREATE INDEX"):
-            cursor.execute(statement)
-    for statement in create_statements(source_prefix, dialect):
-        if statement.startswith("CREATE INDEX"):
-            index = statement.split()[5]
-            cursor.execute(f"DROP INDEX IF EXISTS {index}")
+    if dialect.name == "postgresql":
+        for table in TABLES:
+            cursor.execute(
+                "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = ?",
+                (f"{target_prefix}{table}",),
+            )
+            for (index,) in cursor.fetchall():
+                if index.startswith(source_prefix):
+                    cursor.execute(f"ALTER INDEX {index} RENAME TO {target_prefix}{index[len(source_prefix) :]}")
+    for statement in _index_statements(target_prefix, dialect):
+        cursor.execute(statement)  # IF NOT EXISTS: an index renamed above is not built again
+    for statement in _index_statements(source_prefix, dialect):
+        cursor.execute(f"DROP INDEX IF EXISTS {_index_name(statement)}")
+
+
+def _is_index(statement: str) -> bool:
+    return statement.startswith("CREATE INDEX")
+
+
+def _index_statements(prefix: str, dialect: Dialect) -> list[str]:
+    return [statement for statement in create_statements(prefix, dialect) if _is_index(statement)]
+
+
+def _index_name(statement: str) -> str:
+    return statement.split()[5]  # CREATE INDEX IF NOT EXISTS <name> ON ...

@@ -60,6 +60,31 @@ def test_a_rebuild_equals_what_was_there(services: Services) -> None:
     assert len(after["postings"]) == 2 + 60 * 2
 
 
+def _indexes(services: Services) -> list[tuple[str, str]]:
+    """(table, index) of every index of the view's tables, keys' included."""
+    with services.database.snapshot() as cursor:
+        if services.database.dialect.name == "sqlite":
+            cursor.execute("SELECT tbl_name, name FROM sqlite_master WHERE type = 'index'")
+        else:
+            cursor.execute("SELECT tablename, indexname FROM pg_indexes WHERE schemaname = current_schema()")
+        rows = cursor.fetchall()
+    return sorted((str(table), str(index)) for table, index in rows if str(table).startswith(LIVE_PREFIX))
+
+
+def test_a_rebuilt_view_has_every_index_of_a_new_one_under_its_own_names(services: Services) -> None:
+    """A scratch view is filled without its secondary indexes; the swap must
+    leave the live view with all of them (and, on PostgreSQL, with no index
+    named for the scratch view that built it), rebuild after rebuild."""
+    fill(services)
+    fresh = _indexes(services)
+    assert {f"{LIVE_PREFIX}postings_debit", f"{LIVE_PREFIX}usage_events_customer"} <= {i for _, i in fresh}, fresh
+    for _ in range(2):
+        rebuild.rebuild(
+            services.app.store.recorder, services.app.store.mapper.to_domain_event, services.database, LIVE_PREFIX
+        )
+        assert _indexes(services) == fresh
+
+
 def test_the_audit_passes_on_a_true_history_and_finds_a_tampered_view(services: Services) -> None:
     fill(services)
     report = audit_history(services.app)
