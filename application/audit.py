@@ -28,7 +28,7 @@ from domain.events import (
     UsageRerated,
     UsageUnpriced,
 )
-from domain.journal import assert_balanced
+from domain.journal import JournalEntry
 from domain.money import ZERO, money_math, round_to_minor_unit
 from domain.plans import Tiers
 from domain.rating import Chargeable, Rating, rate
@@ -90,9 +90,9 @@ def audit_history(
         for notification in page:
             event = app.store.mapper.to_domain_event(notification)
             report.events += 1
-            _check_entries(report, notification.id, event)
+            journals = _check_entries(report, notification.id, event)
             if isinstance(event, (UsageRecorded, UsageRerated, UsageUnpriced)):
-                _check_usage(app, report, latest, standings, notification.id, event)
+                _check_usage(app, report, latest, standings, notification.id, event, journals)
             elif isinstance(event, (PriceVersionPublished, PlanVersionPublished, CustomerUpdated)):
                 versions.note(app, notification.id, event)
             elif isinstance(event, TierSettled):
@@ -119,7 +119,11 @@ def _check_usage(
     standings: dict[Any, Standing],
     position: int,
     event: Any,
+    journals: list[JournalEntry] | None,
 ) -> None:
+    """`journals`: the event's entries as _check_entries parsed them (None
+    where they were not valid): a recorded usage's is its rating's entry,
+    which the rating's check then need not parse again."""
     if isinstance(event, UsageUnpriced):
         quantities, rating = dict(event.usage), None
         _check_unpricing(app, report, position, event)
@@ -131,7 +135,10 @@ def _check_usage(
     else:
         quantities, rating = event.usage, event.rating
         if rating:
-            _check_rating(app, report, position, event, quantities)
+            if journals is None:  # not valid, and reported: the rating's check parses it again and says why
+                _check_rating(app, report, position, event, quantities)
+            else:
+                _check_rating(app, report, position, event, quantities, parsed=(journals[0] if journals else None,))
     _follow(report, latest, position, event)
     try:
         found = standing(app, event, quantities, rating)
@@ -187,34 +194,49 @@ def _check_unpricing(app: Tally, report: HistoryReport, position: int, event: An
         report.problems.append(f"event {position}: the unpricing names versions that price the usage")
 
 
-def _check_entries(report: HistoryReport, position: int, event: object) -> None:
+def _check_entries(report: HistoryReport, position: int, event: object) -> list[JournalEntry] | None:
     """Every carried entry must parse into valid postings: positive, exact to
     12 places, between two known accounts, in one currency. With transfer-
     style postings, debits equal credits by construction; what can break is a
     posting itself, and this is where a corrupted history shows."""
     try:
-        journals = entries_of(event)
-        for journal in journals:
-            assert_balanced(journal.postings)
+        journals = entries_of(event)  # each entry checks itself as it is built: balanced, its postings valid
     except (AssertionError, ValueError, KeyError, TypeError, ArithmeticError) as error:
         report.problems.append(f"event {position}: its journal entry is not valid: {error!r}")
-        return
+        return None
     for journal in journals:
         report.entries += 1
         for posting in journal.postings:
             report.debits[posting.currency] += posting.amount
             report.credits[posting.currency] += posting.amount
+    return journals
 
 
-def _check_rating(app: Tally, report: HistoryReport, position: int, event: Any, usage: dict[str, int]) -> None:
+def _check_rating(
+    app: Tally,
+    report: HistoryReport,
+    position: int,
+    event: Any,
+    usage: dict[str, int],
+    parsed: tuple[JournalEntry | None] | None = None,
+) -> None:
+    """`parsed`: the rating's entry already parsed from event.rating["entry"]
+    (a recorded usage's entry is its rating's), else None: parsed here."""
     try:
-        _recompute(app, report, position, event, usage)
+        _recompute(app, report, position, event, usage, parsed)
     except (AssertionError, ValueError, KeyError, TypeError, ArithmeticError) as error:
         report.problems.append(f"event {position}: its rating cannot be recomputed: {error!r}")
 
 
-def _recompute(app: Tally, report: HistoryReport, position: int, event: Any, usage: dict[str, int]) -> None:
-    stored = Rating.from_dict(event.rating)
+def _recompute(
+    app: Tally,
+    report: HistoryReport,
+    position: int,
+    event: Any,
+    usage: dict[str, int],
+    parsed: tuple[JournalEntry | None] | None,
+) -> None:
+    stored = Rating.from_dict(event.rating) if parsed is None else Rating.with_entry(event.rating, parsed[0])
     book = app.reference.price_books.get(stored.price_book)
     plan = app.reference.plans.get(stored.plan)
     customer = app.reference.customers.get(event.customer)
@@ -226,7 +248,7 @@ def _recompute(app: Tally, report: HistoryReport, position: int, event: Any, usa
         return
     prices = book.versions[stored.price_version - 1]
     terms = plan.versions[stored.plan_version - 1]
-    charged = charged_account(stored.entry.as_dict() if stored.entry else None)
+    charged = charged_account(event.rating["entry"])  # the stored entry stored.entry was parsed from
     billing = "prepaid" if charged and charged.startswith("liabilities:wallet:") else "postpaid"
     item = Chargeable(event.customer, billing, stored.currency, event.provider, event.model, usage)
     again = rate(item, stored.price_book, prices, stored.plan, terms)

@@ -75,6 +75,11 @@ class Rating:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Rating:
+        return cls.with_entry(data, JournalEntry.from_dict(data["entry"]) if data["entry"] else None)
+
+    @classmethod
+    def with_entry(cls, data: Mapping[str, Any], entry: JournalEntry | None) -> Rating:
+        """from_dict() with its entry already parsed from data["entry"]."""
         return cls(
             price_book=data["price_book"],
             price_version=int(data["price_version"]),
@@ -85,7 +90,7 @@ class Rating:
             lines=tuple(RatedLine.from_dict(line) for line in data["lines"]),
             cost=Decimal(data["cost"]),
             charge=Decimal(data["charge"]),
-            entry=JournalEntry.from_dict(data["entry"]) if data["entry"] else None,
+            entry=entry,
             tiered=bool(data.get("tiered", False)),
         )
 

@@ -129,3 +129,20 @@ def test_the_audit_finds_a_rating_edited_in_the_event_store(services: Services) 
         cursor.execute(statement, (f'"{stored}"', f'"{forged}"'))
     report = audit_history(services.app)
     assert any("not reproduced" in problem for problem in report.problems), report.problems
+
+
+def test_the_audit_reports_both_a_broken_entry_and_the_rating_that_carries_it(services: Services) -> None:
+    """A recorded usage's entry is its rating's: the audit parses it once for
+    the ledger's check and hands it to the rating's. Where it does not parse,
+    both checks still say so, each in its own words."""
+    fill(services, count=4)
+    if services.database.dialect.name == "sqlite":
+        statement = "UPDATE stored_events SET state = CAST(replace(CAST(state AS TEXT), ?, ?) AS BLOB)"
+    else:
+        statement = "UPDATE tally_events SET state = convert_to(replace(convert_from(state, 'UTF8'), ?, ?), 'UTF8')"
+    with services.database.transaction(write=True) as cursor:
+        cursor.execute(statement, ('"revenue:usage"', '"income:usage"'))  # no such kind of account
+    report = audit_history(services.app)
+    assert sum("its journal entry is not valid" in problem for problem in report.problems) == 4, report.problems
+    assert sum("its rating cannot be recomputed" in problem for problem in report.problems) == 4, report.problems
+    assert report.ratings_checked == 0
