@@ -227,7 +227,7 @@ def build_scratch(
     page_size: int = PAGE_SIZE,
 ) -> Follower:
     with database.transaction(write=True) as cursor:
-        schema.create(cursor, prefix, database.dialect, indexes=False)  # rename() builds them at the swap
+        schema.create(cursor, prefix, database.dialect, indexes=False)  # built for the swap (rebuild)
     follower = Follower(recorder, decode, database, prefix, page_size)
     follower.catch_up(until=until, progress=progress)
     return follower

@@ -115,9 +115,8 @@ def create(cursor: Cursor, prefix: str, dialect: Dialect, *, indexes: bool = Tru
 
 def create_indexes(cursor: Cursor, prefix: str, dialect: Dialect) -> None:
     """The secondary indexes of tables made with `indexes=False`."""
-    for statement in create_statements(prefix, dialect):
-        if _is_index(statement):
-            cursor.execute(statement)
+    for statement in _index_statements(prefix, dialect):
+        cursor.execute(statement)
 
 
 def drop(cursor: Cursor, prefix: str) -> None:
