@@ -25,7 +25,7 @@ serve: setup
 
 lint: setup
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check domain application infrastructure interfaces projections tests clients
+	$(BIN)/ruff format --check domain application infrastructure interfaces projections tests clients bench
 
 typecheck: setup
 	$(BIN)/mypy

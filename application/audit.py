@@ -135,10 +135,7 @@ def _check_usage(
     else:
         quantities, rating = event.usage, event.rating
         if rating:
-            if journals is None:  # not valid, and reported: the rating's check parses it again and says why
-                _check_rating(app, report, position, event, quantities)
-            else:
-                _check_rating(app, report, position, event, quantities, parsed=(journals[0] if journals else None,))
+            _check_rating(app, report, position, event, quantities, journals)
     _follow(report, latest, position, event)
     try:
         found = standing(app, event, quantities, rating)
@@ -218,12 +215,14 @@ def _check_rating(
     position: int,
     event: Any,
     usage: dict[str, int],
-    parsed: tuple[JournalEntry | None] | None = None,
+    entries: list[JournalEntry] | None = None,
 ) -> None:
-    """`parsed`: the rating's entry already parsed from event.rating["entry"]
-    (a recorded usage's entry is its rating's), else None: parsed here."""
+    """`entries`: a recorded usage's entries as _check_entries parsed them
+    (its rating's entry, or none when the rating has none); None (a
+    correction, or entries that did not parse): the rating's entry is parsed
+    here, and a failure is this check's to report too."""
     try:
-        _recompute(app, report, position, event, usage, parsed)
+        _recompute(app, report, position, event, usage, entries)
     except (AssertionError, ValueError, KeyError, TypeError, ArithmeticError) as error:
         report.problems.append(f"event {position}: its rating cannot be recomputed: {error!r}")
 
@@ -234,9 +233,12 @@ def _recompute(
     position: int,
     event: Any,
     usage: dict[str, int],
-    parsed: tuple[JournalEntry | None] | None,
+    entries: list[JournalEntry] | None,
 ) -> None:
-    stored = Rating.from_dict(event.rating) if parsed is None else Rating.with_entry(event.rating, parsed[0])
+    if entries is None:
+        stored = Rating.from_dict(event.rating)
+    else:
+        stored = Rating.with_entry(event.rating, entries[0] if entries else None)
     book = app.reference.price_books.get(stored.price_book)
     plan = app.reference.plans.get(stored.plan)
     customer = app.reference.customers.get(event.customer)

@@ -231,7 +231,6 @@ def main(argv: list[str] | None = None) -> None:
                 before = after
 
 
-
 def measure_baseline(base_url: str, seconds: int, folder: Path, label: str) -> dict[str, Figures]:
     found: dict[str, Figures] = {}
     for mode, name in MODES:
@@ -249,6 +248,7 @@ def mean_of(first: Figures, second: Figures) -> Figures:
         first.non2xx + second.non2xx,
         first.errors + second.errors,
     )
+
 
 if __name__ == "__main__":
     main()
