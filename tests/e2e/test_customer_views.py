@@ -11,7 +11,7 @@ from pathlib import Path
 from domain.money import format_amount
 from tests.customer_view_checks import operator_fields, operator_words, pdf_text, provider_prices_shown
 from tests.e2e.consistency import consistent_balance
-from tests.e2e.server import client, server_process
+from tests.e2e.server import client, projected, server_process
 from tests.e2e.test_billing_flow import last_month
 from tests.e2e.test_rest_flow import graphql, setup_catalog
 from tests.support import event, expected_charge, just_now
@@ -87,6 +87,7 @@ def test_an_invoice_shows_a_customer_no_cost_or_markup(server: str) -> None:
         run = api.post("/v1/billing-runs", json={"period_end": period_end, "customers": ["initech"]})
         assert run.status_code == 201, run.text
         invoice_id = run.json()["invoices"][0]["id"]
+        assert projected(api)  # the invoice list is a view: it follows the run's saved invoice
         key = api.post("/v1/customers/initech/api-keys").json()["key"]
         with client(server, key) as own:
             shown = own.get(f"/v1/invoices/{invoice_id}").json()

@@ -81,7 +81,9 @@ def screenshot(page: Page, name: str) -> None:
 def test_the_dashboard_reads_like_a_statement_and_follows_usage(logged_server: tuple[str, Path]) -> None:
     base, log = logged_server
     now = datetime.now(UTC)
-    earlier = now - timedelta(days=2)  # in this period only after its second day
+    # Two days ago, in this period from its third day on; before that, today,
+    # so that the period's spend still passes the soft limit (a limit alert).
+    earlier = now - timedelta(days=2) if now.day > 2 else now
     with client(base) as api:
         setup_catalog(api)
         limits = {"soft_limit": "0.10", "hard_limit": "10", "alert_thresholds_percent": [50, 100]}
@@ -94,7 +96,7 @@ def test_the_dashboard_reads_like_a_statement_and_follows_usage(logged_server: t
         unpriced = api.post("/v1/events", json={"events": [event("u1", model="gpt-9-preview", timestamp=just_now())]})
         assert unpriced.json()["results"][0]["warnings"] == ["unpriced"]
         shown = consistent_balance(api, "acme")["balance"]
-        wait_for_alerts(api, "acme", 2)
+        wait_for_alerts(api, "acme", 3)  # 50 % and 100 % of the soft limit, and the unpriced event
         period = api.post("/graphql", json={"query": '{ customer(id: "acme") { currentPeriod { spend { amount } } } }'})
         spend = period.json()["data"]["customer"]["currentPeriod"]["spend"]["amount"]
         key = api.post("/v1/customers/acme/api-keys").json()["key"]
