@@ -30,6 +30,7 @@ from domain.customer import Customer
 from domain.holds import Authorization, Holds, ProjectedStanding, Standing, decide
 from domain.identifiers import is_caller_id
 from domain.money import ZERO
+from domain.standing_changes import is_past_due
 from domain.tier_settlement import period_bounds, period_of
 
 DEFAULT_EXPIRY_SECONDS = 300
@@ -195,7 +196,7 @@ class Authorizations:
             held=held,
             period_spend=projected.spend + tail.spend_between(start.date(), end.date()),
             hard_limit=Decimal(hard) if hard is not None else None,
-            past_due=projected.past_due,
+            past_due=is_past_due(projected.past_due_invoices, tail.invoice_statuses),
         ), named
 
     def _amount_asked(self, customer: Any, amount: str | None, estimate: Mapping[str, Any] | None) -> Decimal:

@@ -51,6 +51,7 @@ class TailFigures:
     balance: dict[str, Decimal] = field(default_factory=dict)  # per currency
     spend_by_day: dict[str, Decimal] = field(default_factory=dict)
     captured: set[str] = field(default_factory=set)
+    invoice_statuses: dict[str, str] = field(default_factory=dict)  # each invoice's last status, in log order
 
     def balance_in(self, currency: str) -> Decimal:
         return self.balance.get(currency, ZERO)
@@ -157,4 +158,6 @@ class LogTail:
                 figures.spend_by_day[day] = figures.spend_by_day.get(day, ZERO) + change.spend
             if change.captured is not None:
                 figures.captured.add(change.captured)
+            if change.invoice is not None and change.invoice_status is not None:
+                figures.invoice_statuses[change.invoice] = change.invoice_status
         return figures

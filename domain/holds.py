@@ -48,7 +48,7 @@ class ProjectedStanding:
     balance: Decimal
     captured: set[str]  # the holds, among those asked about, that usage captured
     spend: Decimal  # in the period asked about
-    past_due: bool
+    past_due_invoices: set[str]  # the customer's invoices past due
     position: int
     # The log's head in the same snapshot, when the read model lives beside
     # the log and the read asked for it: every event committed before the

@@ -38,10 +38,10 @@ class AuthorizationQueries:
         end: datetime,
         since: int | None = None,
     ) -> ProjectedStanding:
-        """The balance, captured hold ids, spend in [start, end), past due, the
-        read model's position and (when read_head_with() named how) the log's
-        head: one statement, so one snapshot and one round trip (hold ids are
-        caller ids, which hold no spaces)."""
+        """The balance, captured hold ids, spend in [start, end), the ids of
+        the invoices past due, the read model's position and (when
+        read_head_with() named how) the log's head: one statement, so one
+        snapshot and one round trip."""
         p, dialect = self.prefix, self.database.dialect
         captured_sql, captured_params = self._captured_among(customer, holds, since)
         tiers_sql = "0"
@@ -57,7 +57,8 @@ class AuthorizationQueries:
             f" {captured_sql},"
             f" (SELECT {dialect.sum('charge')} FROM {p}usage_daily WHERE customer = ? AND day >= ? AND day < ?),"
             f" {tiers_sql},"
-            f" (SELECT 1 FROM {p}invoices WHERE customer = ? AND status IN ({past_due_marks}) LIMIT 1),"
+            f" (SELECT {dialect.joined('invoice_id')} FROM {p}invoices"
+            f" WHERE customer = ? AND status IN ({past_due_marks})),"
             f" {head_sql}"
         )
         params = (
@@ -77,7 +78,7 @@ class AuthorizationQueries:
             ZERO if balance is None else dec(balance),
             _ids(captured),
             dec(spend) + dec(tiers),
-            past_due is not None,
+            _ids(past_due),
             _position(tracked),
             None if self._head_sql is None else _position(head),
         )
@@ -97,7 +98,7 @@ class AuthorizationQueries:
         params = (VIEW_NAME, customer, currency, *captured_params)
         tracked, balance, captured = self.database.read_one(statement, params)
         return ProjectedStanding(
-            ZERO if balance is None else dec(balance), _ids(captured), ZERO, False, _position(tracked)
+            ZERO if balance is None else dec(balance), _ids(captured), ZERO, set(), _position(tracked)
         )
 
     def _captured_among(
@@ -133,7 +134,8 @@ class AuthorizationQueries:
 
 
 def _ids(joined: object) -> set[str]:
-    """Hold ids joined with spaces (caller ids hold none)."""
+    """Hold or invoice ids joined with spaces (caller ids hold none, nor
+    invoice numbers, made of a caller id and the period's moments)."""
     return set(str(joined).split()) if joined else set()
 
 

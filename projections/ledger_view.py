@@ -40,10 +40,10 @@ from domain.events import (
     UsageRerated,
     UsageUnpriced,
 )
-from domain.invoice import status_at_issue
 from domain.money import MONEY_CONTEXT, ZERO
 from domain.pricing import UNITS
 from domain.rating import line_charges
+from domain.standing_changes import invoice_status_after
 from projections.database import Cursor, Dialect
 
 INVOICE_EVENTS = (InvoiceIssued, InvoiceChargeFailed, InvoiceMarkedUncollectible, InvoicePaid, InvoiceReopened)
@@ -293,25 +293,22 @@ class LedgerView:
                 event.invoice_id, str(event.originator_id), event.customer, event.kind, event.billing, event.currency,
                 iso(event.period_start), iso(event.period_end), event.cut, Decimal(figures["total"]),
                 Decimal(figures["amount_due"]), ZERO, Decimal(figures["credit_carried"]),
-                status_at_issue(Decimal(figures["amount_due"])),
+                invoice_status_after(event),
                 iso(event.due_at) if event.due_at else None, None, iso(event.issued_at), position,
             ))  # fmt: skip
             return
         update = changes.invoice_updates.setdefault(event.invoice_id, {})
         update["position"] = position
+        update["status"] = invoice_status_after(event)  # as an authorization reads it in the log's tail
         if isinstance(event, InvoiceChargeFailed):
-            update["status"] = "payment_failed"
             update["next_attempt_at"] = iso(event.next_attempt_at) if event.next_attempt_at else None
         elif isinstance(event, InvoiceMarkedUncollectible):
-            update["status"] = "uncollectible"
             update["next_attempt_at"] = None
         elif isinstance(event, InvoicePaid):
-            update["status"] = event.status_after
             update["amount_paid"] = Decimal(event.amount_paid_after)
             if event.status_after == "paid":
                 update["next_attempt_at"] = None
         elif isinstance(event, InvoiceReopened):
-            update["status"] = "open"
             update["amount_paid"] = Decimal(event.amount_paid_after)
 
     @staticmethod

@@ -5,12 +5,15 @@ follower is not run at all between the usage and the decision."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from fastapi.testclient import TestClient
 
 from interfaces.bootstrap import Services
 from interfaces.rest.app import create_app
+from tests.clock import clock_of
+from tests.stripe_server import DECLINED_CARD, GOOD_CARD, customer_with_card, set_card
 from tests.support import ADMIN_KEY, event, expected_charge, seed
 
 D = Decimal
@@ -90,3 +93,39 @@ def test_balances_show_usage_the_read_model_has_not_applied(services: Services) 
         )
         == left
     )
+
+
+def test_an_invoice_the_read_model_has_not_applied_counts_in_past_due(
+    stripe_services: Services, stripe_base: str
+) -> None:
+    """A billing run's declined charge refuses the customer's next
+    authorization at once, and a retry that pays lets the next one through
+    at once, whether or not the read model has applied either."""
+    services, app = stripe_services, stripe_services.app
+    seed(app, customers=("acme",))
+    card = customer_with_card(stripe_base, DECLINED_CARD)
+    app.customers.create_customer("globex", "Globex", "USD", "pro", "postpaid", 30, card)
+    assert app.metering.record_usage([event("g1", "globex")])[0].status == "accepted"
+    services.follower.catch_up()
+    first_of_december = datetime(2026, 12, 1, tzinfo=UTC)
+    clock_of(app).set(first_of_december + timedelta(minutes=30))
+    (invoice,) = app.billing.billing_run(first_of_december, customers=["globex"]).invoices
+    assert invoice.status == "payment_failed"
+
+    def decided(authorization_id: str) -> str | None:
+        authorization, _ = app.authorizations.authorize(authorization_id, "globex", "0.01", None, None)
+        return "approved" if authorization.approved else authorization.code
+
+    assert app.billing.customer_status("globex") == "active"  # the read model has not seen the invoice
+    assert decided("issued-and-declined") == "account_past_due"
+    services.follower.catch_up()
+    assert app.billing.customer_status("globex") == "past_due"
+    assert decided("declined-projected") == "account_past_due"
+
+    set_card(stripe_base, card, GOOD_CARD)
+    clock_of(app).set(invoice.issued_at + timedelta(days=1, minutes=1))
+    assert app.billing.retry_due_charges() == 1  # paid, in the log's tail only
+    assert app.billing.customer_status("globex") == "past_due"  # so the read model says, still
+    assert decided("paid-in-the-tail") == "approved"
+    services.follower.catch_up()
+    assert decided("paid-projected") == "approved"
