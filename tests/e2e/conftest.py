@@ -1,11 +1,26 @@
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from tests.e2e.server import running_server
 from tests.stripe_server import API_KEY, WEBHOOK_SECRET, localstripe, register_webhook
+
+# Through real servers on the real clock, a test's usage at "now" and its
+# reads of today or this month must fall in the same UTC day: a test begun
+# this close to midnight waits for the new day first.
+MIDNIGHT_MARGIN = timedelta(minutes=2)
+
+
+@pytest.fixture(autouse=True)
+def not_across_midnight() -> None:
+    now = datetime.now(UTC)
+    midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    if midnight - now < MIDNIGHT_MARGIN:
+        time.sleep((midnight - now).total_seconds() + 1)
 
 
 @pytest.fixture

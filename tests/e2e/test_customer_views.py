@@ -5,6 +5,7 @@ invoice's PDF, a document for the customer, never shows them to anyone."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -18,11 +19,18 @@ from tests.support import event, expected_charge, just_now
 
 PERIOD_QUERY = """{ customer(id: "acme") { currentPeriod { spend { amount }
   byModel { provider model spend { amount } } byFeature { feature spend { amount } } } } }"""
-COST_QUERIES = (
-    '{ customer(id: "acme") { currentPeriod { byModel { model cost { amount } } } } }',
-    '{ customer(id: "acme") { usage(from: "2026-01-01T00:00:00Z", to: "2026-12-31T00:00:00Z", granularity: DAY)'
-    " { start charge { amount } cost { amount } } } }",
-)
+
+
+def cost_queries() -> tuple[str, str]:
+    """Two queries that ask for cost: the period's, and the usage of the days
+    around now (where the tests' usage is, whatever the date)."""
+    now = datetime.now(UTC)
+    start, end = ((now + timedelta(days=days)).strftime("%Y-%m-%dT00:00:00Z") for days in (-1, 2))
+    return (
+        '{ customer(id: "acme") { currentPeriod { byModel { model cost { amount } } } } }',
+        f'{{ customer(id: "acme") {{ usage(from: "{start}", to: "{end}", granularity: DAY)'
+        " { start charge { amount } cost { amount } } } }",
+    )
 
 
 def test_an_event_shows_a_customer_its_prices_and_the_admin_its_cost(server: str) -> None:
@@ -63,12 +71,12 @@ def test_graphql_answers_cost_to_the_admin_key_only(server: str) -> None:
             period = graphql(own, PERIOD_QUERY)
             assert "errors" not in period and operator_fields(period) == [], period
             assert period["data"]["customer"]["currentPeriod"]["byModel"][0]["model"] == "gpt-4o"
-            for query in COST_QUERIES:
+            for query in cost_queries():
                 refused = graphql(own, query)
                 assert refused["data"] is None or refused["data"]["customer"] is None, refused
                 assert [error["path"][-1] for error in refused["errors"]] == ["cost"], refused
                 assert all("forbidden" in error["message"] for error in refused["errors"]), refused
-        for query in COST_QUERIES:
+        for query in cost_queries():
             answered = graphql(api, query)
             assert "errors" not in answered, answered
             assert "cost" in str(answered["data"])
@@ -116,7 +124,7 @@ def test_a_refused_graphql_field_is_one_log_line_not_a_traceback(tmp_path: Path)
         consistent_balance(api, "acme")
         key = api.post("/v1/customers/acme/api-keys").json()["key"]
         with client(base, key) as own:
-            for query in COST_QUERIES:
+            for query in cost_queries():
                 refused = graphql(own, query)
                 assert [error["extensions"]["code"] for error in refused["errors"]] == ["forbidden"], refused
             unknown = graphql(own, '{ customer(id: "globex") { id } }')

@@ -4,6 +4,7 @@ exactly usage × price × (1 + markup); then read it back over GraphQL."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
@@ -272,9 +273,14 @@ def test_usage_buckets_over_graphql(server: str) -> None:
             },
         )
         consistent_balance(api, "acme")
+        moment = datetime.now(UTC)  # the days around the usage (and the period's start), whatever the date
+        days_around_now = [
+            min(moment - timedelta(days=1), moment.replace(day=1)).strftime("%Y-%m-%dT00:00:00Z"),
+            (moment + timedelta(days=2)).strftime("%Y-%m-%dT00:00:00Z"),
+        ]
         query = (
             '{ customer(id: "acme") { currentPeriod { spend { amount } } '
-            'usage(from: "2026-01-01T00:00:00Z", to: "2027-01-01T00:00:00Z", granularity: DAY, groupBy: [MODEL, UNIT]) '
+            f'usage(from: "{days_around_now[0]}", to: "{days_around_now[1]}", granularity: DAY, groupBy: [MODEL, UNIT]) '
             "{ start model unit quantities { unit quantity } cost { amount } charge { amount currency } } } }"
         )
         data = graphql(api, query)["data"]["customer"]
