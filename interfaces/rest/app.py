@@ -61,11 +61,11 @@ def create_app(services: Services, *, freeze_start_up: bool = False) -> FastAPI:
     )
     app.state.services = services
     problems.install(app)
-    api_docs.install(app)
     # A request is matched against the routes in this order, so the ones a
-    # gateway, a metering service and a dashboard call most come first. No
-    # two routes match one request (tests/integration/test_routes.py), so the
-    # order decides only how many are tried, never which one answers.
+    # gateway, a metering service and a dashboard call most come first, and
+    # the API's documentation (its pages, assets and OpenAPI document) last.
+    # No two routes match one request (tests/integration/test_routes.py), so
+    # the order decides only how many are tried, never which one answers.
     for module in (
         gateway,
         events,
@@ -86,6 +86,7 @@ def create_app(services: Services, *, freeze_start_up: bool = False) -> FastAPI:
     # GraphQL describes itself (introspection); its two HTTP routes would only
     # document one opaque body in the REST document.
     app.include_router(graphql_router(services), prefix="/graphql", include_in_schema=False)
+    api_docs.install(app)
     app.add_middleware(
         BodySizeLimit,
         max_bytes=services.settings.max_body_bytes,
