@@ -63,8 +63,19 @@ def event(
 
 
 def just_now() -> str:
-    """For tests against a server on the wall clock: a moment in its current period."""
-    return (datetime.now(UTC) - timedelta(seconds=1)).isoformat()
+    """For tests against a server on the wall clock: a moment in its current
+    period (a second ago, but never before the month began)."""
+    now = datetime.now(UTC)
+    month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    return max(now - timedelta(seconds=1), month_start).isoformat()
+
+
+def days_around_now() -> tuple[str, str]:
+    """A usage range, as GraphQL takes it, that holds the days around now and
+    the current period's start: where a test's usage is, whatever the date."""
+    now = datetime.now(UTC)
+    start = min(now - timedelta(days=1), now.replace(day=1))
+    return start.strftime("%Y-%m-%dT00:00:00Z"), (now + timedelta(days=2)).strftime("%Y-%m-%dT00:00:00Z")
 
 
 def expected_charge(

@@ -5,7 +5,6 @@ invoice's PDF, a document for the customer, never shows them to anyone."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from tests.e2e.consistency import consistent_balance
 from tests.e2e.server import client, projected, server_process
 from tests.e2e.test_billing_flow import last_month
 from tests.e2e.test_rest_flow import graphql, setup_catalog
-from tests.support import event, expected_charge, just_now
+from tests.support import days_around_now, event, expected_charge, just_now
 
 PERIOD_QUERY = """{ customer(id: "acme") { currentPeriod { spend { amount }
   byModel { provider model spend { amount } } byFeature { feature spend { amount } } } } }"""
@@ -24,8 +23,7 @@ PERIOD_QUERY = """{ customer(id: "acme") { currentPeriod { spend { amount }
 def cost_queries() -> tuple[str, str]:
     """Two queries that ask for cost: the period's, and the usage of the days
     around now (where the tests' usage is, whatever the date)."""
-    now = datetime.now(UTC)
-    start, end = ((now + timedelta(days=days)).strftime("%Y-%m-%dT00:00:00Z") for days in (-1, 2))
+    start, end = days_around_now()
     return (
         '{ customer(id: "acme") { currentPeriod { byModel { model cost { amount } } } } }',
         f'{{ customer(id: "acme") {{ usage(from: "{start}", to: "{end}", granularity: DAY)'

@@ -4,7 +4,6 @@ exactly usage × price × (1 + markup); then read it back over GraphQL."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
@@ -13,7 +12,7 @@ import httpx
 from domain.money import format_amount
 from tests.e2e.consistency import consistent_balance
 from tests.e2e.server import client, projected, wait_for
-from tests.support import Q12, event, expected_charge, just_now, rates_json
+from tests.support import Q12, days_around_now, event, expected_charge, just_now, rates_json
 
 
 def setup_catalog(api: httpx.Client) -> None:
@@ -273,14 +272,10 @@ def test_usage_buckets_over_graphql(server: str) -> None:
             },
         )
         consistent_balance(api, "acme")
-        moment = datetime.now(UTC)  # the days around the usage (and the period's start), whatever the date
-        days_around_now = [
-            min(moment - timedelta(days=1), moment.replace(day=1)).strftime("%Y-%m-%dT00:00:00Z"),
-            (moment + timedelta(days=2)).strftime("%Y-%m-%dT00:00:00Z"),
-        ]
+        start, end = days_around_now()
         query = (
             '{ customer(id: "acme") { currentPeriod { spend { amount } } '
-            f'usage(from: "{days_around_now[0]}", to: "{days_around_now[1]}", granularity: DAY, groupBy: [MODEL, UNIT]) '
+            f'usage(from: "{start}", to: "{end}", granularity: DAY, groupBy: [MODEL, UNIT]) '
             "{ start model unit quantities { unit quantity } cost { amount } charge { amount currency } } } }"
         )
         data = graphql(api, query)["data"]["customer"]
