@@ -22,6 +22,7 @@ from application.customers import Customers
 from application.errors import Conflict, NotFound, ValidationFailed
 from application.event_store import EventStore
 from application.group_commit import GroupCommit
+from application.hold_index import HoldIndex
 from application.log_tail import LogTail, TailFigures
 from application.ports import AuthorizationReads, Clock, Moment
 from application.rating_in_force import RatingInForce
@@ -68,9 +69,9 @@ class Authorizations:
         # a busy gateway customer's hundreds of captured, not yet expired holds
         # would otherwise be sent to the read model at every decision.
         self._known_captured: dict[str, set[str]] = {}
-        # Per customer, open holds found uncaptured in the read model, with its
-        # position then: only captures after it are asked for (_read_with_tail).
-        self._uncaptured_at: dict[str, dict[str, int]] = {}
+        # Per customer, its open holds as decisions need them (application/hold_index.py):
+        # what they keep back, and which to ask the read model about, kept as they change.
+        self._indexes: dict[str, HoldIndex] = {}
 
     def authorize(
         self,
@@ -120,8 +121,7 @@ class Authorizations:
     ) -> tuple[Authorization, bool] | None:
         now = self.clock()
         holds = self._holds(customer.customer_id, current=False)
-        open_holds = holds.open_holds(now)
-        standing, named = self._standing(customer, open_holds, now, arrived, authorization_id)
+        standing, named = self._standing(customer, self._index(holds), now, arrived, authorization_id)
         current = self.customers.customer(customer.customer_id, arrived)  # to the head the standing read carried
         if current is not customer:
             raise _CustomerChanged(current)
@@ -136,8 +136,7 @@ class Authorizations:
         decision = decide(amount, standing)
         if not decision.approved:  # a denial is stored without the holds: decide it on their current state
             holds = self._holds(customer.customer_id)
-            open_holds = holds.open_holds(now)
-            standing, _ = self._standing(customer, open_holds, now, arrived)
+            standing, _ = self._standing(customer, self._index(holds), now, arrived)
             decision = decide(amount, standing)
         authorization = Authorization(
             authorization_id=authorization_id,
@@ -157,11 +156,12 @@ class Authorizations:
                 if swept:
                     holds.sweep(swept, now)
                 holds.place(authorization_id, str(amount), authorization.expires_at, now)
+                self._index(holds, holds.pending_events)
                 self.commits.save(authorization, holds)
             else:
                 self.commits.save(authorization)
         except BaseException as error:
-            self._holds_cache.pop(customer.customer_id, None)  # its pending change was not stored
+            self._holds_cache.pop(customer.customer_id, None)  # its pending change was not stored (nor its index's)
             if not isinstance(error, IntegrityError):
                 raise
             first = self._existing_authorization(authorization_id)
@@ -171,7 +171,7 @@ class Authorizations:
         return authorization, True
 
     def _standing(
-        self, customer: Any, open_holds: dict[str, Decimal], now: datetime, arrived: Moment, asking: str | None = None
+        self, customer: Any, index: HoldIndex, now: datetime, arrived: Moment, asking: str | None = None
     ) -> tuple[Standing, bool]:
         """The standing a decision is made on, and whether a usage of the
         customer names `asking` (the id about to be decided) already: asked
@@ -181,7 +181,8 @@ class Authorizations:
         start, end = limit_period(period, now)
         projected, tail, held = self._read_with_tail(
             customer,
-            open_holds,
+            index,
+            now,
             arrived,
             lambda asked, since: self.authorization_reads.standing(
                 customer.customer_id, customer.currency, asked, start, end, since
@@ -272,8 +273,13 @@ class Authorizations:
         if cached is not None and not current:
             return cached
         if cached is not None:
+            index = self._indexes.get(customer_id)
+            following = index is not None and index.follows(cached)
             for event in self.store.events.get(cached.id, gt=cached.version):
                 cached = cast(Any, event).mutate(cached)
+                if following:
+                    assert index is not None
+                    index.apply((event,))
             self._holds_cache[customer_id] = cached
             return cached
         try:
@@ -282,6 +288,22 @@ class Authorizations:
             found = Holds(customer_id)
         self._holds_cache[customer_id] = found
         return found
+
+    def _index(self, holds: Holds, new_events: Any = ()) -> HoldIndex:
+        """The index of these Holds (used under the customer's lock): kept in
+        step with them, or rebuilt from them when it is not (first use, or
+        the Holds read again), keeping what was learnt of captures; then
+        given `new_events`, just applied to them."""
+        customer_id = holds.customer
+        index = self._indexes.get(customer_id)
+        in_step = index is not None and index.holds is holds and index.version == holds.version - len(new_events)
+        if new_events and in_step:
+            assert index is not None
+            index.apply(new_events)
+        if index is None or not index.follows(holds):
+            index = HoldIndex(holds, self._known_captured.setdefault(customer_id, set()), index)
+            self._indexes[customer_id] = index
+        return index
 
     @staticmethod
     def _same(first: Authorization, fingerprint: str) -> Authorization:
@@ -310,10 +332,11 @@ class Authorizations:
         serves here too."""
         arrived = time.monotonic() if arrived is None else arrived
         customer = self.customers.customer(customer_id) if customer is None else customer
-        open_holds = self._open_holds_now(customer_id, arrived)
-        if not open_holds:
-            return ZERO
-        return self._now(customer, open_holds, arrived)[1]
+        index, now = self._open_holds_now(customer_id, arrived)
+        with self._lock_of(customer_id):
+            if not index.is_open(now):
+                return ZERO
+        return self._now(customer, index, now, arrived)[1]
 
     def balance_now(
         self, customer_id: str, customer: Customer | None = None, arrived: Moment | None = None
@@ -325,7 +348,7 @@ class Authorizations:
         whose POST was answered shows at once, whatever the read model's lag."""
         arrived = time.monotonic() if arrived is None else arrived
         customer = self.customers.customer(customer_id, arrived) if customer is None else customer
-        return self._now(customer, self._open_holds_now(customer_id, arrived), arrived)
+        return self._now(customer, *self._open_holds_now(customer_id, arrived), arrived)
 
     def balances_now(
         self, projected: Mapping[tuple[str, str], Decimal], position: int, arrived: Moment
@@ -337,19 +360,22 @@ class Authorizations:
             for (customer, currency), amount in projected.items()
         }
 
-    def _open_holds_now(self, customer_id: str, arrived: Moment) -> dict[str, Decimal]:
+    def _open_holds_now(self, customer_id: str, arrived: Moment) -> tuple[HoldIndex, datetime]:
+        """The index of the customer's Holds as of `arrived`, and the moment
+        that says which of them are open."""
         with self._lock_of(customer_id):  # the cached Holds, brought up to date (a gateway reads this often)
             head = self.store.head_since(arrived)  # read before the holds are: they include all up to it
             cached = self._holds_cache.get(customer_id)
             if cached is None or self._holds_current_at.get(customer_id) != head:
                 cached = self._holds(customer_id)
                 self._holds_current_at[customer_id] = head
-            return cached.open_holds(self.clock())  # unchanged since: nothing was appended since they were read
+            return self._index(cached), self.clock()  # unchanged since: nothing was appended since they were read
 
-    def _now(self, customer: Customer, open_holds: dict[str, Decimal], arrived: Moment) -> tuple[Decimal, Decimal]:
+    def _now(self, customer: Customer, index: HoldIndex, now: datetime, arrived: Moment) -> tuple[Decimal, Decimal]:
         projected, tail, held = self._read_with_tail(
             customer,
-            open_holds,
+            index,
+            now,
             arrived,
             lambda asked, since: self.authorization_reads.balance(
                 customer.customer_id, customer.currency, asked, since
@@ -360,43 +386,44 @@ class Authorizations:
     def _read_with_tail(
         self,
         customer: Customer,
-        open_holds: dict[str, Decimal],
+        index: HoldIndex,
+        now: datetime,
         arrived: Moment,
         read: Callable[[list[str], int | None], ProjectedStanding],
         asking: str | None = None,
     ) -> tuple[ProjectedStanding, TailFigures, Decimal]:
         """What the read model says, the log's tail beyond its position, and
-        what the open holds usage has not captured keep back.
+        what the holds open at `now` that usage has not captured keep back.
 
         The read model is asked which holds usage captured, in one of two
         ways per hold. A hold this process has not asked about yet (and
-        `asking`, the id being decided) is asked by id. A hold it has asked
-        about, and found uncaptured as of the read model's position then,
-        can only have been captured since: the read asks for the customer's
-        captures after the oldest such position. So a customer's open holds
-        that usage never captures (an operator that authorizes and voids, or
-        lets them expire) are not sent again at every decision."""
+        `asking`, the id being decided) is asked by id. For the others, whose
+        captures are known up to the position of the last read, the read
+        asks for the customer's captures after that position. So a
+        customer's open holds that usage never captures (an operator that
+        authorizes and voids, or lets them expire) are not sent again at
+        every decision, and nothing here walks them (application/hold_index.py)."""
         customer_id = customer.customer_id
         with self._lock_of(customer_id):
-            known = set(self._captured_among(customer_id, open_holds))
-            confirmed = self._confirmed_uncaptured(customer_id, open_holds)
-            unknown = open_holds.keys() - known
-            new = {key for key in unknown if key not in confirmed}
-            since = min((confirmed[key] for key in unknown if key in confirmed), default=None)
-        if asking is not None and asking not in known:
+            new, since = index.to_ask(now)
+            asking_known = asking is not None and asking in self._known_captured.get(customer_id, ())
+        if asking is not None and not asking_known:
             new.add(asking)
         began = time.monotonic()
         projected = read(sorted(new), since)
         if projected.head is not None:  # read in the same snapshot: the head for the tail and the reference data
             self.store.observed_head(projected.head, began)
         tail = self.log_tail.figures(customer_id, projected.position, arrived)
-        captured = known | projected.captured | tail.captured
+        captured = projected.captured | tail.captured
         with self._lock_of(customer_id):
-            self._captured_among(customer_id, open_holds).update(captured)
-            confirmed = self._confirmed_uncaptured(customer_id, open_holds)
-            for key in (unknown | new) - projected.captured:  # uncaptured in the read model as of its position
-                confirmed[key] = max(confirmed.get(key, 0), projected.position)
-        return projected, tail, sum((amount for key, amount in open_holds.items() if key not in captured), ZERO)
+            self._captured_among(customer_id, index).update(captured)
+            index.mark_captured(captured)
+            current = self._indexes.get(customer_id, index)
+            if current is not index:  # rebuilt meanwhile (a balance read reads outside the lock): it learns too
+                current.mark_captured(captured)
+            current.covered(new, since, projected.position)
+            held = index.held(now)
+        return projected, tail, held
 
     def _known_captured_now(self, customer_id: str, authorization_id: str) -> bool:
         """Whether this process has seen a usage of the customer name the id
@@ -410,27 +437,17 @@ class Authorizations:
         captured = self._known_captured.get(customer_id, set()) & holds.holds.keys()
         return sorted(captured) if len(captured) >= SWEEP_AT else []
 
-    def _confirmed_uncaptured(self, customer_id: str, open_holds: Mapping[str, Decimal]) -> dict[str, int]:
-        """This process's record of the customer's holds found uncaptured in
-        the read model, each with the read model's position then (used under
-        the customer's lock), rid of holds no longer open once it outgrows
-        them."""
-        confirmed = self._uncaptured_at.setdefault(customer_id, {})
-        if len(confirmed) > 2 * len(open_holds) + 64:
-            for key in confirmed.keys() - open_holds.keys():
-                del confirmed[key]
-        return confirmed
-
-    def _captured_among(self, customer_id: str, open_holds: Mapping[str, Decimal]) -> set[str]:
+    def _captured_among(self, customer_id: str, index: HoldIndex) -> set[str]:
         """This process's set of the customer's holds known captured (used
-        under the customer's lock), rid of holds no longer open once it
-        outgrows them."""
+        under the customer's lock), rid of holds no longer in the index once
+        it outgrows them."""
         known = self._known_captured.setdefault(customer_id, set())
-        if len(known) > 2 * len(open_holds) + 64:
-            # In place: `known &= open_holds.keys()` made a new set (a set's
-            # &= takes only sets), so what the caller then added was lost and
-            # a busy customer's captured holds were asked about again.
-            known.intersection_update(open_holds.keys())
+        if len(known) > 2 * len(index) + 64:
+            # In place: the index shares this set, and `known &= ...` made a
+            # new set (a set's &= takes only sets), so what the caller then
+            # added was lost and a busy customer's captured holds were asked
+            # about again.
+            known.intersection_update(index.keys())
         return known
 
 
