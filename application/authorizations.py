@@ -406,6 +406,7 @@ class Authorizations:
         customer_id = customer.customer_id
         with self._lock_of(customer_id):
             new, since = index.to_ask(now)
+            moment = index.moment(now)
             asking_known = asking is not None and asking in self._known_captured.get(customer_id, ())
         if asking is not None and not asking_known:
             new.add(asking)
@@ -416,13 +417,13 @@ class Authorizations:
         tail = self.log_tail.figures(customer_id, projected.position, arrived)
         captured = projected.captured | tail.captured
         with self._lock_of(customer_id):
-            self._captured_among(customer_id, index).update(captured)
+            held = index.held_after(moment, captured, now)  # before this read's captures are marked
+            current = self._indexes.get(customer_id, index)  # rebuilt meanwhile, perhaps (balance reads ask unlocked)
+            self._captured_among(customer_id, current).update(captured)
             index.mark_captured(captured)
-            current = self._indexes.get(customer_id, index)
-            if current is not index:  # rebuilt meanwhile (a balance read reads outside the lock): it learns too
+            if current is not index:
                 current.mark_captured(captured)
             current.covered(new, since, projected.position)
-            held = index.held(now)
         return projected, tail, held
 
     def _known_captured_now(self, customer_id: str, authorization_id: str) -> bool:

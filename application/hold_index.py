@@ -41,9 +41,14 @@ class HoldIndex:
         self.version: int = holds.version
         self._known_captured = known_captured  # the customer's, shared with the caller
         self._amounts: dict[str, tuple[Decimal, datetime]] = {}
+        # The order in which holds joined the index and captures became known
+        # in it, so that a read made outside the customer's lock can count
+        # what was open and uncaptured when it began (`moment`, `held_after`).
+        self._joined: dict[str, int] = {}
+        self._changes = 0
         self._expiries: list[tuple[datetime, str]] = []
         self.total = ZERO  # of every hold in the index, expired since or not
-        self.captured: set[str] = set()  # the holds in the index known captured
+        self.captured: dict[str, int] = {}  # the holds in the index known captured, each with when it became known
         self.captured_total = ZERO
         self.unchecked: set[str] = set()
         self.checked_at: int | None = None
@@ -53,6 +58,8 @@ class HoldIndex:
         self._ahead: set[str] = set()
         for key, hold in holds.holds.items():
             self._add(key, hold["amount"], hold["expires_at"])
+        if previous is not None:  # captures learnt before the rebuild, whether or not still in the shared set
+            self.mark_captured(previous.captured)
         if previous is None:
             self.unchecked = set(self._amounts)
         else:  # what was learnt before the rebuild still holds
@@ -99,7 +106,8 @@ class HoldIndex:
         for key in ids:
             found = self._amounts.get(key)
             if found is not None and key not in self.captured:
-                self.captured.add(key)
+                self._changes += 1
+                self.captured[key] = self._changes
                 self.captured_total += found[0]
 
     def held(self, now: datetime) -> Decimal:
@@ -109,6 +117,28 @@ class HoldIndex:
             - self.captured_total
             - sum((self._amounts[key][0] for key in self._expired_by(now) if key not in self.captured), ZERO)
         )
+
+    def moment(self, now: datetime) -> tuple[Decimal, int]:
+        """What `held(now)` is now, and a mark of this moment, for `held_after`."""
+        return self.held(now), self._changes
+
+    def held_after(self, moment: tuple[Decimal, int], captured: Iterable[str], now: datetime) -> Decimal:
+        """What was held at `moment` less the holds among `captured` that
+        were in the index then, uncaptured and open at `now`: a read's own
+        captures counted against the holds as they were when it began, not
+        as decisions made meanwhile left them (a hold placed since, or a
+        capture learnt since, would otherwise pair with a balance read
+        before them). A hold gone meanwhile is not taken off (too much held
+        for that read, never too little)."""
+        held, mark = moment
+        for key in set(captured):
+            found = self._amounts.get(key)
+            if found is None or self._joined[key] > mark or found[1] <= now:
+                continue
+            known = self.captured.get(key)
+            if known is None or known > mark:
+                held -= found[0]
+        return held
 
     def is_open(self, now: datetime) -> bool:
         return len(self._amounts) > len(self._expired_by(now))
@@ -162,10 +192,12 @@ class HoldIndex:
     def _add(self, key: str, amount: Decimal, expires_at: datetime) -> None:
         self._remove(key)
         self._amounts[key] = (amount, expires_at)
+        self._changes += 1
+        self._joined[key] = self._changes
         heapq.heappush(self._expiries, (expires_at, key))
         self.total += amount
         if key in self._known_captured:
-            self.captured.add(key)
+            self.captured[key] = self._changes
             self.captured_total += amount
 
     def _remove(self, key: str) -> None:
@@ -173,9 +205,9 @@ class HoldIndex:
         if found is None:
             return
         self.total -= found[0]
+        del self._joined[key]
         self.unchecked.discard(key)
-        if key in self.captured:
-            self.captured.discard(key)
+        if self.captured.pop(key, None) is not None:
             self.captured_total -= found[0]
 
     def _expire(self, at: datetime) -> None:

@@ -146,3 +146,41 @@ def test_what_is_asked_never_misses_a_capture(plan: list[tuple[Any, ...]]) -> No
         checked = set(index.keys()) - index.unchecked
         unseen = {k for k in checked if k in captures and captures[k] <= (index.checked_at or 0)} - known
         assert not unseen, (unseen, index.checked_at)
+
+
+def test_a_rebuild_keeps_captures_the_shared_set_has_forgotten() -> None:
+    """The shared set of known captures is pruned now and then (against the
+    index a read began with); a rebuilt index still counts what it learnt."""
+    holds = Holds("acme")
+    holds.collect_events()
+    holds.place("y", "5", START + timedelta(hours=1), START)
+    known: set[str] = set()
+    index = HoldIndex(holds, known)
+    index.mark_captured(["y"])
+    known.add("y")
+    known.clear()  # pruned by a read that began before y
+    rebuilt = HoldIndex(holds, known, index)
+    assert rebuilt.held(START) == 0 and "y" in rebuilt.captured
+
+
+def test_a_read_counts_the_holds_as_they_were_when_it_began() -> None:
+    """A balance read asks outside the customer's lock: a hold placed, or a
+    capture learnt, while it waits pairs with a later balance than the one
+    it read, so its `held` leaves both out."""
+    holds = Holds("acme")
+    holds.collect_events()
+    known: set[str] = set()
+    holds.place("x", "10", START + timedelta(hours=1), START)
+    holds.place("y", "3", START + timedelta(hours=1), START)
+    holds.collect_events()
+    index = HoldIndex(holds, known)
+    moment = index.moment(START)
+    assert moment[0] == 13
+    holds.place("z", "7", START + timedelta(hours=1), START)  # a decision meanwhile
+    index.apply(holds.collect_events())
+    index.mark_captured(["x"])  # another read learnt x captured (after this read's position)
+    assert index.held_after(moment, [], START) == 13  # as at the start: x held, z not yet there
+    assert index.held_after(moment, ["y", "z"], START) == 10  # its own capture of y counts; z joined later
+    assert index.held(START) == 10  # the index itself: y and z open, x captured
+    later = index.moment(START)
+    assert index.held_after(later, ["x"], START) == 10  # x was captured before this read began: not taken twice
