@@ -58,11 +58,10 @@ class HoldIndex:
         self._ahead: set[str] = set()
         for key, hold in holds.holds.items():
             self._add(key, hold["amount"], hold["expires_at"])
-        if previous is not None:  # captures learnt before the rebuild, whether or not still in the shared set
-            self.mark_captured(previous.captured)
         if previous is None:
             self.unchecked = set(self._amounts)
         else:  # what was learnt before the rebuild still holds
+            self.mark_captured(previous.captured)  # whether or not still in the shared set
             self.checked_at = previous.checked_at
             self.unchecked = {
                 key

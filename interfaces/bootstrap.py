@@ -72,8 +72,10 @@ class Services:
     def close(self) -> None:
         for stop in self.before_close:  # what still writes through these services stops first
             stop()
-        stop_projector_process(self.projector)
+        # The policies stop before the followers: a re-rating or a billing run
+        # waiting for the read model to catch up sees it move, and finishes.
         self.stop_policies()
+        stop_projector_process(self.projector)
         self.listener.stop()
         self.follower.stop()
         self.database.close()

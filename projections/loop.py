@@ -84,7 +84,13 @@ class StepLoop:
     def _record_failure(self, error: Exception) -> None:
         # The first failure of a run is logged with its traceback; the repeats,
         # about one a second for as long as the fault lasts, in one line each.
-        if self.health.state().consecutive_failures == 0:
+        # A step cut short by the shutdown (its pool closed under it after the
+        # stop's wait ran out) is no fault: one line, not a traceback.
+        if self._stop.is_set():
+            logger.info(
+                "%s: stopped during a step (%s); it runs again from where it stood", self.name, type(error).__name__
+            )
+        elif self.health.state().consecutive_failures == 0:
             logger.exception("%s: a step failed; retrying", self.name)
         else:
             logger.warning("%s: a step failed again: %s: %s", self.name, type(error).__name__, error)

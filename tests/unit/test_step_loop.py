@@ -4,6 +4,7 @@ thread is the point."""
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import threading
 import time
@@ -289,3 +290,25 @@ def test_wake_ups_within_the_gathering_wait_are_taken_in_one_step() -> None:
         assert step.count == 2
     finally:
         stop_loops([loop])
+
+
+def test_a_step_cut_short_by_the_shutdown_is_one_line_not_a_traceback(caplog: pytest.LogCaptureFixture) -> None:
+    """A policy waiting for the read model when the services close: its pool
+    closes under it and the step raises. That is the shutdown, not a fault."""
+    caplog.set_level(logging.INFO, logger="projections.loop")
+    entered, released = threading.Event(), threading.Event()
+
+    def waiting() -> int:
+        entered.set()
+        released.wait(30)
+        raise RuntimeError("the connection pool is closed")
+
+    loop = StepLoop(waiting, "version-watcher", 0.01)
+    loop.start()
+    assert entered.wait(30)
+    loop.request_stop()
+    released.set()
+    loop.stop()
+    records = [record for record in caplog.records if record.name == "projections.loop"]
+    assert [(record.levelname, record.exc_info) for record in records] == [("INFO", None)]
+    assert "stopped during a step (RuntimeError)" in records[0].getMessage()
