@@ -22,6 +22,7 @@ from typing import Any
 from tests.model import (
     billing_steps,
     catalog_steps,
+    hold_pile_steps,
     lifecycle_steps,
     metering_steps,
     money_steps,
@@ -64,6 +65,7 @@ STEPS: dict[str, tuple[float, Step]] = {
     "authorization": (10, money_steps.authorize),
     "authorizations racing": (1.5, race_steps.authorizations_racing),
     "void": (3, money_steps.void),
+    "pile of holds": (0.7, hold_pile_steps.pile_of_holds),
     "limits": (1.5, money_steps.set_limits),
     "billing run": (2, billing_steps.bill),
     "bank transfer": (2, billing_steps.pay_invoice),

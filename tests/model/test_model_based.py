@@ -7,7 +7,7 @@ backpressure holds back for a moment), backdated and
 forward price and plan versions (some no longer pricing a model), changes
 of a customer's plan, grants, card top-ups through a local Stripe server
 and their refunds and disputes, authorizations (two at once now and then)
-with their voids and captures, hard limits, billing runs, bank transfers,
+with their voids and captures, piles of hundreds of open holds, hard limits, billing runs, bank transfers,
 restarts of a server process and `tally replay` between steps, in USD and
 EUR, none of them waiting for the read model. At quiet moments and at the end
 every balance, the GraphQL spend and usage, every usage event's rating,
