@@ -2,11 +2,14 @@
 package) in a closed loop, 8 connections, against a real `tally serve` and,
 in the same run, against the minimal FastAPI + psycopg-pool app of
 bench/minimal_app.py doing the same two requests on PostgreSQL (the baseline),
-measured before each store's run and again after it. Each line prints
-requests/s, p50 and p99 latency, and the ratio to the mean of the two
-baseline runs around it.
+the two taking turns: each round drives the baseline and tally one after
+the other for each request kind, in the opposite order in the next round,
+so that a machine that slows down or speeds up during the run weighs on
+both sides alike. Each line prints requests/s, p50 and p99 latency, and
+tally's ratio to the baseline run beside it; the last lines give, per
+request kind, the median of the rounds' ratios.
 
-    python -m bench.wrk [--seconds 10] [--stores postgresql,sqlite]
+    python -m bench.wrk [--seconds 6] [--rounds 3] [--stores postgresql,sqlite]
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -204,50 +208,65 @@ def line(name: str, figures: Figures, baseline: Figures | None) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.wrk", description=__doc__)
-    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--seconds", type=int, default=6, help="each measured run (after 2 s of warm-up)")
+    parser.add_argument("--rounds", type=int, default=3, help="turns of baseline and tally per request kind")
     parser.add_argument("--stores", default="postgresql,sqlite")
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL)
     options = parser.parse_args(argv)
     postgres_url = local_postgres_url(options.postgres_url)
     conninfo = parse_database_url(postgres_url).postgres_conninfo
     ensure_wrk()
-    print(f"wrk, closed loop, {CONNECTIONS} connections, {options.seconds} s each, {CUSTOMERS} customers")
+    print(
+        f"wrk, closed loop, {CONNECTIONS} connections, {options.seconds} s each, {CUSTOMERS} customers, "
+        f"{options.rounds} rounds of baseline and tally in turn"
+    )
     with tempfile.TemporaryDirectory() as directory:
         folder = Path(directory)
         with baseline_app(conninfo, folder) as base_url:
-            # The baseline is measured before each store's run and again after
-            # it, and each tally figure is set beside the mean of the two: a
-            # machine that slows or speeds up during the run moves both sides.
-            before = measure_baseline(base_url, options.seconds, folder, "")
             for store in options.stores.split(","):
-                tally: dict[str, Figures] = {}
                 with tally_server(store, postgres_url, folder) as tally_url:
-                    for mode, _name in MODES:
-                        tally[mode] = drive(tally_url, mode, options.seconds, folder)
-                after = measure_baseline(base_url, options.seconds, folder, ", again")
+                    ratios = {
+                        mode: taking_turns(base_url, tally_url, store, mode, options, folder) for mode, _ in MODES
+                    }
                 for mode, name in MODES:
-                    bracket = mean_of(before[mode], after[mode])
-                    print(line(f"{name}, tally on {store}", tally[mode], bracket), flush=True)
-                before = after
+                    found = ratios[mode]
+                    rounds = ", ".join(f"{ratio:.2f}x" for ratio in found)
+                    print(f"{name}, tally on {store}: median {statistics.median(found):.2f}x ({rounds})", flush=True)
 
 
-def measure_baseline(base_url: str, seconds: int, folder: Path, label: str) -> dict[str, Figures]:
-    found: dict[str, Figures] = {}
-    for mode, name in MODES:
-        found[mode] = drive(base_url, mode, seconds, folder)
-        print(line(f"{name}, minimal app (baseline{label})", found[mode], None), flush=True)
-    return found
+def taking_turns(
+    base_url: str, tally_url: str, store: str, mode: str, options: argparse.Namespace, folder: Path
+) -> list[float]:
+    """The rounds of one request kind: baseline then tally, then tally then
+    baseline, and so on (each tally run followed by its projector catching
+    up, so that the next run does not share the machine with it). Returns
+    each round's ratio."""
+    name = dict(MODES)[mode]
+    ratios = []
+    for number in range(1, options.rounds + 1):
+        sides = [("baseline", base_url), ("tally", tally_url)]
+        if number % 2 == 0:
+            sides.reverse()
+        found: dict[str, Figures] = {}
+        for side, url in sides:
+            found[side] = drive(url, mode, options.seconds, folder)
+            if side == "tally":
+                caught_up(tally_url)
+        print(line(f"{name}, round {number}, minimal app (baseline)", found["baseline"], None), flush=True)
+        print(line(f"{name}, round {number}, tally on {store}", found["tally"], found["baseline"]), flush=True)
+        ratios.append(found["tally"].per_second / found["baseline"].per_second)
+    return ratios
 
 
-def mean_of(first: Figures, second: Figures) -> Figures:
-    """The two baseline runs around a store's, as one (requests/s averaged)."""
-    return Figures(
-        (first.per_second + second.per_second) / 2,
-        (first.p50_ms + second.p50_ms) / 2,
-        (first.p99_ms + second.p99_ms) / 2,
-        first.non2xx + second.non2xx,
-        first.errors + second.errors,
-    )
+def caught_up(tally_url: str) -> None:
+    """Until tally's read model has applied its log (at most 60 s)."""
+    with httpx.Client(base_url=tally_url, headers={"Authorization": f"Bearer {KEY}"}) as client:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            health = client.get("/healthz").json()
+            if int(health["projection_position"]) >= int(health["log_position"]):
+                return
+            time.sleep(0.05)
 
 
 if __name__ == "__main__":
