@@ -33,7 +33,7 @@ import psycopg
 
 from bench.options import DEFAULT_POSTGRES_URL
 from bench.server import HOST, Server, free_port
-from bench.stores import local_postgres_url
+from bench.stores import BenchError, local_postgres_url
 from infrastructure.storage import parse_database_url
 
 KEY = "sk_bench_wrk"
@@ -43,6 +43,7 @@ CUSTOMERS = 100
 BALANCE = "1000000"
 AMOUNT = "0.0001"
 WARM_UP_SECONDS = 2
+CATCH_UP_SECONDS = 60
 MODES = (("balance", "GET balance"), ("authorize", "POST /v1/authorizations"))
 RATES = [
     {"provider": "openai", "model": "gpt-4o", "unit": "input_tokens", "price": "2.50", "per": 1_000_000},
@@ -143,12 +144,7 @@ def seed_tally(server: Server) -> None:
             steps.append((f"/v1/customers/{name}/top-ups", {"id": "seed", "amount": BALANCE, "source": "grant"}))
         for path, body in steps:
             admin.post(path, json=body).raise_for_status()
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:  # the balances projected before reads are timed
-            health = admin.get("/healthz").json()
-            if int(health["projection_position"]) >= int(health["log_position"]):
-                break
-            time.sleep(0.05)
+    caught_up(server.base_url)  # the balances projected before reads are timed
 
 
 @contextmanager
@@ -226,7 +222,8 @@ def main(argv: list[str] | None = None) -> None:
             for store in options.stores.split(","):
                 with tally_server(store, postgres_url, folder) as tally_url:
                     ratios = {
-                        mode: taking_turns(base_url, tally_url, store, mode, options, folder) for mode, _ in MODES
+                        mode: taking_turns(base_url, tally_url, store, mode, options.seconds, options.rounds, folder)
+                        for mode, _ in MODES
                     }
                 for mode, name in MODES:
                     found = ratios[mode]
@@ -235,7 +232,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def taking_turns(
-    base_url: str, tally_url: str, store: str, mode: str, options: argparse.Namespace, folder: Path
+    base_url: str, tally_url: str, store: str, mode: str, seconds: int, rounds: int, folder: Path
 ) -> list[float]:
     """The rounds of one request kind: baseline then tally, then tally then
     baseline, and so on (each tally run followed by its projector catching
@@ -243,13 +240,13 @@ def taking_turns(
     each round's ratio."""
     name = dict(MODES)[mode]
     ratios = []
-    for number in range(1, options.rounds + 1):
+    for number in range(1, rounds + 1):
         sides = [("baseline", base_url), ("tally", tally_url)]
         if number % 2 == 0:
             sides.reverse()
         found: dict[str, Figures] = {}
         for side, url in sides:
-            found[side] = drive(url, mode, options.seconds, folder)
+            found[side] = drive(url, mode, seconds, folder)
             if side == "tally":
                 caught_up(tally_url)
         print(line(f"{name}, round {number}, minimal app (baseline)", found["baseline"], None), flush=True)
@@ -259,14 +256,16 @@ def taking_turns(
 
 
 def caught_up(tally_url: str) -> None:
-    """Until tally's read model has applied its log (at most 60 s)."""
+    """Until tally's read model has applied its log; a BenchError after
+    CATCH_UP_SECONDS (the next run would share the machine with it)."""
     with httpx.Client(base_url=tally_url, headers={"Authorization": f"Bearer {KEY}"}) as client:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + CATCH_UP_SECONDS
         while time.monotonic() < deadline:
             health = client.get("/healthz").json()
             if int(health["projection_position"]) >= int(health["log_position"]):
                 return
             time.sleep(0.05)
+    raise BenchError(f"tally's read model did not catch up with its log in {CATCH_UP_SECONDS} s")
 
 
 if __name__ == "__main__":
