@@ -18,7 +18,7 @@ from typing import Any
 from eventsourcing.persistence import ApplicationRecorder, Notification
 
 from projections.database import Database
-from projections.ledger_view import LedgerView
+from projections.ledger_view import UNREAD_TOPICS, LedgerView
 from projections.loop import StepLoop
 from projections.part_health import PartHealth
 from projections.schema import VIEW_NAME
@@ -83,7 +83,8 @@ class Follower:
         page = self.recorder.select_notifications(start, self.page_size, stop=stop, inclusive_of_start=False)
         if not page:
             return 0
-        events = [(notification.id, self.decode(notification)) for notification in page]
+        unread = UNREAD_TOPICS  # passed over, not decoded: folded, they would change nothing
+        events = [(n.id, self.decode(n)) for n in page if n.topic not in unread]
         changes = self.view.fold(events)
         end = page[-1].id
         assert end > start, "the log only moves forward"

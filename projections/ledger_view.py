@@ -15,10 +15,14 @@ from datetime import UTC, datetime
 from decimal import Decimal, localcontext
 from typing import Any
 
+from eventsourcing.utils import get_topic
+
 from domain.accounts import account_type
 from domain.entries import charged_account, stored_entries_of
 from domain.events import (
     AlertRaised,
+    AuthorizationDecided,
+    AuthorizationVoided,
     CardTopUpDisputed,
     CardTopUpFailed,
     CardTopUpRefunded,
@@ -28,6 +32,10 @@ from domain.events import (
     CustomerUpdated,
     DeliveryAttempted,
     DeliveryScheduled,
+    HoldPlaced,
+    HoldReleased,
+    HoldsOpened,
+    HoldsSwept,
     InvoiceChargeFailed,
     InvoiceIssued,
     InvoiceMarkedUncollectible,
@@ -57,6 +65,13 @@ RERATED_COLUMNS = (
     "position",
 )  # fmt: skip
 USAGE_EVENTS = (UsageRecorded, UsageRerated, UsageUnpriced)
+# Events no table of this view reads: an authorization's decision and void,
+# and the customer's holds they move. None carries an entry, so folding one
+# changes nothing (tests/integration/test_unread_events.py folds real ones);
+# the follower passes over them without decoding them. Under a gateway's
+# load they are two of every three events in the log.
+UNREAD_EVENTS = (AuthorizationDecided, AuthorizationVoided, HoldsOpened, HoldPlaced, HoldReleased, HoldsSwept)
+UNREAD_TOPICS = frozenset(get_topic(cls) for cls in UNREAD_EVENTS)
 USAGE_JSON = json.JSONEncoder(sort_keys=True)  # json.dumps(usage, sort_keys=True), without building one per call
 
 
