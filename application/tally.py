@@ -95,7 +95,7 @@ class Tally:
         self.wallet_reads = wallet_reads = _wired(reads.wallets, "wallet reads")
         self.authorization_reads = authorization_reads = _wired(reads.authorizations, "authorization reads")
         self.alert_reads = alert_reads = _wired(reads.alerts, "alert reads")
-        barrier = ReadModelBarrier(store, usage_history)
+        self.barrier = barrier = ReadModelBarrier(store, usage_history)
         self.catalog = Catalog(store, reference, price_catalog)
         self.customers = customers = Customers(store, reference, clock)
         self.billing_details = BillingDetails(store, customers)
@@ -140,6 +140,7 @@ class Tally:
         return GatewayLedger(self.customers, self.authorizations, self.metering, self.clock)
 
     def close(self) -> None:
+        self.barrier.close()
         self.store.close()
 
 

@@ -72,8 +72,11 @@ class Services:
     def close(self) -> None:
         for stop in self.before_close:  # what still writes through these services stops first
             stop()
-        # The policies stop before the followers: a re-rating or a billing run
-        # waiting for the read model to catch up sees it move, and finishes.
+        # A re-rating or a billing run waiting for the read model to catch up
+        # stops waiting and defers (it runs again later); then the policies
+        # stop, before the followers, so a step under way still sees the read
+        # model it reads.
+        self.app.barrier.close()
         self.stop_policies()
         stop_projector_process(self.projector)
         self.listener.stop()

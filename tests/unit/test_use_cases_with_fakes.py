@@ -18,7 +18,7 @@ from application.event_store import EventStore
 from application.invoicing import Billing
 from application.payment_notices import PaymentNotices
 from application.ports import PaymentNotice, PaymentOutcome
-from application.read_model_barrier import ReadModelBarrier
+from application.read_model_barrier import WAIT_SLICE_SECONDS, ReadModelBarrier
 from application.reference import ReferenceData
 from application.wallets import Wallets
 
@@ -78,11 +78,20 @@ def test_the_barrier_waits_for_the_log_head_as_it_stands_when_asked() -> None:
     history = FakeHistory()
     barrier = ReadModelBarrier(store, cast(Any, history))
     assert barrier.caught_up(0.5)  # an empty log: nothing to wait for
+    assert history.asked == [(0, WAIT_SLICE_SECONDS)]
     Catalog(store, ReferenceData(store.recorder, store.repository), cast(Any, None)).create_price_book("b", "USD")
-    assert not barrier.caught_up(0.5)
+    history.asked.clear()
+    assert not barrier.caught_up(0.5)  # asked in slices, of the head as it stood, until the timeout
+    assert {position for position, _ in history.asked} == {1}
+    assert all(0 <= seconds <= WAIT_SLICE_SECONDS for _, seconds in history.asked)
     history.applied = store.head()
+    history.asked.clear()
     assert barrier.caught_up(0.5)
-    assert history.asked == [(0, 0.5), (1, 0.5), (1, 0.5)]
+    assert history.asked == [(1, WAIT_SLICE_SECONDS)]
+    history.asked.clear()
+    barrier.close()  # the process closes: no wait, and the read model is not asked
+    assert not barrier.caught_up(0.5)
+    assert history.asked == []
 
 
 class FakePriceCatalog:
