@@ -4,7 +4,14 @@ plans) that rating reads on the hot path.
 It follows the notification log, filtered to reference topics, and is
 brought up to date before each command that reads it: one cheap query when
 nothing changed. So a customer or price version created through another
-server process is seen by the next batch here."""
+server process is seen by the next batch here.
+
+Every event of these aggregates has a reference topic, so the pages a
+refresh reads hold the whole history of each aggregate they create: such
+an aggregate is built from them, with no read of its own. Only one created
+before the refresh's start (an update to a customer known already) is read
+from the store, whole. A process starting on a store of 100,000 customers
+reads them in one pass over the log, not with a query or two each."""
 
 from __future__ import annotations
 
@@ -12,8 +19,8 @@ import threading
 from collections.abc import Callable, Sequence
 from uuid import UUID
 
-from eventsourcing.application import Repository
-from eventsourcing.persistence import ApplicationRecorder, Recording
+from eventsourcing.application import Repository, project_aggregate
+from eventsourcing.persistence import ApplicationRecorder, Notification, Recording
 from eventsourcing.utils import get_topic
 
 from application.ports import Moment
@@ -82,6 +89,7 @@ class ReferenceData:
         self.plans: dict[str, Plan] = {}
         self.webhook_endpoints: dict[str, WebhookEndpoint] = {}
         self.customer_by_key_hash: dict[str, tuple[str, str]] = {}
+        self._key_hashes_of: dict[str, list[str]] = {}  # per customer, its keys' hashes in customer_by_key_hash
 
     def appended(self, recordings: Sequence[Recording[UUID]]) -> None:
         """This process appended these events."""
@@ -105,16 +113,18 @@ class ReferenceData:
             head = self._head() if arrived is None or self._head_since is None else self._head_since(arrived)
             if self._only_known_plain(head):
                 self._position = head
-            while self._position < head:
+            changed: dict[UUID, list[Notification]] = {}
+            position = self._position
+            while position < head:
                 page = self._recorder.select_notifications(
-                    self._position, PAGE_SIZE, stop=head, topics=REFERENCE_TOPICS, inclusive_of_start=False
+                    position, PAGE_SIZE, stop=head, topics=REFERENCE_TOPICS, inclusive_of_start=False
                 )
-                for originator_id in {n.originator_id for n in page}:
-                    self._load(originator_id)
-                if len(page) < PAGE_SIZE:
-                    self._position = head
-                else:
-                    self._position = page[-1].id
+                for notification in page:
+                    changed.setdefault(UUID(str(notification.originator_id)), []).append(notification)
+                position = head if len(page) < PAGE_SIZE else page[-1].id
+            for originator_id, stored in changed.items():
+                self._apply(originator_id, stored)
+            self._position = head
 
     def _only_known_plain(self, head: int) -> bool:
         if head <= self._position or head - self._position > PAGE_SIZE:
@@ -126,8 +136,16 @@ class ReferenceData:
             self._known_plain.difference_update(wanted)
         return True
 
-    def _load(self, originator_id: UUID | str) -> None:
-        aggregate: object = self._repository.get(UUID(str(originator_id)))
+    def _apply(self, originator_id: UUID, stored: list[Notification]) -> None:
+        """An aggregate from the events of it the refresh read: built from
+        them when they are its whole history (versions 1 to n), else read."""
+        if all(notification.originator_version == number for number, notification in enumerate(stored, 1)):
+            to_domain_event = self._repository.event_store.mapper.to_domain_event
+            self._put(project_aggregate(None, (to_domain_event(notification) for notification in stored)))
+        else:
+            self._put(self._repository.get(originator_id))
+
+    def _put(self, aggregate: object) -> None:
         if isinstance(aggregate, Customer):
             self._put_customer(aggregate)
         elif isinstance(aggregate, PriceBook):
@@ -139,8 +157,9 @@ class ReferenceData:
 
     def _put_customer(self, customer: Customer) -> None:
         self.customers[customer.customer_id] = customer
-        for key_hash, (owner, _) in list(self.customer_by_key_hash.items()):
-            if owner == customer.customer_id:
+        for key_hash in self._key_hashes_of.pop(customer.customer_id, []):
+            if self.customer_by_key_hash.get(key_hash, ("",))[0] == customer.customer_id:
                 del self.customer_by_key_hash[key_hash]
         for key_id, key_hash in customer.api_keys.items():
             self.customer_by_key_hash[key_hash] = (customer.customer_id, key_id)
+        self._key_hashes_of[customer.customer_id] = list(customer.api_keys.values())
