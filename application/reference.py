@@ -8,15 +8,16 @@ server process is seen by the next batch here.
 
 Every event of these aggregates has a reference topic, so the pages a
 refresh reads hold the whole history of each aggregate they create: such
-an aggregate is built from them, with no read of its own. Only one created
-before the refresh's start (an update to a customer known already) is read
-from the store, whole. A process starting on a store of 100,000 customers
+an aggregate is built from them as they are read, with no read of its own,
+and no page is kept. Only one created before the refresh's start (an
+update to a customer known already) is read from the store, whole. A process starting on a store of 100,000 customers
 reads them in one pass over the log, not with a query or two each."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import Repository, project_aggregate
@@ -113,17 +114,20 @@ class ReferenceData:
             head = self._head() if arrived is None or self._head_since is None else self._head_since(arrived)
             if self._only_known_plain(head):
                 self._position = head
-            changed: dict[UUID, list[Notification]] = {}
+            built: dict[UUID, Any] = {}  # created in this refresh: built from its events, kept here until the end
+            to_read: set[UUID] = set()  # created before it: read whole at the end
             position = self._position
             while position < head:
                 page = self._recorder.select_notifications(
                     position, PAGE_SIZE, stop=head, topics=REFERENCE_TOPICS, inclusive_of_start=False
                 )
                 for notification in page:
-                    changed.setdefault(UUID(str(notification.originator_id)), []).append(notification)
+                    self._gather(notification, built, to_read)
                 position = head if len(page) < PAGE_SIZE else page[-1].id
-            for originator_id, stored in changed.items():
-                self._apply(originator_id, stored)
+            for aggregate in built.values():
+                self._put(aggregate)
+            for originator_id in to_read:
+                self._put(self._repository.get(originator_id))
             self._position = head
 
     def _only_known_plain(self, head: int) -> bool:
@@ -136,14 +140,21 @@ class ReferenceData:
             self._known_plain.difference_update(wanted)
         return True
 
-    def _apply(self, originator_id: UUID, stored: list[Notification]) -> None:
-        """An aggregate from the events of it the refresh read: built from
-        them when they are its whole history (versions 1 to n), else read."""
-        if all(notification.originator_version == number for number, notification in enumerate(stored, 1)):
-            to_domain_event = self._repository.event_store.mapper.to_domain_event
-            self._put(project_aggregate(None, (to_domain_event(notification) for notification in stored)))
-        else:
-            self._put(self._repository.get(originator_id))
+    def _gather(self, notification: Notification, built: dict[UUID, Any], to_read: set[UUID]) -> None:
+        """One event of a refresh: it creates an aggregate (version 1) or
+        continues one created in this refresh (the next version), which is
+        built from it; any other event's aggregate is read whole at the end."""
+        originator_id = UUID(str(notification.originator_id))
+        if originator_id in to_read:
+            return
+        aggregate = built.get(originator_id)
+        expected = 1 if aggregate is None else aggregate.version + 1
+        if notification.originator_version != expected:
+            built.pop(originator_id, None)
+            to_read.add(originator_id)
+            return
+        event = self._repository.event_store.mapper.to_domain_event(notification)
+        built[originator_id] = project_aggregate(aggregate, [event])
 
     def _put(self, aggregate: object) -> None:
         if isinstance(aggregate, Customer):
