@@ -10,17 +10,18 @@ Every event of these aggregates has a reference topic, so the pages a
 refresh reads hold the whole history of each aggregate they create: such
 an aggregate is built from them as they are read, with no read of its own,
 and no page is kept. Only one created before the refresh's start (an
-update to a customer known already) is read from the store, whole. A process starting on a store of 100,000 customers
-reads them in one pass over the log, not with a query or two each."""
+update to a customer known already) is read from the store, whole. A
+process starting on a store of 100,000 customers reads them in one pass
+over the log, not with a query or two each."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import Repository, project_aggregate
+from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import ApplicationRecorder, Notification, Recording
 from eventsourcing.utils import get_topic
 
@@ -114,7 +115,7 @@ class ReferenceData:
             head = self._head() if arrived is None or self._head_since is None else self._head_since(arrived)
             if self._only_known_plain(head):
                 self._position = head
-            built: dict[UUID, Any] = {}  # created in this refresh: built from its events, kept here until the end
+            built: dict[UUID, Aggregate] = {}  # created in this refresh: built from its events, kept here until the end
             to_read: set[UUID] = set()  # created before it: read whole at the end
             position = self._position
             while position < head:
@@ -140,7 +141,7 @@ class ReferenceData:
             self._known_plain.difference_update(wanted)
         return True
 
-    def _gather(self, notification: Notification, built: dict[UUID, Any], to_read: set[UUID]) -> None:
+    def _gather(self, notification: Notification, built: dict[UUID, Aggregate], to_read: set[UUID]) -> None:
         """One event of a refresh: it creates an aggregate (version 1) or
         continues one created in this refresh (the next version), which is
         built from it; any other event's aggregate is read whole at the end."""
@@ -154,7 +155,9 @@ class ReferenceData:
             to_read.add(originator_id)
             return
         event = self._repository.event_store.mapper.to_domain_event(notification)
-        built[originator_id] = project_aggregate(aggregate, [event])
+        projected = project_aggregate(aggregate, [event])
+        assert projected is not None, "an event of an aggregate mutates it"
+        built[originator_id] = projected
 
     def _put(self, aggregate: object) -> None:
         if isinstance(aggregate, Customer):
