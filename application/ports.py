@@ -113,10 +113,6 @@ class UsageHistory(Protocol):
         """The last notification the read model has applied."""
         ...
 
-    def caught_up(self, position: int, timeout_seconds: float) -> bool:
-        """Wait until the read model has applied `position`."""
-        ...
-
 
 class Checkpoints(Protocol):
     """Where a log-following policy keeps its position."""

@@ -18,8 +18,8 @@ import time
 from application.event_store import EventStore
 from application.ports import UsageHistory
 
-WAIT_SLICE_SECONDS = 0.1  # how long a wait goes without looking whether the process is closing
-CLOSE_WAIT_SECONDS = 5.0  # at most this long for the waits under way to end (a slice and its last read)
+POLL_SECONDS = 0.005  # how often a wait reads the read model's position; close() wakes it at once
+CLOSE_WAIT_SECONDS = 5.0  # at most this long for the waits under way to end (their last read)
 
 
 class ReadModelBarrier:
@@ -52,10 +52,8 @@ class ReadModelBarrier:
     def _wait(self, timeout_seconds: float) -> bool:
         head = self.store.head()
         deadline = time.monotonic() + timeout_seconds
-        while not self._closing.is_set():
+        while self.usage_history.position() < head:
             left = deadline - time.monotonic()
-            if self.usage_history.caught_up(head, max(0.0, min(WAIT_SLICE_SECONDS, left))):
-                return True
-            if left <= WAIT_SLICE_SECONDS:
+            if left <= 0 or self._closing.wait(min(POLL_SECONDS, left)):
                 return False
-        return False
+        return True

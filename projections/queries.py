@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -22,7 +21,6 @@ from projections.schema import VIEW_NAME
 
 MAX_PAGE = 500
 MAX_HISTORY_PAGE = 10_000
-CATCH_UP_POLL_SECONDS = 0.005
 PROJECTION_WINDOW_DAYS = 7
 
 
@@ -423,14 +421,6 @@ class UsageHistoryQueries:
             )
             row = cursor.fetchone()
         return ZERO if row is None or row[0] is None else dec(row[0])
-
-    def caught_up(self, position: int, timeout_seconds: float) -> bool:
-        deadline = time.monotonic() + timeout_seconds
-        while self.position() < position:
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(CATCH_UP_POLL_SECONDS)
-        return True
 
     def position(self) -> int:
         return LedgerQueries(self.database, self.prefix).position()
