@@ -45,6 +45,11 @@ class Settings(BaseSettings):
     # a projector process: then it runs in the server, so that re-rating and
     # projecting its adjustments use two cores.
     watcher: bool = True
+    # Processes that fill a replay's (and an audit's) scratch view side by
+    # side, each folding its own pages, written in log order. 0: one per core
+    # (at most 4) on a log of 20,000 events or more; N: N on any log; 1: the
+    # command's own process alone.
+    replay_workers: int = Field(default=0, ge=0, le=16)
     # When /healthz names a part (the follower, each policy) as red: after this
     # many failed steps in a row (about one a second while a fault lasts) ...
     health_failures: int = Field(default=3, ge=1, le=1000)

@@ -5,7 +5,12 @@ builds its follower from these; a projector process builds only these."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from eventsourcing.persistence import ApplicationRecorder, Notification
 
 from application.event_store import EventStore
 from infrastructure.databases import creating_store, open_database
@@ -15,9 +20,11 @@ from infrastructure.storage import parse_database_url
 from projections import schema
 from projections.database import Database
 from projections.follower import Follower
+from projections.parallel_fill import ParallelFill
 from projections.part_health import PartHealth
 
 LIVE_PREFIX = "view_"
+MAX_AUTO_WORKERS = 4  # replay_workers=0: one per core, up to this many
 
 
 def create_views(database: Database, prefix: str) -> None:
@@ -61,3 +68,38 @@ def open_following(settings: Settings, health: PartHealth | None = None) -> Foll
         create_views(database, LIVE_PREFIX)
     follower, listener = follow(events, database, LIVE_PREFIX, health, settings.projector_gather_ms / 1000)
     return Following(events, database, follower, listener)
+
+
+@dataclass
+class OpenedLog:
+    """The log, its decoder and the view's database, opened in a process of
+    its own (a worker of a parallel fill)."""
+
+    store: EventStore
+    database: Database
+
+    @property
+    def recorder(self) -> ApplicationRecorder:
+        return self.store.recorder
+
+    def decode(self, notification: Notification) -> Any:
+        return self.store.mapper.to_domain_event(notification)
+
+    def close(self) -> None:
+        self.database.close()
+        self.store.close()
+
+
+def open_log_source(database_url: str) -> OpenedLog:
+    store = parse_database_url(database_url)
+    return OpenedLog(EventStore(store.env), open_database(store))
+
+
+def parallel_fill(settings: Settings) -> ParallelFill:
+    """How `tally replay` and `tally audit` fill their scratch view: with the
+    workers asked for (TALLY_REPLAY_WORKERS) on any log; by default, one per
+    core on a log long enough to repay their start."""
+    opener = partial(open_log_source, settings.database_url)
+    if settings.replay_workers:
+        return ParallelFill(opener, settings.replay_workers, min_events=0)
+    return ParallelFill(opener, min(os.cpu_count() or 1, MAX_AUTO_WORKERS))

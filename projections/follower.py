@@ -12,13 +12,13 @@ the transaction and checked, so a page is applied by one of them only."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from eventsourcing.persistence import ApplicationRecorder, Notification
 
 from projections.database import Database
-from projections.ledger_view import UNREAD_TOPICS, LedgerView
+from projections.ledger_view import UNREAD_TOPICS, Changes, LedgerView
 from projections.loop import StepLoop
 from projections.part_health import PartHealth
 from projections.schema import VIEW_NAME
@@ -83,12 +83,25 @@ class Follower:
         page = self.recorder.select_notifications(start, self.page_size, stop=stop, inclusive_of_start=False)
         if not page:
             return 0
-        unread = UNREAD_TOPICS  # passed over, not decoded: folded, they would change nothing
-        events = [(n.id, self.decode(n)) for n in page if n.topic not in unread]
-        changes = self.view.fold(events)
         end = page[-1].id
         assert end > start, "the log only moves forward"
-        with self.database.transaction(write=True, pipelined=len(page) <= PIPELINED_PAGE) as cursor:
+        if not self.apply(start, end, self.fold(page), pipelined=len(page) <= PIPELINED_PAGE):
+            return 0
+        self.advance(end)
+        return len(page)
+
+    def fold(self, page: Sequence[Notification]) -> Changes:
+        """A page of the log folded into the view's changes: reads nothing of
+        the view, so pages can be folded apart (a parallel fill) and applied
+        in order."""
+        unread = UNREAD_TOPICS  # passed over, not decoded: folded, they would change nothing
+        return self.view.fold([(n.id, self.decode(n)) for n in page if n.topic not in unread])
+
+    def apply(self, start: int, end: int, changes: Changes, *, pipelined: bool = False) -> bool:
+        """Write a page's changes and move the tracking position from `start`
+        to `end`, in one transaction. False when the view is not at `start`
+        (another follower applied the page): this one resyncs and writes nothing."""
+        with self.database.transaction(write=True, pipelined=pipelined) as cursor:
             if self.database.dialect.relaxed_commit:  # rebuildable from the log: no wait for the disk
                 cursor.execute(self.database.dialect.relaxed_commit)
             cursor.execute(
@@ -98,13 +111,12 @@ class Follower:
             stored = int(cursor.fetchone()[0])
             if stored != start:
                 self.position = stored  # another follower applied it; resync, lose nothing
-                return 0
+                return False
             self.view.write(cursor, changes)
             cursor.execute(f"UPDATE {self.prefix}tracking SET position = ? WHERE name = ?", (end, VIEW_NAME))
-        self._advance(end)
-        return len(page)
+        return True
 
-    def _advance(self, position: int) -> None:
+    def advance(self, position: int) -> None:
         with self._advanced:
             self.position = position
             self._advanced.notify_all()

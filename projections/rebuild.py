@@ -21,9 +21,10 @@ from typing import Any
 
 from eventsourcing.persistence import ApplicationRecorder
 
-from projections import schema
+from projections import parallel_fill, schema
 from projections.database import Cursor, Database, Dialect
 from projections.follower import PAGE_SIZE, Decode, Follower, Progress
+from projections.parallel_fill import ParallelFill
 
 SCRATCH_ROOT = "scratch_"
 # A rebuild reads the log in the live follower's pages: pages of 5,000 and
@@ -225,11 +226,17 @@ def build_scratch(
     until: int | None,
     progress: Progress | None,
     page_size: int = PAGE_SIZE,
+    parallel: ParallelFill | None = None,
 ) -> Follower:
+    """A scratch view filled up to `until` (default: the log's end); with
+    `parallel`, by several processes when the log is long enough."""
     with database.transaction(write=True) as cursor:
         schema.create(cursor, prefix, database.dialect, indexes=False)  # built for the swap (rebuild)
     follower = Follower(recorder, decode, database, prefix, page_size)
-    follower.catch_up(until=until, progress=progress)
+    target = until if until is not None else (recorder.max_notification_id() or 0)
+    if parallel is not None and parallel.applies(target - follower.position):
+        parallel_fill.fill(follower, parallel, target, progress)
+    follower.catch_up(until=until, progress=progress)  # what a parallel fill left, or all of it
     return follower
 
 
@@ -240,13 +247,14 @@ def rebuild(
     live_prefix: str,
     progress: Progress | None = None,
     on_built: Callable[[Follower], None] | None = None,
+    parallel: ParallelFill | None = None,
 ) -> int:
     """Replay every event into scratch tables, then swap them in atomically.
     Events appended during the rebuild are applied by the next follower step.
     `on_built` sees the scratch view before the swap (replay's comparison)."""
     prefix = scratch_prefix()
     try:
-        follower = build_scratch(recorder, decode, database, prefix, None, progress, REBUILD_PAGE)
+        follower = build_scratch(recorder, decode, database, prefix, None, progress, REBUILD_PAGE, parallel)
         if on_built is not None:
             on_built(follower)
         if database.dialect.name == "postgresql":  # built before the swap, renamed in it: readers wait for no build
@@ -268,6 +276,7 @@ def audit_views(
     live_prefix: str,
     progress: Progress | None = None,
     on_position: Callable[[int], None] | None = None,
+    parallel: ParallelFill | None = None,
 ) -> list[Difference]:
     """Compare the live view with one replayed to the same position."""
     with database.snapshot() as cursor:
@@ -276,7 +285,7 @@ def audit_views(
         on_position(position)
     prefix = scratch_prefix()
     try:
-        follower = build_scratch(recorder, decode, database, prefix, position, progress, REBUILD_PAGE)
+        follower = build_scratch(recorder, decode, database, prefix, position, progress, REBUILD_PAGE, parallel)
         _, differences = compare_with_live(follower, live_prefix)
     finally:
         with database.transaction(write=True) as cursor:

@@ -14,14 +14,18 @@ from multiprocessing.sharedctypes import Synchronized
 
 from infrastructure.settings import Settings
 from interfaces.bootstrap import LIVE_PREFIX, Services, bootstrap
+from interfaces.following import parallel_fill
 from interfaces.start_up import freeze_start_up
 from projections import rebuild
 from projections.follower import Progress
+from projections.parallel_fill import ParallelFill
 
 PROJECTABLE_ERRORS = (AssertionError, ValueError, KeyError, TypeError, ArithmeticError)
 
 
-def replay_differences(services: Services, progress: Progress | None = None) -> list[rebuild.Difference]:
+def replay_differences(
+    services: Services, progress: Progress | None = None, parallel: ParallelFill | None = None
+) -> list[rebuild.Difference]:
     """Bring the live view up to the log, replay into scratch and compare; a
     history that cannot even be projected is a difference, not a crash."""
     try:
@@ -32,6 +36,7 @@ def replay_differences(services: Services, progress: Progress | None = None) -> 
             services.database,
             LIVE_PREFIX,
             progress,
+            parallel=parallel,
         )
     except PROJECTABLE_ERRORS as error:
         return [rebuild.Difference("(replay)", f"the history cannot be projected: {error!r}")]
@@ -45,10 +50,11 @@ def _child(settings_fields: dict[str, object], replayed: Synchronized[int], answ
     # Stopped by the parent (its history check failed): unwind, so the scratch tables are dropped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     try:
-        services = bootstrap(Settings.model_validate(settings_fields), start_follower=False)
+        settings = Settings.model_validate(settings_fields)
+        services = bootstrap(settings, start_follower=False)
         freeze_start_up()
         try:
-            found = [(d.table, d.detail) for d in replay_differences(services, advance)]
+            found = [(d.table, d.detail) for d in replay_differences(services, advance, parallel_fill(settings))]
         finally:
             services.close()
     except Exception as error:  # the parent reports it as a difference; the audit fails, it does not hang
@@ -65,7 +71,10 @@ class BackgroundReplay:
         self._replayed: Synchronized[int] = context.Value("q", 0)
         self._answer, answer = context.Pipe(duplex=False)
         self._process = context.Process(
-            target=_child, args=(settings.model_dump(), self._replayed, answer), name="tally-audit-replay", daemon=True
+            # not a daemon: it starts workers of its own (a parallel fill); stop() ends it
+            target=_child,
+            args=(settings.model_dump(), self._replayed, answer),
+            name="tally-audit-replay",
         )
         self._process.start()
         answer.close()

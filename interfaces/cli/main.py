@@ -23,6 +23,7 @@ from interfaces.bootstrap import LIVE_PREFIX, bootstrap
 from interfaces.cli.audit_replay import BackgroundReplay
 from interfaces.cli.export import export_ledger
 from interfaces.cli.progress import progress_bar
+from interfaces.following import parallel_fill
 from interfaces.observability.logs import configure_logging
 from interfaces.observability.tracing import instrument_app, start_tracing
 from interfaces.start_up import freeze_start_up
@@ -133,9 +134,11 @@ def demo(
 @app.command()
 def replay() -> None:
     """Rebuild every projection from the event store, then compare it with what was there."""
-    services = bootstrap(Settings(), start_follower=False)
+    settings = Settings()
+    services = bootstrap(settings, start_follower=False)
     freeze_start_up()
     compared: list[tuple[int, list[rebuild.Difference] | None]] = []
+    parallel = parallel_fill(settings)
     try:
         total = services.app.store.head()
         with progress_bar("replaying", total) as advance:
@@ -146,9 +149,11 @@ def replay() -> None:
                 LIVE_PREFIX,
                 advance,
                 on_built=lambda follower: compared.append(rebuild.compare_with_live(follower, LIVE_PREFIX)),
+                parallel=parallel,
             )
         old_position, differences = compared[0]
-        console.print(f"rebuilt to position {position} (the view was at {old_position})")
+        by = f"{parallel.workers} processes" if parallel.applies(total) else "one process"
+        console.print(f"rebuilt to position {position} (the view was at {old_position}) by {by}")
         if differences is not None:
             for difference in differences:
                 console.print(f"[red]{difference.table}[/red]: {difference.detail}")

@@ -18,8 +18,8 @@ from tests.e2e.server import free_port, tally_command, wait_for
 from tests.support import event, rates_json, seed
 
 
-def tally(url: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "TALLY_DATABASE_URL": url, "TALLY_ADMIN_KEY": "k"}
+def tally(url: str, *args: str, timeout: float = 120, **env_vars: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "TALLY_DATABASE_URL": url, "TALLY_ADMIN_KEY": "k", **env_vars}
     return subprocess.run(tally_command(*args), env=env, capture_output=True, text=True, timeout=timeout, check=False)
 
 
@@ -36,9 +36,22 @@ def test_replay_rebuilds_equal_projections_and_audit_passes(database_url: str) -
     replayed = tally(database_url, "replay")
     assert replayed.returncode == 0, replayed.stderr
     assert "equal the ones they replaced" in replayed.stderr
+    assert "by one process" in replayed.stderr  # a short log: workers would not repay their start
     audited = tally(database_url, "audit")
     assert audited.returncode == 0, audited.stderr
     assert "re-checked: 50 ratings, 0 tier settlements, 0 invoices" in audited.stderr
+
+
+def test_replay_and_audit_with_the_workers_asked_for(database_url: str) -> None:
+    """TALLY_REPLAY_WORKERS: the scratch view filled by that many processes
+    (tests/integration/test_parallel_fill.py interleaves their pages)."""
+    filled(database_url)
+    replayed = tally(database_url, "replay", TALLY_REPLAY_WORKERS="3")
+    assert replayed.returncode == 0, replayed.stderr
+    assert "equal the ones they replaced" in replayed.stderr
+    assert "by 3 processes" in replayed.stderr
+    audited = tally(database_url, "audit", TALLY_REPLAY_WORKERS="3")
+    assert audited.returncode == 0, audited.stderr
 
 
 def test_audit_exits_non_zero_when_a_projection_differs(database_url: str) -> None:
