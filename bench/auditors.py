@@ -3,7 +3,9 @@ of N usage events (recorded in batches of 1,000 through the application, then
 projected), then `tally replay` and `tally audit` run as subprocesses: events/s
 and peak resident memory (sampled, the command and its children). The baseline, in the same
 run: a plain SELECT of the whole event table paged through in Python by a
-subprocess of its own (rows/s and peak RSS), the floor any reading of the log pays.
+subprocess of its own (rows/s and peak RSS), the floor any reading of the log pays;
+and each command again with its scratch view filled by one process
+(TALLY_REPLAY_WORKERS=1), beside the default of one worker per core.
 
 --quick: 200,000 events; default 1,000,000; --events N for any other size."""
 
@@ -67,12 +69,12 @@ def _resident_kb(pid: int) -> int:
     return 0
 
 
-def timed(command: list[str], url: str) -> Run:
+def timed(command: list[str], url: str, **env_vars: str) -> Run:
     """Run a command; its peak memory is the largest sum of the resident memory
     of it and its children (`tally audit` replays in a child process), sampled
     every 20 ms. Not ru_maxrss: a child's counts the memory of the process
     that forked it, before its exec (here, the bench's own log building)."""
-    env = {**os.environ, "TALLY_DATABASE_URL": url, "TALLY_LOG_FORMAT": "text", "COLUMNS": "200"}
+    env = {**os.environ, "TALLY_DATABASE_URL": url, "TALLY_LOG_FORMAT": "text", "COLUMNS": "200", **env_vars}
     started = time.perf_counter()
     child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     peak = [0]
@@ -162,11 +164,13 @@ def measure(kind: str, stores: RunStores, count: int) -> list[str]:
     if baseline.code != 0:
         raise BenchError(f"the baseline scan failed: {baseline.output[-2000:]}")
     lines.append(_line(kind, "baseline: SELECT paged", head, baseline))
-    for name in ("replay", "audit"):
-        run = timed([str(TALLY), name], url)
+    # each as it runs by default (its scratch view filled by one process per
+    # core), then filled by its own process alone: what the workers bring
+    for name, workers in (("replay", ""), ("audit", ""), ("replay", "1"), ("audit", "1")):
+        run = timed([str(TALLY), name], url, **({"TALLY_REPLAY_WORKERS": workers} if workers else {}))
         if run.code != 0:
             raise BenchError(f"tally {name} failed ({run.code}): {run.output[-2000:]}")
-        lines.append(_line(kind, f"tally {name}", head, run))
+        lines.append(_line(kind, f"tally {name}" + (f", workers={workers}" if workers else ""), head, run))
     return lines
 
 

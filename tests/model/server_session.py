@@ -188,6 +188,7 @@ class ServerSession:
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         """The command line against this run's store, as an operator runs it."""
         env = {**os.environ, "TALLY_DATABASE_URL": self.database_url, "TALLY_ADMIN_KEY": ADMIN_KEY}
+        env.setdefault("TALLY_REPLAY_WORKERS", "2")  # replays and audits filled by two processes, beside the servers
         done = subprocess.run(
             tally_command(*args), env=env, capture_output=True, text=True, timeout=CLI_SECONDS, check=False
         )
