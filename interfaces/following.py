@@ -92,7 +92,8 @@ class OpenedLog:
 
 def open_log_source(database_url: str) -> OpenedLog:
     store = parse_database_url(database_url)
-    return OpenedLog(EventStore(store.env), open_database(store))
+    with creating_store(store):  # workers start together: one at a time checks the schema (CREATE ... IF NOT EXISTS)
+        return OpenedLog(EventStore(store.env), open_database(store))
 
 
 def parallel_fill(settings: Settings) -> ParallelFill:

@@ -123,10 +123,10 @@ def fill(follower: Follower, parallel: ParallelFill, target: int, progress: Prog
         _fail(shared)
         _stop(workers, terminate=True)
         raise
-    _stop(workers, terminate=False)
+    sent = _stop(workers, terminate=False)
     report()
     if shared.failed.value:
-        raise _error_of(workers)
+        raise _error_of(workers, sent)
     follower.advance(target)
 
 
@@ -204,21 +204,29 @@ def _fail(shared: _Shared) -> None:
         shared.condition.notify_all()
 
 
-def _stop(workers: list[tuple[SpawnProcess, Connection]], *, terminate: bool) -> None:
-    for process, _ in workers:
+def _stop(workers: list[tuple[SpawnProcess, Connection]], *, terminate: bool) -> list[BaseException]:
+    """End the workers (terminated first when `terminate`) and return the
+    errors they sent. Each one's pipe is read until it closes (the worker has
+    exited), so a worker sending its error never waits on a parent that waits
+    on it."""
+    sent: list[BaseException] = []
+    for process, errors in workers:
         if terminate and process.is_alive():
             process.terminate()
-        process.join()
-
-
-def _error_of(workers: list[tuple[SpawnProcess, Connection]]) -> BaseException:
-    """The first error a worker sent, else what its exit code says."""
-    for process, errors in workers:
-        if errors.poll():
+        while True:
             try:
-                return errors.recv()  # type: ignore[no-any-return]
-            except EOFError:
-                pass
+                sent.append(errors.recv())
+            except (EOFError, OSError):
+                break
+        process.join()
+    return sent
+
+
+def _error_of(workers: list[tuple[SpawnProcess, Connection]], sent: list[BaseException]) -> BaseException:
+    """The first error a worker sent, else what an exit code says."""
+    if sent:
+        return sent[0]
+    for process, _ in workers:
         if process.exitcode not in (None, 0):
             return FillFailed(f"a replay worker stopped (exit code {process.exitcode})")
     return FillFailed("a replay worker failed")

@@ -102,21 +102,23 @@ def test_a_replay_by_three_processes_swaps_in_what_one_process_would_build(
     assert rebuild.audit_views(store.recorder, decode, services.database, LIVE_PREFIX) == []
 
 
-def broken_source() -> None:
-    raise OSError("no store here")
+def broken_source(detail: str = "") -> None:
+    raise OSError(f"no store here{detail}")
 
 
+@pytest.mark.parametrize("detail", ["", "x" * 200_000], ids=["short", "longer-than-a-pipe-buffer"])
 def test_a_worker_that_fails_fails_the_fill_with_its_own_error_and_leaves_no_scratch_tables(
-    services: Services, monkeypatch: pytest.MonkeyPatch
+    services: Services, monkeypatch: pytest.MonkeyPatch, detail: str
 ) -> None:
     busy_history(services)
     monkeypatch.setattr(rebuild, "REBUILD_PAGE", PAGE)
     store = services.app.store
-    with pytest.raises(OSError, match="no store here"):
+    with pytest.raises(OSError, match="no store here") as raised:
         rebuild.audit_views(
             store.recorder, store.mapper.to_domain_event, services.database, LIVE_PREFIX,
-            parallel=ParallelFill(broken_source, 2, min_events=0),  # type: ignore[arg-type]
+            parallel=ParallelFill(partial(broken_source, detail), 2, min_events=0),  # type: ignore[arg-type]
         )  # fmt: skip
+    assert str(raised.value).endswith(detail)
     assert scratch_tables(services) == []
 
 
