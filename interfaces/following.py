@@ -96,7 +96,7 @@ def open_log_source(database_url: str) -> OpenedLog:
         return OpenedLog(EventStore(store.env), open_database(store))
 
 
-def parallel_fill(settings: Settings) -> ParallelFill:
+def scratch_fill(settings: Settings) -> ParallelFill:
     """How `tally replay` and `tally audit` fill their scratch view: with the
     workers asked for (TALLY_REPLAY_WORKERS) on any log; by default, one per
     core on a log long enough to repay their start."""

@@ -14,7 +14,7 @@ from multiprocessing.sharedctypes import Synchronized
 
 from infrastructure.settings import Settings
 from interfaces.bootstrap import LIVE_PREFIX, Services, bootstrap
-from interfaces.following import parallel_fill
+from interfaces.following import scratch_fill
 from interfaces.start_up import freeze_start_up
 from projections import rebuild
 from projections.follower import Progress
@@ -54,7 +54,7 @@ def _child(settings_fields: dict[str, object], replayed: Synchronized[int], answ
         services = bootstrap(settings, start_follower=False)
         freeze_start_up()
         try:
-            found = [(d.table, d.detail) for d in replay_differences(services, advance, parallel_fill(settings))]
+            found = [(d.table, d.detail) for d in replay_differences(services, advance, scratch_fill(settings))]
         finally:
             services.close()
     except Exception as error:  # the parent reports it as a difference; the audit fails, it does not hang

@@ -23,7 +23,7 @@ from interfaces.bootstrap import LIVE_PREFIX, bootstrap
 from interfaces.cli.audit_replay import BackgroundReplay
 from interfaces.cli.export import export_ledger
 from interfaces.cli.progress import progress_bar
-from interfaces.following import parallel_fill
+from interfaces.following import scratch_fill
 from interfaces.observability.logs import configure_logging
 from interfaces.observability.tracing import instrument_app, start_tracing
 from interfaces.start_up import freeze_start_up
@@ -138,7 +138,7 @@ def replay() -> None:
     services = bootstrap(settings, start_follower=False)
     freeze_start_up()
     compared: list[tuple[int, list[rebuild.Difference] | None]] = []
-    parallel = parallel_fill(settings)
+    parallel = scratch_fill(settings)
     try:
         total = services.app.store.head()
         with progress_bar("replaying", total) as advance:
