@@ -11,17 +11,32 @@ unnest(), sent in binary (%b: no escaping of the JSON states), returning the
 notification ids; the statement's implicit transaction commits it
 (docs/performance.md). The table, the lock, the channel and the ids are the
 library's own; a duplicate (originator id, version) still raises the
-library's IntegrityError, which is how a concurrent writer is detected."""
+library's IntegrityError, which is how a concurrent writer is detected.
+
+The log is read by a server-side function too, whose one plan is an index
+scan in notification order that stops at the page's end. The stock read's
+statement is planned on the table's statistics, and where they are missing
+or behind the log (a log that grew faster than autovacuum's ANALYZE: a
+bulk load, a replay after one) the planner expects a few rows from the
+range and reads all of them, from the page's start to the log's end, to
+sort them and keep a page: a catch-up's cost then grows with the square of
+what it reads. The rows come back in binary as tuples (in text the server
+writes each state as hex, twice its size, for psycopg to parse back). The
+same rows, the same order, the same `Notification`s (docs/performance.md,
+section 27)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
+from eventsourcing.persistence import InterfaceError, Notification, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.utils import retry
-from psycopg.sql import SQL, Identifier
+from psycopg.rows import tuple_row
+from psycopg.sql import SQL, Composed, Identifier
+
+MAX_BIGINT = 2**63 - 1
 
 
 class FastPostgresApplicationRecorder(PostgresApplicationRecorder):
@@ -52,6 +67,25 @@ class FastPostgresApplicationRecorder(PostgresApplicationRecorder):
             )
         )
         self.append_statement = SQL("SELECT * FROM {function}(%b, %b, %b, %b)").format(function=function)
+        read = Identifier(self.datastore.schema, f"tally_read_{self.events_table_name}"[:63])
+        # SET clauses keep the body from being inlined into the caller's plan and
+        # leave the planner one way to return the range in order: the index scan.
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE OR REPLACE FUNCTION {read}(after bigint, until bigint, topics text[], page bigint) "
+                "RETURNS TABLE (notification_id bigint, originator_id {id_type}, originator_version bigint, "
+                "topic text, state bytea) "
+                "LANGUAGE sql STABLE SET enable_sort = off SET enable_bitmapscan = off SET enable_seqscan = off "
+                "AS $read$ "
+                "SELECT e.notification_id, e.originator_id, e.originator_version, e.topic, e.state "
+                "FROM {schema}.{table} e WHERE e.notification_id > after AND e.notification_id <= until "
+                "AND (topics IS NULL OR e.topic = ANY(topics)) ORDER BY e.notification_id LIMIT page "
+                "$read$"
+            ).format(read=read, id_type=Identifier(self.datastore.originator_id_type), schema=schema, table=table)
+        )
+        self.read_statement = SQL("SELECT * FROM {read}(%s::bigint, %s::bigint, %s::text[], %s::bigint)").format(
+            read=read
+        )
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
@@ -70,3 +104,45 @@ class FastPostgresApplicationRecorder(PostgresApplicationRecorder):
                 prepare=True,
             )
             return [next(iter(row.values())) for row in cursor.fetchall()]
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def select_notifications(
+        self,
+        start: int | None,
+        limit: int,
+        stop: int | None = None,
+        topics: Sequence[str] = (),
+        *,
+        inclusive_of_start: bool = True,
+    ) -> Sequence[Notification]:
+        """The stock read's rows and order: notification ids from `start`
+        (after it, unless inclusive), up to `stop`, of `topics` (any, when
+        none are named), at most `limit` of them."""
+        statement, params = self.notifications_query(start, limit, stop, topics, inclusive_of_start)
+        with (
+            self.datastore.get_connection() as connection,
+            connection.cursor(binary=True, row_factory=tuple_row) as cursor,
+        ):
+            cursor.execute(statement, params, prepare=True)
+            rows = cursor.fetchall()
+        return [
+            Notification(
+                id=notification_id,
+                originator_id=originator_id,
+                originator_version=version,
+                topic=topic,
+                state=state if type(state) is bytes else bytes(state),
+            )
+            for notification_id, originator_id, version, topic, state in rows
+        ]
+
+    def notifications_query(
+        self, start: int | None, limit: int, stop: int | None, topics: Sequence[str], inclusive_of_start: bool
+    ) -> tuple[Composed, tuple[Any, ...]]:
+        """The statement and parameters select_notifications executes."""
+        if topics:
+            assert isinstance(topics, (tuple, list)), topics
+            assert all(isinstance(topic, str) for topic in topics), topics
+        after = 0 if start is None else start - 1 if inclusive_of_start else start  # ids are integers from 1
+        until = MAX_BIGINT if stop is None else stop
+        return self.read_statement, (after, until, list(topics) if topics else None, limit)
