@@ -1,4 +1,4 @@
-"""The PostgreSQL event store with a faster append.
+"""The PostgreSQL event store with a faster append and a read planned one way.
 
 The stock recorder appends in a pipelined transaction of five statements
 (BEGIN, LOCK TABLE, NOTIFY, INSERT, COMMIT) with two waits for the server,
@@ -16,14 +16,14 @@ library's IntegrityError, which is how a concurrent writer is detected.
 The log is read by a server-side function too, whose one plan is an index
 scan in notification order that stops at the page's end. The stock read's
 statement is planned on the table's statistics, and where they are missing
-or behind the log (a log that grew faster than autovacuum's ANALYZE: a
-bulk load, a replay after one) the planner expects a few rows from the
-range and reads all of them, from the page's start to the log's end, to
-sort them and keep a page: a catch-up's cost then grows with the square of
-what it reads. The rows come back in binary as tuples (in text the server
-writes each state as hex, twice its size, for psycopg to parse back). The
-same rows, the same order, the same `Notification`s (docs/performance.md,
-section 27)."""
+or behind the log (autovacuum off; a log that grew faster than its ANALYZE)
+the planner takes a two-sided range for 0.5 % of the table: while that is
+under a page (a log under about 40,000 events) it reads the whole range,
+from the page's start to the log's end, to sort it and keep a page, so a
+catch-up reads the rest of the log for each page it applies. The rows come
+back in binary as tuples (in text the server writes each state as hex,
+twice its size, for psycopg to parse back). The same rows, the same order,
+the same `Notification`s (docs/performance.md, section 27)."""
 
 from __future__ import annotations
 
