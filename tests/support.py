@@ -8,11 +8,15 @@ import uuid
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 
+from application.authorizations import SWEEP_AT
 from application.tally import Tally
+
+if TYPE_CHECKING:
+    from interfaces.bootstrap import Services
 
 NOW = datetime(2026, 11, 26, 18, 0, tzinfo=UTC)
 ADMIN_KEY = "test-admin-key"
@@ -100,3 +104,17 @@ def postgres_schema_url() -> Iterator[str]:
     conninfo = POSTGRES_URL.replace("postgresql://", "postgresql://", 1)
     with psycopg.connect(conninfo, autocommit=True) as connection:
         connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def gateway_day(services: Services) -> None:
+    """Holds opened, placed, captured by usage, swept, voided and released."""
+    seed(services.app, customers=("acme",), grant="100.00")
+    services.follower.catch_up()
+    authorizations = services.app.authorizations
+    for number in range(SWEEP_AT + 2):
+        assert authorizations.authorize(f"h{number}", "acme", "0.01", None, 600)[0].approved
+    usage = [{**event(f"u{number}"), "authorization_id": f"h{number}"} for number in range(SWEEP_AT + 1)]
+    services.app.metering.record_usage(usage)
+    services.follower.catch_up()
+    assert authorizations.authorize("after", "acme", "0.01", None, 600)[0].approved  # sweeps the captured
+    authorizations.void_authorization(f"h{SWEEP_AT + 1}")  # not captured: released

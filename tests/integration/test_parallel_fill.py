@@ -15,8 +15,7 @@ from interfaces.bootstrap import LIVE_PREFIX, Services
 from interfaces.following import open_log_source
 from projections import parallel_fill, rebuild
 from projections.parallel_fill import ParallelFill
-from tests.integration.test_unread_events import gateway_day
-from tests.support import event, rates_json, seed
+from tests.support import event, gateway_day, rates_json, seed
 
 WEEK_AGO = datetime(2026, 11, 19, tzinfo=UTC)
 PAGE = 7  # many pages for three workers, each page's write waiting for the one before

@@ -11,25 +11,10 @@ from typing import Any
 from eventsourcing.persistence import Notification
 from eventsourcing.utils import get_topic
 
-from application.authorizations import SWEEP_AT
 from interfaces.bootstrap import LIVE_PREFIX, Services
 from projections import rebuild
 from projections.ledger_view import UNREAD_EVENTS, UNREAD_TOPICS, Changes, LedgerView
-from tests.support import event, seed
-
-
-def gateway_day(services: Services) -> None:
-    """Holds opened, placed, captured by usage, swept, voided and released."""
-    seed(services.app, customers=("acme",), grant="100.00")
-    services.follower.catch_up()
-    authorizations = services.app.authorizations
-    for number in range(SWEEP_AT + 2):
-        assert authorizations.authorize(f"h{number}", "acme", "0.01", None, 600)[0].approved
-    usage = [{**event(f"u{number}"), "authorization_id": f"h{number}"} for number in range(SWEEP_AT + 1)]
-    services.app.metering.record_usage(usage)
-    services.follower.catch_up()
-    assert authorizations.authorize("after", "acme", "0.01", None, 600)[0].approved  # sweeps the captured
-    authorizations.void_authorization(f"h{SWEEP_AT + 1}")  # not captured: released
+from tests.support import gateway_day
 
 
 def unread(services: Services) -> list[Notification]:
