@@ -53,8 +53,11 @@ def environment(stores: RunStores, options: Options) -> dict[str, Any]:
             with psycopg.connect(stores.conninfo, connect_timeout=10) as connection:
                 row = connection.execute("SHOW server_version").fetchone()
                 sync = connection.execute("SHOW synchronous_commit").fetchone()
+                autovacuum = connection.execute("SHOW autovacuum").fetchone()
             found["postgresql"] = row[0] if row else None
             found["synchronous_commit"] = sync[0] if sync else None
+            # off: no table the run makes gets statistics (docs/performance.md, section 27)
+            found["autovacuum"] = autovacuum[0] if autovacuum else None
         except psycopg.Error as error:
             found["postgresql"] = f"unreachable: {error}"
     return found
@@ -73,6 +76,11 @@ def main(argv: list[str] | None = None) -> int:
         say(f"bench: {options.events} events, {options.customers} customers, stores {', '.join(options.stores)}")
         say(f"       run tag {stores.tag}, {env['cpus']} CPUs, load average {env['load_average']}")
         say(f"       commit {env['git'].get('commit')}, uncommitted outside bench/: {env['git'].get('uncommitted')}")
+        if "postgresql" in env:
+            say(
+                f"       PostgreSQL {env['postgresql']}, synchronous_commit {env.get('synchronous_commit')}, "
+                f"autovacuum {env.get('autovacuum')}"
+            )
         events = usage_events(options.events, options.customers)
         for kind in options.stores:
             run = StoreRun(kind, options, stores, events)

@@ -14,7 +14,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from eventsourcing.persistence import IntegrityError, Notification, StoredEvent
+from eventsourcing.persistence import IntegrityError, Notification, ProgrammingError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 
 from application.event_store import EventStore
@@ -115,3 +115,16 @@ def test_a_page_reads_only_its_rows_on_a_table_without_statistics(
         returned, read = fetched(conninfo, statement.as_string(None), params, table)
         assert returned == PAGE
         assert read <= PAGE * (4 if topics else 1) + 1, f"a page of {PAGE} fetched {read} rows"  # usage: 2 in 7
+
+
+def test_the_recorder_reads_through_its_function(log: tuple[FastPostgresApplicationRecorder, str]) -> None:
+    """What the two tests above check of the function is what the recorder
+    runs: with the function gone, its read fails (the library's would not)."""
+    recorder, conninfo = log
+    assert len(recorder.select_notifications(1, PAGE)) == PAGE
+    function = f'"{recorder.datastore.schema}"."tally_read_{recorder.events_table_name}"'
+    with psycopg.connect(conninfo, autocommit=True) as connection:
+        connection.execute(f"ALTER FUNCTION {function} RENAME TO moved_away")
+    with pytest.raises(ProgrammingError, match="tally_read_"):
+        recorder.select_notifications(1, PAGE)
+    assert len(PostgresApplicationRecorder.select_notifications(recorder, 1, PAGE)) == PAGE
